@@ -1,0 +1,45 @@
+/**
+ * Engine profiles: how to run one kind of engine.
+ *
+ * Profiles are given to a pool manager when it is built (daemon config or embedding code), never by
+ * a remote caller, so a remote caller can only start commands the operator allowed.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * The HTTP protocol an engine speaks: llama.cpp's `llama-server` (`/completion`) or an
+ * OpenAI-compatible server (`/v1/completions`, `/v1/chat/completions`).
+ *
+ * @since 0.1.0
+ */
+export const EngineProtocol = Schema.Literal("llamacpp", "openai")
+
+/**
+ * @since 0.1.0
+ */
+export type EngineProtocol = typeof EngineProtocol.Type
+
+/**
+ * The placeholders an argument template may use.
+ *
+ * @since 0.1.0
+ */
+export const templateVariables = ["model", "host", "port", "slots", "ctx", "deviceMask", "poolId"] as const
+
+/**
+ * How to run one kind of engine. `args` is a template: each argument may contain
+ * `{model} {host} {port} {slots} {ctx} {deviceMask} {poolId}`.
+ *
+ * @since 0.1.0
+ */
+export class EngineProfile extends Schema.Class<EngineProfile>("EngineProfile")({
+  name: Schema.NonEmptyTrimmedString,
+  protocol: EngineProtocol,
+  command: Schema.NonEmptyString,
+  args: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  env: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  healthPath: Schema.optionalWith(Schema.String.pipe(Schema.startsWith("/")), { default: () => "/health" }),
+  versionArgs: Schema.optional(Schema.Array(Schema.String))
+}) {}

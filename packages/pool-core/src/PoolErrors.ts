@@ -1,0 +1,182 @@
+/**
+ * The typed errors of the pool manager. Every one is a `Schema.TaggedError`, so it crosses the RPC
+ * boundary unchanged and can be matched with `Effect.catchTag`.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+import { FailureKind } from "./PoolStatus.js"
+
+/**
+ * `register` was called with the id of a pool that already exists.
+ *
+ * @since 0.1.0
+ */
+export class PoolAlreadyExists extends Schema.TaggedError<PoolAlreadyExists>()("PoolAlreadyExists", {
+  poolId: Schema.String
+}) {
+  override get message(): string {
+    return `pool ${this.poolId} already exists`
+  }
+}
+
+/**
+ * The spec names an engine profile the manager was not configured with.
+ *
+ * @since 0.1.0
+ */
+export class EngineNotAllowed extends Schema.TaggedError<EngineNotAllowed>()("EngineNotAllowed", {
+  poolId: Schema.String,
+  engine: Schema.String,
+  allowed: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `pool ${this.poolId}: engine profile "${this.engine}" is not configured (allowed: ${
+      this.allowed.join(", ") || "none"
+    })`
+  }
+}
+
+/**
+ * The spec is not valid (bad field, or a value the manager cannot accept).
+ *
+ * @since 0.1.0
+ */
+export class InvalidSpec extends Schema.TaggedError<InvalidSpec>()("InvalidSpec", {
+  poolId: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `pool ${this.poolId}: invalid spec: ${this.reason}`
+  }
+}
+
+/**
+ * No pool with this id is registered.
+ *
+ * @since 0.1.0
+ */
+export class PoolNotFound extends Schema.TaggedError<PoolNotFound>()("PoolNotFound", {
+  poolId: Schema.String
+}) {
+  override get message(): string {
+    return `pool ${this.poolId} not found`
+  }
+}
+
+/**
+ * The engine did not become Ready: it could not be spawned, exited, or did not answer its health
+ * probe within the startup timeout. `stderrTail` holds the engine's last stderr lines.
+ *
+ * @since 0.1.0
+ */
+export class PreloadFailed extends Schema.TaggedError<PreloadFailed>()("PreloadFailed", {
+  poolId: Schema.String,
+  engine: Schema.String,
+  kind: FailureKind,
+  reason: Schema.String,
+  exitCode: Schema.optional(Schema.Int),
+  stderrTail: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    const code = this.exitCode === undefined ? "" : ` (exit code ${this.exitCode})`
+    const tail = this.stderrTail ? `\n--- engine stderr (tail) ---\n${this.stderrTail}` : ""
+    return `pool ${this.poolId}: engine ${this.engine} failed to start: ${this.kind}: ${this.reason}${code}${tail}`
+  }
+}
+
+/**
+ * A reload failed. With `rolledBack: true` the pool serves the old model again.
+ *
+ * @since 0.1.0
+ */
+export class ReloadFailed extends Schema.TaggedError<ReloadFailed>()("ReloadFailed", {
+  poolId: Schema.String,
+  engine: Schema.String,
+  rolledBack: Schema.Boolean,
+  cause: PreloadFailed
+}) {
+  override get message(): string {
+    return `pool ${this.poolId}: reload failed${this.rolledBack ? " and was rolled back" : ""}: ${this.cause.message}`
+  }
+}
+
+/**
+ * A lease was asked of a pool that is not Ready.
+ *
+ * @since 0.1.0
+ */
+export class PoolUnready extends Schema.TaggedError<PoolUnready>()("PoolUnready", {
+  poolId: Schema.String,
+  state: Schema.String
+}) {
+  override get message(): string {
+    return `pool ${this.poolId} is not ready (state ${this.state})`
+  }
+}
+
+/**
+ * A lease was asked of a pool that is draining.
+ *
+ * @since 0.1.0
+ */
+export class PoolDraining extends Schema.TaggedError<PoolDraining>()("PoolDraining", {
+  poolId: Schema.String
+}) {
+  override get message(): string {
+    return `pool ${this.poolId} is draining`
+  }
+}
+
+/**
+ * Every slot of the pool is leased.
+ *
+ * @since 0.1.0
+ */
+export class SlotsExhausted extends Schema.TaggedError<SlotsExhausted>()("SlotsExhausted", {
+  poolId: Schema.String,
+  slotsTotal: Schema.Int
+}) {
+  override get message(): string {
+    return `pool ${this.poolId}: all ${this.slotsTotal} slots are leased`
+  }
+}
+
+/**
+ * A remote pool manager could not be reached (or answered with something that is not the
+ * protocol). Never raised by the embedded implementation.
+ *
+ * @since 0.1.0
+ */
+export class PoolManagerUnavailable extends Schema.TaggedError<PoolManagerUnavailable>()(
+  "PoolManagerUnavailable",
+  {
+    url: Schema.String,
+    reason: Schema.String
+  }
+) {
+  override get message(): string {
+    return `pool manager at ${this.url} is unavailable: ${this.reason}`
+  }
+}
+
+/**
+ * The remote pool manager refused the bearer token (missing or wrong). Never raised by the
+ * embedded implementation.
+ *
+ * @since 0.1.0
+ */
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `unauthorized: ${this.reason}`
+  }
+}
+
+/**
+ * The errors any call may fail with when the manager is remote.
+ *
+ * @since 0.1.0
+ */
+export type TransportError = PoolManagerUnavailable | Unauthorized

@@ -1,0 +1,153 @@
+/**
+ * The `PoolManager` service: the engine lifecycle as one Effect service.
+ *
+ * The same tag is implemented in-process (`EmbeddedPoolManager`) and over RPC (`PoolClient` in
+ * `@llama-orch/pool-client`); callers depend only on this tag, so choosing one is choosing a Layer.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type { Lease } from "./Lease.js"
+import type {
+  EngineNotAllowed,
+  InvalidSpec,
+  PoolAlreadyExists,
+  PoolDraining,
+  PoolNotFound,
+  PoolUnready,
+  PreloadFailed,
+  ReloadFailed,
+  SlotsExhausted,
+  TransportError
+} from "./PoolErrors.js"
+import type { PoolEvent } from "./PoolEvent.js"
+import type { PoolId } from "./PoolId.js"
+import { ModelRef, type PoolSpec } from "./PoolSpec.js"
+import { Handoff, type PoolStatus } from "./PoolStatus.js"
+
+/**
+ * How a drain ended: whether the engine had to be stopped with leases still active.
+ *
+ * @since 0.1.0
+ */
+export class DrainOutcome extends Schema.Class<DrainOutcome>("DrainOutcome")({
+  forceStopped: Schema.Boolean,
+  durationMs: Schema.Number,
+  leasesAtDeadline: Schema.Int
+}) {}
+
+/**
+ * Options of `drain`: how long active leases may take before the engine is stopped anyway.
+ *
+ * @since 0.1.0
+ */
+export class DrainOptions extends Schema.Class<DrainOptions>("DrainOptions")({
+  deadlineMs: Schema.Int.pipe(Schema.nonNegative())
+}) {}
+
+/**
+ * How to reload: `surge` starts the new engine beside the old one and switches atomically;
+ * `replace` (default) drains the old engine first, for when two do not fit in VRAM.
+ *
+ * @since 0.1.0
+ */
+export const ReloadStrategy = Schema.Literal("replace", "surge")
+
+/**
+ * @since 0.1.0
+ */
+export type ReloadStrategy = typeof ReloadStrategy.Type
+
+/**
+ * Options of `reload`. Without `model` the pool restarts on its current model.
+ *
+ * @since 0.1.0
+ */
+export class ReloadOptions extends Schema.Class<ReloadOptions>("ReloadOptions")({
+  model: Schema.optional(ModelRef),
+  strategy: Schema.optional(ReloadStrategy),
+  deadlineMs: Schema.optional(Schema.Int.pipe(Schema.nonNegative()))
+}) {}
+
+/**
+ * A successful reload: the pool serves `toModel` through `handoff`.
+ *
+ * @since 0.1.0
+ */
+export class ReloadOutcome extends Schema.Class<ReloadOutcome>("ReloadOutcome")({
+  poolId: Schema.String,
+  strategy: ReloadStrategy,
+  fromModel: Schema.String,
+  toModel: Schema.String,
+  durationMs: Schema.Number,
+  handoff: Handoff
+}) {}
+
+/**
+ * The manager's own health: its version, uptime and how many pools it has and how many are Ready.
+ *
+ * @since 0.1.0
+ */
+export class ManagerHealth extends Schema.Class<ManagerHealth>("ManagerHealth")({
+  version: Schema.String,
+  uptimeMs: Schema.Number,
+  pools: Schema.Int,
+  ready: Schema.Int
+}) {}
+
+/**
+ * The operations of a pool manager. Every call may also fail with a `TransportError` when the
+ * manager is remote; the embedded implementation never raises one.
+ *
+ * @since 0.1.0
+ */
+export interface PoolManagerService {
+  /** Registers a pool (and preloads it in the background when `spec.preload`). */
+  readonly register: (
+    spec: PoolSpec
+  ) => Effect.Effect<PoolStatus, PoolAlreadyExists | EngineNotAllowed | InvalidSpec | TransportError>
+  /** Drains and stops the pool's engine, then forgets the pool. */
+  readonly remove: (poolId: PoolId) => Effect.Effect<void, PoolNotFound | TransportError>
+  /** Every pool's status, ordered by pool id. */
+  readonly list: Effect.Effect<ReadonlyArray<PoolStatus>, TransportError>
+  /** One pool's status. */
+  readonly status: (poolId: PoolId) => Effect.Effect<PoolStatus, PoolNotFound | TransportError>
+  /** Starts the engine if needed and resolves once it is Ready. */
+  readonly preload: (poolId: PoolId) => Effect.Effect<Handoff, PoolNotFound | PreloadFailed | TransportError>
+  /** Stops granting leases, waits for active ones up to the deadline, then stops the engine. */
+  readonly drain: (
+    poolId: PoolId,
+    options: DrainOptions
+  ) => Effect.Effect<DrainOutcome, PoolNotFound | TransportError>
+  /** Moves the pool to another model (or restarts it), rolling back on failure. */
+  readonly reload: (
+    poolId: PoolId,
+    options: ReloadOptions
+  ) => Effect.Effect<ReloadOutcome, PoolNotFound | ReloadFailed | TransportError>
+  /** Takes one slot; it is returned when the surrounding scope closes. */
+  readonly lease: (
+    poolId: PoolId
+  ) => Effect.Effect<
+    Lease,
+    PoolNotFound | PoolUnready | PoolDraining | SlotsExhausted | TransportError,
+    Scope.Scope
+  >
+  /** A `Snapshot` of every pool, then a `StatusChanged` for every change. */
+  readonly events: Stream.Stream<PoolEvent, TransportError>
+  /** The manager's own health. */
+  readonly health: Effect.Effect<ManagerHealth, TransportError>
+}
+
+/**
+ * The pool manager service tag.
+ *
+ * @since 0.1.0
+ */
+export class PoolManager extends Context.Tag("@llama-orch/pool-core/PoolManager")<
+  PoolManager,
+  PoolManagerService
+>() {}

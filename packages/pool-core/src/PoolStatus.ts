@@ -1,0 +1,109 @@
+/**
+ * The observable state of a pool: its lifecycle state, slots, the handoff a router needs and the
+ * last error.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+import { EngineProtocol } from "./EngineProfile.js"
+import { PoolId } from "./PoolId.js"
+
+/**
+ * The lifecycle states of a pool.
+ *
+ * - `Registered`: known, no engine running.
+ * - `Starting`: engine spawned, waiting for a successful health probe.
+ * - `Ready`: serving; leases are granted.
+ * - `Draining`: no new leases; waiting for active ones to end before stopping.
+ * - `Backoff`: the engine failed; a restart is scheduled (`nextRestartAt`).
+ * - `Failed`: too many failures; no restarts until an explicit `preload` or `reload`.
+ * - `Stopped`: the engine was stopped on purpose.
+ *
+ * @since 0.1.0
+ */
+export const PoolState = Schema.Literal("Registered", "Starting", "Ready", "Draining", "Backoff", "Failed", "Stopped")
+
+/**
+ * @since 0.1.0
+ */
+export type PoolState = typeof PoolState.Type
+
+/**
+ * Why the last engine failure happened.
+ *
+ * @since 0.1.0
+ */
+export const FailureKind = Schema.Literal(
+  "SpawnFailed",
+  "EngineExited",
+  "StartupTimeout",
+  "LivenessFailed",
+  "ReloadFailed"
+)
+
+/**
+ * @since 0.1.0
+ */
+export type FailureKind = typeof FailureKind.Type
+
+/**
+ * The last error a pool saw, with the tail of the engine's stderr when there is one.
+ *
+ * @since 0.1.0
+ */
+export class LastError extends Schema.Class<LastError>("LastError")({
+  kind: FailureKind,
+  message: Schema.String,
+  exitCode: Schema.optional(Schema.Int),
+  stderrTail: Schema.optional(Schema.String),
+  at: Schema.DateTimeUtc
+}) {}
+
+/**
+ * What a router needs to send work to a Ready engine.
+ *
+ * @since 0.1.0
+ */
+export class Handoff extends Schema.Class<Handoff>("Handoff")({
+  poolId: PoolId,
+  replicaId: Schema.String,
+  engine: Schema.String,
+  protocol: EngineProtocol,
+  engineVersion: Schema.String,
+  url: Schema.String,
+  pid: Schema.Int,
+  slotsTotal: Schema.Int,
+  ctxMax: Schema.Int,
+  deviceMask: Schema.optional(Schema.String),
+  model: Schema.String,
+  generation: Schema.Int,
+  readyAt: Schema.DateTimeUtc
+}) {}
+
+/**
+ * A snapshot of one pool. `activeLeases + slotsFree == slotsTotal` always holds.
+ *
+ * @since 0.1.0
+ */
+export class PoolStatus extends Schema.Class<PoolStatus>("PoolStatus")({
+  poolId: PoolId,
+  state: PoolState,
+  live: Schema.Boolean,
+  ready: Schema.Boolean,
+  draining: Schema.Boolean,
+  engine: Schema.String,
+  protocol: EngineProtocol,
+  engineVersion: Schema.optional(Schema.String),
+  model: Schema.String,
+  ctxMax: Schema.Int,
+  deviceMask: Schema.optional(Schema.String),
+  slotsTotal: Schema.Int,
+  slotsFree: Schema.Int,
+  activeLeases: Schema.Int,
+  generation: Schema.Int,
+  handoff: Schema.optional(Handoff),
+  restarts: Schema.Int,
+  lastError: Schema.optional(LastError),
+  nextRestartAt: Schema.optional(Schema.DateTimeUtc),
+  readySince: Schema.optional(Schema.DateTimeUtc)
+}) {}

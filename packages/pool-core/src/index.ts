@@ -1,0 +1,52 @@
+/**
+ * @llama-orch/pool-core: the engine lifecycle of local LLM inference engines as typed Effect
+ * services.
+ *
+ * @since 0.1.0
+ */
+
+/** Engine profiles: how to run one kind of engine (command, argument template, protocol). */
+export { EngineProfile, EngineProtocol, templateVariables } from "./EngineProfile.js"
+
+/** Lease: one slot of a Ready pool, held while its scope is open. */
+export { Lease } from "./Lease.js"
+
+/** The typed errors of the pool manager. */
+export {
+  EngineNotAllowed,
+  InvalidSpec,
+  PoolAlreadyExists,
+  PoolDraining,
+  PoolManagerUnavailable,
+  PoolNotFound,
+  PoolUnready,
+  PreloadFailed,
+  ReloadFailed,
+  SlotsExhausted,
+  type TransportError,
+  Unauthorized
+} from "./PoolErrors.js"
+
+/** Pool events: `Snapshot` first, then `StatusChanged`. */
+export { PoolEvent, Snapshot, StatusChanged } from "./PoolEvent.js"
+
+/** Pool ids: branded, file-name safe strings. */
+export { PoolId, PoolIdPattern } from "./PoolId.js"
+
+/** The `PoolManager` service tag and the types of its operations. */
+export {
+  DrainOptions,
+  DrainOutcome,
+  ManagerHealth,
+  PoolManager,
+  type PoolManagerService,
+  ReloadOptions,
+  ReloadOutcome,
+  ReloadStrategy
+} from "./PoolManager.js"
+
+/** Pool specs and the model references and device masks they use. */
+export { DeviceMask, ModelRef, PoolSpec } from "./PoolSpec.js"
+
+/** Pool status, states, handoff and last error. */
+export { FailureKind, Handoff, LastError, PoolState, PoolStatus } from "./PoolStatus.js"

@@ -50,3 +50,12 @@ export { DeviceMask, ModelRef, PoolSpec } from "./PoolSpec.js"
 
 /** Pool status, states, handoff and last error. */
 export { FailureKind, Handoff, LastError, PoolState, PoolStatus } from "./PoolStatus.js"
+
+/** The RPC contract of the pool manager (`PoolRpcs`, served at `/rpc`) and its `Watch` frames. */
+export { defaultKeepaliveMs, Keepalive, PoolRpcs, WatchFrame } from "./PoolRpcs.js"
+
+/** Server side of `PoolRpcs`: `layer` (handlers for the `PoolManager` in context) and `layerRoute` (mounted at `/rpc`). */
+export * as PoolRpcHandlers from "./PoolRpcHandlers.js"
+
+/** Bearer-token auth of `PoolRpcs`: `PoolAuthMiddleware`, `layerServer(token)` and `layerClient(token)`. */
+export * as PoolAuth from "./PoolAuth.js"

@@ -1,0 +1,93 @@
+/**
+ * The server side of `PoolRpcs`: handlers that serve any `PoolManager`, and a ready-made route that
+ * mounts them on an `HttpLayerRouter` with the options a daemon should use.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as RpcSerialization from "@effect/rpc/RpcSerialization"
+import * as RpcServer from "@effect/rpc/RpcServer"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import * as PoolAuth from "./PoolAuth.js"
+import { PoolManager } from "./PoolManager.js"
+import { defaultKeepaliveMs, Keepalive, PoolRpcs, type WatchFrame } from "./PoolRpcs.js"
+
+/**
+ * The handlers of every `PoolRpcs` call, served by the `PoolManager` in context (embedded, or even a
+ * remote one). A `Lease` call holds its slot in a scope that lives exactly as long as the response
+ * stream: when the client ends the stream or its connection drops, the handler is interrupted and
+ * the slot is released.
+ *
+ * @since 0.1.0
+ */
+export const layer = PoolRpcs.toLayer(
+  Effect.gen(function*() {
+    const manager = yield* PoolManager
+    return PoolRpcs.of({
+      Register: (spec) => manager.register(spec),
+      Remove: ({ poolId }) => manager.remove(poolId),
+      List: () => manager.list,
+      Status: ({ poolId }) => manager.status(poolId),
+      Preload: ({ poolId }) => manager.preload(poolId),
+      Drain: ({ options, poolId }) => manager.drain(poolId, options),
+      Reload: ({ options, poolId }) => manager.reload(poolId, options),
+      Health: () => manager.health,
+      Lease: ({ poolId }) =>
+        Stream.unwrapScoped(
+          Effect.map(manager.lease(poolId), (lease) => Stream.concat(Stream.succeed(lease), Stream.never))
+        ),
+      Watch: ({ keepaliveMs }) => {
+        const keepalive: Stream.Stream<WatchFrame> = Stream.tick(Duration.millis(keepaliveMs ?? defaultKeepaliveMs))
+          .pipe(
+            Stream.drop(1),
+            Stream.as(new Keepalive())
+          )
+        return Stream.merge(manager.events, keepalive, { haltStrategy: "left" })
+      }
+    })
+  })
+)
+
+/**
+ * Options of `layerRoute`.
+ *
+ * @since 0.1.0
+ */
+export interface RouteOptions {
+  /** Path of the endpoint (default `/rpc`). */
+  readonly path?: `/${string}` | undefined
+  /** Bearer token every call must carry; `undefined` allows every call. */
+  readonly token: Redacted.Redacted<string> | undefined
+  /** Also accept WebSocket upgrades (`GET path`) besides HTTP+NDJSON (`POST path`); default `true`. */
+  readonly websocket?: boolean | undefined
+}
+
+/**
+ * `PoolRpcs` served on an `HttpLayerRouter` at `/rpc` for the `PoolManager` in context: HTTP POST
+ * with NDJSON framing (streams flow incrementally; never plain JSON, which buffers streams), plus
+ * WebSocket on the same path, `disableFatalDefects` so one failing call never takes the others on
+ * its connection down, and `PoolAuth` with the given token.
+ *
+ * Serve it with `HttpLayerRouter.serve(PoolRpcHandlers.layerRoute({ token }))` over an `HttpServer`.
+ *
+ * @since 0.1.0
+ */
+export const layerRoute = (
+  options: RouteOptions
+): Layer.Layer<never, never, HttpLayerRouter.HttpRouter | PoolManager> => {
+  const path = options.path ?? "/rpc"
+  const http = RpcServer.layerHttpRouter({ group: PoolRpcs, path, protocol: "http", disableFatalDefects: true })
+  const routes = options.websocket === false
+    ? http
+    : Layer.merge(
+      http,
+      RpcServer.layerHttpRouter({ group: PoolRpcs, path, protocol: "websocket", disableFatalDefects: true })
+    )
+  return routes.pipe(
+    Layer.provide([layer, PoolAuth.layerServer(options.token), RpcSerialization.layerNdjson])
+  )
+}

@@ -1,0 +1,107 @@
+/**
+ * The RPC contract of the pool manager: one `RpcGroup` that `pool-managerd` serves and
+ * `@llama-orch/pool-client` calls. Payloads, results and errors are the domain Schemas, so typed
+ * errors cross the wire unchanged.
+ *
+ * @since 0.1.0
+ */
+import * as Rpc from "@effect/rpc/Rpc"
+import * as RpcGroup from "@effect/rpc/RpcGroup"
+import * as Schema from "effect/Schema"
+import { Lease } from "./Lease.js"
+import { PoolAuthMiddleware } from "./PoolAuth.js"
+import {
+  EngineNotAllowed,
+  InvalidSpec,
+  PoolAlreadyExists,
+  PoolDraining,
+  PoolManagerUnavailable,
+  PoolNotFound,
+  PoolUnready,
+  PreloadFailed,
+  ReloadFailed,
+  SlotsExhausted,
+  Unauthorized
+} from "./PoolErrors.js"
+import { Snapshot, StatusChanged } from "./PoolEvent.js"
+import { PoolId } from "./PoolId.js"
+import { DrainOptions, DrainOutcome, ManagerHealth, ReloadOptions, ReloadOutcome } from "./PoolManager.js"
+import { PoolSpec } from "./PoolSpec.js"
+import { Handoff, PoolStatus } from "./PoolStatus.js"
+
+/**
+ * A frame of the `Watch` stream that carries no event: the server sends one every `keepaliveMs`
+ * so a client can tell a quiet pool from a dead connection. Clients drop it.
+ *
+ * @since 0.1.0
+ */
+export class Keepalive extends Schema.TaggedClass<Keepalive>()("Keepalive", {}) {}
+
+/**
+ * What the `Watch` stream carries: pool events and keepalives.
+ *
+ * @since 0.1.0
+ */
+export const WatchFrame = Schema.Union(Snapshot, StatusChanged, Keepalive)
+
+/**
+ * @since 0.1.0
+ */
+export type WatchFrame = typeof WatchFrame.Type
+
+/**
+ * The default keepalive interval of `Watch`.
+ *
+ * @since 0.1.0
+ */
+export const defaultKeepaliveMs = 5_000
+
+// A served manager may itself be remote (a proxy), so its transport errors are part of every call.
+const transport = [PoolManagerUnavailable, Unauthorized] as const
+const byId = { poolId: PoolId }
+
+/**
+ * The RPC group of the pool manager. `Lease` emits the grant and holds the slot until the client ends
+ * the stream (or disconnects); `Watch` emits a `Snapshot`, then `StatusChanged` events and
+ * keepalives. Every call goes through `PoolAuth`.
+ *
+ * @since 0.1.0
+ */
+export class PoolRpcs extends RpcGroup.make(
+  Rpc.make("Register", {
+    payload: PoolSpec,
+    success: PoolStatus,
+    error: Schema.Union(PoolAlreadyExists, EngineNotAllowed, InvalidSpec, ...transport)
+  }),
+  Rpc.make("Remove", { payload: byId, error: Schema.Union(PoolNotFound, ...transport) }),
+  Rpc.make("List", { success: Schema.Array(PoolStatus), error: Schema.Union(...transport) }),
+  Rpc.make("Status", { payload: byId, success: PoolStatus, error: Schema.Union(PoolNotFound, ...transport) }),
+  Rpc.make("Preload", {
+    payload: byId,
+    success: Handoff,
+    error: Schema.Union(PoolNotFound, PreloadFailed, ...transport)
+  }),
+  Rpc.make("Drain", {
+    payload: { poolId: PoolId, options: DrainOptions },
+    success: DrainOutcome,
+    error: Schema.Union(PoolNotFound, ...transport)
+  }),
+  Rpc.make("Reload", {
+    payload: { poolId: PoolId, options: ReloadOptions },
+    success: ReloadOutcome,
+    error: Schema.Union(PoolNotFound, ReloadFailed, ...transport)
+  }),
+  Rpc.make("Health", { success: ManagerHealth, error: Schema.Union(...transport) }),
+  Rpc.make("Lease", {
+    payload: byId,
+    success: Lease,
+    error: Schema.Union(PoolNotFound, PoolUnready, PoolDraining, SlotsExhausted, ...transport),
+    stream: true
+  }),
+  Rpc.make("Watch", {
+    payload: { keepaliveMs: Schema.optional(Schema.Int.pipe(Schema.between(100, 600_000))) },
+    success: WatchFrame,
+    error: Schema.Union(...transport),
+    stream: true
+  })
+).middleware(PoolAuthMiddleware) {}

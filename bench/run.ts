@@ -1,21 +1,32 @@
 /**
- * Runs the benchmarks and prints one table each.
+ * Runs the benchmarks (every bench/<name>/index.ts exporting run()) and prints one table each.
  *
  *   pnpm bench            # every benchmark
  *   pnpm bench rpc queue  # only these
  */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
 import { type BenchTable, renderTable } from "./lib/BenchTable.js"
 
 interface BenchModule {
   readonly run: () => Promise<BenchTable | ReadonlyArray<BenchTable>>
 }
 
-const benches: Record<string, () => Promise<BenchModule>> = {
-  queue: () => import("./queue/index.js"),
-  rpc: () => import("./rpc/index.js"),
-  dispatch: () => import("./dispatch/index.js"),
-  relay: () => import("./relay/index.js")
-}
+const isBenchModule = (u: unknown): u is BenchModule =>
+  typeof u === "object" && u !== null && "run" in u && typeof u.run === "function"
+
+/** Every folder of bench/ with an index.ts is a benchmark, named after the folder. */
+const here = path.dirname(new URL(import.meta.url).pathname)
+const benches: Record<string, () => Promise<BenchModule>> = Object.fromEntries(
+  fs.readdirSync(here, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && fs.existsSync(path.join(here, entry.name, "index.ts")))
+    .map((entry) => [entry.name, async () => {
+      const mod: unknown = await import(pathToFileURL(path.join(here, entry.name, "index.ts")).href)
+      if (!isBenchModule(mod)) throw new Error(`bench/${entry.name}/index.ts does not export run()`)
+      return mod
+    }])
+)
 
 const isTableList = (r: BenchTable | ReadonlyArray<BenchTable>): r is ReadonlyArray<BenchTable> => Array.isArray(r)
 
@@ -25,7 +36,8 @@ if (unknown.length > 0) {
   process.stderr.write(`unknown benchmark(s): ${unknown.join(", ")}; known: ${Object.keys(benches).join(", ")}\n`)
   process.exit(2)
 }
-const selected = wanted.length > 0 ? wanted : Object.keys(benches)
+const order = ["queue", "rpc", "dispatch", "relay"]
+const selected = wanted.length > 0 ? wanted : Object.keys(benches).sort((a, b) => order.indexOf(a) - order.indexOf(b))
 
 process.stdout.write(`# llama-orch benchmarks\n\nnode ${process.version}, ${new Date().toISOString()}\n\n`)
 for (const name of selected) {

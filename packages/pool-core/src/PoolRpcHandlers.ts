@@ -14,7 +14,10 @@ import type * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as PoolAuth from "./PoolAuth.js"
 import { PoolManager } from "./PoolManager.js"
-import { defaultKeepaliveMs, Keepalive, PoolRpcs, type WatchFrame } from "./PoolRpcs.js"
+import { defaultKeepaliveMs, Keepalive, type LeaseFrame, PoolRpcs } from "./PoolRpcs.js"
+
+const keepalives = (keepaliveMs: number | undefined): Stream.Stream<Keepalive> =>
+  Stream.tick(Duration.millis(keepaliveMs ?? defaultKeepaliveMs)).pipe(Stream.drop(1), Stream.as(new Keepalive()))
 
 /**
  * The handlers of every `PoolRpcs` call, served by the `PoolManager` in context (embedded, or even a
@@ -36,18 +39,14 @@ export const layer = PoolRpcs.toLayer(
       Drain: ({ options, poolId }) => manager.drain(poolId, options),
       Reload: ({ options, poolId }) => manager.reload(poolId, options),
       Health: () => manager.health,
-      Lease: ({ poolId }) =>
+      Lease: ({ keepaliveMs, poolId }) =>
         Stream.unwrapScoped(
-          Effect.map(manager.lease(poolId), (lease) => Stream.concat(Stream.succeed(lease), Stream.never))
-        ),
-      Watch: ({ keepaliveMs }) => {
-        const keepalive: Stream.Stream<WatchFrame> = Stream.tick(Duration.millis(keepaliveMs ?? defaultKeepaliveMs))
-          .pipe(
-            Stream.drop(1),
-            Stream.as(new Keepalive())
+          Effect.map(
+            manager.lease(poolId),
+            (lease): Stream.Stream<LeaseFrame> => Stream.concat(Stream.succeed(lease), keepalives(keepaliveMs))
           )
-        return Stream.merge(manager.events, keepalive, { haltStrategy: "left" })
-      }
+        ),
+      Watch: ({ keepaliveMs }) => Stream.merge(manager.events, keepalives(keepaliveMs), { haltStrategy: "left" })
     })
   })
 )

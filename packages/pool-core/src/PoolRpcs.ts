@@ -50,7 +50,20 @@ export const WatchFrame = Schema.Union(Snapshot, StatusChanged, Keepalive)
 export type WatchFrame = typeof WatchFrame.Type
 
 /**
- * The default keepalive interval of `Watch`.
+ * What the `Lease` stream carries: the grant first, then keepalives while the slot is held (so idle
+ * timeouts of HTTP clients and proxies never cut a long-held lease).
+ *
+ * @since 0.1.0
+ */
+export const LeaseFrame = Schema.Union(Lease, Keepalive)
+
+/**
+ * @since 0.1.0
+ */
+export type LeaseFrame = typeof LeaseFrame.Type
+
+/**
+ * The default keepalive interval of `Watch` and `Lease`.
  *
  * @since 0.1.0
  */
@@ -59,11 +72,12 @@ export const defaultKeepaliveMs = 5_000
 // A served manager may itself be remote (a proxy), so its transport errors are part of every call.
 const transport = [PoolManagerUnavailable, Unauthorized] as const
 const byId = { poolId: PoolId }
+const keepaliveMs = Schema.optional(Schema.Int.pipe(Schema.between(100, 600_000)))
 
 /**
  * The RPC group of the pool manager. `Lease` emits the grant and holds the slot until the client ends
- * the stream (or disconnects); `Watch` emits a `Snapshot`, then `StatusChanged` events and
- * keepalives. Every call goes through `PoolAuth`.
+ * the stream (or disconnects); `Watch` emits a `Snapshot`, then `StatusChanged` events. Both streams
+ * interleave a `Keepalive` every `keepaliveMs` (default 5 s). Every call goes through `PoolAuth`.
  *
  * @since 0.1.0
  */
@@ -93,13 +107,13 @@ export class PoolRpcs extends RpcGroup.make(
   }),
   Rpc.make("Health", { success: ManagerHealth, error: Schema.Union(...transport) }),
   Rpc.make("Lease", {
-    payload: byId,
-    success: Lease,
+    payload: { poolId: PoolId, keepaliveMs },
+    success: LeaseFrame,
     error: Schema.Union(PoolNotFound, PoolUnready, PoolDraining, SlotsExhausted, ...transport),
     stream: true
   }),
   Rpc.make("Watch", {
-    payload: { keepaliveMs: Schema.optional(Schema.Int.pipe(Schema.between(100, 600_000))) },
+    payload: { keepaliveMs },
     success: WatchFrame,
     error: Schema.Union(...transport),
     stream: true

@@ -52,7 +52,7 @@ export { DeviceMask, ModelRef, PoolSpec } from "./PoolSpec.js"
 export { FailureKind, Handoff, LastError, PoolState, PoolStatus } from "./PoolStatus.js"
 
 /** The RPC contract of the pool manager (`PoolRpcs`, served at `/rpc`) and its `Watch` frames. */
-export { defaultKeepaliveMs, Keepalive, PoolRpcs, WatchFrame } from "./PoolRpcs.js"
+export { defaultKeepaliveMs, Keepalive, LeaseFrame, PoolRpcs, WatchFrame } from "./PoolRpcs.js"
 
 /** Server side of `PoolRpcs`: `layer` (handlers for the `PoolManager` in context) and `layerRoute` (mounted at `/rpc`). */
 export * as PoolRpcHandlers from "./PoolRpcHandlers.js"

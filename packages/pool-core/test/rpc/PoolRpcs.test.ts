@@ -1,3 +1,4 @@
+import { Headers } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Deferred, Effect, Exit, Fiber, Option, Redacted, Schema, Scope, Stream } from "effect"
 import { Keepalive, Lease, PoolAuth, PoolId, PoolSpec, Snapshot, StatusChanged, Unauthorized } from "../../src/index.js"
@@ -16,11 +17,11 @@ describe("PoolAuth", () => {
   })
 
   it("reads bearer tokens case-insensitively and rejects other schemes", () => {
-    expect(PoolAuth.bearerToken({ authorization: "Bearer abc" })).toEqual(Option.some("abc"))
-    expect(PoolAuth.bearerToken({ authorization: "bearer  abc " })).toEqual(Option.some("abc"))
-    expect(PoolAuth.bearerToken({ authorization: "Basic abc" })).toEqual(Option.none())
-    expect(PoolAuth.bearerToken({ authorization: "Bearer " })).toEqual(Option.none())
-    expect(PoolAuth.bearerToken({})).toEqual(Option.none())
+    expect(PoolAuth.bearerToken(Headers.fromInput({ authorization: "Bearer abc" }))).toEqual(Option.some("abc"))
+    expect(PoolAuth.bearerToken(Headers.fromInput({ authorization: "bearer  abc " }))).toEqual(Option.some("abc"))
+    expect(PoolAuth.bearerToken(Headers.fromInput({ authorization: "Basic abc" }))).toEqual(Option.none())
+    expect(PoolAuth.bearerToken(Headers.fromInput({ authorization: "Bearer " }))).toEqual(Option.none())
+    expect(PoolAuth.bearerToken(Headers.fromInput({}))).toEqual(Option.none())
   })
 })
 

@@ -1,0 +1,149 @@
+/**
+ * One generation on one slot, as a stream of token events ending with a summary.
+ *
+ * @internal
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { countTokens, plan, type StopType } from "./generator.js"
+import { reject, type Rejection } from "./http.js"
+import type { EngineState } from "./state.js"
+
+/** What a client asked for, protocol-neutral. */
+export interface GenerationRequest {
+  /** The prompt text (for chat, the rendered messages). */
+  readonly prompt: string
+  readonly seed: number
+  /** `< 0` means "until end of sequence". */
+  readonly maxTokens: number
+  readonly stop: ReadonlyArray<string>
+}
+
+/** llama-server's timings block. */
+export interface Timings {
+  readonly prompt_n: number
+  readonly prompt_ms: number
+  readonly prompt_per_token_ms: number
+  readonly prompt_per_second: number
+  readonly predicted_n: number
+  readonly predicted_ms: number
+  readonly predicted_per_token_ms: number
+  readonly predicted_per_second: number
+}
+
+/** One emitted token. */
+export interface TokenEvent {
+  readonly _tag: "Token"
+  readonly slot: number
+  readonly piece: string
+  /** Tokens predicted so far, this one included. */
+  readonly predicted: number
+}
+
+/** The end of a generation. */
+export interface DoneEvent {
+  readonly _tag: "Done"
+  readonly slot: number
+  readonly content: string
+  readonly stopType: StopType
+  readonly stoppingWord: string
+  readonly tokensPredicted: number
+  readonly tokensEvaluated: number
+  readonly timings: Timings
+}
+
+/** What a generation emits. */
+export type GenerationEvent = TokenEvent | DoneEvent
+
+/** The default seed when a request gives none (or -1): output stays deterministic. */
+export const defaultSeed = 0
+
+/** Prompt processing is simulated at this cost per token (it is not slept). */
+const promptMsPerToken = 0.05
+
+/**
+ * Checks the request against the context size, then returns the stream of its events.
+ * The slot is taken (FIFO) when the stream starts and freed when it ends or is interrupted.
+ */
+export const generate = (
+  state: EngineState,
+  request: GenerationRequest
+): Either.Either<Stream.Stream<GenerationEvent>, Rejection> => {
+  const tokensEvaluated = countTokens(request.prompt)
+  const ctx = state.config.ctx
+  if (tokensEvaluated >= ctx) {
+    return Either.left(
+      reject(
+        400,
+        `the request exceeds the available context size (${tokensEvaluated} >= ${ctx}), try increasing it`,
+        "exceed_context_size_error"
+      )
+    )
+  }
+  const planned = plan({
+    prompt: request.prompt,
+    seed: request.seed,
+    maxTokens: request.maxTokens,
+    stop: request.stop,
+    ctxLeft: ctx - tokensEvaluated
+  })
+  return Either.right(Stream.unwrapScoped(Effect.gen(function*() {
+    const slot = yield* state.acquireSlot
+    const startedAt = yield* Clock.currentTimeMillis
+    const tokens = Stream.fromIterable(planned.pieces).pipe(
+      Stream.rechunk(1),
+      Stream.zipWithIndex,
+      Stream.mapEffect(([piece, index]) =>
+        Effect.as(
+          Effect.zipRight(state.beforeToken, state.afterToken),
+          {
+            _tag: "Token",
+            slot,
+            piece,
+            predicted: index + 1
+          } satisfies TokenEvent
+        )
+      )
+    )
+    const done = Effect.gen(function*() {
+      yield* state.crashIfDue
+      const predictedMs = (yield* Clock.currentTimeMillis) - startedAt
+      const promptMs = tokensEvaluated * promptMsPerToken
+      const predictedN = planned.pieces.length
+      yield* state.recordTimings(tokensEvaluated, promptMs, predictedMs)
+      return {
+        _tag: "Done",
+        slot,
+        content: planned.pieces.join(""),
+        stopType: planned.stopType,
+        stoppingWord: planned.stoppingWord,
+        tokensPredicted: predictedN,
+        tokensEvaluated,
+        timings: {
+          prompt_n: tokensEvaluated,
+          prompt_ms: promptMs,
+          prompt_per_token_ms: tokensEvaluated > 0 ? promptMs / tokensEvaluated : 0,
+          prompt_per_second: promptMs > 0 ? (1000 * tokensEvaluated) / promptMs : 0,
+          predicted_n: predictedN,
+          predicted_ms: predictedMs,
+          predicted_per_token_ms: predictedN > 0 ? predictedMs / predictedN : 0,
+          predicted_per_second: predictedMs > 0 ? (1000 * predictedN) / predictedMs : 0
+        }
+      } satisfies DoneEvent
+    })
+    return Stream.concat(tokens, Stream.fromEffect(done))
+  })))
+}
+
+/** Runs a generation to its end and returns the summary (for non-streaming responses). */
+export const collect = (events: Stream.Stream<GenerationEvent>): Effect.Effect<DoneEvent> =>
+  Stream.runLast(events).pipe(
+    Effect.flatMap((last) =>
+      Option.isSome(last) && last.value._tag === "Done" ?
+        Effect.succeed(last.value) :
+        Effect.dieMessage("generation ended without a summary")
+    )
+  )

@@ -1,0 +1,129 @@
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { expect } from "@effect/vitest"
+import { Duration, Effect, Schedule, Schema } from "effect"
+import { createParser } from "eventsource-parser"
+import { MockEngine } from "../src/index.js"
+
+/** What a test needs to spawn engines. */
+export const TestLayer = NodeContext.layer
+
+/** An HTTP failure seen by the test client. */
+export class HttpFailure extends Schema.TaggedError<HttpFailure>()("HttpFailure", { message: Schema.String }) {}
+
+const request = (url: string, init?: RequestInit) =>
+  Effect.tryPromise({
+    try: (signal) => fetch(url, { ...init, signal }),
+    catch: (error) => new HttpFailure({ message: String(error) })
+  })
+
+/** GET, returning status and parsed JSON. */
+export const getJson = (url: string) =>
+  Effect.flatMap(request(url), (res) =>
+    Effect.tryPromise({
+      try: async () => ({ status: res.status, body: await res.json() as unknown }),
+      catch: (error) => new HttpFailure({ message: String(error) })
+    }))
+
+/** GET, returning the body text. */
+export const getText = (url: string) =>
+  Effect.flatMap(
+    request(url),
+    (res) => Effect.tryPromise({ try: () => res.text(), catch: (error) => new HttpFailure({ message: String(error) }) })
+  )
+
+/** POST a JSON body (or raw text), returning status and parsed JSON. */
+export const postJson = (url: string, body: unknown) =>
+  Effect.flatMap(
+    request(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: typeof body === "string" ? body : JSON.stringify(body)
+    }),
+    (res) =>
+      Effect.tryPromise({
+        try: async () => ({ status: res.status, body: await res.json() as unknown }),
+        catch: (error) => new HttpFailure({ message: String(error) })
+      })
+  )
+
+/** The outcome of reading an SSE response: the `data` payloads, and whether the stream broke. */
+export interface SseResult {
+  readonly status: number
+  readonly contentType: string | null
+  readonly data: ReadonlyArray<string>
+  readonly broken: boolean
+}
+
+/** POST a JSON body and read the SSE response to its end (or until the connection drops). */
+export const postSse = (url: string, body: unknown, onData?: (data: string) => void) =>
+  Effect.flatMap(
+    request(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+    (res) =>
+      Effect.promise(async (): Promise<SseResult> => {
+        const data: Array<string> = []
+        const parser = createParser({
+          onEvent: (event) => {
+            data.push(event.data)
+            onData?.(event.data)
+          }
+        })
+        let broken = false
+        try {
+          const decoder = new TextDecoder()
+          if (res.body !== null) {
+            for await (const chunk of res.body) parser.feed(decoder.decode(chunk, { stream: true }))
+          }
+        } catch {
+          broken = true
+        }
+        return { status: res.status, contentType: res.headers.get("content-type"), data, broken }
+      })
+  )
+
+/** Parses JSON `data` payloads (skipping `[DONE]`). */
+export const payloads = (result: SseResult): ReadonlyArray<Record<string, unknown>> =>
+  result.data.filter((d) => d !== "[DONE]").map((d) => JSON.parse(d) as Record<string, unknown>)
+
+/** Reads one metric from `/metrics`. */
+export const metric = (url: string, name: string) =>
+  Effect.map(getText(`${url}/metrics`), (text) => {
+    const line = text.split("\n").find((l) => l.startsWith(`${name} `))
+    return line === undefined ? Number.NaN : Number(line.slice(name.length + 1))
+  })
+
+/** Whether a process with this pid exists. */
+export const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Waits (generously: the machine is shared) until none of the pids is alive, then asserts it. */
+export const assertGone = (pids: ReadonlyArray<number>) =>
+  Effect.gen(function*() {
+    yield* Effect.retry(
+      Effect.suspend(() => pids.some(isAlive) ? Effect.fail("alive") : Effect.void),
+      Schedule.spaced(Duration.millis(50)).pipe(Schedule.intersect(Schedule.recurs(200)))
+    ).pipe(Effect.ignore)
+    expect(pids.filter(isAlive)).toEqual([])
+  })
+
+/** Runs `body` with a started engine in its own scope, then asserts the engine process is gone. */
+export const withEngine = <A, E, R>(
+  options: MockEngine.MockEngineOptions,
+  body: (engine: MockEngine.RunningMockEngine) => Effect.Effect<A, E, R>
+) =>
+  Effect.gen(function*() {
+    const pids: Array<number> = []
+    const result = yield* Effect.scoped(
+      Effect.flatMap(MockEngine.start(options), (engine) => {
+        pids.push(engine.pid)
+        return body(engine)
+      })
+    )
+    yield* assertGone(pids)
+    return result
+  })

@@ -4,58 +4,28 @@
  *
  * @since 0.1.0
  */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type { PoolManager } from "@llama-orch/pool-core"
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
+import { make } from "./internal/orchestrator.js"
+import { OrchestratorOptions } from "./OrchestratorOptions.js"
 import type { SubmitError, TaskNotFound } from "./TaskErrors.js"
 import type { SequencedEvent } from "./TaskEvent.js"
-import { Priority, type TaskRequest } from "./TaskRequest.js"
+import type { TaskRequest } from "./TaskRequest.js"
+import type { Admission, TaskSnapshot } from "./TaskSnapshot.js"
 
-/**
- * What `submit` answers: the task id and where it stands.
- *
- * @since 0.1.0
- */
-export class Admission extends Schema.Class<Admission>("Admission")({
-  taskId: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("task_id")),
-  queuePosition: Schema.propertySignature(Schema.Int).pipe(Schema.fromKey("queue_position")),
-  predictedStartMs: Schema.propertySignature(Schema.Number).pipe(Schema.fromKey("predicted_start_ms")),
-  backoffMs: Schema.propertySignature(Schema.Number).pipe(Schema.fromKey("backoff_ms"))
-}) {}
-
-/**
- * Where a task is in its life.
- *
- * @since 0.1.0
- */
-export const TaskState = Schema.Literal("queued", "running", "completed", "failed", "cancelled")
-
-/**
- * @since 0.1.0
- */
-export type TaskState = typeof TaskState.Type
-
-/**
- * A task's state and counters.
- *
- * @since 0.1.0
- */
-export class TaskSnapshot extends Schema.Class<TaskSnapshot>("TaskSnapshot")({
-  taskId: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("task_id")),
-  state: TaskState,
-  modelRef: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("model_ref")),
-  priority: Priority,
-  sessionId: Schema.optional(Schema.String).pipe(Schema.fromKey("session_id")),
-  poolId: Schema.optional(Schema.String).pipe(Schema.fromKey("pool_id")),
-  queuePosition: Schema.optional(Schema.Int).pipe(Schema.fromKey("queue_position")),
-  tokensIn: Schema.propertySignature(Schema.Int).pipe(Schema.fromKey("tokens_in")),
-  tokensOut: Schema.propertySignature(Schema.Int).pipe(Schema.fromKey("tokens_out")),
-  errorCode: Schema.optional(Schema.String).pipe(Schema.fromKey("error_code")),
-  submittedAt: Schema.propertySignature(Schema.Number).pipe(Schema.fromKey("submitted_at_ms")),
-  startedAt: Schema.optional(Schema.Number).pipe(Schema.fromKey("started_at_ms")),
-  endedAt: Schema.optional(Schema.Number).pipe(Schema.fromKey("ended_at_ms"))
-}) {}
+export {
+  /** What `submit` answers. */
+  Admission,
+  /** A task's state and counters. */
+  TaskSnapshot,
+  /** Where a task is in its life. */
+  TaskState
+} from "./TaskSnapshot.js"
 
 /**
  * The operations of the orchestrator.
@@ -89,4 +59,23 @@ export interface OrchestratorService {
 export class Orchestrator extends Context.Tag("@llama-orch/orchestrator-core/Orchestrator")<
   Orchestrator,
   OrchestratorService
->() {}
+>() {
+  /**
+   * The orchestrator over the `PoolManager` in context, sending work to engines with the
+   * `HttpClient` in context. Closing the layer ends every open task with
+   * `error {code: "CANCELLED", retriable: true}` and releases every lease.
+   */
+  static layer(
+    options: OrchestratorOptions | typeof OrchestratorOptions.Encoded = {}
+  ): Layer.Layer<Orchestrator, never, PoolManager | HttpClient.HttpClient> {
+    return Layer.scoped(
+      Orchestrator,
+      Effect.gen(function*() {
+        const settings = options instanceof OrchestratorOptions
+          ? options
+          : yield* Schema.decodeUnknown(OrchestratorOptions)(options).pipe(Effect.orDie)
+        return yield* make(settings)
+      })
+    )
+  }
+}

@@ -5,8 +5,32 @@
  * @since 0.1.0
  */
 
-/** The `Orchestrator` service tag, its operations and what they answer. */
+/** The `Orchestrator` service tag (with `Orchestrator.layer(options)`), its operations and what they answer. */
 export { Admission, Orchestrator, type OrchestratorService, TaskSnapshot, TaskState } from "./Orchestrator.js"
+
+/** Settings of `Orchestrator.layer`, with their defaults. */
+export { OrchestratorOptions } from "./OrchestratorOptions.js"
+
+/** The orchestrator's metrics (`tasks_enqueued_total`, `queue_depth`, ...) as Effect `Metric`s. */
+export * as OrchestratorMetrics from "./OrchestratorMetrics.js"
+
+/** Admission checks: model known, context fits, pin valid, some pool Ready or starting. */
+export * as AdmissionCheck from "./Admission.js"
+
+/** The bounded two-priority task queue and its full-queue policies. */
+export { type Entry, type OfferResult, QueuePolicy, TaskQueue } from "./TaskQueue.js"
+
+/** Placement: which pool a task goes to (pin, session affinity, then least loaded). */
+export * as PlacementPolicy from "./Placement.js"
+
+/** Engine adapters: stream a task from a llama.cpp or OpenAI-compatible engine. */
+export * as EngineAdapter from "./EngineAdapter.js"
+
+/** Predicted start times, on-time probabilities and retry-after suggestions. */
+export * as Predictions from "./Predictions.js"
+
+/** The session store: TTL, turn limit, affinity and token budget. */
+export * as Sessions from "./Sessions.js"
 
 /** Error codes, the error envelope and the typed errors of the orchestrator. */
 export {

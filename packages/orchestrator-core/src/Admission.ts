@@ -1,0 +1,99 @@
+/**
+ * Admission: the checks a task passes before it is queued — model known, context fits, pin valid
+ * and allowed, some pool Ready or on its way. Pure over the pools' status; the session budget and
+ * the queue policy are checked by the orchestrator with the same errors.
+ *
+ * @since 0.1.0
+ */
+import type { PoolStatus } from "@llama-orch/pool-core"
+import * as Either from "effect/Either"
+import { estimateTokens, promptText } from "./internal/prompt.js"
+import { InvalidParams, ModelNotFound, NoReadyPool } from "./TaskErrors.js"
+import type { TaskRequest } from "./TaskRequest.js"
+
+/**
+ * What admission learned: the estimated prompt tokens and the context limit it checked against.
+ *
+ * @since 0.1.0
+ */
+export interface Admitted {
+  readonly tokensIn: number
+  readonly ctxMax: number
+}
+
+/**
+ * Admission settings: whether clients may pin, and the wait suggested with `NoReadyPool`.
+ *
+ * @since 0.1.0
+ */
+export interface AdmissionSettings {
+  readonly allowPinning: boolean
+  readonly retryAfterMs: number
+}
+
+/**
+ * Pool states from which a pool becomes Ready without anyone's help.
+ *
+ * @since 0.1.0
+ */
+export const comingUp: ReadonlySet<string> = new Set(["Starting", "Backoff"])
+
+/**
+ * The estimated prompt tokens of a request (chat messages rendered), ≈ ceil(chars / 4).
+ *
+ * @since 0.1.0
+ */
+export const promptTokens = (request: TaskRequest): number => estimateTokens(promptText(request))
+
+/**
+ * Checks a request against the pools. The context limit is the pinned pool's, otherwise the
+ * smallest of the pools serving the model, so the task fits wherever it is placed.
+ *
+ * @since 0.1.0
+ */
+export const check = (
+  request: TaskRequest,
+  pools: ReadonlyArray<PoolStatus>,
+  settings: AdmissionSettings
+): Either.Either<Admitted, InvalidParams | ModelNotFound | NoReadyPool> => {
+  const model = request.modelRef
+  const serving = pools.filter((p) => p.model === model)
+  const pin = request.placement?.pinPoolId
+  if (pin !== undefined) {
+    if (!settings.allowPinning) {
+      return Either.left(new InvalidParams({ field: "placement.pin_pool_id", reason: "pinning is not allowed" }))
+    }
+    const pinned = pools.find((p) => p.poolId === pin)
+    if (pinned === undefined) {
+      return Either.left(new InvalidParams({ field: "placement.pin_pool_id", reason: `no pool ${pin}` }))
+    }
+    if (pinned.model !== model) {
+      return Either.left(
+        new InvalidParams({
+          field: "placement.pin_pool_id",
+          reason: `pool ${pin} serves ${pinned.model}, not ${model}`
+        })
+      )
+    }
+  }
+  if (serving.length === 0) return Either.left(new ModelNotFound({ model }))
+  const targets = pin === undefined ? serving : serving.filter((p) => p.poolId === pin)
+  const ctxMax = Math.min(...targets.map((p) => p.ctxMax))
+  const tokensIn = promptTokens(request)
+  if (tokensIn + request.maxTokens > ctxMax) {
+    return Either.left(
+      new InvalidParams({
+        field: "max_tokens",
+        reason: `prompt (~${tokensIn} tokens) + max_tokens (${request.maxTokens}) exceeds the context of ${ctxMax}`
+      })
+    )
+  }
+  if (pin !== undefined) {
+    if (!targets.some((p) => p.state === "Ready")) {
+      return Either.left(new NoReadyPool({ model, poolId: pin, retryAfterMs: settings.retryAfterMs }))
+    }
+  } else if (!serving.some((p) => p.state === "Ready" || comingUp.has(p.state))) {
+    return Either.left(new NoReadyPool({ model, retryAfterMs: settings.retryAfterMs }))
+  }
+  return Either.right({ tokensIn, ctxMax })
+}

@@ -1,0 +1,192 @@
+/**
+ * Engine adapters: send a task to a leased engine and stream what it generates, by protocol.
+ *
+ * - `llamacpp`: `POST {url}/completion` with `stream: true` (`n_predict`, `seed`, `temperature`,
+ *   `top_p`, `stop`); chat messages are rendered into a prompt with a simple role template.
+ * - `openai`: `POST {url}/v1/completions` (prompt) or `{url}/v1/chat/completions` (messages) with
+ *   `stream: true`, ending with `data: [DONE]`.
+ *
+ * A non-2xx answer, a malformed event, a broken connection or a stream that ends before the final
+ * event all fail with `EngineFailure`. Interrupting the consumer aborts the HTTP request.
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type { EngineProtocol } from "@llama-orch/pool-core"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { promptText } from "./internal/prompt.js"
+import { dataEvents } from "./internal/sse.js"
+import type { TaskRequest } from "./TaskRequest.js"
+
+/**
+ * The engine failed: refused the request, broke the connection or sent something unreadable.
+ *
+ * @since 0.1.0
+ */
+export class EngineFailure extends Schema.TaggedError<EngineFailure>()("EngineFailure", {
+  url: Schema.String,
+  reason: Schema.String,
+  status: Schema.optional(Schema.Int)
+}) {
+  override get message(): string {
+    return `engine at ${this.url} failed: ${this.reason}${this.status === undefined ? "" : ` (HTTP ${this.status})`}`
+  }
+}
+
+/**
+ * What an engine stream yields: generated text pieces, then one `Done` with the engine's counters
+ * when it reports them.
+ *
+ * @since 0.1.0
+ */
+export type EngineOutput =
+  | { readonly _tag: "Text"; readonly text: string }
+  | {
+    readonly _tag: "Done"
+    readonly tokensIn?: number | undefined
+    readonly tokensOut?: number | undefined
+    readonly decodeMs?: number | undefined
+  }
+
+/**
+ * Where to send the task: the lease's engine URL and protocol.
+ *
+ * @since 0.1.0
+ */
+export interface EngineTarget {
+  readonly url: string
+  readonly protocol: EngineProtocol
+  readonly model: string
+}
+
+const LlamaChunk = Schema.parseJson(Schema.Struct({
+  content: Schema.optional(Schema.String),
+  stop: Schema.optional(Schema.Boolean),
+  tokens_predicted: Schema.optional(Schema.Number),
+  tokens_evaluated: Schema.optional(Schema.Number),
+  timings: Schema.optional(Schema.Struct({ predicted_ms: Schema.optional(Schema.Number) }))
+}))
+
+const OpenAIChunk = Schema.parseJson(Schema.Struct({
+  choices: Schema.Array(Schema.Struct({
+    text: Schema.optional(Schema.NullOr(Schema.String)),
+    delta: Schema.optional(Schema.Struct({ content: Schema.optional(Schema.NullOr(Schema.String)) }))
+  })),
+  usage: Schema.optional(Schema.NullOr(Schema.Struct({
+    prompt_tokens: Schema.optional(Schema.Number),
+    completion_tokens: Schema.optional(Schema.Number)
+  })))
+}))
+
+const decodeLlama = Schema.decodeEither(LlamaChunk)
+const decodeOpenAI = Schema.decodeEither(OpenAIChunk)
+
+const trimSlash = (url: string): string => url.endsWith("/") ? url.slice(0, -1) : url
+
+const sampling = (request: TaskRequest) => ({
+  ...(request.seed === undefined ? {} : { seed: request.seed }),
+  ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+  ...(request.topP === undefined ? {} : { top_p: request.topP }),
+  ...(request.stop === undefined ? {} : { stop: request.stop })
+})
+
+/**
+ * The endpoint and JSON body a task is sent with.
+ *
+ * @since 0.1.0
+ */
+export const requestFor = (
+  target: EngineTarget,
+  request: TaskRequest
+): { readonly url: string; readonly body: object } => {
+  const base = trimSlash(target.url)
+  if (target.protocol === "llamacpp") {
+    return {
+      url: `${base}/completion`,
+      body: { prompt: promptText(request), n_predict: request.maxTokens, stream: true, ...sampling(request) }
+    }
+  }
+  const common = { model: target.model, max_tokens: request.maxTokens, stream: true, ...sampling(request) }
+  return request.messages !== undefined
+    ? { url: `${base}/v1/chat/completions`, body: { ...common, messages: request.messages } }
+    : { url: `${base}/v1/completions`, body: { ...common, prompt: request.prompt ?? "" } }
+}
+
+type Parsed = Either.Either<ReadonlyArray<EngineOutput>, string>
+
+const parseLlama = (data: string): Parsed => {
+  const decoded = decodeLlama(data)
+  if (Either.isLeft(decoded)) return Either.left("malformed llama.cpp event")
+  const c = decoded.right
+  const out: Array<EngineOutput> = []
+  if (c.content !== undefined && c.content !== "") out.push({ _tag: "Text", text: c.content })
+  if (c.stop === true) {
+    out.push({
+      _tag: "Done",
+      tokensIn: c.tokens_evaluated,
+      tokensOut: c.tokens_predicted,
+      decodeMs: c.timings?.predicted_ms
+    })
+  }
+  return Either.right(out)
+}
+
+const makeOpenAIParser = () => {
+  let usage: { tokensIn?: number | undefined; tokensOut?: number | undefined } = {}
+  return (data: string): Parsed => {
+    if (data.trim() === "[DONE]") return Either.right([{ _tag: "Done", ...usage }])
+    const decoded = decodeOpenAI(data)
+    if (Either.isLeft(decoded)) return Either.left("malformed OpenAI event")
+    const c = decoded.right
+    if (c.usage) usage = { tokensIn: c.usage.prompt_tokens, tokensOut: c.usage.completion_tokens }
+    const choice = c.choices[0]
+    const text = choice?.text ?? choice?.delta?.content ?? ""
+    return Either.right(text === "" ? [] : [{ _tag: "Text", text }])
+  }
+}
+
+/**
+ * Streams a task's output from the engine. The stream ends right after `Done`.
+ *
+ * @since 0.1.0
+ */
+export const stream = (
+  target: EngineTarget,
+  request: TaskRequest
+): Stream.Stream<EngineOutput, EngineFailure, HttpClient.HttpClient> => {
+  const { body, url } = requestFor(target, request)
+  const fail = (reason: string, status?: number) =>
+    new EngineFailure({ url, reason, ...(status === undefined ? {} : { status }) })
+  return Stream.unwrap(Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    const response = yield* client.execute(
+      HttpClientRequest.post(url).pipe(
+        HttpClientRequest.bodyUnsafeJson(body),
+        HttpClientRequest.setHeader("accept", "text/event-stream")
+      )
+    ).pipe(Effect.mapError((e) => fail(e.message)))
+    if (response.status < 200 || response.status >= 300) {
+      const text = yield* response.text.pipe(Effect.orElseSucceed(() => ""))
+      return yield* fail(`engine answered ${text.slice(0, 200)}`, response.status)
+    }
+    const parse = target.protocol === "llamacpp" ? parseLlama : makeOpenAIParser()
+    let done = false
+    return dataEvents(response.stream.pipe(Stream.mapError((e) => fail(`connection failed: ${e.message}`)))).pipe(
+      Stream.mapConcatEffect((data) => {
+        const parsed = parse(data)
+        return Either.isLeft(parsed) ? Effect.fail(fail(parsed.left)) : Effect.succeed(parsed.right)
+      }),
+      Stream.takeUntil((o) => {
+        if (o._tag === "Done") done = true
+        return done
+      }),
+      Stream.concat(
+        Stream.suspend(() => done ? Stream.empty : Stream.fail(fail("stream ended before the final event")))
+      )
+    )
+  }))
+}

@@ -1,0 +1,165 @@
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type { PoolId, PoolManagerService } from "@llama-orch/pool-core"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as EngineAdapter from "../EngineAdapter.js"
+import * as OrchestratorMetrics from "../OrchestratorMetrics.js"
+import type { OrchestratorOptions } from "../OrchestratorOptions.js"
+import { End, Metrics, Token } from "../TaskEvent.js"
+import { emit, fail, type TaskRecord } from "./taskLog.js"
+
+/** The pool refused the lease (not Ready, draining, full, gone or unreachable): the task waits again. */
+export class LeaseRefused
+  extends Data.TaggedError("LeaseRefused")<{ readonly poolId: string; readonly reason: string }>
+{}
+
+class WatchdogTimeout extends Data.TaggedError("WatchdogTimeout")<{
+  readonly reason: string
+  readonly retriable: boolean
+}> {}
+
+type Done = Extract<EngineAdapter.EngineOutput, { readonly _tag: "Done" }>
+
+/** What a running task needs from the orchestrator. */
+export interface RunContext {
+  readonly pools: PoolManagerService
+  readonly options: OrchestratorOptions
+  /** Queue depth and on-time probability reported at dispatch. */
+  readonly dispatchInfo: (record: TaskRecord, now: number) => {
+    readonly queueDepth: number
+    readonly onTimeProbability?: number | undefined
+  }
+  /** A task ended normally after `serviceMs` of service. */
+  readonly onEnded: (record: TaskRecord, serviceMs: number, now: number) => void
+}
+
+/**
+ * Runs one dispatched task: takes the lease (released when this effect ends, whatever the exit),
+ * streams the engine's output into token events under the watchdog, and ends the task. Answers
+ * `false` when the lease was refused and the task should wait again.
+ */
+export const runTask = (
+  ctx: RunContext,
+  record: TaskRecord,
+  poolId: PoolId,
+  kvWarmth: boolean
+): Effect.Effect<boolean, never, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    if (record.terminal) return true
+    const dispatchedAt = yield* Clock.currentTimeMillis
+    const deadlineMs = record.request.deadlineMs
+    const deadlineAt = deadlineMs === undefined ? Infinity : record.submittedAt + deadlineMs
+    if (dispatchedAt >= deadlineAt) {
+      return yield* new WatchdogTimeout({
+        reason: `deadline of ${deadlineMs} ms passed while queued`,
+        retriable: false
+      })
+    }
+    return yield* Effect.scoped(Effect.gen(function*() {
+      const lease = yield* ctx.pools.lease(poolId).pipe(
+        Effect.mapError((e) => new LeaseRefused({ poolId, reason: e.message }))
+      )
+      const leasedAt = yield* Clock.currentTimeMillis
+      const opened = yield* Effect.sync(() => {
+        if (record.terminal) return false
+        record.state = "running"
+        record.poolId = poolId
+        record.startedAt = leasedAt
+        record.position = undefined
+        return emit(record, new Metrics({ ...ctx.dispatchInfo(record, leasedAt), poolId, kvWarmth }), leasedAt)
+      })
+      if (!opened) return true
+      const poolTags = { pool_id: poolId, engine: lease.engine }
+      yield* Metric.update(
+        tag(OrchestratorMetrics.tasksStarted, poolTags).pipe(Metric.tagged("priority", record.priority)),
+        1
+      )
+      const pull = yield* Stream.toPull(EngineAdapter.stream(lease, record.request))
+      const progress: { done: Done | undefined; firstTokenAt: number | undefined } = {
+        done: undefined,
+        firstTokenAt: undefined
+      }
+      while (progress.done === undefined) {
+        const now = yield* Clock.currentTimeMillis
+        const first = record.tokensOut === 0
+        const watch = first ? ctx.options.firstTokenTimeoutMs : ctx.options.idleTimeoutMs
+        const limit = Math.min(watch, deadlineAt - now)
+        const timeout = limit < watch
+          ? new WatchdogTimeout({ reason: `deadline of ${deadlineMs} ms passed`, retriable: false })
+          : new WatchdogTimeout({
+            reason: first ? `no first token within ${watch} ms` : `no token for ${watch} ms`,
+            retriable: true
+          })
+        if (limit <= 0) return yield* timeout
+        const chunk = yield* pull.pipe(
+          Effect.mapError(
+            Option.getOrElse(() =>
+              new EngineAdapter.EngineFailure({ url: lease.url, reason: "stream ended before the final event" })
+            )
+          ),
+          Effect.timeoutFail({ duration: limit, onTimeout: () => timeout })
+        )
+        const at = yield* Clock.currentTimeMillis
+        const open = yield* Effect.sync(() => {
+          for (const out of chunk) {
+            if (out._tag === "Done") {
+              progress.done = out
+              return true
+            }
+            if (!emit(record, new Token({ t: out.text, i: record.tokensOut }), at)) return false
+            record.tokensOut++
+            progress.firstTokenAt ??= at
+          }
+          return true
+        })
+        if (!open) return true
+        if (first && progress.firstTokenAt !== undefined) {
+          yield* Metric.update(tag(OrchestratorMetrics.latencyFirstToken, poolTags), at - record.submittedAt)
+        }
+      }
+      const done = progress.done
+      const endedAt = yield* Clock.currentTimeMillis
+      const ended = yield* Effect.sync(() => {
+        if (done.tokensIn !== undefined) record.tokensIn = done.tokensIn
+        const event = new End({
+          tokensOut: record.tokensOut,
+          tokensIn: record.tokensIn,
+          decodeTimeMs: endedAt - leasedAt,
+          decodeMs: done.decodeMs ?? endedAt - (progress.firstTokenAt ?? endedAt)
+        })
+        if (!emit(record, event, endedAt)) return false
+        ctx.onEnded(record, endedAt - leasedAt, endedAt)
+        return true
+      })
+      if (ended) {
+        yield* Metric.update(tag(OrchestratorMetrics.tokensIn, poolTags), record.tokensIn)
+        yield* Metric.update(tag(OrchestratorMetrics.tokensOut, poolTags), record.tokensOut)
+        yield* Metric.update(tag(OrchestratorMetrics.latencyDecode, poolTags), endedAt - leasedAt)
+      }
+      return true
+    }))
+  }).pipe(
+    Effect.catchTags({
+      LeaseRefused: () => Effect.succeed(false),
+      EngineFailure: (e) =>
+        Clock.currentTimeMillis.pipe(Effect.map((now) => {
+          fail(record, now, "WORKER_RESET", e.message, true)
+          return true
+        })),
+      WatchdogTimeout: (e) =>
+        Clock.currentTimeMillis.pipe(Effect.map((now) => {
+          fail(record, now, "DECODE_TIMEOUT", e.reason, e.retriable)
+          return true
+        }))
+    })
+  )
+
+const tag = <Type, In, Out>(
+  metric: Metric.Metric<Type, In, Out>,
+  tags: { readonly pool_id: string; readonly engine: string }
+): Metric.Metric<Type, In, Out> =>
+  metric.pipe(Metric.tagged("pool_id", tags.pool_id), Metric.tagged("engine", tags.engine))

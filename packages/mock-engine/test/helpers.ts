@@ -54,31 +54,42 @@ export interface SseResult {
   readonly broken: boolean
 }
 
-/** POST a JSON body and read the SSE response to its end (or until the connection drops). */
-export const postSse = (url: string, body: unknown, onData?: (data: string) => void) =>
-  Effect.flatMap(
-    request(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
-    (res) =>
-      Effect.promise(async (): Promise<SseResult> => {
-        const data: Array<string> = []
-        const parser = createParser({
-          onEvent: (event) => {
-            data.push(event.data)
-            onData?.(event.data)
-          }
-        })
-        let broken = false
-        try {
-          const decoder = new TextDecoder()
-          if (res.body !== null) {
-            for await (const chunk of res.body) parser.feed(decoder.decode(chunk, { stream: true }))
-          }
-        } catch {
-          broken = true
-        }
-        return { status: res.status, contentType: res.headers.get("content-type"), data, broken }
-      })
-  )
+/**
+ * POST a JSON body and read the SSE response to its end, until the connection drops, or until
+ * `maxEvents` events arrived (then the client disconnects).
+ */
+export const postSse = (
+  url: string,
+  body: unknown,
+  options: { readonly onData?: (data: string) => void; readonly maxEvents?: number } = {}
+) =>
+  Effect.promise(async (): Promise<SseResult> => {
+    const controller = new AbortController()
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: controller.signal
+    })
+    const data: Array<string> = []
+    const parser = createParser({
+      onEvent: (event) => {
+        data.push(event.data)
+        options.onData?.(event.data)
+        if (options.maxEvents !== undefined && data.length >= options.maxEvents) controller.abort()
+      }
+    })
+    let broken = false
+    try {
+      const decoder = new TextDecoder()
+      if (res.body !== null) {
+        for await (const chunk of res.body) parser.feed(decoder.decode(chunk, { stream: true }))
+      }
+    } catch {
+      broken = true
+    }
+    return { status: res.status, contentType: res.headers.get("content-type"), data, broken }
+  })
 
 /** Parses JSON `data` payloads (skipping `[DONE]`). */
 export const payloads = (result: SseResult): ReadonlyArray<Record<string, unknown>> =>

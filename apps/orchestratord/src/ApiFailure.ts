@@ -1,0 +1,310 @@
+/**
+ * `ApiFailure`: every error the HTTP API answers with, as a status and the §5 error envelope, plus
+ * the mappings from the typed errors of orchestrator-core and pool-core and the two renderings (the
+ * llama-orch envelope and the OpenAI envelope).
+ *
+ * @since 0.1.0
+ */
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import type { Failed, SubmitError, TaskNotFound } from "@llama-orch/orchestrator-core"
+import { ErrorEnvelope } from "@llama-orch/orchestrator-core"
+import type {
+  PoolDraining,
+  PoolManagerUnavailable,
+  PoolNotFound,
+  PoolUnready,
+  PreloadFailed,
+  ReloadFailed,
+  SlotsExhausted,
+  Unauthorized
+} from "@llama-orch/pool-core"
+import * as Data from "effect/Data"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { PoolOperationFailed } from "./WireSchemas.js"
+
+/**
+ * A failed request: the HTTP status and the error envelope (with `rolled_back` and the engine's
+ * stderr tail for failed reloads and preloads).
+ *
+ * @since 0.1.0
+ */
+export class ApiFailure extends Data.TaggedError("ApiFailure")<{
+  readonly status: number
+  readonly envelope: ErrorEnvelope
+  readonly rolledBack?: boolean | undefined
+  readonly stderrTail?: string | undefined
+}> {}
+
+const make = (
+  status: number,
+  fields: ConstructorParameters<typeof ErrorEnvelope>[0],
+  extra?: { rolledBack?: boolean; stderrTail?: string | undefined }
+): ApiFailure => new ApiFailure({ status, envelope: new ErrorEnvelope(fields), ...extra })
+
+const clampRetry = (ms: number): number => Math.min(60_000, Math.max(100, Math.round(ms)))
+
+/** @since 0.1.0 */
+export const invalidParams = (message: string): ApiFailure =>
+  make(400, { code: "INVALID_PARAMS", message, retriable: false })
+
+/** @since 0.1.0 */
+export const payloadTooLarge = (limit: number): ApiFailure =>
+  make(413, { code: "INVALID_PARAMS", message: `request body exceeds ${limit} bytes`, retriable: false })
+
+/** @since 0.1.0 */
+export const unauthorized = (message: string): ApiFailure =>
+  make(401, { code: "UNAUTHORIZED", message, retriable: false })
+
+/** @since 0.1.0 */
+export const notFound = (message: string): ApiFailure => make(404, { code: "NOT_FOUND", message, retriable: false })
+
+/** @since 0.1.0 */
+export const methodNotAllowed = (message: string): ApiFailure =>
+  make(405, { code: "INVALID_PARAMS", message, retriable: false })
+
+/** @since 0.1.0 */
+export const internal = (correlationId: string): ApiFailure =>
+  make(500, {
+    code: "INTERNAL",
+    message: `internal error (correlation id ${correlationId})`,
+    retriable: false
+  })
+
+/** @since 0.1.0 */
+export const shuttingDown = (): ApiFailure =>
+  make(503, {
+    code: "POOL_UNAVAILABLE",
+    message: "orchestratord is shutting down",
+    retriable: true,
+    retryAfterMs: 1_000,
+    policyLabel: "shutdown"
+  })
+
+/**
+ * Maps a schema failure to `INVALID_PARAMS`, naming the first offending field.
+ *
+ * @since 0.1.0
+ */
+export const fromParseError = (error: ParseResult.ParseError): ApiFailure => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const first = issues[0]
+  if (first === undefined) return invalidParams("invalid request body")
+  const field = first.path.map(String).join(".")
+  return invalidParams(field === "" ? first.message : `${field}: ${first.message}`)
+}
+
+/**
+ * Maps the typed errors of `Orchestrator.submit`.
+ *
+ * @since 0.1.0
+ */
+export const fromSubmitError = (error: SubmitError): ApiFailure => {
+  switch (error._tag) {
+    case "InvalidParams":
+      return invalidParams(error.message)
+    case "ModelNotFound":
+      return make(404, { code: "MODEL_NOT_FOUND", message: error.message, retriable: false })
+    case "AdmissionRejected":
+      return make(429, {
+        code: "ADMISSION_REJECT",
+        message: error.message,
+        retriable: true,
+        retryAfterMs: clampRetry(error.retryAfterMs),
+        policyLabel: error.policy
+      })
+    case "BudgetExceeded":
+      return make(429, {
+        code: "BUDGET_EXCEEDED",
+        message: error.message,
+        retriable: true,
+        retryAfterMs: clampRetry(error.retryAfterMs),
+        policyLabel: "session-budget"
+      })
+    case "NoReadyPool":
+      return make(503, {
+        code: "POOL_UNREADY",
+        message: error.message,
+        retriable: true,
+        retryAfterMs: clampRetry(error.retryAfterMs),
+        policyLabel: "pool-unready",
+        ...(error.poolId === undefined ? {} : { poolId: error.poolId })
+      })
+    case "PoolsUnavailable":
+      return make(503, {
+        code: "POOL_UNAVAILABLE",
+        message: error.message,
+        retriable: true,
+        retryAfterMs: clampRetry(error.retryAfterMs),
+        policyLabel: "pool-manager-unavailable"
+      })
+  }
+}
+
+/** @since 0.1.0 */
+export const fromTaskNotFound = (error: TaskNotFound): ApiFailure => notFound(error.message)
+
+/**
+ * The errors of the pool manager the control plane can meet.
+ *
+ * @since 0.1.0
+ */
+export type PoolError =
+  | PoolNotFound
+  | PreloadFailed
+  | ReloadFailed
+  | PoolUnready
+  | PoolDraining
+  | SlotsExhausted
+  | PoolManagerUnavailable
+  | Unauthorized
+
+/**
+ * Maps the typed errors of the pool manager.
+ *
+ * @since 0.1.0
+ */
+export const fromPoolError = (error: PoolError): ApiFailure => {
+  switch (error._tag) {
+    case "PoolNotFound":
+      return make(404, { code: "NOT_FOUND", message: error.message, retriable: false, poolId: error.poolId })
+    case "PreloadFailed":
+      return make(502, {
+        code: "POOL_UNREADY",
+        message: `pool ${error.poolId}: engine ${error.engine} failed to start: ${error.kind}: ${error.reason}`,
+        retriable: true,
+        poolId: error.poolId,
+        engine: error.engine
+      }, { stderrTail: error.stderrTail })
+    case "ReloadFailed":
+      return make(502, {
+        code: "POOL_UNREADY",
+        message: `pool ${error.poolId}: reload failed${
+          error.rolledBack ? " and was rolled back" : ""
+        }: ${error.cause.kind}: ${error.cause.reason}`,
+        retriable: true,
+        poolId: error.poolId,
+        engine: error.engine
+      }, { rolledBack: error.rolledBack, stderrTail: error.cause.stderrTail })
+    case "PoolUnready":
+    case "PoolDraining":
+    case "SlotsExhausted":
+      return make(503, {
+        code: "POOL_UNREADY",
+        message: error.message,
+        retriable: true,
+        retryAfterMs: 1_000,
+        policyLabel: "pool-unready",
+        poolId: error.poolId
+      })
+    case "PoolManagerUnavailable":
+    case "Unauthorized":
+      return make(503, {
+        code: "POOL_UNAVAILABLE",
+        message: error._tag === "Unauthorized"
+          ? "the pool manager refused orchestratord's token"
+          : "the pool manager is unreachable",
+        retriable: true,
+        retryAfterMs: 1_000,
+        policyLabel: "pool-manager-unavailable"
+      })
+  }
+}
+
+const encodeBody = Schema.encodeSync(PoolOperationFailed)
+
+const backoffHeaders = (failure: ApiFailure): Record<string, string> => {
+  const retryAfterMs = failure.envelope.retryAfterMs
+  if ((failure.status !== 429 && failure.status !== 503) || retryAfterMs === undefined) return {}
+  return {
+    "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
+    "x-backoff-ms": String(Math.round(retryAfterMs))
+  }
+}
+
+/**
+ * Renders a failure as the llama-orch error envelope, with `Retry-After` and `X-Backoff-Ms` on 429
+ * and 503.
+ *
+ * @since 0.1.0
+ */
+export const toResponse = (failure: ApiFailure): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.unsafeJson(
+    encodeBody(
+      new PoolOperationFailed({
+        ...failure.envelope,
+        ...(failure.rolledBack === undefined ? {} : { rolledBack: failure.rolledBack }),
+        ...(failure.stderrTail === undefined ? {} : { stderrTail: failure.stderrTail })
+      })
+    ),
+    { status: failure.status, headers: backoffHeaders(failure) }
+  )
+
+const openAiType = (status: number): string => {
+  switch (status) {
+    case 401:
+      return "authentication_error"
+    case 404:
+      return "not_found_error"
+    case 429:
+      return "rate_limit_error"
+    case 500:
+      return "server_error"
+    case 502:
+    case 503:
+      return "service_unavailable"
+    default:
+      return "invalid_request_error"
+  }
+}
+
+/**
+ * Renders a failure as the OpenAI error envelope `{ error: { message, type, code } }`, keeping the
+ * status and the backoff headers.
+ *
+ * @since 0.1.0
+ */
+export const toOpenAiResponse = (failure: ApiFailure): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.unsafeJson(
+    {
+      error: {
+        message: failure.envelope.message,
+        type: openAiType(failure.status),
+        code: failure.envelope.code.toLowerCase(),
+        param: null
+      }
+    },
+    { status: failure.status, headers: backoffHeaders(failure) }
+  )
+
+const streamStatus = (code: string): number => {
+  switch (code) {
+    case "QUEUE_FULL_DROP_LRU":
+      return 429
+    case "CANCELLED":
+      return 409
+    case "WORKER_RESET":
+      return 502
+    case "POOL_UNREADY":
+    case "POOL_UNAVAILABLE":
+      return 503
+    case "DECODE_TIMEOUT":
+      return 504
+    default:
+      return 500
+  }
+}
+
+/**
+ * Maps a task's in-stream `error` event to a failure, for answers that are not streamed (the
+ * non-streaming OpenAI routes).
+ *
+ * @since 0.1.0
+ */
+export const fromStreamError = (event: Failed): ApiFailure =>
+  make(streamStatus(event.code), {
+    code: event.code,
+    message: event.message,
+    retriable: event.retriable,
+    ...(event.retryAfterMs === undefined ? {} : { retryAfterMs: event.retryAfterMs })
+  })

@@ -1,0 +1,99 @@
+/**
+ * The routes of orchestratord as one `HttpLayerRouter` layer: the `HttpApi` (with
+ * `/openapi.json`), `/metrics`, and the global middleware that gives every response its
+ * `X-Correlation-Id`, checks the bearer token, and turns unknown routes and defects into typed
+ * error envelopes (never an empty 404 or a bare 500).
+ *
+ * @since 0.1.0
+ */
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { PrometheusMetrics } from "@llama-orch/daemon-kit"
+import { PoolAuth } from "@llama-orch/pool-core"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { randomUUID } from "node:crypto"
+import { OrchestratorApi } from "./Api.js"
+import { type ApiFailure, internal, notFound, toOpenAiResponse, toResponse, unauthorized } from "./ApiFailure.js"
+import { MetaLive } from "./internal/metaHandlers.js"
+import { OpenAiLive } from "./internal/openAiHandlers.js"
+import { PoolsLive } from "./internal/poolsHandlers.js"
+import { TasksLive } from "./internal/tasksHandlers.js"
+import { ServerSettings } from "./ServerSettings.js"
+
+/**
+ * The header carrying the correlation id, echoed when the client sends a valid one.
+ *
+ * @since 0.1.0
+ */
+export const correlationHeader = "x-correlation-id"
+
+const validCorrelationId = /^[A-Za-z0-9._:-]{1,128}$/
+const publicPaths = new Set(["/health", "/ready", "/metrics"])
+
+const pathOf = (url: string): string => {
+  const q = url.indexOf("?")
+  return q === -1 ? url : url.slice(0, q)
+}
+
+const isRouteNotFound = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && "_tag" in error && error._tag === "RouteNotFound"
+
+/**
+ * The global middleware: correlation id, bearer auth, typed 404 and 500.
+ *
+ * @since 0.1.0
+ */
+export const GlobalMiddleware = HttpLayerRouter.middleware(
+  Effect.gen(function*() {
+    const { token } = yield* ServerSettings
+    return (httpEffect) =>
+      Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+        const incoming = request.headers[correlationHeader]
+        const correlationId = incoming !== undefined && validCorrelationId.test(incoming) ? incoming : randomUUID()
+        return Effect.gen(function*() {
+          const path = pathOf(request.url)
+          const render = (failure: ApiFailure) =>
+            path.startsWith("/v1/") ? toOpenAiResponse(failure) : toResponse(failure)
+          const refusal = token === undefined || publicPaths.has(path)
+            ? undefined
+            : Option.match(PoolAuth.bearerToken(request.headers), {
+              onNone: () => "missing bearer token",
+              onSome: (presented) => PoolAuth.tokenMatches(presented, token) ? undefined : "invalid bearer token"
+            })
+          const response = refusal !== undefined
+            ? render(unauthorized(refusal))
+            : yield* httpEffect.pipe(
+              Effect.catchAllCause((cause) => {
+                if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+                const failure = Cause.failureOption(cause)
+                if (Option.isSome(failure) && isRouteNotFound(failure.value)) {
+                  return Effect.succeed(render(notFound(`no route ${request.method} ${path}`)))
+                }
+                return Effect.logError("Request failed unexpectedly.", cause).pipe(
+                  Effect.as(render(internal(correlationId)))
+                )
+              })
+            )
+          return HttpServerResponse.setHeader(response, correlationHeader, correlationId)
+        }).pipe(Effect.annotateLogs("correlation_id", correlationId))
+      })
+  }),
+  { global: true }
+)
+
+/**
+ * Every route of orchestratord.
+ *
+ * @since 0.1.0
+ */
+export const routes = Layer.mergeAll(
+  HttpLayerRouter.addHttpApi(OrchestratorApi, { openapiPath: "/openapi.json" }).pipe(
+    Layer.provide([TasksLive, PoolsLive, MetaLive, OpenAiLive])
+  ),
+  PrometheusMetrics.route(),
+  GlobalMiddleware
+)

@@ -1,0 +1,207 @@
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { ShutdownSignal } from "@llama-orch/daemon-kit"
+import { Failed, Orchestrator, type SequencedEvent, TaskRequest } from "@llama-orch/orchestrator-core"
+import { PoolManager } from "@llama-orch/pool-core"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { OrchestratorApi } from "../Api.js"
+import {
+  type ApiFailure,
+  fromParseError,
+  fromPoolError,
+  fromStreamError,
+  fromSubmitError,
+  shuttingDown
+} from "../ApiFailure.js"
+import { ChatCompletionRequest, CompletionRequest } from "../OpenAiSchemas.js"
+import { ServerSettings } from "../ServerSettings.js"
+import * as Sse from "../Sse.js"
+import { readJson } from "./body.js"
+import { recoverOpenAi } from "./respond.js"
+
+type Kind = "chat" | "text"
+
+interface Sampling {
+  readonly model: string
+  readonly max_tokens?: number | null | undefined
+  readonly temperature?: number | null | undefined
+  readonly top_p?: number | null | undefined
+  readonly seed?: number | null | undefined
+  readonly stop?: string | ReadonlyArray<string> | null | undefined
+  readonly stream?: boolean | null | undefined
+}
+
+const toTaskRequest = (
+  body: Sampling,
+  maxTokens: number,
+  input: { readonly prompt: string } | { readonly messages: ReadonlyArray<{ role: string; content: string }> }
+): Effect.Effect<TaskRequest, ApiFailure> =>
+  Schema.decodeUnknown(TaskRequest)({
+    model_ref: body.model,
+    max_tokens: maxTokens,
+    ...input,
+    ...(body.temperature == null ? {} : { temperature: body.temperature }),
+    ...(body.top_p == null ? {} : { top_p: body.top_p }),
+    ...(body.seed == null ? {} : { seed: body.seed }),
+    ...(body.stop == null ? {} : { stop: typeof body.stop === "string" ? [body.stop] : body.stop })
+  }).pipe(Effect.mapError(fromParseError))
+
+const errorBody = (event: Failed) => ({
+  error: { message: event.message, type: "server_error", code: event.code.toLowerCase(), param: null }
+})
+
+interface Outcome {
+  readonly text: string
+  readonly tokensIn: number
+  readonly tokensOut: number
+  readonly failure: Failed | undefined
+}
+
+/** The handlers of the OpenAI-compatible routes: the same queues as `/v2/tasks`. */
+export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handlers) =>
+  Effect.gen(function*() {
+    const orchestrator = yield* Orchestrator
+    const pools = yield* PoolManager
+    const settings = yield* ServerSettings
+    const signal = yield* ShutdownSignal.ShutdownSignal
+
+    const run = (kind: Kind, body: Sampling, request: TaskRequest) =>
+      Effect.gen(function*() {
+        if (yield* signal.isShuttingDown) return yield* Effect.fail(shuttingDown())
+        const admission = yield* orchestrator.submit(request).pipe(Effect.mapError(fromSubmitError))
+        const taskId = admission.taskId
+        const created = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+        const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${taskId}`
+        const finishReason = (tokensOut: number) => tokensOut >= request.maxTokens ? "length" : "stop"
+        const cancel = orchestrator.cancel(taskId).pipe(Effect.ignore)
+        const choice = (content: string | undefined, first: boolean, finish: string | null) =>
+          kind === "chat"
+            ? {
+              index: 0,
+              delta: content === undefined ? {} : first ? { role: "assistant", content } : { content },
+              finish_reason: finish
+            }
+            : { index: 0, text: content ?? "", finish_reason: finish }
+        const chunk = (content: string | undefined, first: boolean, finish: string | null) =>
+          `data: ${
+            JSON.stringify({
+              id,
+              object: kind === "chat" ? "chat.completion.chunk" : "text_completion",
+              created,
+              model: body.model,
+              choices: [choice(content, first, finish)]
+            })
+          }\n\n`
+
+        if (body.stream === true) {
+          const finished = yield* Ref.make(false)
+          const frames = orchestrator.events(taskId).pipe(
+            Stream.mapConcatEffect(({ event }) => {
+              switch (event._tag) {
+                case "token":
+                  return Effect.succeed([chunk(event.t, event.i === 0, null)])
+                case "end":
+                  return Effect.as(Ref.set(finished, true), [
+                    chunk(undefined, false, finishReason(event.tokensOut)),
+                    "data: [DONE]\n\n"
+                  ])
+                case "error":
+                  return Effect.as(Ref.set(finished, true), [`data: ${JSON.stringify(errorBody(event))}\n\n`])
+                default:
+                  return Effect.succeed([])
+              }
+            }),
+            Stream.catchAll(() => Stream.empty),
+            // A client that goes away cancels its task (so does shutdown).
+            Stream.ensuring(Effect.flatMap(Ref.get(finished), (done) => done ? Effect.void : cancel))
+          )
+          return yield* Sse.response(frames, { heartbeatMs: settings.heartbeatMs, final: "data: [DONE]\n\n" })
+        }
+
+        const outcome = yield* orchestrator.events(taskId).pipe(
+          Stream.runFold<Outcome, SequencedEvent>(
+            { text: "", tokensIn: 0, tokensOut: 0, failure: undefined },
+            (acc, { event }) => {
+              switch (event._tag) {
+                case "token":
+                  return { ...acc, text: acc.text + event.t }
+                case "end":
+                  return { ...acc, tokensIn: event.tokensIn, tokensOut: event.tokensOut }
+                case "error":
+                  return { ...acc, failure: event }
+                default:
+                  return acc
+              }
+            }
+          ),
+          Effect.catchAll(() => Effect.fail(fromStreamError(notRetained))),
+          Effect.onInterrupt(() => cancel)
+        )
+        if (outcome.failure !== undefined) return yield* Effect.fail(fromStreamError(outcome.failure))
+        const usage = {
+          prompt_tokens: outcome.tokensIn,
+          completion_tokens: outcome.tokensOut,
+          total_tokens: outcome.tokensIn + outcome.tokensOut
+        }
+        const finish = finishReason(outcome.tokensOut)
+        return HttpServerResponse.unsafeJson(
+          kind === "chat"
+            ? {
+              id,
+              object: "chat.completion",
+              created,
+              model: body.model,
+              choices: [{ index: 0, message: { role: "assistant", content: outcome.text }, finish_reason: finish }],
+              usage
+            }
+            : {
+              id,
+              object: "text_completion",
+              created,
+              model: body.model,
+              choices: [{ index: 0, text: outcome.text, finish_reason: finish }],
+              usage
+            }
+        )
+      })
+
+    return handlers
+      .handleRaw("models", () =>
+        Effect.gen(function*() {
+          const statuses = yield* pools.list.pipe(Effect.mapError(fromPoolError))
+          const created = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+          const models = [...new Set(statuses.map((s) => s.model))].sort()
+          return HttpServerResponse.unsafeJson({
+            object: "list",
+            data: models.map((model) => ({ id: model, object: "model", created, owned_by: "llama-orch" }))
+          })
+        }).pipe(recoverOpenAi))
+      .handleRaw("chat", () =>
+        Effect.gen(function*() {
+          const body = yield* readJson(ChatCompletionRequest)
+          const messages = body.messages.map((m) => ({
+            role: m.role,
+            content: typeof m.content === "string" ? m.content : m.content.map((part) => part.text).join("")
+          }))
+          const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? settings.openAiDefaultMaxTokens
+          const request = yield* toTaskRequest(body, maxTokens, { messages })
+          return yield* run("chat", body, request)
+        }).pipe(recoverOpenAi))
+      .handleRaw("completions", () =>
+        Effect.gen(function*() {
+          const body = yield* readJson(CompletionRequest)
+          const prompt = typeof body.prompt === "string" ? body.prompt : body.prompt.join("")
+          const request = yield* toTaskRequest(body, body.max_tokens ?? settings.openAiDefaultMaxTokens, { prompt })
+          return yield* run("text", body, request)
+        }).pipe(recoverOpenAi))
+  }))
+
+const notRetained = new Failed({
+  code: "INTERNAL",
+  message: "the task's events are no longer retained",
+  retriable: true
+})

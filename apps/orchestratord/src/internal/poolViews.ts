@@ -1,0 +1,67 @@
+import type { LastError, PoolStatus } from "@llama-orch/pool-core"
+import * as DateTime from "effect/DateTime"
+import { PoolCapabilities, PoolCounters, PoolHealth, PoolLastError, PoolSummary } from "../WireSchemas.js"
+
+/** The orchestrator's queue depth of the model a pool serves. */
+export const queueDepthOf = (depths: ReadonlyMap<string, number>, status: PoolStatus): number =>
+  depths.get(status.model) ?? 0
+
+const lastError = (error: LastError | undefined): PoolLastError | undefined =>
+  error === undefined ? undefined : new PoolLastError({
+    kind: error.kind,
+    message: error.message,
+    exitCode: error.exitCode,
+    stderrTail: error.stderrTail,
+    at: DateTime.formatIso(error.at)
+  })
+
+const counters = (status: PoolStatus, queueDepth: number): PoolCounters =>
+  new PoolCounters({
+    activeLeases: status.activeLeases,
+    slotsTotal: status.slotsTotal,
+    slotsFree: status.slotsFree,
+    queueDepth
+  })
+
+/** A pool's status as the health answer. */
+export const toHealth = (status: PoolStatus, queueDepth: number): PoolHealth =>
+  new PoolHealth({
+    poolId: status.poolId,
+    live: status.live,
+    ready: status.ready,
+    draining: status.draining,
+    state: status.state,
+    metrics: counters(status, queueDepth),
+    lastError: lastError(status.lastError)
+  })
+
+/** A pool's status as an entry of the pool list (and of pool events). */
+export const toSummary = (status: PoolStatus, queueDepth: number): PoolSummary =>
+  new PoolSummary({
+    poolId: status.poolId,
+    state: status.state,
+    live: status.live,
+    ready: status.ready,
+    draining: status.draining,
+    engine: status.engine,
+    engineVersion: status.engineVersion ?? status.handoff?.engineVersion,
+    model: status.model,
+    ctxMax: status.ctxMax,
+    generation: status.generation,
+    restarts: status.restarts,
+    metrics: counters(status, queueDepth),
+    lastError: lastError(status.lastError)
+  })
+
+/** What a pool offers, for the capabilities. */
+export const toCapabilities = (status: PoolStatus): PoolCapabilities =>
+  new PoolCapabilities({
+    poolId: status.poolId,
+    engine: status.engine,
+    engineVersion: status.engineVersion ?? status.handoff?.engineVersion,
+    model: status.model,
+    ctxMax: status.ctxMax,
+    maxTokensOut: status.ctxMax,
+    slots: status.slotsTotal,
+    workloads: status.protocol === "openai" ? ["completion", "chat"] : ["completion", "chat"]
+  })

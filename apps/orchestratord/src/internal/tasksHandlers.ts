@@ -1,0 +1,78 @@
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { ShutdownSignal } from "@llama-orch/daemon-kit"
+import { Orchestrator, TaskRequest, TaskSnapshot } from "@llama-orch/orchestrator-core"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { OrchestratorApi } from "../Api.js"
+import { fromSubmitError, fromTaskNotFound, shuttingDown, toResponse } from "../ApiFailure.js"
+import { ServerSettings } from "../ServerSettings.js"
+import * as Sse from "../Sse.js"
+import { TaskAccepted } from "../WireSchemas.js"
+import { readJson } from "./body.js"
+import { recover } from "./respond.js"
+
+const encodeAccepted = Schema.encodeSync(TaskAccepted)
+const encodeSnapshot = Schema.encodeSync(TaskSnapshot)
+
+/** The `Last-Event-ID` of a reconnect, as the id to resume after (0: from the start). */
+export const parseLastEventId = (value: string | undefined): number => {
+  if (value === undefined) return 0
+  const trimmed = value.trim()
+  return /^\d{1,15}$/.test(trimmed) ? Number(trimmed) : 0
+}
+
+/** The handlers of `/v2/tasks`. */
+export const TasksLive = HttpApiBuilder.group(OrchestratorApi, "tasks", (handlers) =>
+  Effect.gen(function*() {
+    const orchestrator = yield* Orchestrator
+    const settings = yield* ServerSettings
+    const signal = yield* ShutdownSignal.ShutdownSignal
+    return handlers
+      .handleRaw("submit", () =>
+        Effect.gen(function*() {
+          if (yield* signal.isShuttingDown) return toResponse(shuttingDown())
+          const request = yield* readJson(TaskRequest)
+          const admission = yield* orchestrator.submit(request).pipe(Effect.mapError(fromSubmitError))
+          yield* Effect.logDebug("Task admitted.").pipe(
+            Effect.annotateLogs({ task_id: admission.taskId, session_id: request.sessionId ?? "" })
+          )
+          return HttpServerResponse.unsafeJson(
+            encodeAccepted(
+              new TaskAccepted({
+                taskId: admission.taskId,
+                queuePosition: admission.queuePosition,
+                predictedStartMs: admission.predictedStartMs,
+                backoffMs: admission.backoffMs,
+                streams: { sse: `/v2/tasks/${encodeURIComponent(admission.taskId)}/events` }
+              })
+            ),
+            { status: 202 }
+          )
+        }).pipe(recover))
+      .handleRaw("events", ({ path, request }) =>
+        Effect.gen(function*() {
+          yield* orchestrator.get(path.id).pipe(Effect.mapError(fromTaskNotFound))
+          const afterId = parseLastEventId(request.headers["last-event-id"])
+          const frames = orchestrator.events(path.id, { afterId }).pipe(
+            Stream.map(Sse.taskEventFrame),
+            Stream.catchAll((error) =>
+              Stream.make(Sse.frame("error", { code: "NOT_FOUND", message: error.message, retriable: false }))
+            )
+          )
+          return yield* Sse.response(frames, { heartbeatMs: settings.heartbeatMs, final: Sse.shutdownFrame })
+        }).pipe(recover))
+      .handleRaw("cancel", ({ path }) =>
+        orchestrator.cancel(path.id).pipe(
+          Effect.mapError(fromTaskNotFound),
+          Effect.as(HttpServerResponse.empty({ status: 204 })),
+          recover
+        ))
+      .handleRaw("get", ({ path }) =>
+        orchestrator.get(path.id).pipe(
+          Effect.mapError(fromTaskNotFound),
+          Effect.map((snapshot) => HttpServerResponse.unsafeJson(encodeSnapshot(snapshot))),
+          recover
+        ))
+  }))

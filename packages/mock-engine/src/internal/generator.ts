@@ -125,32 +125,32 @@ export const plan = (request: PlanRequest): Plan => {
   const wanted = request.maxTokens < 0 ? eosAfter : request.maxTokens
   const count = Math.max(0, Math.min(wanted, request.ctxLeft))
   const stopType: StopType = request.maxTokens < 0 && count === eosAfter ? "eos" : "limit"
-  const pieces: Array<string> = []
-  let text = ""
-  for (let i = 0; i < count; i++) {
-    const piece = ` ${vocabulary[next() % vocabulary.length]}`
-    const match = firstStop(text + piece, request.stop, text.length)
-    if (match !== undefined) {
-      pieces.push(piece.slice(0, Math.max(0, match.index - text.length)))
-      return { pieces, stopType: "word", stoppingWord: match.word }
-    }
-    pieces.push(piece)
-    text += piece
+  const pieces = Array.from({ length: count }, () => ` ${vocabulary[next() % vocabulary.length]}`)
+  const match = firstStop(pieces.join(""), request.stop)
+  if (match === undefined) return { pieces, stopType, stoppingWord: "" }
+  // Like llama-server: generation ends with the token that completes the stop string, and the
+  // text from the stop string on is never sent.
+  const kept: Array<string> = []
+  let offset = 0
+  for (const piece of pieces) {
+    kept.push(piece.slice(0, Math.max(0, match.index - offset)))
+    offset += piece.length
+    if (offset >= match.end) break
   }
-  return { pieces, stopType, stoppingWord: "" }
+  return { pieces: kept, stopType: "word", stoppingWord: match.word }
 }
 
-/** The earliest stop string in `text` that ends after `from` (so it involves the newest piece). */
+/** The stop string that is complete first in `text` (the one a streaming engine would see first). */
 const firstStop = (
   text: string,
-  stops: ReadonlyArray<string>,
-  from: number
-): { readonly index: number; readonly word: string } | undefined => {
-  let best: { readonly index: number; readonly word: string } | undefined
+  stops: ReadonlyArray<string>
+): { readonly index: number; readonly end: number; readonly word: string } | undefined => {
+  let best: { readonly index: number; readonly end: number; readonly word: string } | undefined
   for (const word of stops) {
-    if (word.length === 0) continue
-    const index = text.indexOf(word, Math.max(0, from - word.length + 1))
-    if (index >= 0 && (best === undefined || index < best.index)) best = { index, word }
+    const index = word.length === 0 ? -1 : text.indexOf(word)
+    if (index >= 0 && (best === undefined || index + word.length < best.end)) {
+      best = { index, end: index + word.length, word }
+    }
   }
   return best
 }

@@ -1,0 +1,80 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Schedule } from "effect"
+import { getJson, HttpFailure, metric, payloads, postSse, TestLayer, withEngine } from "./helpers.js"
+
+const timeout = 120_000
+
+/** Streams two requests at once and records the order in which their events arrive. */
+const twoAtOnce = (url: string) =>
+  Effect.gen(function*() {
+    const order: Array<string> = []
+    const request = (name: string) =>
+      postSse(`${url}/completion`, { prompt: `request ${name}`, n_predict: 8, stream: true }, {
+        onData: () => order.push(name)
+      })
+    const [a, b] = yield* Effect.all([request("a"), request("b")], { concurrency: 2 })
+    return { order, a: payloads(a), b: payloads(b) }
+  })
+
+describe("mock-engine slots", () => {
+  it.scopedLive(
+    "--slots 1: concurrent requests wait for the slot and never overlap",
+    () =>
+      withEngine({ slots: 1, tps: 100 }, (engine) =>
+        Effect.gen(function*() {
+          const { a, b, order } = yield* twoAtOnce(engine.url)
+          expect(a.at(-1)).toMatchObject({ stop: true, tokens_predicted: 8 })
+          expect(b.at(-1)).toMatchObject({ stop: true, tokens_predicted: 8 })
+          // All events of one request arrive before any of the other's.
+          const first = order[0]
+          expect(order.slice(0, 9).every((name) => name === first)).toBe(true)
+          expect(order.slice(9).every((name) => name !== first)).toBe(true)
+          expect(yield* metric(engine.url, "mock_max_concurrent_requests")).toBe(1)
+          expect(yield* metric(engine.url, "llamacpp:requests_deferred")).toBe(0)
+        })).pipe(Effect.provide(TestLayer)),
+    timeout
+  )
+
+  it.scopedLive(
+    "--slots 2: two requests run at once on two slots",
+    () =>
+      withEngine({ slots: 2, tps: 100 }, (engine) =>
+        Effect.gen(function*() {
+          const { a, b } = yield* twoAtOnce(engine.url)
+          const slotsUsed = new Set([a[0]?.id_slot, b[0]?.id_slot])
+          expect(slotsUsed).toEqual(new Set([0, 1]))
+          expect(yield* metric(engine.url, "mock_max_concurrent_requests")).toBe(2)
+        })).pipe(Effect.provide(TestLayer)),
+    timeout
+  )
+
+  it.scopedLive(
+    "a client disconnect stops the generation and frees the slot",
+    () =>
+      withEngine({ slots: 1, tps: 20 }, (engine) =>
+        Effect.gen(function*() {
+          const cut = yield* postSse(`${engine.url}/completion`, { prompt: "long", n_predict: 10_000, stream: true }, {
+            maxEvents: 3
+          })
+          expect(payloads(cut)).toHaveLength(3)
+          const idle = Effect.filterOrFail(
+            metric(engine.url, "llamacpp:requests_processing"),
+            (processing) => processing === 0,
+            () => new HttpFailure({ message: "still processing" })
+          )
+          yield* Effect.retry(idle, Schedule.spaced(Duration.millis(50)).pipe(Schedule.intersect(Schedule.recurs(400))))
+          const before = yield* metric(engine.url, "llamacpp:tokens_predicted_total")
+          expect(before).toBeGreaterThanOrEqual(3)
+          expect(before).toBeLessThan(20)
+          // At 20 tokens/s a generation still running would add about 10 tokens in this pause.
+          yield* Effect.sleep(Duration.millis(500))
+          expect(yield* metric(engine.url, "llamacpp:tokens_predicted_total")).toBe(before)
+          const slots = yield* getJson(`${engine.url}/slots`)
+          expect(slots.body).toMatchObject([{ id: 0, is_processing: false }])
+          // The freed slot serves the next request.
+          const next = yield* postSse(`${engine.url}/completion`, { prompt: "next", n_predict: 2, stream: true })
+          expect(payloads(next).at(-1)).toMatchObject({ stop: true, tokens_predicted: 2 })
+        })).pipe(Effect.provide(TestLayer)),
+    timeout
+  )
+})

@@ -5,6 +5,12 @@
  * @since 0.1.0
  */
 
+/**
+ * The embedded `PoolManager`: `EmbeddedPoolManager.layer(options)` runs engines as child processes
+ * (spawn, probes, handoff, leases, drain, reload, supervised restarts, reaping after a crash).
+ */
+export * as EmbeddedPoolManager from "./EmbeddedPoolManager.js"
+
 /** Engine profiles: how to run one kind of engine (command, argument template, protocol). */
 export { EngineProfile, EngineProtocol, templateVariables } from "./EngineProfile.js"
 

@@ -1,0 +1,192 @@
+/**
+ * Starting an engine for a pool (spawn, probe until Ready or failure) and promoting a started
+ * engine to the pool's serving engine (new generation, handoff, event).
+ *
+ * @internal
+ */
+import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as NodeCrypto from "node:crypto"
+import { PreloadFailed } from "../PoolErrors.js"
+import { type FailureKind, Handoff, LastError } from "../PoolStatus.js"
+import { type ManagerContext, type Pool, update } from "./context.js"
+import { describeExit, engineEnv, renderArgs, spawnEngine } from "./engineProcess.js"
+import { freePort } from "./freePort.js"
+import { LifecycleEvent } from "./lifecycle.js"
+import { type ActiveEngine, advance } from "./poolState.js"
+import { awaitReady, httpProbe } from "./probes.js"
+
+/** The base URL of an engine on `host:port`. */
+export const engineUrl = (host: string, port: number): string =>
+  host.includes(":") ? `http://[${host}]:${port}` : `http://${host}:${port}`
+
+/** The file-system path (or name) the `{model}` placeholder gets: resolved under `modelDir` when one is set. */
+export const resolveModel = (ctx: ManagerContext, model: string): string | undefined => {
+  const modelDir = ctx.options.modelDir
+  if (modelDir === undefined) return model
+  const root = ctx.path.resolve(modelDir)
+  const resolved = ctx.path.resolve(root, model)
+  const relative = ctx.path.relative(root, resolved)
+  return relative === "" || relative.startsWith("..") || ctx.path.isAbsolute(relative) ? undefined : resolved
+}
+
+/** A health probe of an engine at `url`. */
+export const probeOf = (ctx: ManagerContext, pool: Pool, url: string): Effect.Effect<boolean> =>
+  httpProbe(ctx.http, url + pool.profile.healthPath, ctx.options.probeTimeoutMs)
+
+/** A `LastError` from a failure. */
+export const lastErrorOf = (
+  kind: FailureKind,
+  message: string,
+  at: number,
+  details: { readonly exitCode?: number | undefined; readonly stderrTail?: string | undefined } = {}
+): LastError =>
+  new LastError({
+    kind,
+    message,
+    exitCode: details.exitCode,
+    stderrTail: details.stderrTail === "" ? undefined : details.stderrTail,
+    at: DateTime.unsafeMake(at)
+  })
+
+/** The `LastError` recording a `PreloadFailed`. */
+export const lastErrorOfPreload = (error: PreloadFailed, at: number): LastError =>
+  lastErrorOf(error.kind, error.reason, at, { exitCode: error.exitCode, stderrTail: error.stderrTail })
+
+/** How to launch: which pidfile name, and whether the spec's fixed port may be used. */
+export interface LaunchOptions {
+  readonly model: string
+  readonly pidfileKey: string
+  /** Use a free port even when the spec fixes one (the surge engine runs beside the old one). */
+  readonly forceFreePort: boolean
+}
+
+/**
+ * Spawns an engine for `pool` and waits until its health probe answers 200. On failure the process
+ * is stopped and a `PreloadFailed` says why (with the stderr tail). The pool's state is not
+ * changed here.
+ */
+export const launch = (
+  ctx: ManagerContext,
+  pool: Pool,
+  options: LaunchOptions
+): Effect.Effect<ActiveEngine, PreloadFailed> =>
+  Effect.gen(function*() {
+    const config = ctx.options
+    const { profile, spec } = pool
+    const fail = (kind: FailureKind, reason: string, details?: { exitCode?: number; stderrTail?: string }) =>
+      new PreloadFailed({ poolId: pool.id, engine: profile.name, kind, reason, ...details })
+    if (yield* ctx.closing) {
+      return yield* fail("SpawnFailed", "the pool manager is shutting down")
+    }
+    const modelPath = resolveModel(ctx, options.model)
+    if (modelPath === undefined) {
+      return yield* fail("SpawnFailed", `model ${options.model} is outside the model directory`)
+    }
+    const port = spec.port !== undefined && !options.forceFreePort
+      ? spec.port
+      : yield* freePort(config.host).pipe(
+        Effect.mapError((error) => fail("SpawnFailed", `no free port on ${config.host}: ${error.message}`))
+      )
+    const args = renderArgs(profile.args, {
+      model: modelPath,
+      host: config.host,
+      port: String(port),
+      slots: String(spec.slots),
+      ctx: String(spec.ctxMax),
+      deviceMask: spec.deviceMask ?? "",
+      poolId: pool.id
+    })
+    const version = yield* Effect.fork(ctx.engineVersion(profile))
+    const process = yield* spawnEngine(ctx, {
+      poolId: pool.id,
+      profile,
+      args,
+      env: engineEnv(profile.env, spec.env, spec.deviceMask),
+      port,
+      stopGraceMs: config.stopGraceMs,
+      pidfileKey: options.pidfileKey
+    }, pool.engines)
+    yield* Effect.logInfo(`engine started (pid ${process.pid}, port ${port}, model ${options.model})`)
+    const url = engineUrl(config.host, port)
+    const timeoutMs = spec.startupTimeoutMs ?? config.startupTimeoutMs
+    yield* awaitReady({ probe: probeOf(ctx, pool, url), exited: process.exited, timeoutMs }).pipe(
+      Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : process.stop),
+      Effect.catchAll((failure) =>
+        Effect.flatMap(process.stderrTail, (stderrTail) =>
+          failure._tag === "Exited"
+            ? fail("EngineExited", `the engine ${describeExit(failure.exit)} before it was ready`, {
+              ...(failure.exit.exitCode === undefined ? {} : { exitCode: failure.exit.exitCode }),
+              stderrTail
+            })
+            : fail("StartupTimeout", `no successful health probe within ${failure.timeoutMs} ms`, { stderrTail }))
+      )
+    )
+    return {
+      process,
+      replicaId: `${pool.id}-${NodeCrypto.randomUUID().slice(0, 8)}`,
+      url,
+      model: options.model,
+      engineVersion: yield* Fiber.join(version),
+      pidfileKey: options.pidfileKey
+    }
+  }).pipe(Effect.annotateLogs({ pool_id: pool.id, engine: pool.profile.name }))
+
+/**
+ * Makes `engine` the pool's serving engine: generation + 1, handoff written to its file and
+ * published with the status (state Ready). Returns the handoff.
+ */
+export const promote = (
+  ctx: ManagerContext,
+  pool: Pool,
+  engine: ActiveEngine,
+  reason: string,
+  options: { readonly restarted: boolean }
+): Effect.Effect<Handoff> =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const generation = (yield* pool.data.get).generation + 1
+    const handoff = new Handoff({
+      poolId: pool.id,
+      replicaId: engine.replicaId,
+      engine: pool.profile.name,
+      protocol: pool.profile.protocol,
+      engineVersion: engine.engineVersion,
+      url: engine.url,
+      pid: engine.process.pid,
+      slotsTotal: pool.spec.slots,
+      ctxMax: pool.spec.ctxMax,
+      deviceMask: pool.spec.deviceMask,
+      model: engine.model,
+      generation,
+      readyAt: DateTime.unsafeMake(now)
+    })
+    yield* ctx.files.writeHandoff(handoff)
+    yield* update(ctx, pool, reason, (data) => ({
+      ...data,
+      state: advance(data.state, LifecycleEvent.Ready()),
+      model: engine.model,
+      draining: false,
+      generation,
+      engine,
+      handoff,
+      restarts: data.restarts + (options.restarted ? 1 : 0),
+      nextRestartAt: undefined,
+      readySince: now,
+      engineVersion: engine.engineVersion
+    }))
+    yield* Effect.logInfo(`pool ready (generation ${generation}, ${engine.url})`)
+    return handoff
+  }).pipe(Effect.annotateLogs({ pool_id: pool.id, engine: pool.profile.name }))
+
+/** Marks the pool Starting (an engine is being launched for it). */
+export const markStarting = (ctx: ManagerContext, pool: Pool, reason: string, model: string): Effect.Effect<void> =>
+  update(ctx, pool, reason, (data) => ({
+    ...data,
+    state: advance(data.state, LifecycleEvent.Start()),
+    model,
+    nextRestartAt: undefined
+  }))

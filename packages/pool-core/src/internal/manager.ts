@@ -1,0 +1,339 @@
+/**
+ * Builds the embedded `PoolManager` service: the pool registry, the event hub, registration and
+ * removal, leases, and the shutdown finalizer. Lifecycle operations live in `operations.ts`,
+ * supervision in `supervisor.ts`.
+ *
+ * @internal
+ */
+import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as Path from "@effect/platform/Path"
+import * as Array from "effect/Array"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as FiberMap from "effect/FiberMap"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import * as Order from "effect/Order"
+import * as PubSub from "effect/PubSub"
+import * as Ref from "effect/Ref"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as SynchronizedRef from "effect/SynchronizedRef"
+import * as NodeCrypto from "node:crypto"
+import type { EmbeddedOptions } from "../EmbeddedPoolManager.js"
+import type { EngineProfile } from "../EngineProfile.js"
+import { Lease } from "../Lease.js"
+import {
+  EngineNotAllowed,
+  InvalidSpec,
+  PoolAlreadyExists,
+  PoolDraining,
+  PoolNotFound,
+  PoolUnready,
+  PreloadFailed,
+  ReloadFailed,
+  SlotsExhausted
+} from "../PoolErrors.js"
+import { Snapshot, StatusChanged } from "../PoolEvent.js"
+import type { PoolId } from "../PoolId.js"
+import { ManagerHealth, type PoolManagerService } from "../PoolManager.js"
+import type { PoolSpec } from "../PoolSpec.js"
+import type { PoolStatus } from "../PoolStatus.js"
+import { commit, current, type ManagerContext, type Pool } from "./context.js"
+import { detectEngineVersion } from "./engineVersion.js"
+import { resolveModel } from "./launcher.js"
+import { leaseVerdict } from "./lifecycle.js"
+import * as Operations from "./operations.js"
+import { initialData, toStatus } from "./poolState.js"
+import { reapStaleEngines } from "./reaper.js"
+import { makeStateFiles } from "./stateFiles.js"
+
+type LeaseRefused = PoolDraining | PoolUnready | SlotsExhausted
+
+const byPoolId = Order.mapInput(Order.string, (status: PoolStatus) => status.poolId)
+
+/** Creates the embedded manager in the current scope; closing the scope shuts it down. */
+export const makeEmbeddedPoolManager = (
+  options: EmbeddedOptions
+): Effect.Effect<
+  PoolManagerService,
+  never,
+  Scope.Scope | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | HttpClient.HttpClient
+> =>
+  Effect.gen(function*() {
+    const executor = yield* CommandExecutor.CommandExecutor
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const http = yield* HttpClient.HttpClient
+    const scope = yield* Effect.scope
+    // pools live in their own scope, closed only after the shutdown finalizer below has drained them
+    const poolsScope = yield* Scope.fork(scope, ExecutionStrategy.parallel)
+    const files = yield* makeStateFiles(options.stateDir)
+    yield* files.ensureDirs
+    yield* reapStaleEngines(fs, files, Math.min(options.stopGraceMs, 5_000))
+    yield* clearHandoffs(fs, path, files.handoffDir)
+
+    const versions = yield* SynchronizedRef.make(HashMap.empty<string, Deferred.Deferred<string>>())
+    // detection starts for every profile at once (in the background), so Ready never waits long for it
+    const versionOf = (profile: EngineProfile) =>
+      SynchronizedRef.modifyEffect(versions, (known) =>
+        Option.match(HashMap.get(known, profile.name), {
+          onSome: (deferred) => Effect.succeed([deferred, known] as const),
+          onNone: () =>
+            Effect.gen(function*() {
+              const deferred = yield* Deferred.make<string>()
+              yield* detectEngineVersion(executor, profile, options.versionTimeoutMs).pipe(
+                Effect.flatMap((version) => Deferred.succeed(deferred, version)),
+                Effect.forkIn(scope)
+              )
+              return [deferred, HashMap.set(known, profile.name, deferred)] as const
+            })
+        }))
+    yield* Effect.forEach(options.profiles, versionOf, { discard: true })
+    const engineVersion = (profile: EngineProfile) => Effect.flatMap(versionOf(profile), Deferred.await)
+
+    const ctx: ManagerContext = {
+      options,
+      executor,
+      fs,
+      path,
+      http,
+      files,
+      profiles: new Map(options.profiles.map((profile) => [profile.name, profile])),
+      scope,
+      pools: yield* SynchronizedRef.make(HashMap.empty<PoolId, Pool>()),
+      hub: yield* PubSub.unbounded<StatusChanged>(),
+      eventLock: yield* Effect.makeSemaphore(1),
+      supervisors: yield* FiberMap.make<PoolId>(),
+      closing: yield* Ref.make(false),
+      engineVersion,
+      startedAt: yield* Clock.currentTimeMillis
+    }
+
+    const find = (poolId: PoolId) =>
+      Effect.flatMap(SynchronizedRef.get(ctx.pools), (pools) =>
+        Option.match(HashMap.get(pools, poolId), {
+          onNone: () => Effect.fail(new PoolNotFound({ poolId })),
+          onSome: Effect.succeed
+        }))
+
+    const statuses = Effect.gen(function*() {
+      const pools = HashMap.toValues(yield* SynchronizedRef.get(ctx.pools))
+      const all = yield* Effect.forEach(pools, (pool) => Effect.map(current(pool), (data) => toStatus(pool, data)))
+      return Array.sort(all, byPoolId)
+    })
+
+    const register = (spec: PoolSpec) =>
+      Effect.gen(function*() {
+        const profile = ctx.profiles.get(spec.engine)
+        if (profile === undefined) {
+          return yield* new EngineNotAllowed({
+            poolId: spec.id,
+            engine: spec.engine,
+            allowed: [...ctx.profiles.keys()]
+          })
+        }
+        if (resolveModel(ctx, spec.model) === undefined) {
+          return yield* new InvalidSpec({
+            poolId: spec.id,
+            reason: `model ${spec.model} is outside the model directory`
+          })
+        }
+        if (yield* ctx.closing) {
+          return yield* new InvalidSpec({ poolId: spec.id, reason: "the pool manager is shutting down" })
+        }
+        const pool = yield* ctx.eventLock.withPermits(1)(
+          Effect.gen(function*() {
+            const existing = yield* SynchronizedRef.get(ctx.pools)
+            if (HashMap.has(existing, spec.id)) return yield* new PoolAlreadyExists({ poolId: spec.id })
+            const poolScope = yield* Scope.fork(poolsScope, ExecutionStrategy.sequential)
+            // engines first, so that closing the pool interrupts its operations before stopping its engines
+            const engines = yield* Scope.fork(poolScope, ExecutionStrategy.parallel)
+            const fibers = yield* Scope.fork(poolScope, ExecutionStrategy.parallel)
+            const pool: Pool = {
+              id: spec.id,
+              spec,
+              profile,
+              data: yield* SubscriptionRef.make(initialData(spec)),
+              lock: yield* Effect.makeSemaphore(1),
+              scope: poolScope,
+              engines,
+              fibers
+            }
+            yield* SynchronizedRef.update(ctx.pools, HashMap.set(spec.id, pool))
+            const status = toStatus(pool, initialData(spec))
+            yield* PubSub.publish(ctx.hub, new StatusChanged({ status, reason: "registered" }))
+            return pool
+          })
+        )
+        if (spec.preload) {
+          yield* Operations.runOperation(
+            pool,
+            Operations.preload(ctx, pool, { retry: true }),
+            () => gone(pool)
+          ).pipe(Effect.ignore, Effect.forkIn(pool.fibers))
+        }
+        return toStatus(pool, yield* current(pool))
+      }).pipe(Effect.annotateLogs({ pool_id: spec.id, engine: spec.engine }))
+
+    const gone = (pool: Pool) =>
+      new PreloadFailed({
+        poolId: pool.id,
+        engine: pool.profile.name,
+        kind: "SpawnFailed",
+        reason: "the pool was removed"
+      })
+
+    const remove = (poolId: PoolId) =>
+      Effect.gen(function*() {
+        const pool = yield* find(poolId)
+        yield* Operations.runOperation(
+          pool,
+          Effect.asVoid(Operations.drain(ctx, pool, options.shutdownDeadlineMs)),
+          () => new PoolNotFound({ poolId })
+        )
+        yield* Effect.uninterruptible(Effect.gen(function*() {
+          const removed = yield* ctx.eventLock.withPermits(1)(
+            SynchronizedRef.modify(ctx.pools, (pools) => [HashMap.has(pools, poolId), HashMap.remove(pools, poolId)])
+          )
+          if (!removed) return
+          yield* Operations.shutdownPool(ctx, pool, 0)
+          yield* ctx.eventLock.withPermits(1)(
+            Effect.flatMap(
+              current(pool),
+              (data) => PubSub.publish(ctx.hub, new StatusChanged({ status: toStatus(pool, data), reason: "removed" }))
+            )
+          )
+          yield* ctx.files.remove(ctx.files.pidfile(poolId))
+        }))
+      })
+
+    const lease = (poolId: PoolId) =>
+      Effect.gen(function*() {
+        const pool = yield* find(poolId)
+        const closing = yield* ctx.closing
+        const leaseId = NodeCrypto.randomUUID()
+        return yield* Effect.acquireRelease(
+          commit<Either.Either<Lease, LeaseRefused>>(ctx, pool, "lease-acquired", (data) => {
+            const verdict = closing ? "draining" : leaseVerdict({
+              state: data.state,
+              draining: data.draining,
+              activeLeases: HashMap.size(data.leases),
+              slotsTotal: pool.spec.slots
+            })
+            switch (verdict) {
+              case "draining":
+                return [Either.left(new PoolDraining({ poolId })), undefined]
+              case "unready":
+                return [Either.left(new PoolUnready({ poolId, state: data.state })), undefined]
+              case "exhausted":
+                return [Either.left(new SlotsExhausted({ poolId, slotsTotal: pool.spec.slots })), undefined]
+              case "granted": {
+                const granted = new Lease({
+                  leaseId,
+                  poolId,
+                  generation: data.generation,
+                  url: data.handoff?.url ?? "",
+                  engine: pool.profile.name,
+                  protocol: pool.profile.protocol,
+                  model: data.model
+                })
+                return [Either.right(granted), { ...data, leases: HashMap.set(data.leases, leaseId, data.generation) }]
+              }
+            }
+          }).pipe(Effect.flatMap((result) => result)),
+          () =>
+            commit(ctx, pool, "lease-released", (data) =>
+              HashMap.has(data.leases, leaseId)
+                ? [undefined, { ...data, leases: HashMap.remove(data.leases, leaseId) }]
+                : [undefined, undefined])
+        )
+      })
+
+    const events = Stream.unwrapScoped(
+      ctx.eventLock.withPermits(1)(
+        Effect.gen(function*() {
+          const subscription = yield* PubSub.subscribe(ctx.hub)
+          const pools = yield* statuses
+          return Stream.concat(Stream.succeed(new Snapshot({ pools })), Stream.fromQueue(subscription))
+        })
+      )
+    )
+
+    const service: PoolManagerService = {
+      register,
+      remove,
+      list: statuses,
+      status: (poolId) => Effect.flatMap(find(poolId), (pool) => Effect.map(current(pool), (d) => toStatus(pool, d))),
+      preload: (poolId) =>
+        Effect.flatMap(
+          find(poolId),
+          (pool) => Operations.runOperation(pool, Operations.preload(ctx, pool, { retry: false }), () => gone(pool))
+        ),
+      drain: (poolId, drainOptions) =>
+        Effect.flatMap(find(poolId), (pool) =>
+          Operations.runOperation(
+            pool,
+            Operations.drain(ctx, pool, drainOptions.deadlineMs),
+            () => new PoolNotFound({ poolId })
+          )),
+      reload: (poolId, reloadOptions) =>
+        Effect.flatMap(find(poolId), (pool) =>
+          Operations.runOperation(
+            pool,
+            Operations.reload(ctx, pool, {
+              model: reloadOptions.model,
+              strategy: reloadOptions.strategy ?? "replace",
+              deadlineMs: reloadOptions.deadlineMs ?? options.shutdownDeadlineMs
+            }),
+            () => new ReloadFailed({ poolId, engine: pool.profile.name, rolledBack: false, cause: gone(pool) })
+          )),
+      lease,
+      events,
+      health: Effect.gen(function*() {
+        const all = yield* statuses
+        const now = yield* Clock.currentTimeMillis
+        return new ManagerHealth({
+          version: options.version,
+          uptimeMs: now - ctx.startedAt,
+          pools: all.length,
+          ready: all.filter((status) => status.ready).length
+        })
+      })
+    }
+
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        yield* Ref.set(ctx.closing, true)
+        const pools = HashMap.toValues(yield* SynchronizedRef.get(ctx.pools))
+        yield* Effect.forEach(pools, (pool) => Operations.shutdownPool(ctx, pool, options.shutdownDeadlineMs), {
+          concurrency: "unbounded",
+          discard: true
+        })
+        yield* PubSub.shutdown(ctx.hub)
+      })
+    )
+
+    for (const spec of options.pools) {
+      yield* register(spec).pipe(Effect.orDieWith((error) => new Error(error.message)))
+    }
+    return service
+  })
+
+const clearHandoffs = (fs: FileSystem.FileSystem, path: Path.Path, dir: string) =>
+  fs.readDirectory(dir).pipe(
+    Effect.flatMap((names) =>
+      Effect.forEach(
+        names.filter((name) => name.endsWith(".json")),
+        (name) => fs.remove(path.join(dir, name), { force: true }),
+        { discard: true }
+      )
+    ),
+    Effect.ignore
+  )

@@ -1,0 +1,101 @@
+/**
+ * The manager's files under its state directory: pidfiles (`run/<poolId>.json`) that let a later
+ * run reap engines a crashed run left behind, and handoff files (`handoff/<poolId>.json`) that
+ * describe Ready engines to other local tools. Every write is atomic (temporary file + rename).
+ *
+ * @internal
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { Handoff } from "../PoolStatus.js"
+
+/** What a pidfile records about a running engine. */
+export class PidRecord extends Schema.Class<PidRecord>("PidRecord")({
+  poolId: Schema.String,
+  pid: Schema.Int,
+  pgid: Schema.Int,
+  startedAt: Schema.Number,
+  command: Schema.String,
+  args: Schema.Array(Schema.String),
+  /** Field 22 of /proc/<pid>/stat when the platform has /proc. */
+  procStartTime: Schema.optional(Schema.String)
+}) {}
+
+const PidRecordJson = Schema.parseJson(PidRecord)
+const HandoffJson = Schema.parseJson(Handoff)
+
+/** File locations and atomic reads and writes under one state directory. */
+export interface StateFiles {
+  readonly runDir: string
+  readonly handoffDir: string
+  /** The pidfile of a pool's engine; `key` is the pool id, or `<poolId>+surge` for a surge reload's second engine. */
+  readonly pidfile: (key: string) => string
+  readonly handoffFile: (poolId: string) => string
+  /** Creates the directories. */
+  readonly ensureDirs: Effect.Effect<void>
+  readonly writePid: (file: string, record: PidRecord) => Effect.Effect<void>
+  readonly writeHandoff: (handoff: Handoff) => Effect.Effect<void>
+  /** Removes a file; a missing file is fine. */
+  readonly remove: (file: string) => Effect.Effect<void>
+  /** Every readable pidfile with its path; unreadable ones are returned as `undefined` records. */
+  readonly readPidfiles: Effect.Effect<ReadonlyArray<{ readonly file: string; readonly record: PidRecord | undefined }>>
+}
+
+/** Builds the `StateFiles` of `stateDir`. Failures to write are logged, never fatal: the engine runs regardless. */
+export const makeStateFiles = (stateDir: string): Effect.Effect<StateFiles, never, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const runDir = path.join(stateDir, "run")
+    const handoffDir = path.join(stateDir, "handoff")
+    const pidfile = (key: string) => path.join(runDir, `${key}.json`)
+    const handoffFile = (poolId: string) => path.join(handoffDir, `${poolId}.json`)
+
+    const writeAtomic = (file: string, text: string) =>
+      Effect.gen(function*() {
+        const tmp = `${file}.${process.pid}.${Date.now().toString(36)}.tmp`
+        yield* fs.writeFileString(tmp, text)
+        yield* fs.rename(tmp, file).pipe(Effect.tapError(() => fs.remove(tmp).pipe(Effect.ignore)))
+      }).pipe(
+        Effect.catchAll((error) => Effect.logWarning(`could not write ${file}: ${error.message}`))
+      )
+
+    const remove = (file: string) => fs.remove(file, { force: true }).pipe(Effect.ignore)
+
+    const readPidfiles = Effect.gen(function*() {
+      const names = yield* fs.readDirectory(runDir).pipe(Effect.orElseSucceed(() => []))
+      const files = names.filter((name) => name.endsWith(".json")).map((name) => path.join(runDir, name))
+      return yield* Effect.forEach(files, (file) =>
+        fs.readFileString(file).pipe(
+          Effect.flatMap(Schema.decodeUnknown(PidRecordJson)),
+          Effect.map((record): PidRecord | undefined => record),
+          Effect.orElseSucceed(() => undefined),
+          Effect.map((record) => ({ file, record }))
+        ))
+    })
+
+    return {
+      runDir,
+      handoffDir,
+      pidfile,
+      handoffFile,
+      ensureDirs: Effect.all([
+        fs.makeDirectory(runDir, { recursive: true }),
+        fs.makeDirectory(handoffDir, { recursive: true })
+      ]).pipe(Effect.catchAll((error) => Effect.logWarning(`could not create ${stateDir}: ${error.message}`))),
+      writePid: (file, record) =>
+        Schema.encode(PidRecordJson)(record).pipe(
+          Effect.orDie,
+          Effect.flatMap((text) => writeAtomic(file, text))
+        ),
+      writeHandoff: (handoff) =>
+        Schema.encode(HandoffJson)(handoff).pipe(
+          Effect.orDie,
+          Effect.flatMap((text) => writeAtomic(handoffFile(handoff.poolId), text))
+        ),
+      remove,
+      readPidfiles
+    }
+  })

@@ -1,0 +1,147 @@
+/**
+ * Test harness for the embedded pool manager: engine profiles over the real mock engine, a
+ * manager per test on a temporary state directory, and a command executor that records every
+ * process the manager spawns so each test can assert that none is left behind.
+ */
+import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { expect } from "@effect/vitest"
+import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
+import { Context, Effect, Layer, Ref, Schedule, Scope, Stream } from "effect"
+import * as NodeProcess from "node:process"
+import { EmbeddedPoolManager, EngineProfile, type PoolEvent, PoolManager, type PoolStatus } from "../../src/index.js"
+
+const mock = mockEngineCommand()
+
+/** A profile running the mock engine with extra fault flags. */
+export const mockProfile = (name: string, faults: ReadonlyArray<string> = [], withVersion = false): EngineProfile =>
+  new EngineProfile({
+    name,
+    protocol: "llamacpp",
+    command: mock.command,
+    args: [...mock.args, ...mockEngineProfileArgs, ...faults],
+    ...(withVersion ? { versionArgs: [...mock.args, "--version"] } : {})
+  })
+
+const fakeEngine = new URL("../fixtures/fake-engine.mjs", import.meta.url).pathname
+
+/** A profile running the fast plain-Node fake engine (test/fixtures/fake-engine.mjs) with extra flags. */
+export const fakeProfile = (name: string, faults: ReadonlyArray<string> = []): EngineProfile =>
+  new EngineProfile({
+    name,
+    protocol: "llamacpp",
+    command: NodeProcess.execPath,
+    args: [fakeEngine, "--host", "{host}", "--port", "{port}", "--model", "{model}", ...faults],
+    versionArgs: [fakeEngine, "--version"]
+  })
+
+/**
+ * The profiles every integration test can use: the real mock engine (`mock`, `mock-crash`) and the
+ * fast fake engine with one fault each.
+ */
+export const profiles: ReadonlyArray<EngineProfile> = [
+  mockProfile("mock", [], true),
+  mockProfile("mock-crash", ["--crash-on-start", "--exit-code", "3"]),
+  fakeProfile("fake"),
+  fakeProfile("fake-crash", ["--crash-on-start", "--exit-code", "3"]),
+  fakeProfile("fake-hang", ["--hang-health"]),
+  fakeProfile("fake-ignore-term", ["--ignore-sigterm"]),
+  fakeProfile("fake-flaky", ["--live-ms", "150", "--exit-code", "7"])
+]
+
+/** Every pid any command spawned through the tracking executor. */
+export class SpawnedPids extends Context.Tag("test/SpawnedPids")<SpawnedPids, Ref.Ref<ReadonlySet<number>>>() {}
+
+/** A command executor that records each spawned pid in `SpawnedPids`. */
+const TrackingExecutor = Layer.effect(
+  CommandExecutor.CommandExecutor,
+  Effect.gen(function*() {
+    const inner = yield* CommandExecutor.CommandExecutor
+    const pids = yield* SpawnedPids
+    return CommandExecutor.makeExecutor((command) =>
+      inner.start(command).pipe(Effect.tap((proc) => Ref.update(pids, (set) => new Set([...set, proc.pid]))))
+    )
+  })
+)
+
+/** True while the pid exists. */
+export const alive = (pid: number): boolean => {
+  try {
+    NodeProcess.kill(pid, 0)
+    return true
+  } catch (error) {
+    return !(error instanceof Error && "code" in error && error.code === "ESRCH")
+  }
+}
+
+/** Options of a test manager (merged over fast defaults). */
+export type ManagerOverrides = Partial<Omit<EmbeddedPoolManager.EmbeddedOptionsInput, "stateDir">>
+
+/**
+ * Runs `body` with a fresh embedded manager on a temporary state directory; afterwards (the
+ * manager's scope closed) asserts that every process it spawned is gone.
+ */
+export const withManager = <A, E>(
+  overrides: ManagerOverrides,
+  body: (ctx: { readonly stateDir: string; readonly pids: Ref.Ref<ReadonlySet<number>> }) => Effect.Effect<
+    A,
+    E,
+    PoolManager | Scope.Scope
+  >
+): Effect.Effect<A, E> =>
+  Effect.gen(function*() {
+    const pids = yield* Ref.make<ReadonlySet<number>>(new Set())
+    const fs = yield* FileSystem.FileSystem
+    const stateDir = yield* fs.makeTempDirectoryScoped({ prefix: "pool-core-test-" }).pipe(Effect.orDie)
+    const manager = EmbeddedPoolManager.layer({
+      profiles,
+      stateDir,
+      stopGraceMs: 2_000,
+      shutdownDeadlineMs: 2_000,
+      startupTimeoutMs: 90_000,
+      ...overrides
+    }).pipe(Layer.provide(TrackingExecutor), Layer.provide(Layer.succeed(SpawnedPids, pids)))
+    const result = yield* Effect.scoped(body({ stateDir, pids }).pipe(Effect.provide(manager)))
+    const seen = yield* Ref.get(pids)
+    const leftBehind = [...seen].filter(alive)
+    expect(leftBehind, "processes left behind").toEqual([])
+    return result
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))
+  )
+
+/** Waits (on the events stream) for the first status of `poolId` matching `predicate`. */
+export const awaitStatus = (
+  poolId: string,
+  predicate: (status: PoolStatus) => boolean,
+  timeout = "30 seconds" as const
+): Effect.Effect<PoolStatus, Error, PoolManager> =>
+  Effect.gen(function*() {
+    const pm = yield* PoolManager
+    const found = yield* pm.events.pipe(
+      Stream.flatMap((event: PoolEvent) =>
+        event._tag === "Snapshot" ? Stream.fromIterable(event.pools) : Stream.succeed(event.status)
+      ),
+      Stream.filter((status) => status.poolId === poolId && predicate(status)),
+      Stream.runHead,
+      Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`pool ${poolId}: awaited status not seen`) })
+    )
+    if (found._tag === "None") return yield* Effect.fail(new Error(`pool ${poolId}: events ended`))
+    return found.value
+  })
+
+/** GET `url` and return the status code (0 when the connection fails). */
+export const httpStatus = (url: string): Effect.Effect<number> =>
+  Effect.tryPromise(() => fetch(url, { signal: AbortSignal.timeout(5_000) })).pipe(
+    Effect.flatMap((response) => Effect.promise(() => response.arrayBuffer()).pipe(Effect.as(response.status))),
+    Effect.orElseSucceed(() => 0)
+  )
+
+/** Polls until `pid` is gone (for processes that are not our children). */
+export const awaitGone = (pid: number): Effect.Effect<boolean> =>
+  Effect.sync(() => alive(pid)).pipe(
+    Effect.repeat({ schedule: Schedule.spaced("25 millis"), while: (isAlive) => isAlive }),
+    Effect.timeoutTo({ duration: "15 seconds", onTimeout: () => false, onSuccess: () => true })
+  )

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, layer } from "@effect/vitest"
+import { afterAll, expect, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { MockEngine } from "../src/index.js"
 import { assertGone, payloads, postJson, postSse, TestLayer } from "./helpers.js"

@@ -1,8 +1,10 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { type PoolId, PoolManager, type PoolStatus } from "@llama-orch/pool-core"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as FiberMap from "effect/FiberMap"
 import * as Metric from "effect/Metric"
 import * as Queue from "effect/Queue"
@@ -33,6 +35,9 @@ import { emit, fail, follow, makeRecord, snapshot, type TaskRecord } from "./tas
 
 /** How far down a queue dispatch looks for a task whose pinned pool is free. */
 const scanLimit = 64
+
+/** How long building the layer waits for the pool manager's first snapshot. */
+const snapshotWaitMs = 5_000
 
 interface Launch {
   readonly record: TaskRecord
@@ -250,9 +255,11 @@ export const make = (
       Effect.forkScoped
     )
 
+    const firstSnapshot = yield* Deferred.make<void>()
     yield* pools.events.pipe(
       Stream.runForEach((event) =>
         Effect.sync(() => {
+          Deferred.unsafeDone(firstSnapshot, Exit.void)
           if (event._tag === "Snapshot") {
             view.clear()
             for (const p of event.pools) view.set(p.poolId, p)
@@ -267,6 +274,9 @@ export const make = (
       Effect.forever,
       Effect.forkScoped
     )
+    // predictions need the pools' slots from the start; a manager that does not answer in time is
+    // picked up when its events arrive
+    yield* Deferred.await(firstSnapshot).pipe(Effect.timeoutOption(snapshotWaitMs))
 
     yield* Clock.currentTimeMillis.pipe(
       Effect.flatMap((now) =>

@@ -1,0 +1,169 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Fiber, Stream, TestClock } from "effect"
+import { End, Failed, Metrics, Token } from "../src/index.js"
+import { llamaTokens, poolStatus, type Script } from "./helpers/fakes.js"
+import { collect, harness, settle, tags, task, until } from "./helpers/harness.js"
+
+const hang: Script = { events: [], then: "hang" }
+
+describe("Orchestrator (fake engine, TestClock)", () => {
+  it.effect("streams started, dispatch metrics, consecutive tokens and one end, with ids from 1", () =>
+    Effect.gen(function*() {
+      const h = yield* harness([poolStatus("p1")], () => llamaTokens(["a", "b", "c"]))
+      const admission = yield* h.orchestrator.submit(task({ seed: 7, stop: ["\n"] }))
+      expect(admission.queuePosition).toBe(0)
+      const events = yield* collect(h.orchestrator.events(admission.taskId))
+      expect(tags(events)).toEqual(["started", "metrics", "token", "token", "token", "end"])
+      expect(events.map((e) => e.id)).toEqual([1, 2, 3, 4, 5, 6])
+      const tokens = events.flatMap((e) => e.event instanceof Token ? [e.event] : [])
+      expect(tokens.map((t) => [t.t, t.i])).toEqual([["a", 0], ["b", 1], ["c", 2]])
+      const dispatch = events[1].event
+      expect(dispatch instanceof Metrics && dispatch.poolId).toBe("p1")
+      const end = events[5].event
+      expect(end instanceof End && [end.tokensOut, end.tokensIn]).toEqual([3, 3])
+      expect(h.log.requests[0]).toEqual({
+        url: "http://engine.test/completion",
+        body: { prompt: "hello", n_predict: 8, stream: true, seed: 7, stop: ["\n"] }
+      })
+      const snapshot = yield* h.orchestrator.get(admission.taskId)
+      expect([snapshot.state, snapshot.tokensOut, snapshot.poolId]).toEqual(["completed", 3, "p1"])
+      yield* until(() => h.counters.active.get("p1") === 0)
+      expect(h.counters.active.get("p1")).toBe(0)
+      yield* h.close
+    }))
+
+  it.effect("resumes after a given id, and forgets the task once retention has passed", () =>
+    Effect.gen(function*() {
+      const h = yield* harness([poolStatus("p1")], () => llamaTokens(["a", "b"]), { retentionMs: 60_000 })
+      const { taskId } = yield* h.orchestrator.submit(task())
+      const all = yield* collect(h.orchestrator.events(taskId))
+      const rest = yield* collect(h.orchestrator.events(taskId, { afterId: 3 }))
+      expect(rest).toEqual(all.slice(3))
+      expect(yield* collect(h.orchestrator.events(taskId, { afterId: all.length }))).toEqual([])
+      yield* TestClock.adjust("59 seconds")
+      expect((yield* h.orchestrator.get(taskId)).state).toBe("completed")
+      yield* TestClock.adjust("2 seconds")
+      const gone = yield* Effect.either(h.orchestrator.get(taskId))
+      expect(Either.isLeft(gone) && gone.left._tag).toBe("TaskNotFound")
+      const stream = yield* Effect.either(Stream.runCollect(h.orchestrator.events(taskId)))
+      expect(Either.isLeft(stream) && stream.left._tag).toBe("TaskNotFound")
+      yield* h.close
+    }))
+
+  it.effect("a live follower sees every event exactly once, joining mid-stream", () =>
+    Effect.gen(function*() {
+      const h = yield* harness([poolStatus("p1", { slots: 1 })], (i) => i === 0 ? hang : llamaTokens(["x", "y"]))
+      const first = yield* h.orchestrator.submit(task())
+      const second = yield* h.orchestrator.submit(task())
+      const follower = yield* Effect.fork(Stream.runCollect(h.orchestrator.events(second.taskId, { afterId: 1 })))
+      yield* settle
+      yield* h.orchestrator.cancel(first.taskId)
+      const events = yield* collect(h.orchestrator.events(second.taskId))
+      const followed = Array.from(yield* Fiber.join(follower))
+      expect(followed).toEqual(events.slice(1))
+      expect(tags(events)).toEqual(["started", "metrics", "metrics", "token", "token", "end"])
+      yield* h.close
+    }))
+
+  it.effect("cancel of a queued task removes it; of a running task aborts the engine request and frees the slot", () =>
+    Effect.gen(function*() {
+      const h = yield* harness([poolStatus("p1", { slots: 1 })], () => hang)
+      const running = yield* h.orchestrator.submit(task())
+      const queued = yield* h.orchestrator.submit(task())
+      yield* until(() => h.log.requests.length === 1)
+      expect((yield* h.orchestrator.queueDepths).get("m")).toBe(1)
+      yield* h.orchestrator.cancel(queued.taskId)
+      expect((yield* h.orchestrator.queueDepths).get("m")).toBe(0)
+      const q = yield* collect(h.orchestrator.events(queued.taskId))
+      expect(tags(q)).toEqual(["started", "metrics", "error"])
+      const moved = q[1].event
+      expect(moved instanceof Metrics && [moved.queuePosition, moved.poolId]).toEqual([0, undefined])
+      expect(q[2].event).toEqual(
+        new Failed({ code: "CANCELLED", message: "cancelled by the client", retriable: false })
+      )
+
+      yield* h.orchestrator.cancel(running.taskId)
+      expect(h.log.aborted).toBe(1)
+      expect(h.counters.active.get("p1")).toBe(0)
+      const r = yield* collect(h.orchestrator.events(running.taskId))
+      expect(tags(r)).toEqual(["started", "metrics", "error"])
+      yield* h.orchestrator.cancel(running.taskId)
+      expect((yield* collect(h.orchestrator.events(running.taskId))).length).toBe(3)
+      expect(h.log.requests.length).toBe(1)
+      yield* h.close
+    }))
+
+  it.effect("first-token timeout, idle timeout and the deadline end a task with DECODE_TIMEOUT", () =>
+    Effect.gen(function*() {
+      const scripts: Array<Script> = [
+        hang,
+        { events: [JSON.stringify({ content: "a", stop: false })], then: "hang" },
+        { events: [JSON.stringify({ content: "a", stop: false })], then: "hang" }
+      ]
+      const h = yield* harness([poolStatus("p1", { slots: 3 })], (i) => scripts[i], {
+        firstTokenTimeoutMs: 2_000,
+        idleTimeoutMs: 1_000
+      })
+      const first = yield* h.orchestrator.submit(task())
+      const idle = yield* h.orchestrator.submit(task())
+      const deadline = yield* h.orchestrator.submit(task({ deadline_ms: 500 }))
+      const started = yield* TestClock.currentTimeMillis
+      const codes = yield* Effect.forEach([first, idle, deadline], (a) =>
+        collect(h.orchestrator.events(a.taskId)).pipe(
+          Effect.zip(TestClock.currentTimeMillis),
+          Effect.map(([events, at]) => ({ last: events.at(-1)?.event, at: at - started }))
+        ), { concurrency: "unbounded" })
+      const [f, i, d] = codes
+      expect(f.last instanceof Failed && [f.last.code, f.last.retriable]).toEqual(["DECODE_TIMEOUT", true])
+      expect(i.last instanceof Failed && [i.last.code, i.last.retriable]).toEqual(["DECODE_TIMEOUT", true])
+      expect(d.last instanceof Failed && [d.last.code, d.last.retriable]).toEqual(["DECODE_TIMEOUT", false])
+      expect(d.at).toBeGreaterThanOrEqual(500)
+      expect(d.at).toBeLessThan(1_000)
+      expect(i.at).toBeGreaterThanOrEqual(1_000)
+      expect(f.at).toBeGreaterThanOrEqual(2_000)
+      yield* until(() => h.counters.active.get("p1") === 0)
+      expect(h.counters.active.get("p1")).toBe(0)
+      expect(h.log.aborted).toBe(3)
+      yield* h.close
+    }))
+
+  it.effect("an engine that breaks, refuses or sends garbage ends the task with WORKER_RESET", () =>
+    Effect.gen(function*() {
+      const scripts: Array<Script> = [
+        { events: [JSON.stringify({ content: "a", stop: false })], then: "break" },
+        { status: 500, events: [], then: "close" },
+        { events: ["{not json"], then: "close" },
+        { events: [JSON.stringify({ content: "a", stop: false })], then: "close" }
+      ]
+      const h = yield* harness([poolStatus("p1", { slots: 4 })], (i) => scripts[i])
+      for (let n = 0; n < scripts.length; n++) {
+        const { taskId } = yield* h.orchestrator.submit(task())
+        const events = yield* collect(h.orchestrator.events(taskId))
+        const last = events.at(-1)?.event
+        expect(last instanceof Failed && [last.code, last.retriable]).toEqual(["WORKER_RESET", true])
+      }
+      yield* until(() => h.counters.active.get("p1") === 0)
+      expect(h.counters.active.get("p1")).toBe(0)
+      yield* h.close
+    }))
+
+  it.effect("closing the layer ends every open task and releases every lease", () =>
+    Effect.gen(function*() {
+      const h = yield* harness([poolStatus("p1", { slots: 1 })], () => hang)
+      const running = yield* h.orchestrator.submit(task())
+      const queued = yield* h.orchestrator.submit(task())
+      yield* until(() => h.log.requests.length === 1)
+      const followers = yield* Effect.forEach(
+        [running, queued],
+        (a) => Effect.fork(Stream.runCollect(h.orchestrator.events(a.taskId)))
+      )
+      yield* settle
+      yield* h.close
+      for (const f of followers) {
+        const last = Array.from(yield* Fiber.join(f)).at(-1)?.event
+        expect(last instanceof Failed && [last.code, last.retriable]).toEqual(["CANCELLED", true])
+      }
+      expect(h.counters.active.get("p1")).toBe(0)
+      expect(h.log.aborted).toBe(1)
+    }))
+})

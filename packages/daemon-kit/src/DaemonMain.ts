@@ -1,0 +1,106 @@
+/**
+ * Running a daemon program: JSON logs on stderr, Node's context, graceful SIGTERM/SIGINT (the main
+ * fiber is interrupted, every finalizer runs, exit code 0) and exit codes that scripts can rely on.
+ *
+ * | exit code | when |
+ * |---|---|
+ * | 0 | normal end, or shutdown by SIGTERM/SIGINT |
+ * | 1 | an unexpected failure (logged as a JSON line with its cause) |
+ * | 2 | a start-up refusal: bad command line, invalid configuration (`ConfigError`), binding beyond loopback without a token (`BindRefused`); the reason is written to stderr as plain text |
+ *
+ * @since 0.1.0
+ */
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import type * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Logging from "./Logging.js"
+
+/**
+ * The exit code of a start-up refusal.
+ *
+ * @since 0.1.0
+ */
+export const usageExitCode = 2
+
+const startupTags = new Set(["ConfigError", "BindRefused"])
+
+/**
+ * Whether a failure is a start-up refusal (a `ConfigError` or `BindRefused`), reported as plain
+ * text with exit code 2.
+ *
+ * @since 0.1.0
+ */
+export const isStartupRefusal = (error: unknown): error is { readonly _tag: string; readonly message: string } =>
+  Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" && startupTags.has(error._tag) &&
+  Predicate.hasProperty(error, "message") && typeof error.message === "string"
+
+/**
+ * The exit code and the text to write to stderr for the end of a daemon program.
+ *
+ * @since 0.1.0
+ */
+export const exitReport = <E, A>(
+  name: string,
+  exit: Exit.Exit<A, E>
+): { readonly code: number; readonly stderr: string | undefined } => {
+  if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return { code: 0, stderr: undefined }
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure)) {
+    const error: unknown = failure.value
+    if (ValidationError.isValidationError(error)) return { code: usageExitCode, stderr: undefined }
+    if (isStartupRefusal(error)) return { code: usageExitCode, stderr: `${name}: ${error.message}\n` }
+  }
+  return {
+    code: 1,
+    stderr: `${
+      JSON.stringify({
+        timestamp: new Date().toISOString(),
+        level: "fatal",
+        message: `${name} stopped because of an unexpected failure.`,
+        cause: Cause.pretty(exit.cause, { renderErrorCause: true })
+      })
+    }\n`
+  }
+}
+
+/**
+ * Options of `run`.
+ *
+ * @since 0.1.0
+ */
+export interface RunOptions {
+  /** The daemon's name, prefixed to start-up refusals. */
+  readonly name: string
+  /** Minimum log level (default `Info`). */
+  readonly logLevel?: LogLevel.LogLevel | undefined
+}
+
+/**
+ * Runs a daemon's main program with `NodeRuntime.runMain` (pretty logger and default error
+ * reporting disabled), the JSON-lines logger, `NodeContext`, and the exit codes above.
+ *
+ * @since 0.1.0
+ */
+export const run = <A, E>(
+  program: Effect.Effect<A, E, NodeContext.NodeContext>,
+  options: RunOptions
+): void =>
+  NodeRuntime.runMain(
+    program.pipe(Effect.provide(Layer.merge(NodeContext.layer, Logging.layer({ level: options.logLevel })))),
+    {
+      disablePrettyLogger: true,
+      disableErrorReporting: true,
+      teardown: (exit, onExit) => {
+        const report = exitReport(options.name, exit)
+        if (report.stderr === undefined) return onExit(report.code)
+        process.stderr.write(report.stderr, () => onExit(report.code))
+      }
+    }
+  )

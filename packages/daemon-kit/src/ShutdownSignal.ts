@@ -1,0 +1,58 @@
+/**
+ * A signal that fires when the daemon begins to shut down, before the HTTP server waits for open
+ * responses to finish. Long-lived responses (SSE, watch streams) end themselves on it, otherwise
+ * `server.close()` would wait for them forever.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+
+/**
+ * The shutdown signal: `await` resolves once shutdown has begun.
+ *
+ * @since 0.1.0
+ */
+export class ShutdownSignal extends Context.Tag("@llama-orch/daemon-kit/ShutdownSignal")<ShutdownSignal, {
+  /** Resolves when the daemon starts shutting down. */
+  readonly await: Effect.Effect<void>
+  /** Whether shutdown has begun. */
+  readonly isShuttingDown: Effect.Effect<boolean>
+}>() {}
+
+/**
+ * The signal, fired by the finalizer of this layer. `Serve.layer` places it between the server
+ * and the routes, so it fires after the routes stop and before the server closes.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<ShutdownSignal> = Layer.scoped(
+  ShutdownSignal,
+  Effect.gen(function*() {
+    const deferred = yield* Deferred.make<void>()
+    yield* Effect.addFinalizer(() => Deferred.succeed(deferred, undefined))
+    return ShutdownSignal.of({ await: Deferred.await(deferred), isShuttingDown: Deferred.isDone(deferred) })
+  })
+)
+
+/**
+ * Ends a stream when shutdown begins, appending `last` (for example a final SSE event) if given.
+ *
+ * @since 0.1.0
+ */
+export const endOnShutdown = <A, E, R>(
+  stream: Stream.Stream<A, E, R>,
+  last?: A
+): Stream.Stream<A, E, R | ShutdownSignal> =>
+  Stream.unwrap(Effect.map(ShutdownSignal, (signal) => {
+    const ended = Stream.interruptWhen(stream, signal.await)
+    return last === undefined ? ended : Stream.concat(
+      ended,
+      Stream.fromEffect(
+        Effect.map(signal.isShuttingDown, (down) => ({ down }))
+      ).pipe(Stream.filter(({ down }) => down), Stream.as(last))
+    )
+  }))

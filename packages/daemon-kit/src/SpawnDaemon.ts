@@ -1,0 +1,241 @@
+/**
+ * A test helper: start a daemon's TypeScript entry point as a real process, wait for its
+ * `listening on http://HOST:PORT` line, and stop it when the scope closes (SIGTERM, then SIGKILL
+ * after a grace period). Its stdout and stderr are captured for assertions.
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/platform/Command"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+
+/**
+ * The daemon exited, or did not print its listening line in time. Carries what it wrote.
+ *
+ * @since 0.1.0
+ */
+export class DaemonStartFailed extends Schema.TaggedError<DaemonStartFailed>()("DaemonStartFailed", {
+  entry: Schema.String,
+  reason: Schema.String,
+  exitCode: Schema.optional(Schema.Int),
+  stdout: Schema.String,
+  stderr: Schema.String
+}) {
+  override get message(): string {
+    return `${this.entry} did not start: ${this.reason}\n--- stderr ---\n${this.stderr.slice(-4000)}`
+  }
+}
+
+/**
+ * How to start the daemon.
+ *
+ * @since 0.1.0
+ */
+export interface SpawnOptions {
+  /** The TypeScript (or JavaScript) entry point. */
+  readonly entry: string
+  /** Its arguments. */
+  readonly args?: ReadonlyArray<string> | undefined
+  /** Extra environment variables (the parent's environment is inherited). */
+  readonly env?: Record<string, string> | undefined
+  /** Working directory (default: the current one). */
+  readonly cwd?: string | undefined
+  /** Node options before the entry (default: resolve workspace sources, load `tsx`). */
+  readonly nodeArgs?: ReadonlyArray<string> | undefined
+  /** How long to wait for the listening line (default 60 s). */
+  readonly startTimeout?: Duration.DurationInput | undefined
+  /** How long SIGTERM may take before SIGKILL when the scope closes (default 30 s). */
+  readonly stopGrace?: Duration.DurationInput | undefined
+}
+
+/**
+ * How a daemon process ended: its exit code, or the signal that killed it.
+ *
+ * @since 0.1.0
+ */
+export type DaemonExit = { readonly _tag: "Exited"; readonly code: number } | {
+  readonly _tag: "Signaled"
+  readonly reason: string
+}
+
+/**
+ * A running daemon.
+ *
+ * @since 0.1.0
+ */
+export interface RunningDaemon {
+  /** The URL it printed (`http://127.0.0.1:PORT`). */
+  readonly url: string
+  /** Its process id. */
+  readonly pid: number
+  /** Everything it wrote to stdout so far. */
+  readonly stdout: Effect.Effect<string>
+  /** Everything it wrote to stderr so far. */
+  readonly stderr: Effect.Effect<string>
+  /** Sends a signal without waiting. */
+  readonly signal: (signal: NodeJS.Signals) => Effect.Effect<void>
+  /** Waits until it exits. */
+  readonly exit: Effect.Effect<DaemonExit>
+}
+
+/**
+ * Node options that run a workspace TypeScript entry point from source.
+ *
+ * @since 0.1.0
+ */
+export const sourceNodeArgs: ReadonlyArray<string> = ["--conditions=@llama-orch/source", "--import", "tsx"]
+
+const listeningLine = /^listening on (http:\/\/\S+)$/
+
+/**
+ * Runs a process (no listening line expected) to its end and returns its exit and output. For
+ * checking that a daemon refuses to start.
+ *
+ * @since 0.1.0
+ */
+export const runToExit = (
+  options: SpawnOptions
+): Effect.Effect<
+  { readonly exit: DaemonExit; readonly stdout: string; readonly stderr: string },
+  DaemonStartFailed,
+  CommandExecutor.CommandExecutor
+> =>
+  Effect.scoped(Effect.gen(function*() {
+    const started = yield* start(options)
+    const exit = yield* started.exit
+    return { exit, stdout: yield* started.stdout, stderr: yield* started.stderr }
+  }))
+
+const start = (options: SpawnOptions) =>
+  Effect.gen(function*() {
+    const command = Command.make(
+      process.execPath,
+      ...(options.nodeArgs ?? sourceNodeArgs),
+      options.entry,
+      ...(options.args ?? [])
+    ).pipe(
+      Command.env(options.env ?? {}),
+      options.cwd === undefined ? (c) => c : Command.workingDirectory(options.cwd),
+      Command.stdin("pipe")
+    )
+    const proc = yield* Effect.acquireRelease(
+      Command.start(command).pipe(
+        Effect.mapError((error) =>
+          new DaemonStartFailed({ entry: options.entry, reason: error.message, stdout: "", stderr: "" })
+        )
+      ),
+      (p) =>
+        p.kill("SIGTERM").pipe(
+          Effect.timeout(options.stopGrace ?? Duration.seconds(30)),
+          Effect.catchAll(() => p.kill("SIGKILL")),
+          Effect.ignore
+        )
+    )
+    const stdout = yield* Ref.make("")
+    const stderr = yield* Ref.make("")
+    const url = yield* Deferred.make<string>()
+    const stdoutDone = yield* Deferred.make<void>()
+    const stderrDone = yield* Deferred.make<void>()
+    yield* proc.stdout.pipe(
+      Stream.decodeText(),
+      Stream.splitLines,
+      Stream.runForEach((line) =>
+        Effect.zipRight(
+          Ref.update(stdout, (s) => `${s}${line}\n`),
+          Effect.suspend(() => {
+            const match = listeningLine.exec(line)
+            return match?.[1] === undefined ? Effect.void : Deferred.succeed(url, match[1])
+          })
+        )
+      ),
+      Effect.ignore,
+      Effect.ensuring(Deferred.succeed(stdoutDone, undefined)),
+      Effect.forkScoped
+    )
+    yield* proc.stderr.pipe(
+      Stream.decodeText(),
+      Stream.runForEach((chunk) => Ref.update(stderr, (s) => s + chunk)),
+      Effect.ignore,
+      Effect.ensuring(Deferred.succeed(stderrDone, undefined)),
+      Effect.forkScoped
+    )
+    const exited = yield* Deferred.make<DaemonExit>()
+    yield* proc.exitCode.pipe(
+      Effect.either,
+      Effect.map((result): DaemonExit =>
+        Either.isRight(result)
+          ? { _tag: "Exited", code: result.right }
+          : { _tag: "Signaled", reason: result.left.message }
+      ),
+      // the output is complete only once both pipes are drained
+      Effect.zipLeft(Effect.all([Deferred.await(stdoutDone), Deferred.await(stderrDone)])),
+      Effect.flatMap((exit) => Deferred.succeed(exited, exit)),
+      Effect.forkScoped
+    )
+    return {
+      proc,
+      url,
+      exit: Deferred.await(exited),
+      stdout: Ref.get(stdout),
+      stderr: Ref.get(stderr)
+    }
+  })
+
+/**
+ * Starts the daemon and waits for its listening line. The process is stopped when the scope closes.
+ * Fails with `DaemonStartFailed` (carrying its output) when it exits first or the line does not come
+ * within `startTimeout`.
+ *
+ * @since 0.1.0
+ */
+export const spawnDaemon = (
+  options: SpawnOptions
+): Effect.Effect<RunningDaemon, DaemonStartFailed, CommandExecutor.CommandExecutor | Scope.Scope> =>
+  Effect.gen(function*() {
+    const started = yield* start(options)
+    const failed = (reason: string, exitCode?: number) =>
+      Effect.flatMap(
+        Effect.all([started.stdout, started.stderr]),
+        ([stdout, stderr]) =>
+          new DaemonStartFailed({
+            entry: options.entry,
+            reason,
+            stdout,
+            stderr,
+            ...(exitCode === undefined ? {} : { exitCode })
+          })
+      )
+    const url = yield* Effect.raceFirst(
+      Deferred.await(started.url),
+      Effect.flatMap(started.exit, (exit) =>
+        exit._tag === "Exited"
+          ? failed(`it exited with code ${exit.code}`, exit.code)
+          : failed(`it was stopped: ${exit.reason}`))
+    ).pipe(
+      Effect.timeout(options.startTimeout ?? Duration.seconds(60)),
+      Effect.catchTag("TimeoutException", () => failed("no listening line before the start timeout"))
+    )
+    const proc = started.proc
+    return {
+      url,
+      pid: proc.pid,
+      stdout: started.stdout,
+      stderr: started.stderr,
+      signal: (signal) =>
+        Effect.sync(() => {
+          try {
+            process.kill(proc.pid, signal)
+          } catch {
+            // already gone
+          }
+        }),
+      exit: started.exit
+    } satisfies RunningDaemon
+  })

@@ -1,0 +1,38 @@
+/**
+ * @llama-orch/daemon-kit: the plumbing the llama-orch daemons share — YAML configuration decoded
+ * with Schema, secrets, command-line options, bind safety, serving an `HttpLayerRouter` app with a
+ * listening line and graceful shutdown, JSON-lines logs, Prometheus metrics, and a test helper
+ * that runs a daemon as a real process.
+ *
+ * @since 0.1.0
+ */
+
+/** Bind safety: loopback-only unless a token is configured (`isLoopbackHost`, `ensureBindAllowed`, `BindRefused`). */
+export * as BindSafety from "./BindSafety.js"
+
+/** Shared command-line options (`--config`, `--host`, `--port`) and the flags-override-file rule. */
+export * as CommandLine from "./CommandLine.js"
+
+/** YAML configuration files decoded with a Schema; `ConfigError` names the file and every bad field. */
+export * as ConfigFile from "./ConfigFile.js"
+
+/** Running a daemon program: JSON logs, graceful SIGTERM/SIGINT, exit codes 0/1/2. */
+export * as DaemonMain from "./DaemonMain.js"
+
+/** JSON-lines logging on stderr (`timestamp`, `level`, `message` + annotations). */
+export * as Logging from "./Logging.js"
+
+/** Prometheus text exposition of Effect `Metric`s, and a `/metrics` route. */
+export * as PrometheusMetrics from "./PrometheusMetrics.js"
+
+/** Secrets from the environment, `*_FILE` paths or the configuration, held as `Redacted`. */
+export * as Secret from "./Secret.js"
+
+/** Serving an `HttpLayerRouter` app on Node with the `listening on http://HOST:PORT` line. */
+export * as Serve from "./Serve.js"
+
+/** The signal long-lived responses end on when the daemon shuts down. */
+export * as ShutdownSignal from "./ShutdownSignal.js"
+
+/** Test helper: run a daemon entry point as a real process and wait for its listening line. */
+export * as SpawnDaemon from "./SpawnDaemon.js"

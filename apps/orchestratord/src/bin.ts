@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+/**
+ * `orchestratord [--config FILE] [--host H] [--port N]`: the llama-orch orchestrator daemon.
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/cli/Command"
+import { BindSafety, CommandLine, ConfigFile as ConfigFiles, DaemonMain, Secret } from "@llama-orch/daemon-kit"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import { ConfigFile, defaults } from "./Config.js"
+import * as Daemon from "./Daemon.js"
+import { apiVersion } from "./ServerSettings.js"
+
+const levels = {
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error
+} as const
+
+const orchestratord = Command.make(
+  "orchestratord",
+  {
+    config: CommandLine.config,
+    host: CommandLine.host(defaults.host),
+    port: CommandLine.port(defaults.port)
+  },
+  (flags) =>
+    Effect.gen(function*() {
+      const source = Option.getOrElse(flags.config, () => "the built-in defaults")
+      const config = Option.isSome(flags.config)
+        ? yield* ConfigFiles.loadYamlFile(ConfigFile, flags.config.value)
+        : new ConfigFile({})
+      const token = yield* Secret.resolveSecret({
+        key: "token",
+        env: defaults.tokenEnv,
+        value: config.token,
+        file: config.token_file,
+        source
+      })
+      const poolManagerToken = config.pool_manager === undefined
+        ? Option.none()
+        : yield* Secret.resolveSecret({
+          key: "pool_manager.token",
+          env: defaults.poolManagerTokenEnv,
+          value: config.pool_manager.token,
+          file: config.pool_manager.token_file,
+          source
+        })
+      const host = CommandLine.override(config.host ?? defaults.host, flags.host)
+      const port = CommandLine.override(config.port ?? defaults.port, flags.port)
+      yield* BindSafety.ensureBindAllowed(host, token, `token, token_file or ${defaults.tokenEnv}`)
+      yield* Effect.logInfo(
+        config.pool_manager === undefined
+          ? "Starting orchestratord with embedded pools."
+          : "Starting orchestratord against a remote pool manager."
+      ).pipe(Effect.annotateLogs({ pool_manager: config.pool_manager?.url ?? "embedded" }))
+      return yield* Layer.launch(
+        Daemon.layer({
+          host,
+          port,
+          token: Option.getOrUndefined(token),
+          poolManagerToken: Option.getOrUndefined(poolManagerToken),
+          config
+        })
+      ).pipe(Logger.withMinimumLogLevel(levels[config.log_level ?? "info"]))
+    })
+).pipe(Command.withDescription("The llama-orch orchestrator: admission queues, token streaming and the HTTP API."))
+
+DaemonMain.run(CommandLine.runArgv(orchestratord, { name: "orchestratord", version: apiVersion }), {
+  name: "orchestratord",
+  logLevel: LogLevel.Debug
+})

@@ -1,0 +1,75 @@
+/**
+ * The `pool-managerd` daemon as a Layer: the embedded `PoolManager` built from the configuration,
+ * served over HTTP with the `PoolRpcs` RPC endpoint (`/rpc`), `GET /health` and `GET /metrics`.
+ *
+ * Start-up: the manager reaps engines a crashed earlier run left behind, registers the configured
+ * pools and preloads them in the background; the server then listens and prints its listening
+ * line. Shutdown (closing the layer, e.g. SIGTERM): the routes stop, open RPC streams end and
+ * their leases are released, the server closes, then every pool is drained within
+ * `shutdown_deadline_ms` and every engine is stopped.
+ *
+ * @since 0.1.0
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as HttpServerError from "@effect/platform/HttpServerError"
+import type * as Path from "@effect/platform/Path"
+import { BindSafety, Serve } from "@llama-orch/daemon-kit"
+import { EmbeddedPoolManager, PoolRpcHandlers } from "@llama-orch/pool-core"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type { Settings } from "./Config.js"
+import * as HealthRoute from "./HealthRoute.js"
+import * as PoolMetrics from "./PoolMetrics.js"
+
+/**
+ * How to configure a token, for the bind-safety message.
+ *
+ * @since 0.1.0
+ */
+export const tokenHint = "token or token_file in the config file, or POOL_MANAGERD_TOKEN / POOL_MANAGERD_TOKEN_FILE"
+
+/**
+ * The daemon: checks bind safety, then builds the manager and serves it. Run it with
+ * `Layer.launch`.
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  settings: Settings
+): Layer.Layer<
+  never,
+  BindSafety.BindRefused | HttpServerError.ServeError,
+  CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+> => {
+  const manager = EmbeddedPoolManager.layer(settings.manager).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  const routes = Layer.mergeAll(
+    PoolRpcHandlers.layerRoute({ token: Option.getOrUndefined(settings.token) }),
+    HealthRoute.layer,
+    PoolMetrics.layer
+  )
+  const checked = Layer.effectDiscard(BindSafety.ensureBindAllowed(settings.host, settings.token, tokenHint))
+  const started = Layer.effectDiscard(
+    Effect.logInfo("pool-managerd is starting.").pipe(
+      Effect.annotateLogs({
+        host: settings.host,
+        port: settings.port,
+        state_dir: settings.manager.stateDir,
+        pools: settings.manager.pools.length,
+        engines: settings.manager.profiles.map((p) => p.name).join(","),
+        auth: Option.isSome(settings.token)
+      })
+    )
+  )
+  const stopped = Layer.scopedDiscard(
+    Effect.addFinalizer(() => Effect.logInfo("pool-managerd stopped; every engine is stopped."))
+  )
+  return Serve.layer(routes, { host: settings.host, port: settings.port }).pipe(
+    Layer.provide(manager),
+    Layer.provide(stopped),
+    Layer.provide(started),
+    Layer.provide(checked)
+  )
+}

@@ -1,0 +1,134 @@
+/**
+ * The pool metrics of `pool-managerd`, exposed at `GET /metrics` in the Prometheus text format:
+ * gauges set from `PoolManager.list` at each scrape, and counters and the preload histogram moved by
+ * pool events when they happen. Every series is labelled with `pool_id` and `engine`.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import { PrometheusMetrics } from "@llama-orch/daemon-kit"
+import { PoolManager, PoolState, type PoolStatus } from "@llama-orch/pool-core"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
+
+const ready = Metric.gauge("pool_ready", { description: "1 when the pool is Ready, else 0" })
+const slotsTotal = Metric.gauge("pool_slots_total", { description: "slots of the pool" })
+const slotsFree = Metric.gauge("pool_slots_free", { description: "slots of the pool not leased" })
+const activeLeases = Metric.gauge("pool_active_leases", { description: "leases currently held" })
+const state = Metric.gauge("pool_state", { description: "1 for the pool's current state, 0 for the others" })
+const restarts = Metric.counter("pool_restarts_total", {
+  description: "supervised restarts of the pool's engine",
+  incremental: true
+})
+const preloadDuration = Metric.histogram(
+  "pool_preload_duration_ms",
+  MetricBoundaries.exponential({ start: 50, factor: 2, count: 14 }),
+  "time from Starting to Ready, in milliseconds"
+)
+
+const states: ReadonlyArray<PoolState> = PoolState.literals
+
+interface Labels {
+  readonly poolId: string
+  readonly engine: string
+}
+
+const tagged = <T, I, O>(metric: Metric.Metric<T, I, O>, labels: Labels) =>
+  metric.pipe(Metric.tagged("pool_id", labels.poolId), Metric.tagged("engine", labels.engine))
+
+const setGauges = (status: PoolStatus | undefined, labels: Labels): Effect.Effect<void> =>
+  Effect.all([
+    Metric.set(tagged(ready, labels), status?.ready === true ? 1 : 0),
+    Metric.set(tagged(slotsTotal, labels), status?.slotsTotal ?? 0),
+    Metric.set(tagged(slotsFree, labels), status?.slotsFree ?? 0),
+    Metric.set(tagged(activeLeases, labels), status?.activeLeases ?? 0),
+    Effect.forEach(states, (s) =>
+      Metric.set(tagged(state, labels).pipe(Metric.tagged("state", s)), status?.state === s ? 1 : 0))
+  ], { discard: true })
+
+interface Seen {
+  readonly state: PoolState
+  readonly restarts: number
+  readonly startingAt: number | undefined
+}
+
+/**
+ * Follows pool events: counts restarts when a pool's restart count grows, and records the time from
+ * entering `Starting` to `Ready`.
+ *
+ * @since 0.1.0
+ */
+export const trackEvents: Effect.Effect<void, never, PoolManager> = Effect.gen(function*() {
+  const manager = yield* PoolManager
+  const seen = yield* Ref.make(new Map<string, Seen>())
+  const observe = (status: PoolStatus, baseline: boolean) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const labels = { poolId: status.poolId, engine: status.engine }
+      const before = (yield* Ref.get(seen)).get(status.poolId)
+      const entering = (s: PoolState) => status.state === s && before?.state !== s
+      if (!baseline && before !== undefined && status.restarts > before.restarts) {
+        yield* Metric.incrementBy(tagged(restarts, labels), status.restarts - before.restarts)
+      }
+      const startingAt = entering("Starting") ? now : status.state === "Starting" ? before?.startingAt : undefined
+      if (!baseline && entering("Ready") && before?.startingAt !== undefined) {
+        yield* Metric.update(tagged(preloadDuration, labels), now - before.startingAt)
+      }
+      yield* Ref.update(seen, (map) =>
+        new Map(map).set(status.poolId, {
+          state: status.state,
+          restarts: status.restarts,
+          startingAt: startingAt ?? (status.state === "Ready" ? undefined : before?.startingAt)
+        }))
+    })
+  yield* manager.events.pipe(
+    Stream.runForEach((event) =>
+      event._tag === "Snapshot"
+        ? Effect.forEach(event.pools, (status) => observe(status, true), { discard: true })
+        : observe(event.status, false)
+    ),
+    Effect.catchAllCause((cause) => Effect.logWarning("Pool metrics stopped following pool events.", cause))
+  )
+})
+
+/**
+ * Sets the gauges from the current pool list; pools that were removed since the last scrape get 0.
+ *
+ * @since 0.1.0
+ */
+export const makeUpdateGauges: Effect.Effect<Effect.Effect<void>, never, PoolManager> = Effect.gen(function*() {
+  const manager = yield* PoolManager
+  const known = yield* Ref.make(new Map<string, Labels>())
+  return Effect.gen(function*() {
+    const pools = yield* Effect.orElseSucceed(manager.list, () => [])
+    const current = new Map<string, Labels>(pools.map((p) => [p.poolId, { poolId: p.poolId, engine: p.engine }]))
+    const previous = yield* Ref.getAndSet(known, current)
+    yield* Effect.forEach(pools, (status) => setGauges(status, { poolId: status.poolId, engine: status.engine }), {
+      discard: true
+    })
+    yield* Effect.forEach(
+      [...previous.values()].filter((labels) => !current.has(labels.poolId)),
+      (labels) => setGauges(undefined, labels),
+      { discard: true }
+    )
+  })
+})
+
+/**
+ * `GET /metrics` with the pool metrics (and every other Effect metric of the process), and the
+ * event follower that moves the counters.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<never, never, HttpLayerRouter.HttpRouter | PoolManager> = Layer.unwrapScoped(
+  Effect.gen(function*() {
+    yield* Effect.forkScoped(trackEvents)
+    const updateGauges = yield* makeUpdateGauges
+    return PrometheusMetrics.route({ beforeScrape: updateGauges })
+  })
+)

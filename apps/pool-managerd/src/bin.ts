@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+/**
+ * The `pool-managerd` command: `pool-managerd [--config FILE] [--host H] [--port N] [--state-dir DIR]`.
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { CommandLine, DaemonMain } from "@llama-orch/daemon-kit"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Config from "./Config.js"
+import * as Daemon from "./Daemon.js"
+import { version } from "./version.js"
+
+const stateDir = Options.directory("state-dir", { exists: "either" }).pipe(
+  Options.withDescription(
+    `directory for pidfiles and handoff files (default ${Config.defaults.stateDir}); one daemon per directory`
+  ),
+  Options.optional
+)
+
+const logLevels = {
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error
+} as const
+
+const command = Command.make(
+  "pool-managerd",
+  { listen: CommandLine.listenOptions(Config.defaults), stateDir },
+  ({ listen, stateDir }) =>
+    Effect.gen(function*() {
+      const settings = yield* Config.load(listen.config, { host: listen.host, port: listen.port, stateDir }, version)
+      // the file's log level applies from here on
+      return yield* Layer.launch(Daemon.layer(settings)).pipe(
+        Logger.withMinimumLogLevel(logLevels[settings.logLevel])
+      )
+    })
+).pipe(Command.withDescription("Runs local LLM engines as pools and serves the PoolManager RPC."))
+
+DaemonMain.run(CommandLine.runArgv(command, { name: "pool-managerd", version }), { name: "pool-managerd" })

@@ -5,10 +5,12 @@
  */
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
 import { expect } from "@effect/vitest"
 import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
-import { Context, Effect, Layer, Ref, Schedule, Scope, Stream } from "effect"
+import { Context, Deferred, Effect, Layer, Logger, LogLevel, Ref, Schedule, Scope, Stream } from "effect"
 import * as NodeProcess from "node:process"
 import { EmbeddedPoolManager, EngineProfile, type PoolEvent, PoolManager, type PoolStatus } from "../../src/index.js"
 
@@ -47,11 +49,21 @@ export const profiles: ReadonlyArray<EngineProfile> = [
   fakeProfile("fake-crash", ["--crash-on-start", "--exit-code", "3"]),
   fakeProfile("fake-hang", ["--hang-health"]),
   fakeProfile("fake-ignore-term", ["--ignore-sigterm"]),
-  fakeProfile("fake-flaky", ["--live-ms", "150", "--exit-code", "7"])
+  fakeProfile("fake-flaky", ["--live-ms", "1000", "--exit-code", "7"])
 ]
 
-/** Every pid any command spawned through the tracking executor. */
-export class SpawnedPids extends Context.Tag("test/SpawnedPids")<SpawnedPids, Ref.Ref<ReadonlySet<number>>>() {}
+/** A process spawned through the tracking executor. */
+export interface Spawned {
+  readonly pid: number
+  readonly args: ReadonlyArray<string>
+}
+
+/** Every process any command spawned through the tracking executor. */
+export class SpawnedPids extends Context.Tag("test/SpawnedPids")<SpawnedPids, Ref.Ref<ReadonlyArray<Spawned>>>() {}
+
+/** The engine processes (not `--version` runs) among `spawned`. */
+export const enginePids = (spawned: ReadonlyArray<Spawned>): ReadonlyArray<number> =>
+  spawned.filter((p) => !p.args.includes("--version")).map((p) => p.pid)
 
 /** A command executor that records each spawned pid in `SpawnedPids`. */
 const TrackingExecutor = Layer.effect(
@@ -60,7 +72,14 @@ const TrackingExecutor = Layer.effect(
     const inner = yield* CommandExecutor.CommandExecutor
     const pids = yield* SpawnedPids
     return CommandExecutor.makeExecutor((command) =>
-      inner.start(command).pipe(Effect.tap((proc) => Ref.update(pids, (set) => new Set([...set, proc.pid]))))
+      inner.start(command).pipe(
+        Effect.tap((proc) =>
+          Ref.update(
+            pids,
+            (all) => [...all, { pid: proc.pid, args: command._tag === "StandardCommand" ? command.args : [] }]
+          )
+        )
+      )
     )
   })
 )
@@ -84,14 +103,14 @@ export type ManagerOverrides = Partial<Omit<EmbeddedPoolManager.EmbeddedOptionsI
  */
 export const withManager = <A, E>(
   overrides: ManagerOverrides,
-  body: (ctx: { readonly stateDir: string; readonly pids: Ref.Ref<ReadonlySet<number>> }) => Effect.Effect<
+  body: (ctx: { readonly stateDir: string; readonly pids: Ref.Ref<ReadonlyArray<Spawned>> }) => Effect.Effect<
     A,
     E,
-    PoolManager | Scope.Scope
+    PoolManager | Scope.Scope | FileSystem.FileSystem | Path.Path
   >
-): Effect.Effect<A, E> =>
+): Effect.Effect<A, E | PlatformError> =>
   Effect.gen(function*() {
-    const pids = yield* Ref.make<ReadonlySet<number>>(new Set())
+    const pids = yield* Ref.make<ReadonlyArray<Spawned>>([])
     const fs = yield* FileSystem.FileSystem
     const stateDir = yield* fs.makeTempDirectoryScoped({ prefix: "pool-core-test-" }).pipe(Effect.orDie)
     const manager = EmbeddedPoolManager.layer({
@@ -104,12 +123,14 @@ export const withManager = <A, E>(
     }).pipe(Layer.provide(TrackingExecutor), Layer.provide(Layer.succeed(SpawnedPids, pids)))
     const result = yield* Effect.scoped(body({ stateDir, pids }).pipe(Effect.provide(manager)))
     const seen = yield* Ref.get(pids)
-    const leftBehind = [...seen].filter(alive)
+    expect(seen.length, "the test spawned processes").toBeGreaterThan(0)
+    const leftBehind = seen.map((p) => p.pid).filter(alive)
     expect(leftBehind, "processes left behind").toEqual([])
     return result
   }).pipe(
     Effect.scoped,
-    Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))
+    Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)),
+    Logger.withMinimumLogLevel(LogLevel.Error)
   )
 
 /** Waits (on the events stream) for the first status of `poolId` matching `predicate`. */
@@ -144,4 +165,47 @@ export const awaitGone = (pid: number): Effect.Effect<boolean> =>
   Effect.sync(() => alive(pid)).pipe(
     Effect.repeat({ schedule: Schedule.spaced("25 millis"), while: (isAlive) => isAlive }),
     Effect.timeoutTo({ duration: "15 seconds", onTimeout: () => false, onSuccess: () => true })
+  )
+
+/**
+ * Records every event of the manager from now on (the returned effect resolves once the
+ * subscription's Snapshot has arrived, so no later change can be missed).
+ */
+export const recordEvents: Effect.Effect<Ref.Ref<ReadonlyArray<PoolEvent>>, never, PoolManager | Scope.Scope> = Effect
+  .gen(function*() {
+    const pm = yield* PoolManager
+    const events = yield* Ref.make<ReadonlyArray<PoolEvent>>([])
+    const subscribed = yield* Deferred.make<void>()
+    yield* pm.events.pipe(
+      Stream.runForEach((event) =>
+        Ref.update(events, (all) => [...all, event]).pipe(Effect.zipRight(Deferred.succeed(subscribed, undefined)))
+      ),
+      Effect.forkScoped
+    )
+    yield* Deferred.await(subscribed)
+    return events
+  })
+
+/** The statuses of `poolId` in recorded events, in order. */
+export const statusesOf = (events: ReadonlyArray<PoolEvent>, poolId: string): ReadonlyArray<PoolStatus> =>
+  events.flatMap((event) =>
+    event._tag === "Snapshot"
+      ? event.pools.filter((status) => status.poolId === poolId)
+      : event.status.poolId === poolId
+      ? [event.status]
+      : []
+  )
+
+/** The failure with `tag` an effect was expected to end with; dies when it succeeds or fails otherwise. */
+export const failureOf = <Tag extends string>(tag: Tag) =>
+<A, E extends { readonly _tag: string }, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<Extract<E, { readonly _tag: Tag }>, never, R> =>
+  effect.pipe(
+    Effect.flip,
+    Effect.orDieWith(() => new Error(`expected a ${tag} failure, got a success`)),
+    Effect.filterOrDieMessage(
+      (error): error is Extract<E, { readonly _tag: Tag }> => error._tag === tag,
+      `expected a ${tag} failure`
+    )
   )

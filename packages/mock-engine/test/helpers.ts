@@ -56,15 +56,20 @@ export interface SseResult {
 
 /**
  * POST a JSON body and read the SSE response to its end, until the connection drops, or until
- * `maxEvents` events arrived (then the client disconnects).
+ * `maxEvents` events arrived or `signal` aborts (then the client disconnects).
  */
 export const postSse = (
   url: string,
   body: unknown,
-  options: { readonly onData?: (data: string) => void; readonly maxEvents?: number } = {}
+  options: {
+    readonly onData?: (data: string) => void
+    readonly maxEvents?: number
+    readonly signal?: AbortSignal
+  } = {}
 ) =>
   Effect.promise(async (): Promise<SseResult> => {
     const controller = new AbortController()
+    options.signal?.addEventListener("abort", () => controller.abort())
     const res = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json" },

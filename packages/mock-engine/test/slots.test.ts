@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Schedule } from "effect"
+import { Duration, Effect, Fiber, Schedule } from "effect"
 import { getJson, HttpFailure, metric, payloads, postSse, TestLayer, withEngine } from "./helpers.js"
 
 const timeout = 120_000
@@ -31,6 +31,48 @@ describe("mock-engine slots", () => {
           expect(order.slice(9).every((name) => name !== first)).toBe(true)
           expect(yield* metric(engine.url, "mock_max_concurrent_requests")).toBe(1)
           expect(yield* metric(engine.url, "llamacpp:requests_deferred")).toBe(0)
+        })).pipe(Effect.provide(TestLayer)),
+    timeout
+  )
+
+  it.scopedLive(
+    "--slots 1: waiting requests are served in arrival order (FIFO)",
+    () =>
+      withEngine({ slots: 1, tps: 20 }, (engine) =>
+        Effect.gen(function*() {
+          const order: Array<string> = []
+          const until = (name: string, expected: number) =>
+            Effect.retry(
+              Effect.filterOrFail(
+                metric(engine.url, name),
+                (value) => value === expected,
+                () => new HttpFailure({ message: `${name} is not ${expected}` })
+              ),
+              Schedule.spaced(Duration.millis(50)).pipe(Schedule.intersect(Schedule.recurs(600)))
+            )
+          const stopFirst = new AbortController()
+          const request = (name: string, nPredict: number, signal?: AbortSignal) =>
+            Effect.fork(postSse(`${engine.url}/completion`, { prompt: name, n_predict: nPredict, stream: true }, {
+              onData: () => order.push(name),
+              ...(signal === undefined ? {} : { signal })
+            }))
+          const first = yield* request("first", 10_000, stopFirst.signal)
+          yield* until("llamacpp:requests_processing", 1)
+          const second = yield* request("second", 3)
+          yield* until("llamacpp:requests_deferred", 1)
+          const third = yield* request("third", 3)
+          yield* until("llamacpp:requests_deferred", 2)
+          const slots = yield* getJson(`${engine.url}/slots`)
+          expect(slots.body).toMatchObject([{ id: 0, is_processing: true }])
+          // Freeing the only slot lets the waiting requests run, oldest first.
+          stopFirst.abort()
+          yield* Fiber.join(first)
+          const [b, c] = yield* Effect.all([Fiber.join(second), Fiber.join(third)])
+          expect(payloads(b).at(-1)).toMatchObject({ stop: true, tokens_predicted: 3 })
+          expect(payloads(c).at(-1)).toMatchObject({ stop: true, tokens_predicted: 3 })
+          const rest = order.filter((name) => name !== "first")
+          expect(rest).toEqual([...Array(4).fill("second"), ...Array(4).fill("third")])
+          expect(yield* metric(engine.url, "mock_max_concurrent_requests")).toBe(1)
         })).pipe(Effect.provide(TestLayer)),
     timeout
   )

@@ -41,6 +41,8 @@ export interface TokenEvent {
   readonly piece: string
   /** Tokens predicted so far, this one included. */
   readonly predicted: number
+  /** Prompt tokens evaluated for this generation. */
+  readonly evaluated: number
 }
 
 /** The end of a generation. */
@@ -103,7 +105,8 @@ export const generate = (
             _tag: "Token",
             slot,
             piece,
-            predicted: index + 1
+            predicted: index + 1,
+            evaluated: tokensEvaluated
           } satisfies TokenEvent
         )
       )

@@ -106,7 +106,7 @@ const completion = Effect.gen(function*() {
           stop: false,
           id_slot: event.slot,
           tokens_predicted: event.predicted,
-          tokens_evaluated: 0
+          tokens_evaluated: event.evaluated
         } :
         { index: 0, content: "", tokens: [], ...finalFields(state, event) }
     )))

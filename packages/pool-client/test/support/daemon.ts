@@ -1,0 +1,54 @@
+/** A real pool-managerd process for tests: a config file in a temporary directory, then the daemon. */
+import { FileSystem, Path } from "@effect/platform"
+import { SpawnDaemon } from "@llama-orch/daemon-kit"
+import { Effect, Redacted } from "effect"
+import { fileURLToPath } from "node:url"
+import { contractProfileFields } from "./engine.js"
+import { awaitGone } from "./processes.js"
+
+const entry = fileURLToPath(new URL("../../../../apps/pool-managerd/src/bin.ts", import.meta.url))
+
+/** Where a test daemon keeps its config and state. */
+export interface DaemonHome {
+  readonly configPath: string
+  readonly stateDir: string
+}
+
+/** Writes a pool-managerd config (the contract engine profile, short grace periods) to a temporary directory. */
+export const makeHome = (token: Redacted.Redacted<string> | undefined) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "pool-managerd-test-" })
+    const stateDir = path.join(dir, "state")
+    const configPath = path.join(dir, "pool-managerd.yaml")
+    // YAML is a superset of JSON
+    const config = {
+      host: "127.0.0.1",
+      ...(token === undefined ? {} : { token: Redacted.value(token) }),
+      stop_grace_ms: 3_000,
+      shutdown_deadline_ms: 3_000,
+      engines: [contractProfileFields]
+    }
+    yield* fs.writeFileString(configPath, JSON.stringify(config, null, 2))
+    return { configPath, stateDir } satisfies DaemonHome
+  })
+
+/**
+ * Starts pool-managerd on `home` (port 0 unless given) for the current scope. When the scope closes
+ * the daemon is stopped and the test fails if its process is still there.
+ */
+export const startDaemon = (home: DaemonHome, port = 0) =>
+  Effect.gen(function*() {
+    const pids: Array<number> = []
+    // registered first, so it runs after the daemon's own stop finalizer
+    yield* Effect.addFinalizer(() => awaitGone(pids))
+    const daemon = yield* SpawnDaemon.spawnDaemon({
+      entry,
+      args: ["--config", home.configPath, "--port", String(port), "--state-dir", home.stateDir],
+      startTimeout: "90 seconds",
+      stopGrace: "20 seconds"
+    })
+    pids.push(daemon.pid)
+    return daemon
+  })

@@ -1,0 +1,126 @@
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { EngineNotAllowed, PoolId, PoolSpec, Unauthorized } from "@llama-orch/pool-core"
+import { Effect } from "effect"
+import { alive, awaitGone, awaitReady, entry, getText, rpcClient, SpawnDaemon, writeConfig } from "./helpers.js"
+
+const token = "pm-test-token-6f1c9a"
+
+const mockConfig = `
+engines:
+  - name: mock
+    mock: true
+    args: ["--load-ms", "100"]
+pools:
+  - id: mock-a
+    engine: mock
+    model: tiny
+    slots: 2
+    ctx_max: 2048
+shutdown_deadline_ms: 5000
+stop_grace_ms: 5000
+`
+
+describe("pool-managerd as a real process", () => {
+  it.scopedLive(
+    "starts, preloads the configured mock pool, serves /health, /metrics and /rpc, and drains on SIGTERM",
+    () =>
+      Effect.gen(function*() {
+        const { dir, file } = yield* writeConfig(mockConfig)
+        const daemon = yield* SpawnDaemon.spawnDaemon({
+          entry,
+          args: ["--config", file, "--port", "0", "--state-dir", `${dir}/state`],
+          env: { POOL_MANAGERD_TOKEN: token }
+        })
+        expect(daemon.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+
+        const health = yield* awaitReady(daemon.url, ["mock-a"])
+        expect(health.pools).toEqual([expect.objectContaining({ pool_id: "mock-a", state: "Ready", ready: true })])
+
+        const metrics = yield* getText(`${daemon.url}/metrics`)
+        expect(metrics).toMatch(/^pool_ready\{pool_id="mock-a",engine="mock"\} 1$/m)
+        expect(metrics).toMatch(/^pool_slots_total\{pool_id="mock-a",engine="mock"\} 2$/m)
+        expect(metrics).toMatch(/^pool_slots_free\{pool_id="mock-a",engine="mock"\} 2$/m)
+        expect(metrics).toMatch(/^pool_active_leases\{pool_id="mock-a",engine="mock"\} 0$/m)
+        expect(metrics).toMatch(/^pool_state\{pool_id="mock-a",engine="mock",state="Ready"\} 1$/m)
+        expect(metrics).toMatch(/^pool_state\{pool_id="mock-a",engine="mock",state="Starting"\} 0$/m)
+        expect(metrics).toMatch(/^pool_preload_duration_ms_count\{pool_id="mock-a",engine="mock"\} 1$/m)
+        expect(metrics).not.toMatch(/^pool_restarts_total\{pool_id="mock-a"[^}]*\} [1-9]/m)
+
+        // the RPC endpoint needs the token, and only configured engine profiles may be registered
+        const client = yield* rpcClient(daemon.url, token)
+        const pools = yield* client.List()
+        expect(pools.map((p) => p.poolId)).toEqual(["mock-a"])
+        const enginePid = pools[0]?.handoff?.pid
+        if (enginePid === undefined) return expect.fail("the Ready pool has no handoff")
+        expect(alive(enginePid)).toBe(true)
+        const notAllowed = yield* Effect.flip(
+          client.Register(PoolSpec.make({ id: PoolId.make("evil"), engine: "sh", model: "x" }))
+        )
+        expect(notAllowed).toBeInstanceOf(EngineNotAllowed)
+        const intruder = yield* rpcClient(daemon.url, "wrong-token")
+        const denied = yield* Effect.flip(intruder.List())
+        expect(denied).toBeInstanceOf(Unauthorized)
+        const anonymous = yield* rpcClient(daemon.url, undefined)
+        expect(yield* Effect.flip(anonymous.Health())).toBeInstanceOf(Unauthorized)
+
+        // SIGTERM: drain, stop the engine, exit 0
+        yield* daemon.signal("SIGTERM")
+        const exit = yield* daemon.exit
+        expect(exit).toEqual({ _tag: "Exited", code: 0 })
+        expect(alive(daemon.pid)).toBe(false)
+        yield* awaitGone(enginePid)
+        expect(alive(enginePid)).toBe(false)
+
+        const stdout = yield* daemon.stdout
+        const stderr = yield* daemon.stderr
+        expect(stdout).toBe(`listening on ${daemon.url}\n`)
+        expect(stdout + stderr).not.toContain(token)
+        const messages = stderr.trim().split("\n").map((line): unknown => JSON.parse(line))
+        expect(messages).toContainEqual(expect.objectContaining({ message: "pool-managerd is starting.", auth: true }))
+        expect(messages).toContainEqual(expect.objectContaining({ level: "info", pool_id: "mock-a", engine: "mock" }))
+        expect(messages.at(-1)).toEqual(
+          expect.objectContaining({ message: "pool-managerd stopped; every engine is stopped." })
+        )
+      }).pipe(Effect.provide(NodeContext.layer)),
+    240_000
+  )
+
+  it.scopedLive("a bad config exits with code 2 and names the file and the bad fields", () =>
+    Effect.gen(function*() {
+      const { file } = yield* writeConfig(`
+engines:
+  - name: mock
+    mock: true
+pools:
+  - id: mock-a
+    engine: mock
+    model: tiny
+    ctx_max: -5
+    ctxMax: 10
+`)
+      const result = yield* SpawnDaemon.runToExit({ entry, args: ["--config", file, "--port", "0"] })
+      expect(result.exit).toEqual({ _tag: "Exited", code: 2 })
+      expect(result.stdout).toBe("")
+      expect(result.stderr).toContain(`invalid configuration in ${file}`)
+      expect(result.stderr).toContain("pools.0.ctx_max")
+      expect(result.stderr).toContain("pools.0.ctxMax")
+    }).pipe(Effect.provide(NodeContext.layer)), 120_000)
+
+  it.scopedLive(
+    "refuses to listen beyond loopback without a token (exit code 2, clear message)",
+    () =>
+      Effect.gen(function*() {
+        const { dir } = yield* writeConfig("")
+        const result = yield* SpawnDaemon.runToExit({
+          entry,
+          args: ["--host", "0.0.0.0", "--port", "0", "--state-dir", `${dir}/state`]
+        })
+        expect(result.exit).toEqual({ _tag: "Exited", code: 2 })
+        expect(result.stdout).toBe("")
+        expect(result.stderr).toContain("refusing to listen on 0.0.0.0 without a token")
+        expect(result.stderr).toContain("POOL_MANAGERD_TOKEN")
+      }).pipe(Effect.provide(NodeContext.layer)),
+    120_000
+  )
+})

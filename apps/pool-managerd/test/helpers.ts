@@ -1,0 +1,67 @@
+// Helpers for tests that run pool-managerd as a real process.
+import { FileSystem } from "@effect/platform"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as RpcClient from "@effect/rpc/RpcClient"
+import * as RpcSerialization from "@effect/rpc/RpcSerialization"
+import { SpawnDaemon } from "@llama-orch/daemon-kit"
+import { PoolAuth, PoolRpcs } from "@llama-orch/pool-core"
+import { Duration, Effect, Layer, Redacted, Schedule, Schema } from "effect"
+
+export const entry = new URL("../src/bin.ts", import.meta.url).pathname
+
+/** Writes a config file into a fresh temporary directory and returns its path and the directory. */
+export const writeConfig = (yaml: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "pool-managerd-test-" })
+    const file = `${dir}/pools.yaml`
+    yield* fs.writeFileString(file, yaml)
+    return { dir, file }
+  })
+
+/** A `PoolRpcs` client over HTTP + NDJSON, authenticating with `token`. */
+export const rpcClient = (url: string, token: string | undefined) =>
+  RpcClient.make(PoolRpcs).pipe(
+    Effect.provide(
+      RpcClient.layerProtocolHttp({ url: `${url}/rpc` }).pipe(
+        Layer.provide([FetchHttpClient.layer, RpcSerialization.layerNdjson])
+      )
+    ),
+    Effect.provide(PoolAuth.layerClient(token === undefined ? undefined : Redacted.make(token)))
+  )
+
+const HealthBody = Schema.Struct({
+  pools: Schema.Array(Schema.Struct({ pool_id: Schema.String, state: Schema.String, ready: Schema.Boolean }))
+})
+
+export const getText = (url: string) => Effect.promise(() => fetch(url).then((r) => r.text()))
+
+/** Polls `/health` until every listed pool is Ready (real time; engines are real processes). */
+export const awaitReady = (url: string, poolIds: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const body = yield* Effect.promise(() => fetch(`${url}/health`).then((r) => r.json()))
+    const health = yield* Schema.decodeUnknown(HealthBody)(body)
+    const ready = poolIds.every((id) => health.pools.some((p) => p.pool_id === id && p.ready))
+    if (!ready) return yield* Effect.fail(`not ready yet: ${JSON.stringify(health.pools)}`)
+    return health
+  }).pipe(
+    Effect.retry({ schedule: Schedule.spaced(Duration.millis(250)), times: 600 }),
+    Effect.timeoutFail({ duration: Duration.seconds(120), onTimeout: () => "pools did not become Ready" })
+  )
+
+export const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Waits (real time) until the process is gone. */
+export const awaitGone = (pid: number) =>
+  Effect.suspend(() => alive(pid) ? Effect.fail("alive") : Effect.void).pipe(
+    Effect.retry({ schedule: Schedule.spaced(Duration.millis(100)), times: 300 })
+  )
+
+export { SpawnDaemon }

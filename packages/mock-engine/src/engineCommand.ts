@@ -3,6 +3,7 @@
  */
 import { createRequire } from "node:module"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { cachedBin } from "./internal/sourceCache.js"
 
 /** A command line: the program and its arguments. */
 export interface EngineCommandLine {
@@ -20,13 +21,15 @@ const tsxLoader = (): string => {
 }
 
 /**
- * The command that runs the mock engine with the current Node binary: the TypeScript sources
- * (through tsx) when this module is itself running from source, the built `dist/bin.js` otherwise.
- * Append the engine's flags (e.g. `--port 0`) to `args`.
+ * The command that runs the mock engine with the current Node binary: the built `dist/bin.js`, or,
+ * when this module is itself running from its TypeScript sources, those sources (transpiled once into
+ * `node_modules/.cache`, falling back to tsx). Append the engine's flags (e.g. `--port 0`) to `args`.
  */
 export const mockEngineCommand = (): EngineCommandLine => {
   const here = import.meta.url
   if (here.endsWith(".ts")) {
+    const cached = cachedBin(fileURLToPath(new URL(".", here)), fileURLToPath(new URL("..", here)))
+    if (cached !== undefined) return { command: process.execPath, args: [cached] }
     return {
       command: process.execPath,
       args: [

@@ -27,6 +27,8 @@ export interface DaemonOptions {
   readonly token: Redacted.Redacted<string> | undefined
   readonly poolManagerToken: Redacted.Redacted<string> | undefined
   readonly config: ConfigFile
+  /** Names the configuration file in errors. */
+  readonly source: string
 }
 
 const orchestratorOptions = (config: ConfigFile) => {
@@ -51,7 +53,7 @@ const orchestratorOptions = (config: ConfigFile) => {
  * @since 0.1.0
  */
 export const layer = (options: DaemonOptions) => {
-  const pools = PoolsLayer.layer(PoolsLayer.modeOf(options.config, options.poolManagerToken))
+  const pools = PoolsLayer.layer(PoolsLayer.modeOf(options.config, options.source, options.poolManagerToken))
   const core = Orchestrator.layer(orchestratorOptions(options.config)).pipe(
     Layer.provideMerge(pools),
     Layer.provide(NodeHttpClient.layerUndici)

@@ -1,7 +1,7 @@
 /**
  * The `PoolManager` orchestratord runs on, chosen by the configuration: remote (pool-client to a
- * pool-managerd), embedded (engines from the file), or the built-in mock pool when the file
- * declares neither.
+ * pool-managerd), embedded (engines and pools from the file, resolved exactly as pool-managerd
+ * resolves its own file), or the built-in mock pool when the file declares neither.
  *
  * @since 0.1.0
  */
@@ -9,32 +9,17 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
+import type { ConfigFile as ConfigFiles } from "@llama-orch/daemon-kit"
 import { PoolClient } from "@llama-orch/pool-client"
 import { EmbeddedPoolManager, type PoolManager } from "@llama-orch/pool-core"
+import { Config as PoolManagerdConfig } from "@llama-orch/pool-managerd"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
-import type { ConfigFile } from "./Config.js"
-
-/**
- * The mock engine's profile and pool used when nothing else is configured: pool `mock-0`, model
- * `mock-model`, 4 slots, 50 tokens per second.
- *
- * @since 0.1.0
- */
-export const mockDefaults = (): Pick<typeof ConfigFile.Encoded, "engines" | "pools"> => {
-  const { args, command } = mockEngineCommand()
-  return {
-    engines: [{
-      name: "mock",
-      protocol: "llamacpp",
-      command,
-      args: [...args, ...mockEngineProfileArgs, "--tps", "50"]
-    }],
-    pools: [{ id: "mock-0", engine: "mock", model: "mock-model", slots: 4, ctx_max: 4096 }]
-  }
-}
+import * as Schema from "effect/Schema"
+import { type ConfigFile, EmbeddedSection, mockPool } from "./Config.js"
+import { apiVersion } from "./ServerSettings.js"
 
 /**
  * How the pool manager is reached.
@@ -43,61 +28,47 @@ export const mockDefaults = (): Pick<typeof ConfigFile.Encoded, "engines" | "poo
  */
 export type PoolsMode =
   | { readonly _tag: "Remote"; readonly url: string; readonly token: Redacted.Redacted<string> | undefined }
-  | { readonly _tag: "Embedded"; readonly config: ConfigFile }
+  | { readonly _tag: "Embedded"; readonly config: ConfigFile; readonly source: string }
 
 /**
  * The mode a configuration asks for.
  *
  * @since 0.1.0
  */
-export const modeOf = (config: ConfigFile, remoteToken: Redacted.Redacted<string> | undefined): PoolsMode =>
+export const modeOf = (
+  config: ConfigFile,
+  source: string,
+  remoteToken: Redacted.Redacted<string> | undefined
+): PoolsMode =>
   config.pool_manager !== undefined
     ? { _tag: "Remote", url: config.pool_manager.url, token: remoteToken }
-    : { _tag: "Embedded", config }
+    : { _tag: "Embedded", config, source }
 
-const embedded = (config: ConfigFile): Layer.Layer<PoolManager, PlatformError> => {
-  const declared = config.pools !== undefined && config.pools.length > 0
-  const { engines = [], pools = [] } = declared ? config : mockDefaults()
-  return Layer.unwrapScoped(Effect.gen(function*() {
+const embedded = (
+  config: ConfigFile,
+  source: string
+): Layer.Layer<PoolManager, PlatformError | ConfigFiles.ConfigError> =>
+  Layer.unwrapScoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const stateDir = config.state_dir ?? (yield* fs.makeTempDirectoryScoped({ prefix: "orchestratord-" }))
-    return EmbeddedPoolManager.layer({
-      profiles: engines.map((e) => ({
-        name: e.name,
-        protocol: e.protocol,
-        command: e.command,
-        ...(e.args === undefined ? {} : { args: e.args }),
-        ...(e.env === undefined ? {} : { env: e.env }),
-        ...(e.health_path === undefined ? {} : { healthPath: e.health_path }),
-        ...(e.version_args === undefined ? {} : { versionArgs: e.version_args })
-      })),
-      pools: pools.map((p) => ({
-        id: p.id,
-        engine: p.engine,
-        model: p.model,
-        ...(p.slots === undefined ? {} : { slots: p.slots }),
-        ...(p.ctx_max === undefined ? {} : { ctxMax: p.ctx_max }),
-        ...(p.device_mask === undefined ? {} : { deviceMask: p.device_mask }),
-        ...(p.port === undefined ? {} : { port: p.port }),
-        ...(p.env === undefined ? {} : { env: p.env }),
-        ...(p.startup_timeout_ms === undefined ? {} : { startupTimeoutMs: p.startup_timeout_ms }),
-        ...(p.preload === undefined ? {} : { preload: p.preload })
-      })),
-      stateDir,
-      ...(config.model_dir === undefined ? {} : { modelDir: config.model_dir }),
-      ...(config.engine_host === undefined ? {} : { host: config.engine_host }),
-      ...(config.shutdown_deadline_ms === undefined ? {} : { shutdownDeadlineMs: config.shutdown_deadline_ms }),
-      ...(config.stop_grace_ms === undefined ? {} : { stopGraceMs: config.stop_grace_ms })
-    })
+    const section = Schema.encodeSync(EmbeddedSection)(config)
+    const declared = config.pools.length > 0 ? section : { ...section, ...mockPool }
+    const pmConfig = Schema.decodeUnknownSync(PoolManagerdConfig.PoolManagerdConfig)(declared)
+    const settings = yield* PoolManagerdConfig.resolve(
+      pmConfig,
+      { host: Option.none(), port: Option.none(), stateDir: Option.some(stateDir) },
+      source,
+      apiVersion
+    )
+    return EmbeddedPoolManager.layer(settings.manager)
   })).pipe(Layer.provide([NodeContext.layer, NodeHttpClient.layerUndici]))
-}
 
 /**
  * The `PoolManager` layer of a mode.
  *
  * @since 0.1.0
  */
-export const layer = (mode: PoolsMode): Layer.Layer<PoolManager, PlatformError> =>
+export const layer = (mode: PoolsMode): Layer.Layer<PoolManager, PlatformError | ConfigFiles.ConfigError> =>
   mode._tag === "Remote"
     ? PoolClient.layer({ url: mode.url, token: mode.token }).pipe(Layer.provide(NodeHttpClient.layerUndici))
-    : embedded(mode.config)
+    : embedded(mode.config, mode.source)

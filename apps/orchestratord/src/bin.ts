@@ -34,7 +34,7 @@ const orchestratord = Command.make(
       const source = Option.getOrElse(flags.config, () => "the built-in defaults")
       const config = Option.isSome(flags.config)
         ? yield* ConfigFiles.loadYamlFile(ConfigFile, flags.config.value)
-        : new ConfigFile({})
+        : yield* ConfigFiles.decodeConfig(ConfigFile, {}, source)
       const token = yield* Secret.resolveSecret({
         key: "token",
         env: defaults.tokenEnv,
@@ -65,7 +65,8 @@ const orchestratord = Command.make(
           port,
           token: Option.getOrUndefined(token),
           poolManagerToken: Option.getOrUndefined(poolManagerToken),
-          config
+          config,
+          source
         })
       ).pipe(Logger.withMinimumLogLevel(levels[config.log_level ?? "info"]))
     })

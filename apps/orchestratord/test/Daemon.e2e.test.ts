@@ -1,0 +1,229 @@
+/**
+ * orchestratord as a real process with no configuration: the built-in mock pool, real mock engine
+ * processes, real HTTP, the official OpenAI client, and a clean SIGTERM.
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { assert, expect, layer } from "@effect/vitest"
+import { SpawnDaemon } from "@llama-orch/daemon-kit"
+import { Context, Effect, Layer, Schedule } from "effect"
+import { fileURLToPath } from "node:url"
+import OpenAI from "openai"
+import { childPids, isAlive, waitGone, waitOk } from "./fixtures/processes.js"
+import { readSse } from "./fixtures/sse.js"
+
+const root = fileURLToPath(new URL("../../..", import.meta.url))
+const entry = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
+
+class Daemon extends Context.Tag("test/Daemon")<Daemon, SpawnDaemon.RunningDaemon>() {}
+
+const DaemonLive = Layer.scoped(
+  Daemon,
+  Effect.gen(function*() {
+    const daemon = yield* SpawnDaemon.spawnDaemon({
+      entry,
+      args: ["--port", "0"],
+      cwd: root,
+      startTimeout: "120 seconds"
+    })
+    yield* waitOk(`${daemon.url}/ready`)
+    return daemon
+  })
+).pipe(Layer.provide(NodeContext.layer))
+
+const post = (url: string, body: unknown) =>
+  Effect.promise(() =>
+    fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+  )
+
+const submit = (url: string, body: Record<string, unknown>) =>
+  Effect.gen(function*() {
+    const response = yield* post(`${url}/v2/tasks`, { model_ref: "mock-model", prompt: "hello there", ...body })
+    expect(response.status).toBe(202)
+    const accepted: unknown = yield* Effect.promise(() => response.json())
+    assert(typeof accepted === "object" && accepted !== null && "task_id" in accepted && "streams" in accepted)
+    return { taskId: String(accepted.task_id), accepted }
+  })
+
+layer(DaemonLive, { excludeTestServices: true, timeout: 180_000 })("orchestratord process (no config)", (it) => {
+  it.effect("serves the mock pool: /v2/pools lists mock-0 serving mock-model, Ready", () =>
+    Effect.gen(function*() {
+      const { url } = yield* Daemon
+      const pools: unknown = yield* Effect.promise(() => fetch(`${url}/v2/pools`).then((r) => r.json()))
+      expect(pools).toMatchObject({
+        pools: [{ pool_id: "mock-0", model: "mock-model", state: "Ready", metrics: { slots_total: 4 } }]
+      })
+    }), 60_000)
+
+  it.effect(
+    "streams a full task through a real engine: ids 1..n, started first, tokens in order, end last",
+    () =>
+      Effect.gen(function*() {
+        const { url } = yield* Daemon
+        const { taskId } = yield* submit(url, { max_tokens: 6 })
+        const response = yield* Effect.promise(() => fetch(`${url}/v2/tasks/${taskId}/events`))
+        const { events } = yield* Effect.promise(() => readSse(response))
+        expect(events.map((e) => Number(e.id))).toEqual(events.map((_, i) => i + 1))
+        expect(events[0]!.event).toBe("started")
+        const tokens = events.filter((e) => e.event === "token").map((e): unknown => JSON.parse(e.data))
+        expect(tokens.map((t) => (t as { i: number }).i)).toEqual([0, 1, 2, 3, 4, 5])
+        expect(events[events.length - 1]!.event).toBe("end")
+        expect(JSON.parse(events[events.length - 1]!.data)).toMatchObject({ tokens_out: 6 })
+      }),
+    60_000
+  )
+
+  it.effect("Last-Event-ID resumes a live task without loss or duplicates", () =>
+    Effect.gen(function*() {
+      const { url } = yield* Daemon
+      const { taskId } = yield* submit(url, { max_tokens: 12 })
+      const first = yield* Effect.promise(() => fetch(`${url}/v2/tasks/${taskId}/events`))
+      const head = yield* Effect.promise(() => readSse(first, (events) => events.some((e) => e.event === "token")))
+      const lastId = head.events[head.events.length - 1]!.id!
+      const second = yield* Effect.promise(() =>
+        fetch(`${url}/v2/tasks/${taskId}/events`, { headers: { "last-event-id": lastId } })
+      )
+      const tail = yield* Effect.promise(() => readSse(second))
+      const all = [...head.events, ...tail.events]
+      expect(all.map((e) => Number(e.id))).toEqual(all.map((_, i) => i + 1))
+      expect(all.filter((e) => e.event === "token")).toHaveLength(12)
+      expect(all[all.length - 1]!.event).toBe("end")
+    }), 60_000)
+
+  it.effect("cancel mid-stream: the stream ends with CANCELLED and nothing follows it", () =>
+    Effect.gen(function*() {
+      const { url } = yield* Daemon
+      const { taskId } = yield* submit(url, { max_tokens: 2000 })
+      const response = yield* Effect.promise(() => fetch(`${url}/v2/tasks/${taskId}/events`))
+      const reading = yield* Effect.fork(Effect.promise(() => readSse(response)))
+      yield* waitOk(`${url}/v2/tasks/${taskId}`)
+      yield* Effect.sleep("300 millis")
+      const cancel = yield* Effect.promise(() => fetch(`${url}/v2/tasks/${taskId}/cancel`, { method: "POST" }))
+      expect(cancel.status).toBe(204)
+      const { events } = yield* reading.await.pipe(Effect.flatten)
+      const last = events[events.length - 1]!
+      expect(last.event).toBe("error")
+      expect(JSON.parse(last.data)).toMatchObject({ code: "CANCELLED", retriable: false })
+      expect(events.filter((e) => e.event === "token").length).toBeLessThan(2000)
+      const snapshot: unknown = yield* Effect.promise(() => fetch(`${url}/v2/tasks/${taskId}`).then((r) => r.json()))
+      expect(snapshot).toMatchObject({ state: "cancelled" })
+    }), 60_000)
+
+  it.effect("the openai client lists models and chats through /v1, streaming and not", () =>
+    Effect.gen(function*() {
+      const { url } = yield* Daemon
+      const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "not-needed", maxRetries: 0 })
+      const models = yield* Effect.promise(() => client.models.list())
+      expect(models.data.map((m) => m.id)).toEqual(["mock-model"])
+      const chat = yield* Effect.promise(() =>
+        client.chat.completions.create({
+          model: "mock-model",
+          messages: [{ role: "user", content: "Say something" }],
+          max_tokens: 5
+        })
+      )
+      expect(chat.object).toBe("chat.completion")
+      expect(chat.choices[0]!.message.content?.length).toBeGreaterThan(0)
+      expect(chat.usage?.completion_tokens).toBe(5)
+      expect(chat.choices[0]!.finish_reason).toBe("length")
+      const stream = yield* Effect.promise(() =>
+        client.chat.completions.create({
+          model: "mock-model",
+          messages: [{ role: "user", content: "Say something" }],
+          max_tokens: 5,
+          stream: true
+        })
+      )
+      const parts: Array<string> = []
+      const finishes: Array<string> = []
+      yield* Effect.promise(async () => {
+        for await (const chunk of stream) {
+          const choice = chunk.choices[0]
+          if (choice?.delta.content) parts.push(choice.delta.content)
+          if (choice?.finish_reason) finishes.push(choice.finish_reason)
+        }
+      })
+      expect(parts).toHaveLength(5)
+      expect(finishes).toEqual(["length"])
+      const completion = yield* Effect.promise(() =>
+        client.completions.create({ model: "mock-model", prompt: "Once", max_tokens: 3 })
+      )
+      expect(completion.choices[0]!.text.length).toBeGreaterThan(0)
+      const unknown = yield* Effect.promise(() =>
+        client.chat.completions.create({ model: "nope", messages: [{ role: "user", content: "x" }] }).then(
+          () => undefined,
+          (error: unknown) => error
+        )
+      )
+      assert(unknown instanceof OpenAI.APIError)
+      expect(unknown.status).toBe(404)
+      expect(unknown.code).toBe("model_not_found")
+    }), 90_000)
+
+  it.effect("a client that disconnects from a streaming chat cancels its task", () =>
+    Effect.gen(function*() {
+      const { url } = yield* Daemon
+      const controller = new AbortController()
+      const response = yield* Effect.promise(() =>
+        fetch(`${url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            model: "mock-model",
+            messages: [{ role: "user", content: "long" }],
+            max_tokens: 3000,
+            stream: true
+          }),
+          signal: controller.signal
+        })
+      )
+      const id = yield* Effect.promise(async () => {
+        const body = response.body
+        if (body === null) return ""
+        const reader = body.getReader()
+        let text = ""
+        while (!/"id":"chatcmpl-[^"]+"/.test(text)) {
+          const { done, value } = await reader.read()
+          if (done) break
+          text += new TextDecoder().decode(value)
+        }
+        controller.abort()
+        await reader.cancel().catch(() => undefined)
+        return /"id":"chatcmpl-([^"]+)"/.exec(text)?.[1] ?? ""
+      })
+      expect(id).not.toBe("")
+      const state = Effect.promise((): Promise<unknown> => fetch(`${url}/v2/tasks/${id}`).then((r) => r.json()))
+      const cancelled = yield* state.pipe(
+        Effect.filterOrFail(
+          (s) => typeof s === "object" && s !== null && "state" in s && s.state === "cancelled",
+          () => "not cancelled yet"
+        ),
+        Effect.retry(Schedule.spaced("100 millis")),
+        Effect.timeout("20 seconds")
+      )
+      expect(cancelled).toMatchObject({ state: "cancelled" })
+    }), 60_000)
+
+  it.effect(
+    "SIGTERM: open SSE streams end with a final event, the daemon exits 0 and no engine is left",
+    () =>
+      Effect.gen(function*() {
+        const daemon = yield* Daemon
+        const engines = childPids(daemon.pid)
+        expect(engines.length).toBeGreaterThan(0)
+        const { taskId } = yield* submit(daemon.url, { max_tokens: 3000 })
+        const response = yield* Effect.promise(() => fetch(`${daemon.url}/v2/tasks/${taskId}/events`))
+        const reading = yield* Effect.fork(Effect.promise(() => readSse(response)))
+        yield* Effect.sleep("500 millis")
+        yield* daemon.signal("SIGTERM")
+        const exit = yield* daemon.exit.pipe(Effect.timeout("60 seconds"))
+        expect(exit).toEqual({ _tag: "Exited", code: 0 })
+        const { events } = yield* reading.await.pipe(Effect.flatten)
+        const last = events[events.length - 1]!
+        expect(last.event).toBe("error")
+        expect(JSON.parse(last.data)).toMatchObject({ retriable: true })
+        yield* waitGone(engines)
+        expect(engines.filter(isAlive)).toEqual([])
+      }),
+    90_000
+  )
+})

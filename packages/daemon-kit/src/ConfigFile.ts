@@ -65,7 +65,15 @@ export const issuesFromParseError = (error: ParseResult.ParseError): ReadonlyArr
     !optionalNoise.test(issue.message) ||
     !issues.some((other, j) => j !== index && !optionalNoise.test(other.message) && within(other.path, issue.path))
   )
-  return useful.map((issue) => new ConfigIssue({ path: formatPath(issue.path), message: issue.message }))
+  // one issue per field: the alternatives of a union are joined
+  const byPath = new Map<string, Array<string>>()
+  for (const issue of useful) {
+    const path = formatPath(issue.path)
+    const messages = byPath.get(path) ?? []
+    if (!messages.includes(issue.message)) messages.push(issue.message)
+    byPath.set(path, messages)
+  }
+  return [...byPath].map(([path, messages]) => new ConfigIssue({ path, message: messages.join(" or ") }))
 }
 
 const optionalNoise = /^Expected undefined, actual /

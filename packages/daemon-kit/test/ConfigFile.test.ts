@@ -58,6 +58,16 @@ describe("ConfigFile", () => {
       expect(error.issues.map((i) => i.path).sort()).toEqual(["drainDeadlineMs", "drain_deadline_ms", "port"])
     }))
 
+  it.effect("a bad value of a union is one issue naming every alternative", () =>
+    Effect.gen(function*() {
+      const Mode = Schema.Struct({ mode: Schema.Literal("fast", "safe") })
+      const error = yield* Effect.flip(ConfigFile.decodeConfig(Mode, { mode: "slow" }, "m.yaml"))
+      expect(error.issues).toHaveLength(1)
+      expect(error.issues[0]?.path).toBe("mode")
+      expect(error.issues[0]?.message).toContain("\"fast\"")
+      expect(error.issues[0]?.message).toContain("\"safe\"")
+    }))
+
   it.effect("a YAML syntax error names the file", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(ConfigFile.parseYaml("port: [1, 2\nhost: x", "broken.yaml"))

@@ -121,7 +121,8 @@ export interface Settings {
   readonly host: string
   readonly port: number
   readonly token: Option.Option<Redacted.Redacted<string>>
-  readonly logLevel: "debug" | "info" | "warning" | "error"
+  /** The file's `log_level`, if set (otherwise `--log-level` or `info`). */
+  readonly logLevel: "debug" | "info" | "warning" | "error" | undefined
   readonly manager: EmbeddedPoolManager.EmbeddedOptions
 }
 
@@ -258,7 +259,7 @@ export const resolve = (
       host: Option.getOrElse(overrides.host, () => config.host ?? defaults.host),
       port,
       token,
-      logLevel: config.log_level ?? "info",
+      logLevel: config.log_level,
       manager
     }
   })

@@ -35,10 +35,11 @@ const command = Command.make(
   ({ listen, stateDir }) =>
     Effect.gen(function*() {
       const settings = yield* Config.load(listen.config, { host: listen.host, port: listen.port, stateDir }, version)
+      const daemon = Layer.launch(Daemon.layer(settings))
       // the file's log level applies from here on
-      return yield* Layer.launch(Daemon.layer(settings)).pipe(
-        Logger.withMinimumLogLevel(logLevels[settings.logLevel])
-      )
+      return yield* settings.logLevel === undefined
+        ? daemon
+        : Logger.withMinimumLogLevel(daemon, logLevels[settings.logLevel])
     })
 ).pipe(Command.withDescription("Runs local LLM engines as pools and serves the PoolManager RPC."))
 

@@ -183,6 +183,8 @@ export const spawnEngine = (
         Effect.ignore,
         Effect.zipRight(Deferred.await(exited)),
         Effect.timeout(timeoutMs),
+        // stops run in finalizers (uninterruptible); the timeout must still be able to cut the wait short
+        Effect.interruptible,
         Effect.option,
         Effect.map(Option.isSome)
       )

@@ -48,6 +48,8 @@ const awaitLeases = (pool: Pool, matches: (generation: number) => boolean, engin
     )
     yield* Effect.raceFirst(released, Effect.asVoid(engine.process.exited)).pipe(
       Effect.timeout(deadlineMs),
+      // also used by the shutdown finalizer (uninterruptible): the race and the timeout must be able to interrupt
+      Effect.interruptible,
       Effect.ignore
     )
     return countLeases(yield* current(pool), matches)

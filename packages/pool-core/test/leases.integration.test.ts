@@ -1,0 +1,204 @@
+import * as FileSystem from "@effect/platform/FileSystem"
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Ref, Scope } from "effect"
+import { PoolId, PoolManager, PoolSpec } from "../src/index.js"
+import { alive, awaitStatus, failureOf, recordEvents, statusesOf, withManager } from "./support/harness.js"
+
+const id = PoolId.make
+
+describe("embedded pool manager: leases, drain, events", () => {
+  it.live(
+    "drain waits for a lease that ends before the deadline (not forced); new leases fail while draining",
+    () =>
+      withManager({}, () =>
+        Effect.gen(function*() {
+          const pm = yield* PoolManager
+          const events = yield* recordEvents
+          yield* pm.register(new PoolSpec({ id: id("d1"), engine: "fake", model: "tiny", slots: 2, preload: false }))
+          const handoff = yield* pm.preload(id("d1"))
+          const scope = yield* Scope.make()
+          const lease = yield* pm.lease(id("d1")).pipe(Scope.extend(scope))
+          expect(lease).toMatchObject({ poolId: "d1", generation: 1, url: handoff.url, engine: "fake", model: "tiny" })
+          expect(yield* pm.status(id("d1"))).toMatchObject({ activeLeases: 1, slotsFree: 1 })
+
+          const drain = yield* Effect.fork(pm.drain(id("d1"), { deadlineMs: 30_000 }))
+          yield* awaitStatus("d1", (s) => s.state === "Draining")
+          expect(yield* pm.status(id("d1"))).toMatchObject({ draining: true, ready: false, activeLeases: 1 })
+          expect(yield* pm.lease(id("d1")).pipe(Effect.scoped, failureOf("PoolDraining"))).toMatchObject({
+            poolId: "d1"
+          })
+          expect(alive(handoff.pid)).toBe(true)
+
+          yield* Scope.close(scope, Exit.void)
+          const outcome = yield* Fiber.join(drain)
+          expect(outcome).toMatchObject({ forceStopped: false, leasesAtDeadline: 0 })
+          expect(alive(handoff.pid)).toBe(false)
+          expect(yield* pm.status(id("d1"))).toMatchObject({
+            state: "Stopped",
+            draining: false,
+            activeLeases: 0,
+            slotsFree: 2
+          })
+
+          const changes = (yield* Ref.get(events)).flatMap((e) => e._tag === "StatusChanged" ? [e.reason] : [])
+          expect(changes).toContain("lease-acquired")
+          expect(changes).toContain("lease-released")
+          expect(changes.indexOf("lease-released")).toBeLessThan(changes.lastIndexOf("drained"))
+        })),
+    60_000
+  )
+
+  it.live(
+    "drain stops the engine at the deadline when a lease outlives it (forced); the late release changes nothing",
+    () =>
+      withManager({}, () =>
+        Effect.gen(function*() {
+          const pm = yield* PoolManager
+          yield* pm.register(new PoolSpec({ id: id("d2"), engine: "fake", model: "tiny", slots: 2, preload: false }))
+          const handoff = yield* pm.preload(id("d2"))
+          const scope = yield* Scope.make()
+          yield* pm.lease(id("d2")).pipe(Scope.extend(scope))
+          const outcome = yield* pm.drain(id("d2"), { deadlineMs: 300 })
+          expect(outcome).toMatchObject({ forceStopped: true, leasesAtDeadline: 1 })
+          expect(outcome.durationMs).toBeGreaterThanOrEqual(300)
+          expect(alive(handoff.pid)).toBe(false)
+          const stopped = yield* pm.status(id("d2"))
+          expect(stopped).toMatchObject({ state: "Stopped", activeLeases: 0, slotsFree: 2 })
+
+          // the pool starts again; the old lease ending now must not free a slot of the new engine
+          yield* pm.preload(id("d2"))
+          yield* pm.lease(id("d2")).pipe(Effect.forkScoped)
+          yield* awaitStatus("d2", (s) => s.activeLeases === 1)
+          yield* Scope.close(scope, Exit.void)
+          expect(yield* pm.status(id("d2"))).toMatchObject({ generation: 2, activeLeases: 1, slotsFree: 1 })
+        })),
+    60_000
+  )
+
+  it.live(
+    "leases fail with PoolNotFound, PoolUnready and SlotsExhausted",
+    () =>
+      withManager({}, () =>
+        Effect.gen(function*() {
+          const pm = yield* PoolManager
+          expect(yield* pm.lease(id("nope")).pipe(Effect.scoped, failureOf("PoolNotFound"))).toMatchObject({
+            poolId: "nope"
+          })
+          yield* pm.register(new PoolSpec({ id: id("u1"), engine: "fake", model: "tiny", slots: 1, preload: false }))
+          expect(yield* pm.lease(id("u1")).pipe(Effect.scoped, failureOf("PoolUnready"))).toMatchObject({
+            poolId: "u1",
+            state: "Registered"
+          })
+          yield* pm.preload(id("u1"))
+          yield* pm.lease(id("u1"))
+          expect(yield* pm.lease(id("u1")).pipe(Effect.scoped, failureOf("SlotsExhausted"))).toMatchObject({
+            slotsTotal: 1
+          })
+        })),
+    60_000
+  )
+
+  it.live(
+    "50 concurrent lease attempts never exceed the slots; every event keeps the invariant",
+    () =>
+      withManager({}, () =>
+        Effect.gen(function*() {
+          const pm = yield* PoolManager
+          yield* pm.register(new PoolSpec({ id: id("c"), engine: "fake", model: "tiny", slots: 4, preload: false }))
+          yield* pm.preload(id("c"))
+          const events = yield* recordEvents
+          const held = yield* Ref.make(0)
+          const maxHeld = yield* Ref.make(0)
+          const attempt = pm.lease(id("c")).pipe(
+            Effect.tap(() =>
+              Ref.updateAndGet(held, (n) => n + 1).pipe(
+                Effect.flatMap((n) => Ref.update(maxHeld, (m) => Math.max(m, n)))
+              )
+            ),
+            Effect.zipRight(Effect.sleep("20 millis")),
+            Effect.zipRight(Ref.update(held, (n) => n - 1)),
+            Effect.scoped,
+            Effect.as("granted" as const),
+            Effect.catchTag("SlotsExhausted", () => Effect.succeed("exhausted" as const))
+          )
+          const results = yield* Effect.all(Array.from({ length: 50 }, () => attempt), { concurrency: "unbounded" })
+          const granted = results.filter((r) => r === "granted").length
+          expect(granted).toBeGreaterThanOrEqual(4)
+          expect(granted + results.filter((r) => r === "exhausted").length).toBe(50)
+          expect(yield* Ref.get(maxHeld)).toBeLessThanOrEqual(4)
+          const seen = statusesOf(yield* Ref.get(events), "c")
+          expect(seen.length).toBeGreaterThan(granted)
+          for (const status of seen) {
+            expect(status.activeLeases + status.slotsFree).toBe(status.slotsTotal)
+            expect(status.activeLeases).toBeLessThanOrEqual(4)
+            expect(status.slotsFree).toBeGreaterThanOrEqual(0)
+          }
+          expect(yield* pm.status(id("c"))).toMatchObject({ activeLeases: 0, slotsFree: 4 })
+        })),
+    60_000
+  )
+
+  it.live(
+    "events start with a Snapshot; list is sorted; health counts pools; remove forgets a pool and its files",
+    () =>
+      withManager({}, ({ stateDir }) =>
+        Effect.gen(function*() {
+          const pm = yield* PoolManager
+          const fs = yield* FileSystem.FileSystem
+          yield* pm.register(new PoolSpec({ id: id("zeta"), engine: "fake", model: "tiny", preload: false }))
+          yield* pm.register(new PoolSpec({ id: id("alpha"), engine: "fake", model: "tiny", preload: true }))
+          expect(
+            yield* pm.register(new PoolSpec({ id: id("alpha"), engine: "fake", model: "x" })).pipe(
+              failureOf("PoolAlreadyExists")
+            )
+          )
+            .toMatchObject({ poolId: "alpha" })
+          expect(
+            yield* pm.register(new PoolSpec({ id: id("x"), engine: "vllm", model: "x" })).pipe(
+              failureOf("EngineNotAllowed")
+            )
+          )
+            .toMatchObject({ engine: "vllm" })
+          const ready = yield* awaitStatus("alpha", (s) => s.state === "Ready")
+          const events = yield* recordEvents
+          const first = (yield* Ref.get(events))[0]
+          expect(first?._tag).toBe("Snapshot")
+          if (first?._tag === "Snapshot") expect(first.pools.map((p) => p.poolId)).toEqual(["alpha", "zeta"])
+          expect((yield* pm.list).map((s) => s.poolId)).toEqual(["alpha", "zeta"])
+          expect(yield* pm.health).toMatchObject({ version: "0.0.0", pools: 2, ready: 1 })
+          expect(ready.handoff?.engineVersion).toBe("fake-engine 1.2.3")
+
+          yield* pm.remove(id("alpha"))
+          expect(alive(ready.handoff?.pid ?? 0)).toBe(false)
+          expect(yield* pm.status(id("alpha")).pipe(failureOf("PoolNotFound"))).toMatchObject({ poolId: "alpha" })
+          expect(yield* fs.exists(`${stateDir}/run/alpha.json`)).toBe(false)
+          expect(yield* fs.exists(`${stateDir}/handoff/alpha.json`)).toBe(false)
+          const reasons = (yield* Ref.get(events)).flatMap((e) => e._tag === "StatusChanged" ? [e.reason] : [])
+          expect(reasons.at(-1)).toBe("removed")
+          expect(yield* pm.health).toMatchObject({ pools: 1, ready: 0 })
+        })),
+    60_000
+  )
+
+  it.live(
+    "closing the manager with a lease still held stops every engine after the shutdown deadline",
+    () =>
+      withManager({ shutdownDeadlineMs: 200 }, () =>
+        Effect.gen(function*() {
+          const pm = yield* PoolManager
+          yield* pm.register(new PoolSpec({ id: id("s1"), engine: "fake", model: "tiny", preload: false }))
+          yield* pm.register(new PoolSpec({ id: id("s2"), engine: "fake-ignore-term", model: "tiny", preload: false }))
+          yield* Effect.all([pm.preload(id("s1")), pm.preload(id("s2"))], { concurrency: 2 })
+          const started = yield* Deferred.make<void>()
+          yield* pm.lease(id("s1")).pipe(
+            Effect.zipRight(Deferred.succeed(started, undefined)),
+            Effect.zipRight(Effect.never),
+            Effect.scoped,
+            Effect.forkScoped
+          )
+          yield* Deferred.await(started)
+          // withManager asserts after the scope closes that no process is left
+        })),
+    60_000
+  )
+})

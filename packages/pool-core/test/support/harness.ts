@@ -45,7 +45,7 @@ export const fakeProfile = (name: string, faults: ReadonlyArray<string> = []): E
 export const profiles: ReadonlyArray<EngineProfile> = [
   mockProfile("mock", [], true),
   mockProfile("mock-crash", ["--crash-on-start", "--exit-code", "3"]),
-  fakeProfile("fake"),
+  fakeProfile("fake", ["--fail-model", "broken"]),
   fakeProfile("fake-crash", ["--crash-on-start", "--exit-code", "3"]),
   fakeProfile("fake-hang", ["--hang-health"]),
   fakeProfile("fake-ignore-term", ["--ignore-sigterm"]),
@@ -152,6 +152,12 @@ export const awaitStatus = (
     if (found._tag === "None") return yield* Effect.fail(new Error(`pool ${poolId}: events ended`))
     return found.value
   })
+
+/** GET `url` and return the body (empty when the request fails). */
+export const httpText = (url: string): Effect.Effect<string> =>
+  Effect.tryPromise(() => fetch(url, { signal: AbortSignal.timeout(5_000) }).then((response) => response.text())).pipe(
+    Effect.orElseSucceed(() => "")
+  )
 
 /** GET `url` and return the status code (0 when the connection fails). */
 export const httpStatus = (url: string): Effect.Effect<number> =>

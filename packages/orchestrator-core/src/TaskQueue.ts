@@ -1,8 +1,9 @@
 /**
  * A bounded two-priority queue (one per model): `interactive` entries are always taken before
- * `batch` entries, FIFO within a priority. Enqueue, dequeue and removal by id are O(1) (two doubly
- * linked lists and a map from id to node). The structure is synchronous and pure of effects; the
- * orchestrator wraps it.
+ * `batch` entries, FIFO within a priority. Enqueue, dequeue and removal are O(1): two intrusive
+ * doubly linked lists, where `offer` hands back the entry itself as the handle for a later
+ * `remove` (no hashing on any path). The structure is synchronous and pure of effects; the
+ * orchestrator wraps it and keeps each task's entry.
  *
  * @since 0.1.0
  */
@@ -28,13 +29,23 @@ export const QueuePolicy = Schema.Literal("reject", "drop-lru", "shed-low-priori
  */
 export type QueuePolicy = typeof QueuePolicy.Type
 
-interface Node<A> {
+interface Node<A> extends Entry<A> {
+  readonly owner: object
+  readonly seq: number
+  queued: boolean
+  prev: Node<A> | undefined
+  next: Node<A> | undefined
+}
+
+/**
+ * One queued entry as seen from outside; also the handle `remove` takes.
+ *
+ * @since 0.1.0
+ */
+export interface Entry<A> {
   readonly id: string
   readonly value: A
   readonly priority: Priority
-  readonly seq: number
-  prev: Node<A> | undefined
-  next: Node<A> | undefined
 }
 
 class List<A> {
@@ -72,24 +83,18 @@ class List<A> {
 }
 
 /**
- * One queued entry as seen from outside.
- *
- * @since 0.1.0
- */
-export interface Entry<A> {
-  readonly id: string
-  readonly value: A
-  readonly priority: Priority
-}
-
-/**
  * The outcome of `offer`: admitted at `position` (number of entries ahead of it), possibly
  * evicting another entry, or rejected.
  *
  * @since 0.1.0
  */
 export type OfferResult<A> =
-  | { readonly _tag: "Admitted"; readonly position: number; readonly evicted: Entry<A> | undefined }
+  | {
+    readonly _tag: "Admitted"
+    readonly entry: Entry<A>
+    readonly position: number
+    readonly evicted: Entry<A> | undefined
+  }
   | { readonly _tag: "Rejected" }
 
 /**
@@ -99,70 +104,64 @@ export type OfferResult<A> =
  */
 export class TaskQueue<A> {
   private readonly lists: Record<Priority, List<A>> = { interactive: new List(), batch: new List() }
-  private readonly nodes = new Map<string, Node<A>>()
+  private count = 0
   private seq = 0
 
   constructor(readonly capacity: number, readonly policy: QueuePolicy) {}
 
   /** How many entries are queued. */
   get size(): number {
-    return this.nodes.size
+    return this.count
   }
 
-  /** Whether an entry with this id is queued. */
-  has(id: string): boolean {
-    return this.nodes.has(id)
+  /** Whether this entry is still queued here. */
+  has(entry: Entry<A>): boolean {
+    return this.node(entry)?.queued === true
   }
 
   /** Adds an entry at the tail of its priority, applying the full-queue policy. */
   offer(id: string, value: A, priority: Priority): OfferResult<A> {
     let evicted: Entry<A> | undefined = undefined
-    if (this.nodes.size >= this.capacity) {
+    if (this.count >= this.capacity) {
       const victim = this.victim(priority)
       if (victim === undefined) return { _tag: "Rejected" }
-      this.removeNode(victim)
-      evicted = toEntry(victim)
+      this.unlink(victim)
+      evicted = victim
     }
-    const node: Node<A> = { id, value, priority, seq: this.seq++, prev: undefined, next: undefined }
-    this.lists[priority].pushBack(node)
-    this.nodes.set(id, node)
-    const position = priority === "interactive" ? this.lists.interactive.size - 1 : this.nodes.size - 1
-    return { _tag: "Admitted", position, evicted }
+    const node = this.insert(id, value, priority, false)
+    const position = priority === "interactive" ? this.lists.interactive.size - 1 : this.count - 1
+    return { _tag: "Admitted", entry: node, position, evicted }
   }
 
   /** Puts an entry back at the head of its priority (a dispatch that could not proceed); ignores capacity. */
-  pushFront(id: string, value: A, priority: Priority): void {
-    const node: Node<A> = { id, value, priority, seq: this.seq++, prev: undefined, next: undefined }
-    this.lists[priority].pushFront(node)
-    this.nodes.set(id, node)
+  pushFront(id: string, value: A, priority: Priority): Entry<A> {
+    return this.insert(id, value, priority, true)
   }
 
   /** The head entry (interactive first), without removing it. */
   peek(): Entry<A> | undefined {
-    const node = this.lists.interactive.head ?? this.lists.batch.head
-    return node === undefined ? undefined : toEntry(node)
+    return this.lists.interactive.head ?? this.lists.batch.head
   }
 
   /** Removes and returns the head entry (interactive first). */
   dequeue(): Entry<A> | undefined {
     const node = this.lists.interactive.head ?? this.lists.batch.head
-    if (node === undefined) return undefined
-    this.removeNode(node)
-    return toEntry(node)
+    if (node !== undefined) this.unlink(node)
+    return node
   }
 
-  /** Removes the entry with this id; answers whether it was queued. */
-  remove(id: string): boolean {
-    const node = this.nodes.get(id)
-    if (node === undefined) return false
-    this.removeNode(node)
+  /** Removes this entry; answers whether it was still queued here. */
+  remove(entry: Entry<A>): boolean {
+    const node = this.node(entry)
+    if (node === undefined || !node.queued) return false
+    this.unlink(node)
     return true
   }
 
   /** Every entry in dispatch order (interactive first, FIFO within a priority). */
   *entries(): IterableIterator<Entry<A>> {
     for (const list of [this.lists.interactive, this.lists.batch]) {
-      for (let node = list.head; node !== undefined; node = node.next) yield toEntry(node)
+      for (let node = list.head; node !== undefined; node = node.next) yield node
     }
   }
 
@@ -182,10 +181,32 @@ export class TaskQueue<A> {
     }
   }
 
-  private removeNode(node: Node<A>): void {
+  private insert(id: string, value: A, priority: Priority, front: boolean): Node<A> {
+    const node: Node<A> = {
+      id,
+      value,
+      priority,
+      owner: this,
+      seq: this.seq++,
+      queued: true,
+      prev: undefined,
+      next: undefined
+    }
+    if (front) this.lists[priority].pushFront(node)
+    else this.lists[priority].pushBack(node)
+    this.count++
+    return node
+  }
+
+  private node(entry: Entry<A>): Node<A> | undefined {
+    return isNode(entry) && entry.owner === this ? entry : undefined
+  }
+
+  private unlink(node: Node<A>): void {
     this.lists[node.priority].unlink(node)
-    this.nodes.delete(node.id)
+    node.queued = false
+    this.count--
   }
 }
 
-const toEntry = <A>(node: Node<A>): Entry<A> => ({ id: node.id, value: node.value, priority: node.priority })
+const isNode = <A>(entry: Entry<A>): entry is Node<A> => "owner" in entry

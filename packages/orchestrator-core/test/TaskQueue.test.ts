@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck } from "effect"
-import { type Priority, type QueuePolicy, TaskQueue } from "../src/index.js"
+import { type Entry, type Priority, type QueuePolicy, TaskQueue } from "../src/index.js"
 
 type Op =
   | { readonly _tag: "offer"; readonly priority: Priority }
@@ -44,6 +44,7 @@ describe("TaskQueue", () => {
     ([capacity, policy, ops]) => {
       const queue = new TaskQueue<Item>(capacity, policy)
       let items: Array<Item> = []
+      const handles = new Map<string, Entry<Item>>()
       let seq = 0
       for (const op of ops) {
         if (op._tag === "offer") {
@@ -61,6 +62,7 @@ describe("TaskQueue", () => {
             expect(result._tag === "Admitted" && result.evicted === undefined).toBe(true)
           }
           items.push(item)
+          if (result._tag === "Admitted") handles.set(item.id, result.entry)
           const order = modelOrder(items)
           expect(result._tag === "Admitted" ? result.position : -1).toBe(order.indexOf(item))
         } else if (op._tag === "dequeue") {
@@ -69,8 +71,10 @@ describe("TaskQueue", () => {
           items = items.filter((i) => i !== head)
         } else if (items.length > 0) {
           const target = items[op.pick % items.length]
-          expect(queue.remove(target.id)).toBe(true)
-          expect(queue.remove(target.id)).toBe(false)
+          const handle = handles.get(target.id)
+          expect(handle !== undefined && queue.remove(handle)).toBe(true)
+          expect(handle !== undefined && queue.remove(handle)).toBe(false)
+          expect(handle !== undefined && queue.has(handle)).toBe(false)
           items = items.filter((i) => i !== target)
         }
         expect(queue.size).toBe(items.length)
@@ -79,6 +83,17 @@ describe("TaskQueue", () => {
       }
     }
   )
+
+  it("removal takes only entries of this queue, and a dequeued entry only once", () => {
+    const a = new TaskQueue<string>(4, "reject")
+    const b = new TaskQueue<string>(4, "reject")
+    const offered = a.offer("x", "x", "batch")
+    const entry = offered._tag === "Admitted" ? offered.entry : undefined
+    expect(entry !== undefined && b.remove(entry)).toBe(false)
+    expect(a.dequeue()).toBe(entry)
+    expect(entry !== undefined && a.remove(entry)).toBe(false)
+    expect(a.size).toBe(0)
+  })
 
   it("pushFront puts a task back at the head of its priority, beyond capacity", () => {
     const queue = new TaskQueue<string>(1, "reject")

@@ -115,6 +115,13 @@ export const make = (
       return queue
     }
 
+    /** Takes a record out of its queue; answers whether it was queued. */
+    const dequeued = (queue: TaskQueue<TaskRecord>, record: TaskRecord): boolean => {
+      const entry = record.entry
+      record.entry = undefined
+      return entry !== undefined && queue.remove(entry)
+    }
+
     // ---- dispatch --------------------------------------------------------------------------------
     const positionsChanged = (model: string, now: number) => {
       const queue = queues.get(model)
@@ -200,7 +207,7 @@ export const make = (
             }
           }
         }
-        for (const record of ended) queue.remove(record.id)
+        for (const record of ended) dequeued(queue, record)
         if (ended.length > 0) positionsChanged(model, now)
       }
       return launches
@@ -229,7 +236,7 @@ export const make = (
               blockedUntil.set(poolId, now + options.leaseRetryMs)
               if (!record.terminal && !state.shuttingDown) {
                 record.state = "queued"
-                queueFor(record.model).pushFront(record.id, record, record.priority)
+                record.entry = queueFor(record.model).pushFront(record.id, record, record.priority)
               }
               return Effect.sleep(options.leaseRetryMs).pipe(Effect.andThen(Effect.sync(wake)), Effect.forkIn(scope))
             })
@@ -400,6 +407,7 @@ export const make = (
         })
         return { _tag: "Refused", error }
       }
+      record.entry = offered.entry
       if (sessionId !== undefined) sessions.beginTurn(sessionId, now)
       tasks.set(taskId, record)
       const predicted = startIn(model, offered.position)
@@ -431,7 +439,8 @@ export const make = (
         const record = yield* lookup(taskId)
         const now = yield* Clock.currentTimeMillis
         const cancelled = yield* Effect.sync(() => {
-          const queued = queues.get(record.model)?.remove(taskId) ?? false
+          const queue = queues.get(record.model)
+          const queued = queue !== undefined && dequeued(queue, record)
           const done = fail(record, now, "CANCELLED", "cancelled by the client", false)
           if (queued) positionsChanged(record.model, now)
           return done

@@ -3,6 +3,7 @@ import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import type { ErrorCode } from "../TaskErrors.js"
 import { Failed, isTerminal, SequencedEvent, type TaskEvent } from "../TaskEvent.js"
+import type { Entry } from "../TaskQueue.js"
 import type { Priority, TaskRequest } from "../TaskRequest.js"
 import { TaskSnapshot, type TaskState } from "../TaskSnapshot.js"
 
@@ -25,6 +26,8 @@ export interface TaskRecord {
   tokensOut: number
   poolId: string | undefined
   position: number | undefined
+  /** The task's place in its model's queue while it waits. */
+  entry: Entry<TaskRecord> | undefined
   errorCode: ErrorCode | undefined
   startedAt: number | undefined
   endedAt: number | undefined
@@ -49,6 +52,7 @@ export const makeRecord = (
   tokensOut: 0,
   poolId: undefined,
   position: undefined,
+  entry: undefined,
   errorCode: undefined,
   startedAt: undefined,
   endedAt: undefined

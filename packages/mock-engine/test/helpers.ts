@@ -10,6 +10,17 @@ export const TestLayer = NodeContext.layer
 /** An HTTP failure seen by the test client. */
 export class HttpFailure extends Schema.TaggedError<HttpFailure>()("HttpFailure", { message: Schema.String }) {}
 
+const parseBody = (text: string): unknown => JSON.parse(text)
+
+/** Decodes a JSON object from text. */
+export const decodeObject = Schema.decodeUnknownSync(
+  Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+)
+
+/** Decodes a response body with a schema (throws a readable error when the shape is wrong). */
+export const decodeAs = <A, I>(schema: Schema.Schema<A, I>) => (body: unknown): A =>
+  Schema.decodeUnknownSync(schema)(body)
+
 const request = (url: string, init?: RequestInit) =>
   Effect.tryPromise({
     try: (signal) => fetch(url, { ...init, signal }),
@@ -20,7 +31,7 @@ const request = (url: string, init?: RequestInit) =>
 export const getJson = (url: string) =>
   Effect.flatMap(request(url), (res) =>
     Effect.tryPromise({
-      try: async () => ({ status: res.status, body: await res.json() as unknown }),
+      try: async () => ({ status: res.status, body: parseBody(await res.text()) }),
       catch: (error) => new HttpFailure({ message: String(error) })
     }))
 
@@ -41,7 +52,7 @@ export const postJson = (url: string, body: unknown) =>
     }),
     (res) =>
       Effect.tryPromise({
-        try: async () => ({ status: res.status, body: await res.json() as unknown }),
+        try: async () => ({ status: res.status, body: parseBody(await res.text()) }),
         catch: (error) => new HttpFailure({ message: String(error) })
       })
   )
@@ -97,8 +108,8 @@ export const postSse = (
   })
 
 /** Parses JSON `data` payloads (skipping `[DONE]`). */
-export const payloads = (result: SseResult): ReadonlyArray<Record<string, unknown>> =>
-  result.data.filter((d) => d !== "[DONE]").map((d) => JSON.parse(d) as Record<string, unknown>)
+export const payloads = (result: SseResult): ReadonlyArray<{ readonly [key: string]: unknown }> =>
+  result.data.filter((d) => d !== "[DONE]").map((d) => decodeObject(d))
 
 /** Reads one metric from `/metrics`. */
 export const metric = (url: string, name: string) =>

@@ -95,7 +95,7 @@ export const alive = (pid: number): boolean => {
 }
 
 /** Options of a test manager (merged over fast defaults). */
-export type ManagerOverrides = Partial<Omit<EmbeddedPoolManager.EmbeddedOptionsInput, "stateDir">>
+export type ManagerOverrides = Partial<EmbeddedPoolManager.EmbeddedOptionsInput>
 
 /**
  * Runs `body` with a fresh embedded manager on a temporary state directory; afterwards (the
@@ -112,7 +112,7 @@ export const withManager = <A, E>(
   Effect.gen(function*() {
     const pids = yield* Ref.make<ReadonlyArray<Spawned>>([])
     const fs = yield* FileSystem.FileSystem
-    const stateDir = yield* fs.makeTempDirectoryScoped({ prefix: "pool-core-test-" }).pipe(Effect.orDie)
+    const stateDir = overrides.stateDir ?? (yield* fs.makeTempDirectoryScoped({ prefix: "pool-core-test-" }))
     const manager = EmbeddedPoolManager.layer({
       profiles,
       stateDir,

@@ -63,6 +63,11 @@ describe("pool-managerd as a real process", () => {
         expect(denied).toBeInstanceOf(Unauthorized)
         const anonymous = yield* rpcClient(daemon.url, undefined)
         expect(yield* Effect.flip(anonymous.Health())).toBeInstanceOf(Unauthorized)
+        // the same contract over WebSocket
+        const ws = yield* rpcClient(daemon.url, token, "websocket")
+        expect((yield* ws.Health()).ready).toBe(1)
+        const wsIntruder = yield* rpcClient(daemon.url, "wrong-token", "websocket")
+        expect(yield* Effect.flip(wsIntruder.Status({ poolId: PoolId.make("mock-a") }))).toBeInstanceOf(Unauthorized)
 
         // SIGTERM: drain, stop the engine, exit 0
         yield* daemon.signal("SIGTERM")

@@ -1,5 +1,6 @@
 // Helpers for tests that run pool-managerd as a real process.
 import { FileSystem } from "@effect/platform"
+import { NodeSocket } from "@effect/platform-node"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as RpcClient from "@effect/rpc/RpcClient"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
@@ -19,16 +20,25 @@ export const writeConfig = (yaml: string) =>
     return { dir, file }
   })
 
-/** A `PoolRpcs` client over HTTP + NDJSON, authenticating with `token`. */
-export const rpcClient = (url: string, token: string | undefined) =>
-  RpcClient.make(PoolRpcs).pipe(
-    Effect.provide(
-      RpcClient.layerProtocolHttp({ url: `${url}/rpc` }).pipe(
-        Layer.provide([FetchHttpClient.layer, RpcSerialization.layerNdjson])
+/**
+ * A `PoolRpcs` client over HTTP + NDJSON (or WebSocket), authenticating with `token`. The protocol
+ * lives in the caller's scope (a WebSocket stays open until the scope closes).
+ */
+export const rpcClient = (url: string, token: string | undefined, protocol: "http" | "websocket" = "http") =>
+  Effect.gen(function*() {
+    const transport = protocol === "http"
+      ? RpcClient.layerProtocolHttp({ url: `${url}/rpc` }).pipe(Layer.provide(FetchHttpClient.layer))
+      : RpcClient.layerProtocolSocket().pipe(
+        Layer.provide(NodeSocket.layerWebSocket(`${url.replace(/^http/, "ws")}/rpc`))
       )
-    ),
-    Effect.provide(PoolAuth.layerClient(token === undefined ? undefined : Redacted.make(token)))
-  )
+    const context = yield* Layer.build(
+      Layer.merge(
+        transport.pipe(Layer.provide(RpcSerialization.layerNdjson)),
+        PoolAuth.layerClient(token === undefined ? undefined : Redacted.make(token))
+      )
+    )
+    return yield* RpcClient.make(PoolRpcs).pipe(Effect.provide(context))
+  })
 
 const HealthBody = Schema.Struct({
   pools: Schema.Array(Schema.Struct({ pool_id: Schema.String, state: Schema.String, ready: Schema.Boolean }))

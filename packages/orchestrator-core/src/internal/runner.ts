@@ -4,7 +4,6 @@ import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as EngineAdapter from "../EngineAdapter.js"
 import * as OrchestratorMetrics from "../OrchestratorMetrics.js"
@@ -70,7 +69,7 @@ export const runTask = (
         record.poolId = poolId
         record.startedAt = leasedAt
         record.position = undefined
-        return emit(record, new Metrics({ ...ctx.dispatchInfo(record, leasedAt), poolId, kvWarmth }), leasedAt)
+        return emit(record, new Metrics({ ...ctx.dispatchInfo(record, leasedAt), poolId, kvWarmth }, true), leasedAt)
       })
       if (!opened) return true
       const poolTags = { pool_id: poolId, engine: lease.engine }
@@ -78,48 +77,53 @@ export const runTask = (
         tag(OrchestratorMetrics.tasksStarted, poolTags).pipe(Metric.tagged("priority", record.priority)),
         1
       )
-      const pull = yield* Stream.toPull(EngineAdapter.stream(lease, record.request))
-      const progress: { done: Done | undefined; firstTokenAt: number | undefined } = {
+      const progress: { done: Done | undefined; firstTokenAt: number | undefined; lastAt: number } = {
         done: undefined,
-        firstTokenAt: undefined
+        firstTokenAt: undefined,
+        lastAt: leasedAt
       }
-      while (progress.done === undefined) {
-        const now = yield* Clock.currentTimeMillis
-        const first = record.tokensOut === 0
-        const watch = first ? ctx.options.firstTokenTimeoutMs : ctx.options.idleTimeoutMs
-        const limit = Math.min(watch, deadlineAt - now)
-        const timeout = limit < watch
-          ? new WatchdogTimeout({ reason: `deadline of ${deadlineMs} ms passed`, retriable: false })
-          : new WatchdogTimeout({
-            reason: first ? `no first token within ${watch} ms` : `no token for ${watch} ms`,
-            retriable: true
-          })
-        if (limit <= 0) return yield* timeout
-        const chunk = yield* pull.pipe(
-          Effect.mapError(
-            Option.getOrElse(() =>
-              new EngineAdapter.EngineFailure({ url: lease.url, reason: "stream ended before the final event" })
-            )
-          ),
-          Effect.timeoutFail({ duration: limit, onTimeout: () => timeout })
-        )
-        const at = yield* Clock.currentTimeMillis
-        const open = yield* Effect.sync(() => {
-          for (const out of chunk) {
-            if (out._tag === "Done") {
-              progress.done = out
-              return true
+      const consume = EngineAdapter.stream(lease, record.request).pipe(
+        Stream.runForEachChunk((chunk) =>
+          Effect.flatMap(Clock.currentTimeMillis, (at) => {
+            const first = progress.firstTokenAt === undefined
+            for (const out of chunk) {
+              if (out._tag === "Done") {
+                progress.done = out
+              } else if (emit(record, new Token({ t: out.text, i: record.tokensOut }, true), at)) {
+                record.tokensOut++
+                progress.firstTokenAt ??= at
+              }
             }
-            if (!emit(record, new Token({ t: out.text, i: record.tokensOut }), at)) return false
-            record.tokensOut++
-            progress.firstTokenAt ??= at
+            progress.lastAt = at
+            return first && progress.firstTokenAt !== undefined
+              ? Metric.update(tag(OrchestratorMetrics.latencyFirstToken, poolTags), at - record.submittedAt)
+              : Effect.void
+          })
+        )
+      )
+      // one timer per quiet period rather than one per chunk: it sleeps until the next moment a
+      // timeout could fire, and fails only when nothing arrived meanwhile
+      const watchdog = Effect.gen(function*() {
+        while (true) {
+          const now = yield* Clock.currentTimeMillis
+          const first = progress.firstTokenAt === undefined
+          const watch = first ? ctx.options.firstTokenTimeoutMs : ctx.options.idleTimeoutMs
+          const idleAt = progress.lastAt + watch
+          if (now >= deadlineAt) {
+            return yield* new WatchdogTimeout({ reason: `deadline of ${deadlineMs} ms passed`, retriable: false })
           }
-          return true
-        })
-        if (!open) return true
-        if (first && progress.firstTokenAt !== undefined) {
-          yield* Metric.update(tag(OrchestratorMetrics.latencyFirstToken, poolTags), at - record.submittedAt)
+          if (now >= idleAt) {
+            return yield* new WatchdogTimeout({
+              reason: first ? `no first token within ${watch} ms` : `no token for ${watch} ms`,
+              retriable: true
+            })
+          }
+          yield* Effect.sleep(Math.min(idleAt, deadlineAt) - now)
         }
+      })
+      yield* Effect.raceFirst(consume, watchdog)
+      if (progress.done === undefined) {
+        return yield* new EngineAdapter.EngineFailure({ url: lease.url, reason: "stream ended before the final event" })
       }
       const done = progress.done
       const endedAt = yield* Clock.currentTimeMillis
@@ -130,7 +134,7 @@ export const runTask = (
           tokensIn: record.tokensIn,
           decodeTimeMs: endedAt - leasedAt,
           decodeMs: done.decodeMs ?? endedAt - (progress.firstTokenAt ?? endedAt)
-        })
+        }, true)
         if (!emit(record, event, endedAt)) return false
         ctx.onEnded(record, endedAt - leasedAt, endedAt)
         return true

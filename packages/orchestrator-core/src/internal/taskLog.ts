@@ -64,7 +64,7 @@ export const makeRecord = (
  */
 export const emit = (record: TaskRecord, event: TaskEvent, now: number): boolean => {
   if (record.terminal) return false
-  const sequenced = new SequencedEvent({ id: record.events.length + 1, event })
+  const sequenced = new SequencedEvent({ id: record.events.length + 1, event }, true)
   record.events.push(sequenced)
   for (const listener of record.listeners) listener.unsafeOffer(sequenced)
   if (isTerminal(event)) {

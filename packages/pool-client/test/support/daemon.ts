@@ -8,6 +8,9 @@ import { awaitGone } from "./processes.js"
 
 const entry = fileURLToPath(new URL("../../../../apps/pool-managerd/src/bin.ts", import.meta.url))
 
+/** A profile running the mock engine directly (reapable after a daemon crash). */
+export const plainEngine = "plain"
+
 /** Where a test daemon keeps its config and state. */
 export interface DaemonHome {
   readonly configPath: string
@@ -28,7 +31,9 @@ export const makeHome = (token: Redacted.Redacted<string> | undefined) =>
       ...(token === undefined ? {} : { token: Redacted.value(token) }),
       stop_grace_ms: 3_000,
       shutdown_deadline_ms: 3_000,
-      engines: [contractProfileFields]
+      // `plain` runs the mock engine directly: the daemon's reaper only kills engines whose
+      // recorded command still matches, which the shell wrapper of the contract profile does not
+      engines: [contractProfileFields, { name: plainEngine, mock: true }]
     }
     yield* fs.writeFileString(configPath, JSON.stringify(config, null, 2))
     return { configPath, stateDir } satisfies DaemonHome

@@ -1,11 +1,22 @@
 /** Process helpers for tests: liveness checks and waiting (bounded) for processes to disappear. */
 import { Effect, Schedule } from "effect"
+import { readFileSync } from "node:fs"
 
-/** Whether a process with this pid exists (signal 0 probes without killing). */
+const isZombie = (pid: number): boolean => {
+  try {
+    // the state follows the parenthesised command name: "pid (comm) S ..."
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")
+  } catch {
+    return false
+  }
+}
+
+/** Whether a process with this pid exists and is not a zombie (signal 0 probes without killing). */
 export const isAlive = (pid: number): boolean => {
   try {
     process.kill(pid, 0)
-    return true
+    return !isZombie(pid)
   } catch (error) {
     return error instanceof Error && "code" in error && error.code === "EPERM"
   }

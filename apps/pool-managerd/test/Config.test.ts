@@ -1,6 +1,7 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigFile } from "@llama-orch/daemon-kit"
+import { mockEngineProfileArgs } from "@llama-orch/mock-engine"
 import { Config } from "@llama-orch/pool-managerd"
 import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 
@@ -85,17 +86,8 @@ describe("pool-managerd configuration", () => {
       const profile = settings.manager.profiles[0]
       expect(profile?.command).toBe(process.execPath)
       expect(profile?.args.some((arg) => arg.includes("mock-engine"))).toBe(true)
-      expect(profile?.args.slice(-12)).toEqual([
-        "--host",
-        "{host}",
-        "--port",
-        "{port}",
-        "--model",
-        "{model}",
-        "--slots",
-        "{slots}",
-        "--ctx",
-        "{ctx}",
+      expect(profile?.args.slice(-mockEngineProfileArgs.length - 2)).toEqual([
+        ...mockEngineProfileArgs,
         "--load-ms",
         "10"
       ])

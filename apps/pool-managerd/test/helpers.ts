@@ -59,14 +59,7 @@ export const awaitReady = (url: string, poolIds: ReadonlyArray<string>) =>
     Effect.timeoutFail({ duration: Duration.seconds(120), onTimeout: () => "pools did not become Ready" })
   )
 
-export const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
+export const alive = SpawnDaemon.isProcessAlive
 
 /** Waits (real time) until the process is gone. */
 export const awaitGone = (pid: number) =>

@@ -92,6 +92,21 @@ export interface RunningDaemon {
  */
 export const sourceNodeArgs: ReadonlyArray<string> = ["--conditions=@llama-orch/source", "--import", "tsx"]
 
+/**
+ * Whether a process with this id exists (signal 0). For asserting that no process is left behind.
+ *
+ * @since 0.1.0
+ */
+export const isProcessAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else
+    return error instanceof Error && "code" in error && error.code === "EPERM"
+  }
+}
+
 const listeningLine = /^listening on (http:\/\/\S+)$/
 
 /**

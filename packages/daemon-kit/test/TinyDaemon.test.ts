@@ -5,15 +5,6 @@ import { Effect } from "effect"
 
 const entry = new URL("./fixtures/tiny-daemon.ts", import.meta.url).pathname
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
 describe("a daemon built with daemon-kit, as a real process", () => {
   it.scopedLive(
     "prints exactly the listening line, serves, logs JSON on stderr, and ends streams on SIGTERM with exit 0",
@@ -47,7 +38,7 @@ describe("a daemon built with daemon-kit, as a real process", () => {
         expect(rest.endsWith("bye\n")).toBe(true)
         const exit = yield* daemon.exit
         expect(exit).toEqual({ _tag: "Exited", code: 0 })
-        expect(alive(daemon.pid)).toBe(false)
+        expect(SpawnDaemon.isProcessAlive(daemon.pid)).toBe(false)
 
         const stdout = yield* daemon.stdout
         expect(stdout).toBe(`listening on ${daemon.url}\n`)

@@ -1,0 +1,263 @@
+/**
+ * Relay benchmark: token streaming through orchestratord (a real process, embedded pool on the mock
+ * engine) against streaming straight from a mock engine with the same flags, in the same run, at 1,
+ * 64 and 256 concurrent streams. Both paths use the same request (`POST /v1/completions` with
+ * `stream: true`); the native path (`POST /v2/tasks` + SSE) is measured too. Reports aggregate
+ * tokens per second, time to first token (TTFT) and orchestratord's peak RSS.
+ *
+ *   node --conditions=@llama-orch/source --import tsx bench/relay/index.ts
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { mockEngineCommand } from "../../packages/mock-engine/src/index.js"
+import { type BenchTable, isEntryPoint, percentile, renderTable } from "../lib/BenchTable.js"
+
+const root = fileURLToPath(new URL("../..", import.meta.url))
+const concurrencies = [1, 64, 256] as const
+const tokensPerStream = 100
+const tps = 100
+const slots = 256
+
+interface Running {
+  readonly proc: ChildProcess
+  readonly url: string
+}
+
+const start = (command: string, args: ReadonlyArray<string>): Promise<Running> =>
+  new Promise((resolve, reject) => {
+    const proc = spawn(command, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
+    let out = ""
+    let err = ""
+    const timer = setTimeout(() => reject(new Error(`no listening line from ${args.at(-1)}: ${err}`)), 180_000)
+    proc.stderr?.on("data", (chunk: Buffer) => {
+      err = (err + chunk.toString()).slice(-4000)
+    })
+    proc.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = /listening on (http:\/\/\S+)/.exec(out)
+      if (match?.[1] !== undefined) {
+        clearTimeout(timer)
+        resolve({ proc, url: match[1] })
+      }
+    })
+    proc.on("exit", (code) => reject(new Error(`exited with ${code}: ${err}`)))
+  })
+
+const stop = (running: Running): Promise<void> =>
+  new Promise((resolve) => {
+    if (running.proc.exitCode !== null) return resolve()
+    running.proc.once("exit", () => resolve())
+    running.proc.kill("SIGTERM")
+  })
+
+const waitReady = async (url: string): Promise<void> => {
+  for (let i = 0; i < 1200; i++) {
+    const ok = await fetch(url).then((r) => r.status === 200, () => false)
+    if (ok) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`${url} never became ready`)
+}
+
+/** Reads an SSE body, calling `onData` for every `data:` line; resolves when the body ends. */
+const readData = async (response: Response, onData: (data: string) => void): Promise<void> => {
+  const body = response.body
+  if (body === null) return
+  const reader = body.getReader()
+  const decoder = new TextDecoder()
+  let buffer = ""
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return
+    buffer += decoder.decode(value, { stream: true })
+    let nl = buffer.indexOf("\n")
+    while (nl !== -1) {
+      const line = buffer.slice(0, nl)
+      buffer = buffer.slice(nl + 1)
+      if (line.startsWith("data:")) onData(line.slice(5).trim())
+      nl = buffer.indexOf("\n")
+    }
+  }
+}
+
+interface StreamResult {
+  readonly ttftMs: number
+  readonly tokens: number
+}
+
+const body = (i: number) =>
+  JSON.stringify({ model: "mock-model", prompt: `relay ${i}`, max_tokens: tokensPerStream, stream: true, seed: i })
+
+/** One OpenAI-style streaming completion; tokens are the chunks with text. */
+const openAiStream = async (base: string, i: number): Promise<StreamResult> => {
+  const t0 = performance.now()
+  let ttft = Number.NaN
+  let tokens = 0
+  const response = await fetch(`${base}/v1/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: body(i)
+  })
+  await readData(response, (data) => {
+    if (data === "[DONE]" || !data.includes("\"text\":\"") || data.includes("\"text\":\"\"")) return
+    if (tokens === 0) ttft = performance.now() - t0
+    tokens++
+  })
+  return { ttftMs: ttft, tokens }
+}
+
+/** The native path: submit, then the task's event stream. */
+const nativeStream = async (base: string, i: number): Promise<StreamResult> => {
+  const t0 = performance.now()
+  let ttft = Number.NaN
+  let tokens = 0
+  const accepted = await fetch(`${base}/v2/tasks`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model_ref: "mock-model", prompt: `relay ${i}`, max_tokens: tokensPerStream, seed: i })
+  }).then((r) => r.json() as Promise<{ streams: { sse: string } }>)
+  const response = await fetch(`${base}${accepted.streams.sse}`)
+  await readData(response, (data) => {
+    if (!data.startsWith("{\"t\":")) return
+    if (tokens === 0) ttft = performance.now() - t0
+    tokens++
+  })
+  return { ttftMs: ttft, tokens }
+}
+
+interface RunResult {
+  readonly tokensPerSecond: number
+  readonly ttftP50: number
+  readonly ttftP95: number
+  readonly tokens: number
+}
+
+const measure = async (
+  concurrency: number,
+  stream: (i: number) => Promise<StreamResult>
+): Promise<RunResult> => {
+  const t0 = performance.now()
+  const results = await Promise.all(Array.from({ length: concurrency }, (_, i) => stream(i)))
+  const seconds = (performance.now() - t0) / 1000
+  const tokens = results.reduce((n, r) => n + r.tokens, 0)
+  const ttfts = results.map((r) => r.ttftMs)
+  return { tokensPerSecond: tokens / seconds, ttftP50: percentile(ttfts, 50), ttftP95: percentile(ttfts, 95), tokens }
+}
+
+const peakRssMb = (pid: number | undefined): number => {
+  if (pid === undefined) return Number.NaN
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
+    const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1])
+    return Math.round(kb / 1024)
+  } catch {
+    return Number.NaN
+  }
+}
+
+export const run = async (): Promise<BenchTable> => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "relay-bench-"))
+  const config = path.join(dir, "orchestratord.yaml")
+  fs.writeFileSync(
+    config,
+    [
+      "log_level: warning",
+      `state_dir: ${JSON.stringify(path.join(dir, "state"))}`,
+      "queue:",
+      "  capacity: 4096",
+      "engines:",
+      "  - name: mock",
+      "    mock: true",
+      `    args: ["--tps", "${tps}"]`,
+      "pools:",
+      "  - id: bench-0",
+      "    engine: mock",
+      "    model: mock-model",
+      `    slots: ${slots}`,
+      "    ctx_max: 8192"
+    ].join("\n")
+  )
+  const mock = mockEngineCommand()
+  const engine = await start(mock.command, [
+    ...mock.args,
+    ...["--host", "127.0.0.1", "--port", "0", "--model", "mock-model", "--slots", String(slots)],
+    ...["--ctx", "8192", "--tps", String(tps)]
+  ])
+  const orchestratord = await start(process.execPath, [
+    "--conditions=@llama-orch/source",
+    "--import",
+    "tsx",
+    path.join(root, "apps/orchestratord/src/bin.ts"),
+    "--config",
+    config,
+    "--port",
+    "0"
+  ])
+  const rows: Array<Array<string | number>> = []
+  const notes: Array<string> = []
+  try {
+    await waitReady(`${engine.url}/health`)
+    await waitReady(`${orchestratord.url}/ready`)
+    // warm-up: JIT, connection pools, the engine's first requests
+    await measure(16, (i) => openAiStream(engine.url, i))
+    await measure(16, (i) => openAiStream(orchestratord.url, i))
+    await measure(16, (i) => nativeStream(orchestratord.url, i))
+    for (const c of concurrencies) {
+      const direct = await measure(c, (i) => openAiStream(engine.url, i))
+      const relayed = await measure(c, (i) => openAiStream(orchestratord.url, i))
+      const native = await measure(c, (i) => nativeStream(orchestratord.url, i))
+      const fmt = (n: number) => Number(n.toFixed(1))
+      rows.push([
+        c,
+        Math.round(direct.tokensPerSecond),
+        Math.round(relayed.tokensPerSecond),
+        Math.round(native.tokensPerSecond),
+        Number((relayed.tokensPerSecond / direct.tokensPerSecond).toFixed(3)),
+        fmt(direct.ttftP50),
+        fmt(relayed.ttftP50),
+        fmt(relayed.ttftP50 - direct.ttftP50),
+        fmt(native.ttftP50 - direct.ttftP50),
+        fmt(relayed.ttftP95 - direct.ttftP95)
+      ])
+      if (relayed.tokens !== c * tokensPerStream || direct.tokens !== c * tokensPerStream) {
+        notes.push(
+          `at ${c} streams: ${direct.tokens} tokens direct, ${relayed.tokens} relayed (expected ${c * tokensPerStream})`
+        )
+      }
+    }
+    notes.unshift(
+      `peak RSS of orchestratord after the 256-stream runs: ${peakRssMb(orchestratord.proc.pid)} MiB (VmHWM)`,
+      `mock engines with --tps ${tps} per stream, ${tokensPerStream} tokens per stream, ${slots} slots; orchestratord is a real process with an embedded pool; client, engines and daemon share one machine (${os.cpus().length} CPUs)`,
+      "tok/s: aggregate tokens received by the client divided by the wall time of the batch; ratio = relayed / direct",
+      "TTFT: from sending the request to the first token at the client; added = orchestratord minus direct (p50, p95)"
+    )
+  } finally {
+    await stop(orchestratord)
+    await stop(engine)
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  return {
+    title: "Relay: token streaming through orchestratord vs straight from the engine",
+    columns: [
+      "streams",
+      "direct tok/s",
+      "/v1 relayed tok/s",
+      "/v2 native tok/s",
+      "ratio /v1",
+      "direct TTFT p50 ms",
+      "/v1 TTFT p50 ms",
+      "added p50 ms (/v1)",
+      "added p50 ms (/v2)",
+      "added p95 ms (/v1)"
+    ],
+    rows,
+    notes
+  }
+}
+
+if (isEntryPoint(import.meta.url)) {
+  run().then((table) => process.stdout.write(`${renderTable(table)}\n`))
+}

@@ -1,7 +1,7 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { EngineNotAllowed, PoolId, PoolSpec, Unauthorized } from "@llama-orch/pool-core"
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
 import { alive, awaitGone, awaitReady, entry, getText, rpcClient, SpawnDaemon, writeConfig } from "./helpers.js"
 
 const token = "pm-test-token-6f1c9a"
@@ -23,7 +23,7 @@ stop_grace_ms: 5000
 
 describe("pool-managerd as a real process", () => {
   it.scopedLive(
-    "starts, preloads the configured mock pool, serves /health, /metrics and /rpc, and drains on SIGTERM",
+    "starts, preloads the configured mock pool, serves /health, /metrics and /rpc, counts a restart, and drains on SIGTERM",
     () =>
       Effect.gen(function*() {
         const { dir, file } = yield* writeConfig(mockConfig)
@@ -69,13 +69,30 @@ describe("pool-managerd as a real process", () => {
         const wsIntruder = yield* rpcClient(daemon.url, "wrong-token", "websocket")
         expect(yield* Effect.flip(wsIntruder.Status({ poolId: PoolId.make("mock-a") }))).toBeInstanceOf(Unauthorized)
 
+        // a crashed engine is restarted by the supervisor: the restart counter moves once
+        process.kill(enginePid, "SIGKILL")
+        yield* awaitGone(enginePid)
+        const restarted = yield* client.Status({ poolId: PoolId.make("mock-a") }).pipe(
+          Effect.filterOrFail((status) => status.ready && status.handoff?.pid !== enginePid, () => "not restarted yet"),
+          Effect.retry({ schedule: Schedule.spaced("250 millis"), times: 480 })
+        )
+        expect(restarted.restarts).toBeGreaterThanOrEqual(1)
+        const newPid = restarted.handoff?.pid
+        if (newPid === undefined) return expect.fail("the restarted pool has no handoff")
+        const after = yield* getText(`${daemon.url}/metrics`)
+        expect(after).toMatch(
+          new RegExp(`^pool_restarts_total\\{pool_id="mock-a",engine="mock"\\} ${restarted.restarts}$`, "m")
+        )
+        expect(after).toMatch(/^pool_preload_duration_ms_count\{pool_id="mock-a",engine="mock"\} 2$/m)
+        expect(after).toMatch(/^pool_ready\{pool_id="mock-a",engine="mock"\} 1$/m)
+
         // SIGTERM: drain, stop the engine, exit 0
         yield* daemon.signal("SIGTERM")
         const exit = yield* daemon.exit
         expect(exit).toEqual({ _tag: "Exited", code: 0 })
         expect(alive(daemon.pid)).toBe(false)
-        yield* awaitGone(enginePid)
-        expect(alive(enginePid)).toBe(false)
+        yield* awaitGone(newPid)
+        expect(alive(newPid)).toBe(false)
 
         const stdout = yield* daemon.stdout
         const stderr = yield* daemon.stderr

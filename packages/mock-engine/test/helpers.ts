@@ -86,7 +86,9 @@ export const postSse = (
       headers: { "content-type": "application/json" },
       body: JSON.stringify(body),
       signal: controller.signal
-    })
+    }).catch(() => undefined)
+    // Aborted (or cut) before the response headers arrived.
+    if (res === undefined) return { status: 0, contentType: null, data: [], broken: true }
     const data: Array<string> = []
     const parser = createParser({
       onEvent: (event) => {
@@ -117,6 +119,17 @@ export const metric = (url: string, name: string) =>
     const line = text.split("\n").find((l) => l.startsWith(`${name} `))
     return line === undefined ? Number.NaN : Number(line.slice(name.length + 1))
   })
+
+/** Polls `/metrics` until `name` equals `expected` (generously: the machine is shared). */
+export const untilMetric = (url: string, name: string, expected: number) =>
+  Effect.retry(
+    Effect.filterOrFail(
+      metric(url, name),
+      (value) => value === expected,
+      () => new HttpFailure({ message: `${name} is not ${expected}` })
+    ),
+    Schedule.spaced(Duration.millis(50)).pipe(Schedule.intersect(Schedule.recurs(600)))
+  )
 
 /** Whether a process with this pid exists. */
 export const isAlive = (pid: number): boolean => {

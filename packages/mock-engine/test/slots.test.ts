@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Schedule } from "effect"
-import { getJson, HttpFailure, metric, payloads, postSse, TestLayer, withEngine } from "./helpers.js"
+import { Duration, Effect, Fiber } from "effect"
+import { getJson, metric, payloads, postSse, TestLayer, untilMetric, withEngine } from "./helpers.js"
 
 const timeout = 120_000
 
@@ -41,15 +41,7 @@ describe("mock-engine slots", () => {
       withEngine({ slots: 1, tps: 20 }, (engine) =>
         Effect.gen(function*() {
           const order: Array<string> = []
-          const until = (name: string, expected: number) =>
-            Effect.retry(
-              Effect.filterOrFail(
-                metric(engine.url, name),
-                (value) => value === expected,
-                () => new HttpFailure({ message: `${name} is not ${expected}` })
-              ),
-              Schedule.spaced(Duration.millis(50)).pipe(Schedule.intersect(Schedule.recurs(600)))
-            )
+          const until = (name: string, expected: number) => untilMetric(engine.url, name, expected)
           const stopFirst = new AbortController()
           const request = (name: string, nPredict: number, signal?: AbortSignal) =>
             Effect.fork(postSse(`${engine.url}/completion`, { prompt: name, n_predict: nPredict, stream: true }, {
@@ -78,6 +70,40 @@ describe("mock-engine slots", () => {
   )
 
   it.scopedLive(
+    "a waiting request whose client disconnects leaves the queue at once",
+    () =>
+      withEngine({ slots: 1, tps: 20 }, (engine) =>
+        Effect.gen(function*() {
+          const until = (name: string, expected: number) => untilMetric(engine.url, name, expected)
+          const stopFirst = new AbortController()
+          const stopWaiting = new AbortController()
+          const first = yield* Effect.fork(
+            postSse(`${engine.url}/completion`, { prompt: "a", n_predict: 10_000, stream: true }, {
+              signal: stopFirst.signal
+            })
+          )
+          yield* until("llamacpp:requests_processing", 1)
+          const waiting = yield* Effect.fork(
+            postSse(`${engine.url}/completion`, { prompt: "b", n_predict: 10_000, stream: true }, {
+              signal: stopWaiting.signal
+            })
+          )
+          yield* until("llamacpp:requests_deferred", 1)
+          stopWaiting.abort()
+          yield* Fiber.join(waiting)
+          // The first request still holds the slot; the one that gave up is no longer counted as waiting.
+          yield* until("llamacpp:requests_deferred", 0)
+          expect(yield* metric(engine.url, "llamacpp:requests_processing")).toBe(1)
+          stopFirst.abort()
+          yield* Fiber.join(first)
+          yield* until("llamacpp:requests_processing", 0)
+          const next = yield* postSse(`${engine.url}/completion`, { prompt: "c", n_predict: 2, stream: true })
+          expect(payloads(next).at(-1)).toMatchObject({ stop: true, id_slot: 0, tokens_predicted: 2 })
+        })).pipe(Effect.provide(TestLayer)),
+    timeout
+  )
+
+  it.scopedLive(
     "--slots 2: two requests run at once on two slots",
     () =>
       withEngine({ slots: 2, tps: 100 }, (engine) =>
@@ -99,12 +125,7 @@ describe("mock-engine slots", () => {
             maxEvents: 3
           })
           expect(payloads(cut)).toHaveLength(3)
-          const idle = Effect.filterOrFail(
-            metric(engine.url, "llamacpp:requests_processing"),
-            (processing) => processing === 0,
-            () => new HttpFailure({ message: "still processing" })
-          )
-          yield* Effect.retry(idle, Schedule.spaced(Duration.millis(50)).pipe(Schedule.intersect(Schedule.recurs(400))))
+          yield* untilMetric(engine.url, "llamacpp:requests_processing", 0)
           const before = yield* metric(engine.url, "llamacpp:tokens_predicted_total")
           expect(before).toBeGreaterThanOrEqual(3)
           expect(before).toBeLessThan(20)

@@ -8,10 +8,10 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import { EngineConfig } from "./config.js"
+import { makeSlotPool } from "./slots.js"
 
 /** Counters exported on `/metrics`. */
 export interface Counters {
@@ -52,8 +52,7 @@ const pace = (tps: number): Effect.Effect<void> =>
 export class EngineState extends Effect.Service<EngineState>()("@llama-orch/mock-engine/EngineState", {
   scoped: Effect.gen(function*() {
     const config = yield* EngineConfig
-    const freeSlots = yield* Queue.unbounded<number>()
-    yield* Queue.offerAll(freeSlots, Array.from({ length: config.slots }, (_, i) => i))
+    const slots = yield* makeSlotPool(config.slots)
     const busy = yield* Ref.make<ReadonlySet<number>>(new Set())
     const counters = yield* Ref.make(zeroCounters)
     const tokensEmitted = yield* Ref.make(0)
@@ -67,11 +66,11 @@ export class EngineState extends Effect.Service<EngineState>()("@llama-orch/mock
 
     const update = (f: (c: Counters) => Counters) => Ref.update(counters, f)
 
-    /** Waits (FIFO) for a free slot and holds it for the rest of the scope. */
-    const acquireSlot: Effect.Effect<number, never, Scope.Scope> = Effect.acquireRelease(
+    /** Waits (FIFO) for a free slot and holds it for the rest of the scope; only the wait is interruptible. */
+    const acquireSlot: Effect.Effect<number, never, Scope.Scope> = Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
         yield* update((c) => ({ ...c, requestsDeferred: c.requestsDeferred + 1 }))
-        const slot = yield* Queue.take(freeSlots).pipe(
+        const slot = yield* restore(slots.acquire).pipe(
           Effect.ensuring(update((c) => ({ ...c, requestsDeferred: c.requestsDeferred - 1 })))
         )
         yield* Ref.update(busy, (s) => new Set([...s, slot]))
@@ -80,14 +79,14 @@ export class EngineState extends Effect.Service<EngineState>()("@llama-orch/mock
           requestsProcessing: c.requestsProcessing + 1,
           maxConcurrentRequests: Math.max(c.maxConcurrentRequests, c.requestsProcessing + 1)
         }))
+        yield* Effect.addFinalizer(() =>
+          Effect.zipRight(
+            update((c) => ({ ...c, requestsProcessing: c.requestsProcessing - 1 })),
+            Ref.update(busy, (s) => new Set([...s].filter((id) => id !== slot)))
+          )
+        )
         return slot
-      }),
-      (slot) =>
-        Effect.gen(function*() {
-          yield* update((c) => ({ ...c, requestsProcessing: c.requestsProcessing - 1 }))
-          yield* Ref.update(busy, (s) => new Set([...s].filter((id) => id !== slot)))
-          yield* Queue.offer(freeSlots, slot)
-        })
+      })
     )
 
     /** Exits the process abruptly once the configured number of tokens has been emitted. */

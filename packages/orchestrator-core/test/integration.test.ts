@@ -20,21 +20,19 @@ const checkShape = (events: ReadonlyArray<SequencedEvent>) => {
   return { tokens: tokens.length, last }
 }
 
+/** Two pools of 2 slots each on mock engines generating `tps` tokens per second. */
+const twoPools = (tps: number) => ({
+  profiles: [mockProfile("mock", ["--tps", String(tps)])],
+  pools: ["a", "b"].map((id) => ({ id, engine: "mock", model: "tiny", slots: 2 })),
+  orchestrator: { queueCapacity: 100 }
+})
+
 describe("Orchestrator on the embedded pool manager and real mock engines", () => {
   it.live(
     "2 pools x 2 slots, 50 concurrent tasks: each ends once, in order, within the slots, all leases back",
     () =>
       withStack(
-        {
-          profiles: [mockProfile("mock", ["--tps", "200"])],
-          pools: [{ id: "a", engine: "mock", model: "tiny", slots: 2 }, {
-            id: "b",
-            engine: "mock",
-            model: "tiny",
-            slots: 2
-          }],
-          orchestrator: { queueCapacity: 100 }
-        },
+        twoPools(200),
         Effect.gen(function*() {
           const orchestrator = yield* Orchestrator
           const pm = yield* PoolManager
@@ -67,16 +65,7 @@ describe("Orchestrator on the embedded pool manager and real mock engines", () =
     "cancel storm: after cancel returns no token is ever emitted, and each task ends exactly once",
     () =>
       withStack(
-        {
-          profiles: [mockProfile("mock", ["--tps", "100"])],
-          pools: [{ id: "a", engine: "mock", model: "tiny", slots: 2 }, {
-            id: "b",
-            engine: "mock",
-            model: "tiny",
-            slots: 2
-          }],
-          orchestrator: { queueCapacity: 100 }
-        },
+        twoPools(100),
         Effect.gen(function*() {
           const orchestrator = yield* Orchestrator
           const pm = yield* PoolManager

@@ -1,5 +1,5 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { type PoolId, PoolManager, type PoolStatus } from "@llama-orch/pool-core"
+import { PoolManager } from "@llama-orch/pool-core"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -11,12 +11,10 @@ import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { Mutable } from "effect/Types"
 import * as AdmissionCheck from "../Admission.js"
 import type { OrchestratorService } from "../Orchestrator.js"
 import * as OrchestratorMetrics from "../OrchestratorMetrics.js"
 import type { OrchestratorOptions } from "../OrchestratorOptions.js"
-import * as Placement from "../Placement.js"
 import * as Predictions from "../Predictions.js"
 import { Sessions } from "../Sessions.js"
 import {
@@ -27,23 +25,15 @@ import {
   type SubmitError,
   TaskNotFound
 } from "../TaskErrors.js"
-import { Metrics, Started } from "../TaskEvent.js"
-import { TaskQueue } from "../TaskQueue.js"
+import { Started } from "../TaskEvent.js"
 import { Admission } from "../TaskSnapshot.js"
+import { type Launch, ModelQueues } from "./modelQueues.js"
+import { PoolView } from "./poolView.js"
 import { runTask } from "./runner.js"
 import { emit, fail, follow, makeRecord, snapshot, type TaskRecord } from "./taskLog.js"
 
-/** How far down a queue dispatch looks for a task whose pinned pool is free. */
-const scanLimit = 64
-
 /** How long building the layer waits for the pool manager's first snapshot. */
 const snapshotWaitMs = 5_000
-
-interface Launch {
-  readonly record: TaskRecord
-  readonly poolId: PoolId
-  readonly kvWarmth: boolean
-}
 
 /** Builds the orchestrator service; everything it starts lives in the surrounding scope. */
 export const make = (
@@ -54,11 +44,7 @@ export const make = (
     const scope = yield* Effect.scope
     const context = yield* Effect.context<HttpClient.HttpClient>()
     const tasks = new Map<string, TaskRecord>()
-    const queues = new Map<string, TaskQueue<TaskRecord>>()
-    const view = new Map<string, PoolStatus>()
-    const inflight = new Map<string, number>()
-    const blockedUntil = new Map<string, number>()
-    const serviceMs = new Map<string, number>()
+    const view = new PoolView(options.initialServiceTimeMs, options.serviceTimeAlpha)
     const sessions = new Sessions({
       ttlMs: options.sessionTtlMs,
       maxTurns: options.sessionMaxTurns,
@@ -69,159 +55,20 @@ export const make = (
     const wake = () => void wakeups.unsafeOffer(undefined)
     const runners = yield* FiberMap.make<string>()
 
-    // ---- pool view and predictions -------------------------------------------------------------
-    const used = (poolId: string) => inflight.get(poolId) ?? 0
-    const readyPools = (model: string) =>
-      Array.from(view.values()).filter((p) => p.model === model && p.state === "Ready")
-    const capacity = (model: string) => {
-      let slots = 0
-      let free = 0
-      for (const p of readyPools(model)) {
-        slots += p.slotsTotal
-        free += Math.max(0, p.slotsTotal - used(p.poolId))
-      }
-      return { slots, free }
-    }
-    const meanService = (model: string) => serviceMs.get(model) ?? options.initialServiceTimeMs
-    const retryAfter = (model: string) => Predictions.retryAfterMs(capacity(model).slots, meanService(model))
-    const startIn = (model: string, position: number) => {
-      const { free, slots } = capacity(model)
-      return Predictions.predictedStartMs(position, free, slots, meanService(model))
-    }
-    const onTime = (record: TaskRecord, now: number, startMs: number) =>
-      record.request.deadlineMs === undefined ? undefined : Predictions.onTimeProbability(
-        record.request.deadlineMs - (now - record.submittedAt),
-        startMs,
-        meanService(record.model)
-      )
-    const candidates = (model: string, now: number): Array<Mutable<Placement.Candidate>> =>
-      Array.from(view.values()).filter((p) => p.model === model).map((p) => ({
-        poolId: p.poolId,
-        model: p.model,
-        state: (blockedUntil.get(p.poolId) ?? 0) > now ? "Backoff" : p.state,
-        slotsFree: Math.max(0, p.slotsTotal - used(p.poolId)),
-        activeLeases: used(p.poolId)
-      }))
-
+    const queues = new ModelQueues(options, view, sessions)
+    const retryAfter = (model: string) => view.retryAfter(model)
     const reportDepth = (model: string) =>
-      Metric.set(OrchestratorMetrics.queueDepth.pipe(Metric.tagged("model", model)), queues.get(model)?.size ?? 0)
-
-    const queueFor = (model: string) => {
-      let queue = queues.get(model)
-      if (queue === undefined) {
-        queue = new TaskQueue<TaskRecord>(options.queueCapacity, options.policy)
-        queues.set(model, queue)
-      }
-      return queue
-    }
-
-    /** Takes a record out of its queue; answers whether it was queued. */
-    const dequeued = (queue: TaskQueue<TaskRecord>, record: TaskRecord): boolean => {
-      const entry = record.entry
-      record.entry = undefined
-      return entry !== undefined && queue.remove(entry)
-    }
-
-    // ---- dispatch --------------------------------------------------------------------------------
-    const positionsChanged = (model: string, now: number) => {
-      const queue = queues.get(model)
-      if (queue === undefined) return
-      let position = 0
-      for (const entry of queue.entries()) {
-        const record = entry.value
-        if (record.position !== position) {
-          record.position = position
-          const start = startIn(model, position)
-          emit(
-            record,
-            new Metrics({
-              queuePosition: position,
-              queueDepth: queue.size,
-              onTimeProbability: onTime(record, now, start)
-            }),
-            now
-          )
-        }
-        position++
-      }
-    }
-
-    const stillServed = (model: string) =>
-      view.size === 0 ||
-      Array.from(view.values()).some((p) =>
-        p.model === model && (p.state === "Ready" || p.state === "Draining" || AdmissionCheck.comingUp.has(p.state))
-      )
-
-    /** Decides, synchronously, which queued tasks go where now. */
-    const plan = (now: number): Array<Launch> => {
-      const launches: Array<Launch> = []
-      for (const [model, queue] of queues) {
-        if (queue.size === 0) continue
-        const served = stillServed(model)
-        const pool = candidates(model, now)
-        const ended: Array<TaskRecord> = []
-        let scanned = 0
-        for (const entry of queue.entries()) {
-          if (scanned++ >= scanLimit) break
-          const record = entry.value
-          const pin = record.request.placement?.pinPoolId
-          const last = record.request.sessionId === undefined
-            ? undefined
-            : sessions.get(record.request.sessionId, now)?.lastPoolId
-          const decision = Placement.place(pool, { model, pinPoolId: pin, lastPoolId: last })
-          if (decision._tag === "Placed") {
-            launches.push({ record, poolId: decision.poolId, kvWarmth: decision.kvWarmth })
-            inflight.set(decision.poolId, used(decision.poolId) + 1)
-            const chosen = pool.find((p) => p.poolId === decision.poolId)
-            if (chosen !== undefined) {
-              chosen.slotsFree--
-              chosen.activeLeases++
-            }
-            ended.push(record)
-          } else if (decision._tag === "PinInvalid") {
-            fail(record, now, "INVALID_PARAMS", `pinned pool ${decision.poolId}: ${decision.reason}`, false)
-            ended.push(record)
-          } else if (decision._tag === "PinUnready" && !AdmissionCheck.comingUp.has(decision.state)) {
-            fail(
-              record,
-              now,
-              "POOL_UNREADY",
-              `pinned pool ${decision.poolId} is ${decision.state}`,
-              true,
-              retryAfter(model)
-            )
-            ended.push(record)
-          } else if (pin === undefined) {
-            if (!served) {
-              fail(
-                record,
-                now,
-                "POOL_UNREADY",
-                `no pool serving ${model} is ready or starting`,
-                true,
-                retryAfter(model)
-              )
-              ended.push(record)
-            } else {
-              break
-            }
-          }
-        }
-        for (const record of ended) dequeued(queue, record)
-        if (ended.length > 0) positionsChanged(model, now)
-      }
-      return launches
-    }
+      Metric.set(OrchestratorMetrics.queueDepth.pipe(Metric.tagged("model", model)), queues.depth(model))
 
     const runContext = {
       pools,
       options,
       dispatchInfo: (record: TaskRecord, now: number) => ({
-        queueDepth: queues.get(record.model)?.size ?? 0,
-        onTimeProbability: onTime(record, now, 0)
+        queueDepth: queues.depth(record.model),
+        onTimeProbability: queues.onTime(record, now, 0)
       }),
       onEnded: (record: TaskRecord, ms: number, now: number) => {
-        serviceMs.set(record.model, Predictions.ewma(meanService(record.model), ms, options.serviceTimeAlpha))
+        view.recordService(record.model, ms)
         if (record.request.sessionId !== undefined) {
           sessions.recordEnd(record.request.sessionId, now, record.tokensIn + record.tokensOut, record.poolId)
         }
@@ -233,17 +80,14 @@ export const make = (
         Effect.flatMap((finished) =>
           finished ? Effect.void : Clock.currentTimeMillis.pipe(
             Effect.flatMap((now) => {
-              blockedUntil.set(poolId, now + options.leaseRetryMs)
-              if (!record.terminal && !state.shuttingDown) {
-                record.state = "queued"
-                record.entry = queueFor(record.model).pushFront(record.id, record, record.priority)
-              }
+              view.block(poolId, now + options.leaseRetryMs)
+              if (!record.terminal && !state.shuttingDown) queues.requeue(record)
               return Effect.sleep(options.leaseRetryMs).pipe(Effect.andThen(Effect.sync(wake)), Effect.forkIn(scope))
             })
           )
         ),
         Effect.ensuring(Effect.sync(() => {
-          inflight.set(poolId, Math.max(0, used(poolId) - 1))
+          view.adjust(poolId, -1)
           wake()
         })),
         Effect.provide(context)
@@ -251,9 +95,9 @@ export const make = (
 
     const dispatchRound = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const launches = yield* Effect.sync(() => plan(now))
+      const launches = yield* Effect.sync(() => queues.plan(now))
       for (const l of launches) yield* FiberMap.run(runners, l.record.id, launch(l))
-      for (const model of queues.keys()) yield* reportDepth(model)
+      for (const model of queues.byModel.keys()) yield* reportDepth(model)
     })
 
     yield* Queue.take(wakeups).pipe(
@@ -267,12 +111,7 @@ export const make = (
       Stream.runForEach((event) =>
         Effect.sync(() => {
           Deferred.unsafeDone(firstSnapshot, Exit.void)
-          if (event._tag === "Snapshot") {
-            view.clear()
-            for (const p of event.pools) view.set(p.poolId, p)
-          } else {
-            view.set(event.status.poolId, event.status)
-          }
+          view.apply(event)
           wake()
         })
       ),
@@ -305,7 +144,7 @@ export const make = (
           for (const record of tasks.values()) {
             fail(record, now, "CANCELLED", "the orchestrator shut down", true)
           }
-          queues.clear()
+          queues.byModel.clear()
         })
       ))
     )
@@ -396,7 +235,7 @@ export const make = (
         }
       }
       const record = makeRecord(taskId, request, now, tokensIn)
-      const queue = queueFor(model)
+      const queue = queues.queueFor(model)
       const offered = queue.offer(taskId, record, request.priority)
       if (offered._tag === "Rejected") {
         const error = new AdmissionRejected({
@@ -410,7 +249,7 @@ export const make = (
       record.entry = offered.entry
       if (sessionId !== undefined) sessions.beginTurn(sessionId, now)
       tasks.set(taskId, record)
-      const predicted = startIn(model, offered.position)
+      const predicted = view.startIn(model, offered.position)
       record.position = offered.position
       emit(record, new Started({ queuePosition: offered.position, predictedStartMs: predicted }), now)
       if (offered.evicted !== undefined) {
@@ -422,9 +261,9 @@ export const make = (
           true,
           retryAfter(model)
         )
-        positionsChanged(model, now)
+        queues.positionsChanged(model, now)
       }
-      const backoffMs = offered.position < capacity(model).free ? 0 : retryAfter(model)
+      const backoffMs = offered.position < view.capacity(model).free ? 0 : retryAfter(model)
       const admission = new Admission({
         taskId,
         queuePosition: offered.position,
@@ -439,10 +278,9 @@ export const make = (
         const record = yield* lookup(taskId)
         const now = yield* Clock.currentTimeMillis
         const cancelled = yield* Effect.sync(() => {
-          const queue = queues.get(record.model)
-          const queued = queue !== undefined && dequeued(queue, record)
+          const queued = queues.remove(record)
           const done = fail(record, now, "CANCELLED", "cancelled by the client", false)
-          if (queued) positionsChanged(record.model, now)
+          if (queued) queues.positionsChanged(record.model, now)
           return done
         })
         if (!cancelled) return
@@ -458,7 +296,7 @@ export const make = (
         Stream.unwrap(lookup(taskId).pipe(Effect.map((record) => follow(record, opts?.afterId ?? 0)))),
       cancel,
       get: (taskId) => lookup(taskId).pipe(Effect.map(snapshot)),
-      queueDepths: Effect.sync(() => new Map(Array.from(queues, ([model, queue]) => [model, queue.size])))
+      queueDepths: Effect.sync(() => new Map(Array.from(queues.byModel, ([model, queue]) => [model, queue.size])))
     }
   })
 

@@ -1,0 +1,110 @@
+import type { PoolStatus } from "@llama-orch/pool-core"
+import type { PoolEvent } from "@llama-orch/pool-core"
+import type { Mutable } from "effect/Types"
+import { comingUp } from "../Admission.js"
+import type * as Placement from "../Placement.js"
+import * as Predictions from "../Predictions.js"
+
+/**
+ * The orchestrator's view of the pools: their last status from the manager's events, the leases
+ * it holds itself (in flight), pools to skip for a while after a refused lease, and the measured
+ * service time per model — and the predictions derived from them.
+ */
+export class PoolView {
+  private readonly pools = new Map<string, PoolStatus>()
+  private readonly inflight = new Map<string, number>()
+  private readonly blockedUntil = new Map<string, number>()
+  private readonly serviceMs = new Map<string, number>()
+
+  constructor(private readonly initialServiceMs: number, private readonly alpha: number) {}
+
+  /** Applies one event of the pool manager. */
+  apply(event: PoolEvent): void {
+    if (event._tag === "Snapshot") {
+      this.pools.clear()
+      for (const p of event.pools) this.pools.set(p.poolId, p)
+    } else {
+      this.pools.set(event.status.poolId, event.status)
+    }
+  }
+
+  /** Leases this orchestrator holds (or is taking) on a pool. */
+  used(poolId: string): number {
+    return this.inflight.get(poolId) ?? 0
+  }
+
+  /** Counts a lease taken (+1) or given back (-1). */
+  adjust(poolId: string, delta: number): void {
+    this.inflight.set(poolId, Math.max(0, this.used(poolId) + delta))
+  }
+
+  /** Skips the pool for placement until `until`. */
+  block(poolId: string, until: number): void {
+    this.blockedUntil.set(poolId, until)
+  }
+
+  /** Slots of the model's Ready pools, and how many of them are free. */
+  capacity(model: string): { readonly slots: number; readonly free: number } {
+    let slots = 0
+    let free = 0
+    for (const p of this.pools.values()) {
+      if (p.model !== model || p.state !== "Ready") continue
+      slots += p.slotsTotal
+      free += Math.max(0, p.slotsTotal - this.used(p.poolId))
+    }
+    return { slots, free }
+  }
+
+  /** Whether some pool serves the model now or will (true before the first snapshot). */
+  served(model: string): boolean {
+    if (this.pools.size === 0) return true
+    for (const p of this.pools.values()) {
+      if (p.model === model && (p.state === "Ready" || p.state === "Draining" || comingUp.has(p.state))) return true
+    }
+    return false
+  }
+
+  /** Placement candidates for the model, with this orchestrator's own count of free slots. */
+  candidates(model: string, now: number): Array<Mutable<Placement.Candidate>> {
+    const out: Array<Mutable<Placement.Candidate>> = []
+    for (const p of this.pools.values()) {
+      if (p.model !== model) continue
+      out.push({
+        poolId: p.poolId,
+        model: p.model,
+        state: (this.blockedUntil.get(p.poolId) ?? 0) > now ? "Backoff" : p.state,
+        slotsFree: Math.max(0, p.slotsTotal - this.used(p.poolId)),
+        activeLeases: this.used(p.poolId)
+      })
+    }
+    return out
+  }
+
+  /** The moving average of the model's service time. */
+  meanService(model: string): number {
+    return this.serviceMs.get(model) ?? this.initialServiceMs
+  }
+
+  /** Folds one measured service time into the model's average. */
+  recordService(model: string, ms: number): void {
+    this.serviceMs.set(model, Predictions.ewma(this.meanService(model), ms, this.alpha))
+  }
+
+  /** The suggested wait before retrying a refused request for the model. */
+  retryAfter(model: string): number {
+    return Predictions.retryAfterMs(this.capacity(model).slots, this.meanService(model))
+  }
+
+  /** The predicted start of a task of the model at `position`. */
+  startIn(model: string, position: number): number {
+    const { free, slots } = this.capacity(model)
+    return Predictions.predictedStartMs(position, free, slots, this.meanService(model))
+  }
+
+  /** The chance to finish within the deadline (`deadlineLeftMs` from now) when starting in `startMs`. */
+  onTime(model: string, deadlineLeftMs: number | undefined, startMs: number): number | undefined {
+    return deadlineLeftMs === undefined
+      ? undefined
+      : Predictions.onTimeProbability(deadlineLeftMs, startMs, this.meanService(model))
+  }
+}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
+import packageJson from "../package.json" with { type: "json" }
 import { mockEngineCommand } from "../src/index.js"
 import { getJson, metric, payloads, postJson, postSse, TestLayer, withEngine } from "./helpers.js"
 
@@ -103,6 +104,6 @@ describe("mock-engine basics", () => {
       })
     ).pipe(Effect.map(({ code, out }) => {
       expect(code).toBe(0)
-      expect(out.trim()).toMatch(/^version: \d+\.\d+\.\d+ \(mock-engine\)$/)
+      expect(out.trim()).toBe(`version: ${packageJson.version} (mock-engine)`)
     })))
 })

@@ -5,7 +5,20 @@
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { describe, expect, it } from "@effect/vitest"
-import { DateTime, Deferred, Effect, Fiber, Layer, Logger, LogLevel, Option, Ref, Scope, TestClock } from "effect"
+import {
+  Chunk,
+  DateTime,
+  Deferred,
+  Effect,
+  Fiber,
+  Layer,
+  Logger,
+  LogLevel,
+  Option,
+  Ref,
+  Scope,
+  TestClock
+} from "effect"
 import { EmbeddedPoolManager, EngineProfile, PoolId, PoolManager, PoolSpec, type PoolStatus } from "../src/index.js"
 import { FakePlatform, type FakeProcess, FakeProcesses } from "./support/fakePlatform.js"
 
@@ -33,6 +46,17 @@ const until = (poolId: string, predicate: (status: PoolStatus) => boolean) =>
     // let the fibers that acted on this change reach their next wait
     yield* settle
     return status
+  })
+
+/** Waits (without moving the clock) until some fiber sleeps until `at` (test clock ms). */
+const untilSleeping = (at: number) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 2_000; i++) {
+      const sleeps = Chunk.toReadonlyArray(yield* TestClock.sleeps())
+      if (sleeps.includes(at)) return
+      yield* settle
+    }
+    return yield* Effect.die(new Error(`no fiber sleeps until ${at}`))
   })
 
 const processes = Effect.flatMap(FakeProcesses, Ref.get)
@@ -68,6 +92,7 @@ describe("embedded pool manager timing (TestClock)", () => {
         yield* pm.lease(id("d"))
         const drain = yield* Effect.fork(pm.drain(id("d"), { deadlineMs: 5_000 }))
         yield* until("d", (s) => s.state === "Draining")
+        yield* untilSleeping(5_000)
         yield* TestClock.adjust(4_999)
         yield* settle
         expect(Option.isNone(yield* Fiber.poll(drain))).toBe(true)
@@ -89,6 +114,7 @@ describe("embedded pool manager timing (TestClock)", () => {
         yield* pm.register(new PoolSpec({ id: id("h"), engine: "fake-hang", model: "m", port: 9002, preload: false }))
         const preload = yield* Effect.fork(Effect.flip(pm.preload(id("h"))))
         yield* until("h", (s) => s.state === "Starting")
+        yield* untilSleeping(120_000)
         yield* TestClock.adjust(119_999)
         yield* settle
         expect(Option.isNone(yield* Fiber.poll(preload))).toBe(true)
@@ -135,6 +161,7 @@ describe("embedded pool manager timing (TestClock)", () => {
         const engine = yield* latest
         if (engine === undefined) return yield* Effect.die("no engine")
         yield* Ref.set(engine.healthy, false)
+        yield* untilSleeping((yield* TestClock.currentTimeMillis) + 2_000)
         yield* TestClock.adjust(5_999)
         yield* settle
         expect(yield* pm.status(id("c"))).toMatchObject({ state: "Ready" })

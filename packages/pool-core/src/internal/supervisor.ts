@@ -23,8 +23,8 @@ import { onFailure, type RestartDecision } from "./restartPolicy.js"
 export type SupervisorStep = Data.TaggedEnum<{
   /** Watch a Ready engine. */
   Watch: { readonly engine: ActiveEngine }
-  /** Wait, then restart (the pool is in Backoff). */
-  Restart: { readonly delayMs: number }
+  /** Wait until `at` (epoch ms, the status's `nextRestartAt`), then restart (the pool is in Backoff). */
+  Restart: { readonly at: number }
 }>
 
 /** Constructors of `SupervisorStep`. */
@@ -67,7 +67,7 @@ export const recordStartFailure = (
       nextRestartAt: retry ? scheduled(decision, now) : undefined
     }))
     yield* Effect.logWarning(`engine failed to start: ${error.message}`)
-    return retry && decision._tag === "Restart" ? SupervisorStep.Restart({ delayMs: decision.delayMs }) : undefined
+    return retry && decision._tag === "Restart" ? SupervisorStep.Restart({ at: now + decision.delayMs }) : undefined
   })
 
 /** Handles the failure of a Ready engine (if it is still the pool's engine). Returns the next step, if any. */
@@ -109,7 +109,7 @@ const onEngineFailure = (
     yield* Effect.logWarning(`${lastError.message}; ${retry ? `restart in ${decision.delayMs} ms` : "circuit open"}`)
     yield* engine.process.stop
     yield* ctx.files.remove(ctx.files.handoffFile(pool.id))
-    return retry ? SupervisorStep.Restart({ delayMs: decision.delayMs }) : undefined
+    return retry ? SupervisorStep.Restart({ at: now + decision.delayMs }) : undefined
   })
 
 /** The scheduled restart (the pool must still be in Backoff). Returns the next step, if any. */
@@ -144,7 +144,8 @@ const supervise = (ctx: ManagerContext, pool: Pool, first: SupervisorStep): Effe
         })
         step = yield* pool.lock.withPermits(1)(onEngineFailure(ctx, pool, engine, failure))
       } else {
-        yield* Effect.sleep(step.delayMs)
+        // sleep until the announced time, however long stopping the failed engine took
+        yield* Effect.sleep(Math.max(0, step.at - (yield* Clock.currentTimeMillis)))
         step = yield* pool.lock.withPermits(1)(restart(ctx, pool))
       }
     }

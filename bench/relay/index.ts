@@ -114,12 +114,17 @@ const nativeStream = async (base: string, i: number): Promise<StreamResult> => {
   const t0 = performance.now()
   let ttft = Number.NaN
   let tokens = 0
-  const accepted = await fetch(`${base}/v2/tasks`, {
+  const accepted: unknown = await fetch(`${base}/v2/tasks`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ model_ref: "mock-model", prompt: `relay ${i}`, max_tokens: tokensPerStream, seed: i })
-  }).then((r) => r.json() as Promise<{ streams: { sse: string } }>)
-  const response = await fetch(`${base}${accepted.streams.sse}`)
+  }).then((r) => r.json())
+  const streams = typeof accepted === "object" && accepted !== null && "streams" in accepted
+    ? accepted.streams
+    : undefined
+  const sse = typeof streams === "object" && streams !== null && "sse" in streams ? streams.sse : undefined
+  if (typeof sse !== "string") return { ttftMs: Number.NaN, tokens: 0 }
+  const response = await fetch(`${base}${sse}`)
   await readData(response, (data) => {
     if (!data.startsWith("{\"t\":")) return
     if (tokens === 0) ttft = performance.now() - t0
@@ -166,8 +171,13 @@ export const run = async (): Promise<BenchTable> => {
     [
       "log_level: warning",
       `state_dir: ${JSON.stringify(path.join(dir, "state"))}`,
+      "probe_timeout_ms: 10000",
+      "liveness:",
+      "  failures: 10",
       "queue:",
       "  capacity: 4096",
+      "  first_token_timeout_ms: 300000",
+      "  idle_timeout_ms: 120000",
       "engines:",
       "  - name: mock",
       "    mock: true",

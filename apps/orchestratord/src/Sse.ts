@@ -7,6 +7,7 @@
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ShutdownSignal } from "@llama-orch/daemon-kit"
 import { type SequencedEvent, TaskEvent } from "@llama-orch/orchestrator-core"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -29,7 +30,12 @@ export const frame = (event: string, data: unknown, id?: number | string): strin
  * @since 0.1.0
  */
 export const taskEventFrame = (sequenced: SequencedEvent): string => {
-  const { _tag, ...data } = encodeTaskEvent(sequenced.event)
+  const event = sequenced.event
+  // the hot path: one frame per token, without going through the union's encoder
+  if (event._tag === "token") {
+    return `id: ${sequenced.id}\nevent: token\ndata: {"t":${JSON.stringify(event.t)},"i":${event.i}}\n\n`
+  }
+  const { _tag, ...data } = encodeTaskEvent(event)
   return frame(_tag, data, sequenced.id)
 }
 
@@ -77,7 +83,9 @@ export const response = <R>(
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R | ShutdownSignal.ShutdownSignal> =>
   Effect.map(Effect.context<R | ShutdownSignal.ShutdownSignal>(), (context) => {
     const heartbeats = Stream.fromSchedule(Schedule.spaced(options.heartbeatMs)).pipe(Stream.as(heartbeatFrame))
-    const body = Stream.merge(frames, heartbeats, { haltStrategy: "left" })
+    // frames that are ready together go out in one write
+    const batched = Stream.mapChunks(frames, (chunk) => chunk.length <= 1 ? chunk : Chunk.of(Chunk.join(chunk, "")))
+    const body = Stream.merge(batched, heartbeats, { haltStrategy: "left" })
     const bytes = ShutdownSignal.endOnShutdown(Stream.concat(Stream.make("retry: 1000\n\n"), body), options.final)
       .pipe(Stream.encodeText, Stream.provideContext(context))
     return HttpServerResponse.stream(bytes, { contentType: "text/event-stream", headers })

@@ -9,7 +9,7 @@ import { Context, Effect, Layer, Schedule } from "effect"
 import { fileURLToPath } from "node:url"
 import OpenAI from "openai"
 import { childPids, isAlive, waitGone, waitOk } from "./fixtures/processes.js"
-import { readSse } from "./fixtures/sse.js"
+import { nth, readSse } from "./fixtures/sse.js"
 
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const entry = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
@@ -63,11 +63,11 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 180_000 })("orchestrator
         const response = yield* Effect.promise(() => fetch(`${url}/v2/tasks/${taskId}/events`))
         const { events } = yield* Effect.promise(() => readSse(response))
         expect(events.map((e) => Number(e.id))).toEqual(events.map((_, i) => i + 1))
-        expect(events[0]!.event).toBe("started")
+        expect(nth(events, 0).event).toBe("started")
         const tokens = events.filter((e) => e.event === "token").map((e): unknown => JSON.parse(e.data))
-        expect(tokens.map((t) => (t as { i: number }).i)).toEqual([0, 1, 2, 3, 4, 5])
-        expect(events[events.length - 1]!.event).toBe("end")
-        expect(JSON.parse(events[events.length - 1]!.data)).toMatchObject({ tokens_out: 6 })
+        expect(tokens).toEqual([0, 1, 2, 3, 4, 5].map((i) => ({ t: expect.any(String), i })))
+        expect(nth(events, -1).event).toBe("end")
+        expect(JSON.parse(nth(events, -1).data)).toMatchObject({ tokens_out: 6 })
       }),
     60_000
   )
@@ -78,7 +78,7 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 180_000 })("orchestrator
       const { taskId } = yield* submit(url, { max_tokens: 12 })
       const first = yield* Effect.promise(() => fetch(`${url}/v2/tasks/${taskId}/events`))
       const head = yield* Effect.promise(() => readSse(first, (events) => events.some((e) => e.event === "token")))
-      const lastId = head.events[head.events.length - 1]!.id!
+      const lastId = nth(head.events, -1).id ?? ""
       const second = yield* Effect.promise(() =>
         fetch(`${url}/v2/tasks/${taskId}/events`, { headers: { "last-event-id": lastId } })
       )
@@ -86,7 +86,7 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 180_000 })("orchestrator
       const all = [...head.events, ...tail.events]
       expect(all.map((e) => Number(e.id))).toEqual(all.map((_, i) => i + 1))
       expect(all.filter((e) => e.event === "token")).toHaveLength(12)
-      expect(all[all.length - 1]!.event).toBe("end")
+      expect(nth(all, -1).event).toBe("end")
     }), 60_000)
 
   it.effect("cancel mid-stream: the stream ends with CANCELLED and nothing follows it", () =>
@@ -100,7 +100,7 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 180_000 })("orchestrator
       const cancel = yield* Effect.promise(() => fetch(`${url}/v2/tasks/${taskId}/cancel`, { method: "POST" }))
       expect(cancel.status).toBe(204)
       const { events } = yield* reading.await.pipe(Effect.flatten)
-      const last = events[events.length - 1]!
+      const last = nth(events, -1)
       expect(last.event).toBe("error")
       expect(JSON.parse(last.data)).toMatchObject({ code: "CANCELLED", retriable: false })
       expect(events.filter((e) => e.event === "token").length).toBeLessThan(2000)
@@ -122,9 +122,9 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 180_000 })("orchestrator
         })
       )
       expect(chat.object).toBe("chat.completion")
-      expect(chat.choices[0]!.message.content?.length).toBeGreaterThan(0)
+      expect(nth(chat.choices, 0).message.content?.length).toBeGreaterThan(0)
       expect(chat.usage?.completion_tokens).toBe(5)
-      expect(chat.choices[0]!.finish_reason).toBe("length")
+      expect(nth(chat.choices, 0).finish_reason).toBe("length")
       const stream = yield* Effect.promise(() =>
         client.chat.completions.create({
           model: "mock-model",
@@ -147,7 +147,7 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 180_000 })("orchestrator
       const completion = yield* Effect.promise(() =>
         client.completions.create({ model: "mock-model", prompt: "Once", max_tokens: 3 })
       )
-      expect(completion.choices[0]!.text.length).toBeGreaterThan(0)
+      expect(nth(completion.choices, 0).text.length).toBeGreaterThan(0)
       const unknown = yield* Effect.promise(() =>
         client.chat.completions.create({ model: "nope", messages: [{ role: "user", content: "x" }] }).then(
           () => undefined,
@@ -218,7 +218,7 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 180_000 })("orchestrator
         const exit = yield* daemon.exit.pipe(Effect.timeout("60 seconds"))
         expect(exit).toEqual({ _tag: "Exited", code: 0 })
         const { events } = yield* reading.await.pipe(Effect.flatten)
-        const last = events[events.length - 1]!
+        const last = nth(events, -1)
         expect(last.event).toBe("error")
         expect(JSON.parse(last.data)).toMatchObject({ retriable: true })
         yield* waitGone(engines)

@@ -4,7 +4,7 @@ import { Context, Effect, Layer, Redacted, Ref } from "effect"
 import * as FakeOrchestrator from "./fixtures/FakeOrchestrator.js"
 import * as FakePoolManager from "./fixtures/FakePoolManager.js"
 import { baseUrl, serve } from "./fixtures/server.js"
-import { readSse } from "./fixtures/sse.js"
+import { nth, readSse } from "./fixtures/sse.js"
 
 const server = serve(Layer.merge(FakeOrchestrator.layer({ tokenDelayMs: 2 }), FakePoolManager.layer), {
   heartbeatMs: 50,
@@ -66,9 +66,9 @@ layer(server, { excludeTestServices: true })("orchestratord HTTP API", (it) => {
         "end"
       ])
       expect(events.map((e) => e.id)).toEqual(["1", "2", "3", "4", "5", "6", "7", "8"])
-      expect(JSON.parse(events[0]!.data)).toEqual({ queue_position: 0, predicted_start_ms: 0 })
-      expect(JSON.parse(events[2]!.data)).toEqual({ t: "tok0 ", i: 0 })
-      expect(JSON.parse(events[7]!.data)).toEqual({ tokens_out: 5, tokens_in: 3, decode_time_ms: 1, decode_ms: 1 })
+      expect(JSON.parse(nth(events, 0).data)).toEqual({ queue_position: 0, predicted_start_ms: 0 })
+      expect(JSON.parse(nth(events, 2).data)).toEqual({ t: "tok0 ", i: 0 })
+      expect(JSON.parse(nth(events, 7).data)).toEqual({ tokens_out: 5, tokens_in: 3, decode_time_ms: 1, decode_ms: 1 })
     }))
 
   it.effect("resumes with Last-Event-ID without loss or duplicates", () =>
@@ -76,12 +76,12 @@ layer(server, { excludeTestServices: true })("orchestratord HTTP API", (it) => {
       const { taskId } = yield* submit({ max_tokens: 20 })
       const first = yield* call(`/v2/tasks/${taskId}/events`)
       const head = yield* Effect.promise(() => readSse(first, (events) => events.length >= 4))
-      const lastId = head.events[head.events.length - 1]!.id!
+      const lastId = nth(head.events, -1).id ?? ""
       const second = yield* call(`/v2/tasks/${taskId}/events`, { headers: { "last-event-id": lastId } })
       const tail = yield* Effect.promise(() => readSse(second))
       const ids = [...head.events, ...tail.events].map((e) => Number(e.id))
       expect(ids).toEqual(Array.from({ length: 23 }, (_, i) => i + 1))
-      expect(tail.events[tail.events.length - 1]!.event).toBe("end")
+      expect(nth(tail.events, -1).event).toBe("end")
     }))
 
   it.effect("cancel mid-stream ends the stream with CANCELLED and no token after; cancel is idempotent", () =>
@@ -96,7 +96,7 @@ layer(server, { excludeTestServices: true })("orchestratord HTTP API", (it) => {
       const again = yield* call(`/v2/tasks/${taskId}/cancel`, { method: "POST" })
       expect(again.status).toBe(204)
       const { events } = yield* cancelled.await.pipe(Effect.flatten)
-      const last = events[events.length - 1]!
+      const last = nth(events, -1)
       expect(last.event).toBe("error")
       expect(JSON.parse(last.data)).toMatchObject({ code: "CANCELLED", retriable: false })
       expect(events.filter((e) => e.event === "error")).toHaveLength(1)
@@ -213,9 +213,9 @@ layer(server, { excludeTestServices: true })("orchestratord HTTP API", (it) => {
     Effect.gen(function*() {
       const response = yield* call("/v2/pools/events")
       const { events } = yield* Effect.promise(() => readSse(response, (events) => events.length >= 1))
-      expect(events[0]!.event).toBe("snapshot")
-      expect(events[0]!.id).toBe("1")
-      expect(JSON.parse(events[0]!.data)).toMatchObject({ pools: [{ pool_id: "mock-0" }] })
+      expect(nth(events, 0).event).toBe("snapshot")
+      expect(nth(events, 0).id).toBe("1")
+      expect(JSON.parse(nth(events, 0).data)).toMatchObject({ pools: [{ pool_id: "mock-0" }] })
     }))
 
   it.effect("capabilities' api_version equals the OpenAPI info.version; the document lists the routes", () =>

@@ -6,6 +6,7 @@ import {
   ManagerHealth,
   PoolId,
   PoolManager,
+  type PoolManagerService,
   PoolNotFound,
   PoolStatus,
   SlotsExhausted,
@@ -56,7 +57,8 @@ export interface LeaseCounters {
  */
 export const fakePoolManager = (
   pools: ReadonlyArray<PoolStatus>,
-  url: (pool: PoolStatus) => string = () => "http://engine.test"
+  url: (pool: PoolStatus) => string = () => "http://engine.test",
+  override: Partial<PoolManagerService> = {}
 ): { readonly layer: Layer.Layer<PoolManager>; readonly counters: LeaseCounters } => {
   const counters: LeaseCounters = { active: new Map(), peak: new Map() }
   let next = 0
@@ -96,7 +98,8 @@ export const fakePoolManager = (
     events: Stream.concat(Stream.make(new Snapshot({ pools })), Stream.never),
     health: Effect.succeed(
       new ManagerHealth({ version: "test", uptimeMs: 0, pools: pools.length, ready: pools.length })
-    )
+    ),
+    ...override
   })
   return { layer, counters }
 }

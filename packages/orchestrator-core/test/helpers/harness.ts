@@ -1,4 +1,4 @@
-import type { PoolStatus } from "@llama-orch/pool-core"
+import type { PoolManagerService, PoolStatus } from "@llama-orch/pool-core"
 import { Context, type Duration, Effect, Exit, Fiber, Layer, Schema, Scope, Stream, TestClock } from "effect"
 import { Orchestrator, OrchestratorOptions, type SequencedEvent, TaskRequest } from "../../src/index.js"
 import { fakeEngine, fakePoolManager, type Script } from "./fakes.js"
@@ -10,10 +10,11 @@ export const settle = Effect.promise(() => new Promise<void>((resolve) => setImm
 export const harness = (
   pools: ReadonlyArray<PoolStatus>,
   script: (index: number) => Script,
-  options: ConstructorParameters<typeof OrchestratorOptions>[0] = {}
+  options: ConstructorParameters<typeof OrchestratorOptions>[0] = {},
+  override: Partial<PoolManagerService> = {}
 ) =>
   Effect.gen(function*() {
-    const manager = fakePoolManager(pools)
+    const manager = fakePoolManager(pools, undefined, override)
     const engine = fakeEngine(script)
     const scope = yield* Scope.make()
     const context = yield* Layer.buildWithScope(

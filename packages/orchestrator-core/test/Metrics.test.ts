@@ -1,0 +1,97 @@
+import { describe, expect, it } from "@effect/vitest"
+import { PoolManagerUnavailable } from "@llama-orch/pool-core"
+import { Effect, Either, Metric, Stream } from "effect"
+import { EngineAdapter, OrchestratorMetrics } from "../src/index.js"
+import { fakeEngine, llamaTokens, poolStatus, type Script } from "./helpers/fakes.js"
+import { harness, task, until } from "./helpers/harness.js"
+
+const hang: Script = { events: [], then: "hang" }
+
+const count = (metric: Metric.Metric.Counter<number>, key: string, value: string) =>
+  Metric.value(metric.pipe(Metric.tagged(key, value))).pipe(Effect.map((state) => state.count))
+
+describe("metrics", () => {
+  it.effect("counters move only when their event happens", () =>
+    Effect.gen(function*() {
+      const h = yield* harness([poolStatus("p1", { slots: 1 })], () => hang)
+      const enqueued = count(OrchestratorMetrics.tasksEnqueued, "priority", "batch")
+      const canceled = count(OrchestratorMetrics.tasksCanceled, "priority", "batch")
+      const rejected = count(OrchestratorMetrics.tasksRejected, "reason", "MODEL_NOT_FOUND")
+      const before = { enqueued: yield* enqueued, canceled: yield* canceled, rejected: yield* rejected }
+      const running = yield* h.orchestrator.submit(task({ priority: "batch" }))
+      const waiting = yield* h.orchestrator.submit(task({ priority: "batch" }))
+      yield* until(() => h.log.requests.length === 1)
+      expect(yield* enqueued).toBe(before.enqueued + 2)
+      expect(yield* canceled).toBe(before.canceled)
+      yield* h.orchestrator.cancel(waiting.taskId)
+      yield* h.orchestrator.cancel(waiting.taskId)
+      expect(yield* canceled).toBe(before.canceled + 1)
+      yield* Effect.either(h.orchestrator.submit(task({ model_ref: "nope" })))
+      expect(yield* rejected).toBe(before.rejected + 1)
+      const depth = yield* Metric.value(OrchestratorMetrics.queueDepth.pipe(Metric.tagged("model", "m")))
+      expect(depth.value).toBe(0)
+      yield* h.orchestrator.cancel(running.taskId)
+      expect(yield* canceled).toBe(before.canceled + 2)
+      yield* h.close
+    }))
+})
+
+describe("pool manager failures", () => {
+  it.effect("an unreachable pool manager refuses submissions with PoolsUnavailable", () =>
+    Effect.gen(function*() {
+      const h = yield* harness([poolStatus("p1")], () => llamaTokens(["a"]), {}, {
+        list: Effect.fail(new PoolManagerUnavailable({ url: "http://127.0.0.1:9200", reason: "connection refused" }))
+      })
+      const r = yield* Effect.either(h.orchestrator.submit(task()))
+      expect(Either.isLeft(r) && r.left._tag).toBe("PoolsUnavailable")
+      expect(Either.isLeft(r) && r.left._tag === "PoolsUnavailable" && r.left.retryAfterMs).toBeGreaterThanOrEqual(100)
+      yield* h.close
+    }))
+})
+
+describe("engine adapters", () => {
+  it("build llama.cpp and OpenAI requests (chat rendered for llama.cpp)", () => {
+    const chat = task({ prompt: undefined, messages: [{ role: "user", content: "hi" }], temperature: 0.5, top_p: 0.9 })
+    const llama = EngineAdapter.requestFor({ url: "http://e/", protocol: "llamacpp", model: "m" }, chat)
+    expect(llama).toEqual({
+      url: "http://e/completion",
+      body: { prompt: "<|user|>\nhi\n<|assistant|>\n", n_predict: 8, stream: true, temperature: 0.5, top_p: 0.9 }
+    })
+    const openaiChat = EngineAdapter.requestFor({ url: "http://e", protocol: "openai", model: "m" }, chat)
+    expect(openaiChat.url).toBe("http://e/v1/chat/completions")
+    expect(openaiChat.body).toMatchObject({
+      model: "m",
+      max_tokens: 8,
+      stream: true,
+      messages: [{ role: "user", content: "hi" }]
+    })
+    const completion = EngineAdapter.requestFor({ url: "http://e", protocol: "openai", model: "m" }, task({ seed: 3 }))
+    expect(completion).toEqual({
+      url: "http://e/v1/completions",
+      body: { model: "m", max_tokens: 8, stream: true, seed: 3, prompt: "hello" }
+    })
+  })
+
+  it.effect("parse OpenAI chat chunks up to [DONE], with usage", () =>
+    Effect.gen(function*() {
+      const chunk = (content: string) => JSON.stringify({ choices: [{ delta: { content }, finish_reason: null }] })
+      const engine = fakeEngine(() => ({
+        events: [
+          chunk("he"),
+          chunk("llo"),
+          JSON.stringify({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 2 } }),
+          "[DONE]"
+        ],
+        then: "hang"
+      }))
+      const out = yield* EngineAdapter.stream(
+        { url: "http://e", protocol: "openai", model: "m" },
+        task({ prompt: undefined, messages: [{ role: "user", content: "x" }] })
+      ).pipe(Stream.runCollect, Effect.provide(engine.layer))
+      expect(Array.from(out)).toEqual([
+        { _tag: "Text", text: "he" },
+        { _tag: "Text", text: "llo" },
+        { _tag: "Done", tokensIn: 4, tokensOut: 2 }
+      ])
+    }))
+})

@@ -7,6 +7,7 @@
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
+import type { ServeError } from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -66,7 +67,7 @@ const crashOnStart = (settings: EngineSettings): Effect.Effect<never> =>
   })
 
 /** Runs a mock engine with the given settings until the process is told to stop. */
-export const runEngine = (settings: EngineSettings): Effect.Effect<void> => {
+export const runEngine = (settings: EngineSettings): Effect.Effect<void, ServeError> => {
   if (settings.crashOnStart) return crashOnStart(settings)
   const server = createServer()
   // On shutdown, cut open responses (streams, hung health checks) so `server.close()` returns promptly.
@@ -79,6 +80,11 @@ export const runEngine = (settings: EngineSettings): Effect.Effect<void> => {
     Layer.provide(NodeHttpServer.layer(() => server, { port: settings.port, host: settings.host })),
     Layer.provide(Layer.succeed(EngineConfig, settings)),
     Layer.launch,
-    Effect.orDie
+    Effect.tapError((error) =>
+      logLine(
+        `error: couldn't bind HTTP server socket, hostname: ${settings.host}, port: ${settings.port}: ` +
+          (error.cause instanceof Error ? error.cause.message : String(error.cause))
+      )
+    )
   )
 }

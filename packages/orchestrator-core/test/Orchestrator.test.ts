@@ -165,5 +165,7 @@ describe("Orchestrator (fake engine, TestClock)", () => {
       }
       expect(h.counters.active.get("p1")).toBe(0)
       expect(h.log.aborted).toBe(1)
+      const late = yield* Effect.either(h.orchestrator.submit(task()))
+      expect(Either.isLeft(late) && late.left._tag).toBe("PoolsUnavailable")
     }))
 })

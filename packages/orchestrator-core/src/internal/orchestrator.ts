@@ -174,12 +174,6 @@ export const make = (
     const submit: OrchestratorService["submit"] = (request) =>
       Effect.gen(function*() {
         const model = request.modelRef
-        if (state.shuttingDown) {
-          return yield* reject(
-            new PoolsUnavailable({ reason: "the orchestrator is shutting down", retryAfterMs: 1_000 }),
-            "POOL_UNAVAILABLE"
-          )
-        }
         const list = yield* pools.list.pipe(
           Effect.catchAll((e) =>
             reject(new PoolsUnavailable({ reason: e.message, retryAfterMs: retryAfter(model) }), "POOL_UNAVAILABLE")
@@ -210,6 +204,12 @@ export const make = (
     /** Session, queue and bookkeeping in one synchronous step. */
     const admit = (request: Parameters<OrchestratorService["submit"]>[0], tokensIn: number, now: number): Admit => {
       const model = request.modelRef
+      if (state.shuttingDown) {
+        return {
+          _tag: "Refused",
+          error: new PoolsUnavailable({ reason: "the orchestrator is shutting down", retryAfterMs: 1_000 })
+        }
+      }
       const taskId = request.taskId ?? crypto.randomUUID()
       if (tasks.has(taskId)) {
         return {

@@ -110,7 +110,11 @@ export const follow = (record: TaskRecord, afterId: number): Stream.Stream<Seque
     )
     const replayed = Stream.fromIterable(replay)
     if (ended) return replayed
-    return Stream.concat(replayed, Stream.fromQueue(live).pipe(Stream.takeUntil((e) => isTerminal(e.event))))
+    const following = Stream.fromQueue(live).pipe(
+      Stream.filter((e) => e.id > afterId),
+      Stream.takeUntil((e) => isTerminal(e.event))
+    )
+    return Stream.concat(replayed, following)
   }))
 
 /** The task's state and counters. */

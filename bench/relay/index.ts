@@ -140,12 +140,17 @@ interface RunResult {
   readonly tokens: number
 }
 
+/** `rounds` batches of `concurrency` simultaneous streams, one batch after the other. */
 const measure = async (
   concurrency: number,
-  stream: (i: number) => Promise<StreamResult>
+  stream: (i: number) => Promise<StreamResult>,
+  rounds = 1
 ): Promise<RunResult> => {
   const t0 = performance.now()
-  const results = await Promise.all(Array.from({ length: concurrency }, (_, i) => stream(i)))
+  const results: Array<StreamResult> = []
+  for (let r = 0; r < rounds; r++) {
+    results.push(...await Promise.all(Array.from({ length: concurrency }, (_, i) => stream(r * concurrency + i))))
+  }
   const seconds = (performance.now() - t0) / 1000
   const tokens = results.reduce((n, r) => n + r.tokens, 0)
   const ttfts = results.map((r) => r.ttftMs)
@@ -216,9 +221,11 @@ export const run = async (): Promise<BenchTable> => {
     await measure(16, (i) => openAiStream(orchestratord.url, i))
     await measure(16, (i) => nativeStream(orchestratord.url, i))
     for (const c of concurrencies) {
-      const direct = await measure(c, (i) => openAiStream(engine.url, i))
-      const relayed = await measure(c, (i) => openAiStream(orchestratord.url, i))
-      const native = await measure(c, (i) => nativeStream(orchestratord.url, i))
+      // a single stream is repeated so its TTFT percentiles mean something
+      const rounds = c === 1 ? 20 : 1
+      const direct = await measure(c, (i) => openAiStream(engine.url, i), rounds)
+      const relayed = await measure(c, (i) => openAiStream(orchestratord.url, i), rounds)
+      const native = await measure(c, (i) => nativeStream(orchestratord.url, i), rounds)
       const fmt = (n: number) => Number(n.toFixed(1))
       rows.push([
         c,
@@ -242,7 +249,10 @@ export const run = async (): Promise<BenchTable> => {
       `peak RSS of orchestratord after the 256-stream runs: ${peakRssMb(orchestratord.proc.pid)} MiB (VmHWM)`,
       `mock engines with --tps ${tps} per stream, ${tokensPerStream} tokens per stream, ${slots} slots; orchestratord is a real process with an embedded pool; client, engines and daemon share one machine (${os.cpus().length} CPUs)`,
       "tok/s: aggregate tokens received by the client divided by the wall time of the batch; ratio = relayed / direct",
-      "TTFT: from sending the request to the first token at the client; added = orchestratord minus direct (p50, p95)"
+      "TTFT: from sending the request to the first token at the client; added = orchestratord minus direct (p50, p95); the 1-stream row is 20 streams one after the other",
+      `machine load average when the run ended: ${
+        os.loadavg().map((l) => l.toFixed(1)).join(", ")
+      } (other work on the machine inflates every number)`
     )
   } finally {
     await stop(orchestratord)

@@ -5,9 +5,9 @@
  *
  *     npx --yes pnpm@10.34.8 --filter @llama-orch/example-embedded-pool start
  */
+import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
-import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
 import { EmbeddedPoolManager, EngineProfile, PoolId, PoolManager, PoolSpec } from "@llama-orch/pool-core"
 import { Console, Effect, Layer } from "effect"

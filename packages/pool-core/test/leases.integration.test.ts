@@ -201,4 +201,22 @@ describe("embedded pool manager: leases, drain, events", () => {
         })),
     60_000
   )
+  it.live("interrupting the program that holds the manager stops its engines", () =>
+    Effect.gen(function*() {
+      const ready = yield* Deferred.make<ReadonlyArray<number>>()
+      const program = yield* withManager({}, () =>
+        Effect.gen(function*() {
+          const pm = yield* PoolManager
+          yield* pm.register(new PoolSpec({ id: id("i1"), engine: "fake", model: "tiny", preload: false }))
+          yield* pm.register(new PoolSpec({ id: id("i2"), engine: "fake-ignore-term", model: "tiny", preload: false }))
+          const handoffs = yield* Effect.all([pm.preload(id("i1")), pm.preload(id("i2"))], { concurrency: 2 })
+          yield* pm.lease(id("i1"))
+          yield* Deferred.succeed(ready, handoffs.map((h) => h.pid))
+          return yield* Effect.never
+        })).pipe(Effect.fork)
+      const pids = yield* Deferred.await(ready)
+      expect(pids.filter(alive)).toEqual(pids)
+      yield* Fiber.interrupt(program)
+      expect(pids.filter(alive)).toEqual([])
+    }), 60_000)
 })

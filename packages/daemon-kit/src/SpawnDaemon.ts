@@ -15,6 +15,8 @@ import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { createRequire } from "node:module"
+import { pathToFileURL } from "node:url"
 
 /**
  * The daemon exited, or did not print its listening line in time. Carries what it wrote.
@@ -85,12 +87,22 @@ export interface RunningDaemon {
   readonly exit: Effect.Effect<DaemonExit>
 }
 
+// tsx's loader as an absolute URL, so it resolves whatever the working directory is
+const tsxLoader = (): string => {
+  try {
+    return pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href
+  } catch {
+    return "tsx"
+  }
+}
+
 /**
- * Node options that run a workspace TypeScript entry point from source.
+ * Node options that run a workspace TypeScript entry point from source (workspace packages resolve
+ * to their sources, `tsx` compiles TypeScript).
  *
  * @since 0.1.0
  */
-export const sourceNodeArgs: ReadonlyArray<string> = ["--conditions=@llama-orch/source", "--import", "tsx"]
+export const sourceNodeArgs: ReadonlyArray<string> = ["--conditions=@llama-orch/source", "--import", tsxLoader()]
 
 /**
  * Whether a process with this id exists (signal 0). For asserting that no process is left behind.

@@ -152,7 +152,14 @@ export const make = (
             Stream.runForEach((frame) => frame instanceof Lease ? Deferred.succeed(granted, frame) : Effect.void),
             Effect.zipRight(new PoolManagerUnavailable({ url, reason: "the lease stream ended" })),
             Effect.catchAllCause((cause) => mapCause(url, cause)),
-            Effect.tapError((error) => Deferred.fail(granted, error)),
+            Effect.tapError((error) =>
+              Effect.flatMap(Deferred.fail(granted, error), (beforeGrant) =>
+                beforeGrant
+                  ? Effect.void
+                  : Effect.logWarning("lost the connection holding a lease; the pool manager releases its slot").pipe(
+                    Effect.annotateLogs({ pool_id: poolId, reason: error.message })
+                  ))
+            ),
             Effect.ignore,
             Effect.forkIn(held)
           )

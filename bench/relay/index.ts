@@ -86,6 +86,7 @@ const readData = async (response: Response, onData: (data: string) => void): Pro
 interface StreamResult {
   readonly ttftMs: number
   readonly tokens: number
+  readonly error?: string | undefined
 }
 
 const body = (i: number) =>
@@ -101,12 +102,14 @@ const openAiStream = async (base: string, i: number): Promise<StreamResult> => {
     headers: { "content-type": "application/json" },
     body: body(i)
   })
+  let error: string | undefined
   await readData(response, (data) => {
+    if (data.startsWith("{\"error\"")) error = data.slice(0, 200)
     if (data === "[DONE]" || !data.includes("\"text\":\"") || data.includes("\"text\":\"\"")) return
     if (tokens === 0) ttft = performance.now() - t0
     tokens++
   })
-  return { ttftMs: ttft, tokens }
+  return { ttftMs: ttft, tokens, error: error ?? (response.ok ? undefined : `HTTP ${response.status}`) }
 }
 
 /** The native path: submit, then the task's event stream. */
@@ -125,12 +128,14 @@ const nativeStream = async (base: string, i: number): Promise<StreamResult> => {
   const sse = typeof streams === "object" && streams !== null && "sse" in streams ? streams.sse : undefined
   if (typeof sse !== "string") return { ttftMs: Number.NaN, tokens: 0 }
   const response = await fetch(`${base}${sse}`)
+  let error: string | undefined
   await readData(response, (data) => {
+    if (data.startsWith("{\"code\"")) error = data.slice(0, 200)
     if (!data.startsWith("{\"t\":")) return
     if (tokens === 0) ttft = performance.now() - t0
     tokens++
   })
-  return { ttftMs: ttft, tokens }
+  return { ttftMs: ttft, tokens, error }
 }
 
 interface RunResult {
@@ -138,6 +143,7 @@ interface RunResult {
   readonly ttftP50: number
   readonly ttftP95: number
   readonly tokens: number
+  readonly errors: ReadonlyArray<string>
 }
 
 /** `rounds` batches of `concurrency` simultaneous streams, one batch after the other. */
@@ -154,7 +160,14 @@ const measure = async (
   const seconds = (performance.now() - t0) / 1000
   const tokens = results.reduce((n, r) => n + r.tokens, 0)
   const ttfts = results.map((r) => r.ttftMs)
-  return { tokensPerSecond: tokens / seconds, ttftP50: percentile(ttfts, 50), ttftP95: percentile(ttfts, 95), tokens }
+  const errors = [...new Set(results.flatMap((r) => r.error === undefined ? [] : [r.error]))]
+  return {
+    tokensPerSecond: tokens / seconds,
+    ttftP50: percentile(ttfts, 50),
+    ttftP95: percentile(ttfts, 95),
+    tokens,
+    errors
+  }
 }
 
 const peakRssMb = (pid: number | undefined): number => {
@@ -239,9 +252,13 @@ export const run = async (): Promise<BenchTable> => {
         fmt(native.ttftP50 - direct.ttftP50),
         fmt(relayed.ttftP95 - direct.ttftP95)
       ])
-      if (relayed.tokens !== c * tokensPerStream || direct.tokens !== c * tokensPerStream) {
+      const expected = rounds * c * tokensPerStream
+      if (relayed.tokens !== expected || direct.tokens !== expected || native.tokens !== expected) {
         notes.push(
-          `at ${c} streams: ${direct.tokens} tokens direct, ${relayed.tokens} relayed (expected ${c * tokensPerStream})`
+          `at ${c} streams: ${direct.tokens} tokens direct, ${relayed.tokens} relayed, ${native.tokens} native ` +
+            `(expected ${expected}); stream errors: ${
+              [...direct.errors, ...relayed.errors, ...native.errors].join("; ") || "none"
+            }`
         )
       }
     }

@@ -4,9 +4,10 @@
  */
 import { HttpClient, HttpClientError, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { PoolId, PoolManager, PoolManagerUnavailable, PoolSpec } from "@llama-orch/pool-core"
-import { Effect, Fiber, Layer, Redacted, Ref, Schema, Stream, TestClock } from "effect"
+import { PoolId, PoolManager, PoolManagerUnavailable, PoolNotFound, PoolSpec } from "@llama-orch/pool-core"
+import { Cause, Effect, Fiber, FiberId, Layer, Redacted, Ref, Schema, Stream, TestClock } from "effect"
 import { PoolClient } from "../src/index.js"
+import { mapCause } from "../src/internal/transport.js"
 
 const url = "http://127.0.0.1:9"
 const p1 = Schema.decodeSync(PoolId)("p1")
@@ -131,4 +132,22 @@ describe("PoolClient resilience", () => {
         expect((yield* Ref.get(attempts)).length).toBeGreaterThanOrEqual(2)
         yield* Fiber.interrupt(fiber)
       }), { timeouts: { idle: "1 second" }, reconnect: { base: "100 millis", cap: "200 millis" } }))
+})
+
+describe("transport failures become typed errors", () => {
+  it.effect("a graceful daemon shutdown (interrupt-only cause) is PoolManagerUnavailable, so events reconnect", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(mapCause(url, Cause.interrupt(FiberId.make(-503, 0))))
+      expect(error).toBeInstanceOf(PoolManagerUnavailable)
+      expect(error).toMatchObject({ url, reason: "the connection was closed by the server" })
+    }))
+
+  it.effect("an answer that is not the protocol (a defect) is PoolManagerUnavailable; domain errors pass through", () =>
+    Effect.gen(function*() {
+      const garbage = yield* Effect.flip(mapCause(url, Cause.die(new Error("Unexpected token < in JSON"))))
+      expect(garbage).toBeInstanceOf(PoolManagerUnavailable)
+      expect(garbage.message).toContain("Unexpected token")
+      const domain = new PoolNotFound({ poolId: "p1" })
+      expect(yield* Effect.flip(mapCause(url, Cause.fail(domain)))).toBe(domain)
+    }))
 })

@@ -97,13 +97,24 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
             })
           }\n\n`
 
+        // the hot path: a token chunk is a precomputed prefix plus the token, not a JSON.stringify of the object
+        const head = `data: {"id":${JSON.stringify(id)},"object":"${
+          kind === "chat" ? "chat.completion.chunk" : "text_completion"
+        }","created":${created},"model":${JSON.stringify(body.model)},"choices":[{"index":0,`
+        const tokenChunk = (t: string, first: boolean) =>
+          kind === "chat"
+            ? `${head}"delta":{${first ? "\"role\":\"assistant\"," : ""}"content":${
+              JSON.stringify(t)
+            }},"finish_reason":null}]}\n\n`
+            : `${head}"text":${JSON.stringify(t)},"finish_reason":null}]}\n\n`
+
         if (body.stream === true) {
           const finished = yield* Ref.make(false)
           const frames = orchestrator.events(taskId).pipe(
             Stream.mapConcatEffect(({ event }) => {
               switch (event._tag) {
                 case "token":
-                  return Effect.succeed([chunk(event.t, event.i === 0, null)])
+                  return Effect.succeed([tokenChunk(event.t, event.i === 0)])
                 case "end":
                   return Effect.as(Ref.set(finished, true), [
                     chunk(undefined, false, finishReason(event.tokensOut)),

@@ -1,0 +1,134 @@
+/**
+ * Generates the HTTP API reference from orchestratord's `HttpApi` — the same document the daemon
+ * serves at `/openapi.json` — into `docs/openapi.json` and `docs/HTTP-API.md`.
+ *
+ *   pnpm docs:api          # write both files
+ *   pnpm docs:api --check  # fail when the committed files are out of date
+ */
+import * as OpenApi from "@effect/platform/OpenApi"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { OrchestratorApi } from "../apps/orchestratord/src/Api.js"
+
+const docsDir = path.resolve(new URL("../docs", import.meta.url).pathname)
+
+type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
+
+const isObject = (u: unknown): u is { readonly [key: string]: Json } =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+const field = (u: unknown, key: string): unknown => (isObject(u) ? u[key] : undefined)
+
+const text = (u: unknown): string => (typeof u === "string" ? u : "")
+
+/** The document, rendered the way `/openapi.json` serves it. */
+export const openApiDocument = (): string => `${JSON.stringify(OpenApi.fromApi(OrchestratorApi), null, 2)}\n`
+
+/** `#/components/schemas/X` → `X`. */
+const refName = (schema: unknown): string | undefined => {
+  const ref = field(schema, "$ref")
+  return typeof ref === "string" ? ref.split("/").at(-1) : undefined
+}
+
+const describeSchema = (schema: unknown): string => {
+  const ref = refName(schema)
+  if (ref !== undefined) return `\`${ref}\``
+  const anyOf = field(schema, "anyOf")
+  if (Array.isArray(anyOf)) return anyOf.map(describeSchema).join(" \\| ")
+  const properties = field(schema, "properties")
+  if (isObject(properties)) {
+    const required = field(schema, "required")
+    const keys = Object.keys(properties).map((k) => (Array.isArray(required) && required.includes(k) ? k : `${k}?`))
+    return `\`{ ${keys.join(", ")} }\``
+  }
+  const type = field(schema, "type")
+  if (type === "array") return `array of ${describeSchema(field(schema, "items"))}`
+  return typeof type === "string" ? type : "object"
+}
+
+/** The Markdown reference: one section per route, then the schemas' fields. */
+export const markdownReference = (document: string): string => {
+  const spec: unknown = JSON.parse(document)
+  const info = field(spec, "info")
+  const out = [
+    "# orchestratord HTTP API",
+    "",
+    `Version ${text(field(info, "version"))}. Generated from the daemon's \`HttpApi\` (the document it serves at`,
+    "`/openapi.json`, also in [openapi.json](openapi.json)) by `pnpm docs:api`; do not edit by hand.",
+    "",
+    "JSON field names are snake_case. Every response carries `X-Correlation-Id`. Errors use the envelope",
+    "`{ code, message, retriable, retry_after_ms?, policy_label?, pool_id?, engine? }`; 429 and 503 also",
+    "carry `Retry-After` (whole seconds) and `X-Backoff-Ms`.",
+    ""
+  ]
+  const paths = field(spec, "paths")
+  if (isObject(paths)) {
+    for (const [route, operations] of Object.entries(paths)) {
+      if (!isObject(operations)) continue
+      for (const [method, operation] of Object.entries(operations)) {
+        out.push(`## \`${method.toUpperCase()} ${route}\``, "")
+        const summary = text(field(operation, "summary")) || text(field(operation, "description"))
+        if (summary) out.push(summary, "")
+        const body = field(field(field(field(operation, "requestBody"), "content"), "application/json"), "schema")
+        if (body !== undefined) out.push(`Request body: ${describeSchema(body)}`, "")
+        const responses = field(operation, "responses")
+        if (isObject(responses)) {
+          out.push("| status | body |", "|---|---|")
+          for (const [status, response] of Object.entries(responses)) {
+            const content = field(response, "content")
+            const bodies = isObject(content)
+              ? Object.entries(content).map(([type, c]) =>
+                type === "application/json" ? describeSchema(field(c, "schema")) : `\`${type}\``
+              )
+              : []
+            out.push(`| ${status} | ${bodies.join(", ") || text(field(response, "description")) || "(empty)"} |`)
+          }
+          out.push("")
+        }
+      }
+    }
+  }
+  const schemas = field(field(spec, "components"), "schemas")
+  if (isObject(schemas)) {
+    out.push("## Schemas", "")
+    for (const [name, schema] of Object.entries(schemas).sort(([a], [b]) => a.localeCompare(b))) {
+      const properties = field(schema, "properties")
+      const required = field(schema, "required")
+      out.push(`### ${name}`, "")
+      if (!isObject(properties)) {
+        out.push(describeSchema(schema), "")
+        continue
+      }
+      out.push("| field | type | required |", "|---|---|---|")
+      for (const [key, value] of Object.entries(properties)) {
+        const isRequired = Array.isArray(required) && required.includes(key)
+        out.push(`| \`${key}\` | ${describeSchema(value)} | ${isRequired ? "yes" : "no"} |`)
+      }
+      out.push("")
+    }
+  }
+  return `${out.join("\n").trimEnd()}\n`
+}
+
+const main = (): void => {
+  const document = openApiDocument()
+  const files = { "openapi.json": document, "HTTP-API.md": markdownReference(document) }
+  const check = process.argv.includes("--check")
+  let stale = false
+  for (const [name, content] of Object.entries(files)) {
+    const file = path.join(docsDir, name)
+    if (check) {
+      const current = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : ""
+      if (current !== content) {
+        process.stderr.write(`docs/${name} is out of date: run pnpm docs:api\n`)
+        stale = true
+      }
+    } else {
+      fs.writeFileSync(file, content)
+      process.stdout.write(`wrote docs/${name}\n`)
+    }
+  }
+  if (stale) process.exit(1)
+}
+
+if (process.argv[1] !== undefined && new URL(import.meta.url).pathname === process.argv[1]) main()

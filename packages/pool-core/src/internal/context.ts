@@ -75,7 +75,7 @@ export const commit = <A>(
       const [result, next] = f(yield* SubscriptionRef.get(pool.data))
       if (next !== undefined) {
         yield* SubscriptionRef.set(pool.data, next)
-        yield* PubSub.publish(ctx.hub, new StatusChanged({ status: toStatus(pool, next), reason }))
+        yield* PubSub.publish(ctx.hub, new StatusChanged({ status: toStatus(pool, next), reason }, true))
       }
       return result
     })

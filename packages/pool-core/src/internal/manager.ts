@@ -243,7 +243,7 @@ export const makeEmbeddedPoolManager = (
                   engine: pool.profile.name,
                   protocol: pool.profile.protocol,
                   model: data.model
-                })
+                }, true)
                 return [Either.right(granted), { ...data, leases: HashMap.set(data.leases, leaseId, data.generation) }]
               }
             }

@@ -90,7 +90,8 @@ export const invalidateLeases = (data: PoolData, generation: number): HashMap.Ha
 const utc = (ms: number | undefined) => ms === undefined ? undefined : DateTime.unsafeMake(ms)
 
 /** The public status of a pool. `activeLeases + slotsFree == slotsTotal` by construction (a lease
- * is only granted while `activeLeases < slotsTotal`). */
+ * is only granted while `activeLeases < slotsTotal`). Built on every lease change, from state the
+ * manager validated when it was written: the constructor does not validate it again. */
 export const toStatus = (pool: PoolIdentity, data: PoolData): PoolStatus => {
   const activeLeases = HashMap.size(data.leases)
   const slotsTotal = pool.spec.slots
@@ -115,5 +116,5 @@ export const toStatus = (pool: PoolIdentity, data: PoolData): PoolStatus => {
     lastError: data.lastError,
     nextRestartAt: utc(data.nextRestartAt),
     readySince: utc(data.readySince)
-  })
+  }, true)
 }

@@ -14,12 +14,13 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type { EngineProtocol } from "@llama-orch/pool-core"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { promptText } from "./internal/prompt.js"
-import { dataEvents } from "./internal/sse.js"
+import { SseDecoder } from "./internal/sse.js"
 import type { TaskRequest } from "./TaskRequest.js"
 
 /**
@@ -174,12 +175,25 @@ export const stream = (
       return yield* fail(`engine answered ${text.slice(0, 200)}`, response.status)
     }
     const parse = target.protocol === "llamacpp" ? parseLlama : makeOpenAIParser()
+    const decoder = new SseDecoder()
     let done = false
-    return dataEvents(response.stream.pipe(Stream.mapError((e) => fail(`connection failed: ${e.message}`)))).pipe(
-      Stream.mapConcatEffect((data) => {
-        const parsed = parse(data)
-        return Either.isLeft(parsed) ? Effect.fail(fail(parsed.left)) : Effect.succeed(parsed.right)
-      }),
+    /** The outputs of the events completed by one chunk of bytes (or by the end of the body). */
+    const outputs = (feed: (events: Array<string>) => void) =>
+      Effect.suspend(() => {
+        const events: Array<string> = []
+        feed(events)
+        const out: Array<EngineOutput> = []
+        for (const data of events) {
+          const parsed = parse(data)
+          if (Either.isLeft(parsed)) return Effect.fail(fail(parsed.left))
+          out.push(...parsed.right)
+        }
+        return Effect.succeed(Chunk.unsafeFromArray(out))
+      })
+    return response.stream.pipe(
+      Stream.mapError((e) => fail(`connection failed: ${e.message}`)),
+      Stream.mapChunksEffect((bytes) => outputs((events) => Chunk.forEach(bytes, (b) => decoder.push(b, events)))),
+      Stream.concat(Stream.flattenChunks(Stream.fromEffect(outputs((events) => decoder.end(events))))),
       Stream.takeUntil((o) => {
         if (o._tag === "Done") done = true
         return done

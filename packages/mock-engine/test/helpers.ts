@@ -1,5 +1,6 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect } from "@effect/vitest"
+import { SpawnDaemon } from "@llama-orch/daemon-kit"
 import { Duration, Effect, Schedule, Schema } from "effect"
 import { createParser } from "eventsource-parser"
 import { MockEngine } from "../src/index.js"
@@ -132,14 +133,7 @@ export const untilMetric = (url: string, name: string, expected: number) =>
   )
 
 /** Whether a process with this pid exists. */
-export const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
+export const isAlive = SpawnDaemon.isProcessAlive
 
 /** Waits (generously: the machine is shared) until none of the pids is alive, then asserts it. */
 export const assertGone = (pids: ReadonlyArray<number>) =>

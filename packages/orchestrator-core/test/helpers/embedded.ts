@@ -6,6 +6,7 @@ import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { expect } from "@effect/vitest"
+import { SpawnDaemon } from "@llama-orch/daemon-kit"
 import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
 import {
   EmbeddedPoolManager,
@@ -15,7 +16,6 @@ import {
   type PoolStatus
 } from "@llama-orch/pool-core"
 import { Context, Effect, Layer, Schedule, type Scope, Stream } from "effect"
-import * as NodeProcess from "node:process"
 import { Orchestrator, OrchestratorOptions } from "../../src/index.js"
 
 const mock = mockEngineCommand()
@@ -29,14 +29,7 @@ export const mockProfile = (
   new EngineProfile({ name, protocol, command: mock.command, args: [...mock.args, ...mockEngineProfileArgs, ...flags] })
 
 /** True while the pid exists. */
-export const alive = (pid: number): boolean => {
-  try {
-    NodeProcess.kill(pid, 0)
-    return true
-  } catch (error) {
-    return !(error instanceof Error && "code" in error && error.code === "ESRCH")
-  }
-}
+export const alive = SpawnDaemon.isProcessAlive
 
 /** The services a test body gets. */
 export type Stack = Orchestrator | PoolManager | Scope.Scope

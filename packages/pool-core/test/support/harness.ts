@@ -9,6 +9,7 @@ import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import { expect } from "@effect/vitest"
+import { SpawnDaemon } from "@llama-orch/daemon-kit"
 import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
 import { Context, Deferred, Effect, Layer, Logger, LogLevel, Ref, Schedule, Scope, Stream } from "effect"
 import * as NodeProcess from "node:process"
@@ -85,14 +86,7 @@ const TrackingExecutor = Layer.effect(
 )
 
 /** True while the pid exists. */
-export const alive = (pid: number): boolean => {
-  try {
-    NodeProcess.kill(pid, 0)
-    return true
-  } catch (error) {
-    return !(error instanceof Error && "code" in error && error.code === "ESRCH")
-  }
-}
+export const alive = SpawnDaemon.isProcessAlive
 
 /** Options of a test manager (merged over fast defaults). */
 export type ManagerOverrides = Partial<EmbeddedPoolManager.EmbeddedOptionsInput>

@@ -6,7 +6,7 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   ...effect.configs.dprint,
   {
-    files: ["**/*.ts"],
+    files: ["**/*.ts", "**/*.mjs", "**/*.js"],
     rules: {
       "@effect/dprint": ["error", {
         config: {

@@ -9,7 +9,6 @@ import { ShutdownSignal } from "@llama-orch/daemon-kit"
 import { type SequencedEvent, TaskEvent } from "@llama-orch/orchestrator-core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 
@@ -75,6 +74,10 @@ export const headers = {
  * headers), comment heartbeats every `heartbeatMs` while the stream lives, and `final` appended when
  * the daemon shuts down while the stream is open.
  *
+ * The frames, the heartbeat timer and the shutdown signal each feed one mailbox from their own
+ * fiber, forked once per response: a frame costs an offer, not a fiber per element as merging or
+ * interrupting streams would.
+ *
  * @since 0.1.0
  */
 export const response = <R>(
@@ -82,11 +85,32 @@ export const response = <R>(
   options: { readonly heartbeatMs: number; readonly final: string }
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R | ShutdownSignal.ShutdownSignal> =>
   Effect.map(Effect.context<R | ShutdownSignal.ShutdownSignal>(), (context) => {
-    const heartbeats = Stream.fromSchedule(Schedule.spaced(options.heartbeatMs)).pipe(Stream.as(heartbeatFrame))
-    // frames that are ready together go out in one write
-    const batched = Stream.mapChunks(frames, (chunk) => chunk.length <= 1 ? chunk : Chunk.of(Chunk.join(chunk, "")))
-    const body = Stream.merge(batched, heartbeats, { haltStrategy: "left" })
-    const bytes = ShutdownSignal.endOnShutdown(Stream.concat(Stream.make("retry: 1000\n\n"), body), options.final)
-      .pipe(Stream.encodeText, Stream.provideContext(context))
+    const body = Stream.asyncPush<string, never, R | ShutdownSignal.ShutdownSignal>((emit) =>
+      Effect.gen(function*() {
+        const signal = yield* ShutdownSignal.ShutdownSignal
+        yield* signal.await.pipe(
+          Effect.zipRight(Effect.sync(() => {
+            emit.single(options.final)
+            emit.end()
+          })),
+          Effect.forkScoped
+        )
+        yield* Stream.runForEachChunk(frames, (chunk) => Effect.sync(() => emit.chunk(chunk))).pipe(
+          Effect.ensuring(Effect.sync(() => emit.end())),
+          Effect.forkScoped
+        )
+        yield* Effect.sync(() => emit.single(heartbeatFrame)).pipe(
+          Effect.delay(options.heartbeatMs),
+          Effect.forever,
+          Effect.forkScoped
+        )
+      }), { bufferSize: "unbounded" }).pipe(
+        // frames that are ready together go out in one write
+        Stream.mapChunks((chunk) => chunk.length <= 1 ? chunk : Chunk.of(Chunk.join(chunk, "")))
+      )
+    const bytes = Stream.concat(Stream.make("retry: 1000\n\n"), body).pipe(
+      Stream.encodeText,
+      Stream.provideContext(context)
+    )
     return HttpServerResponse.stream(bytes, { contentType: "text/event-stream", headers })
   })

@@ -117,6 +117,13 @@ export const requestFor = (
     : { url: `${base}/v1/completions`, body: { ...common, prompt: request.prompt ?? "" } }
 }
 
+/** A transport error's message with what the socket reported (connect timeout, reset, closed, ...). */
+const withCause = (message: string, cause: unknown): string => {
+  if (!(cause instanceof Error)) return message
+  const code = "code" in cause && typeof cause.code === "string" ? ` ${cause.code}` : ""
+  return `${message}: ${cause.name}${code}: ${cause.message}`
+}
+
 type Parsed = Either.Either<ReadonlyArray<EngineOutput>, string>
 
 const parseLlama = (data: string): Parsed => {
@@ -169,7 +176,12 @@ export const stream = (
         HttpClientRequest.bodyUnsafeJson(body),
         HttpClientRequest.setHeader("accept", "text/event-stream")
       )
-    ).pipe(Effect.mapError((e) => fail(e.message)))
+    ).pipe(
+      // a pooled keep-alive connection the engine closed meanwhile fails before any answer (the
+      // engine saw no request, nothing was streamed): the request goes once more on a fresh one
+      Effect.retry({ times: 1, while: (e) => e._tag === "RequestError" && e.reason === "Transport" }),
+      Effect.mapError((e) => fail(withCause(e.message, e.cause)))
+    )
     if (response.status < 200 || response.status >= 300) {
       const text = yield* response.text.pipe(Effect.orElseSucceed(() => ""))
       return yield* fail(`engine answered ${text.slice(0, 200)}`, response.status)
@@ -191,7 +203,7 @@ export const stream = (
         return Effect.succeed(Chunk.unsafeFromArray(out))
       })
     return response.stream.pipe(
-      Stream.mapError((e) => fail(`connection failed: ${e.message}`)),
+      Stream.mapError((e) => fail(withCause(`connection failed: ${e.message}`, e.cause))),
       Stream.mapChunksEffect((bytes) => outputs((events) => Chunk.forEach(bytes, (b) => decoder.push(b, events)))),
       Stream.concat(Stream.flattenChunks(Stream.fromEffect(outputs((events) => decoder.end(events))))),
       Stream.takeUntil((o) => {

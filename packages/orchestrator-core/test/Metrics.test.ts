@@ -1,6 +1,8 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
 import { describe, expect, it } from "@effect/vitest"
 import { PoolManagerUnavailable } from "@llama-orch/pool-core"
-import { Effect, Either, Metric, Stream } from "effect"
+import { Effect, Either, Layer, Metric, Stream } from "effect"
 import { EngineAdapter, OrchestratorMetrics } from "../src/index.js"
 import { fakeEngine, llamaTokens, poolStatus, type Script } from "./helpers/fakes.js"
 import { harness, task, until } from "./helpers/harness.js"
@@ -93,5 +95,38 @@ describe("engine adapters", () => {
         { _tag: "Text", text: "llo" },
         { _tag: "Done", tokensIn: 4, tokensOut: 2 }
       ])
+    }))
+
+  it.effect("send once more when a pooled connection was closed before any answer, and say why when it fails again", () =>
+    Effect.gen(function*() {
+      const engine = fakeEngine(() => llamaTokens(["a", "b"]))
+      const attempts = { count: 0, failing: 1 }
+      const flaky = Layer.effect(
+        HttpClient.HttpClient,
+        Effect.map(HttpClient.HttpClient, (client) =>
+          HttpClient.make((request) =>
+            attempts.count++ < attempts.failing
+              ? Effect.fail(
+                new HttpClientError.RequestError({
+                  request,
+                  reason: "Transport",
+                  cause: new Error("other side closed")
+                })
+              )
+              : client.execute(request)
+          ))
+      ).pipe(Layer.provide(engine.layer))
+      const run = EngineAdapter.stream({ url: "http://e", protocol: "llamacpp", model: "m" }, task()).pipe(
+        Stream.runCollect,
+        Effect.map((out) => Array.from(out, (o) => o._tag)),
+        Effect.provide(flaky)
+      )
+      expect(yield* run).toEqual(["Text", "Text", "Done"])
+      expect(attempts.count).toBe(2)
+      attempts.count = 0
+      attempts.failing = 2
+      const failed = yield* Effect.flip(run)
+      expect(failed.reason).toContain("other side closed")
+      expect(attempts.count).toBe(2)
     }))
 })

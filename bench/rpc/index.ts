@@ -8,7 +8,7 @@
  */
 import { FileSystem, HttpLayerRouter, HttpServer } from "@effect/platform"
 import { NodeContext, NodeHttpClient, NodeHttpServer, NodeSocket } from "@effect/platform-node"
-import { Context, Effect, Layer, Redacted, Schema } from "effect"
+import { Context, Effect, Layer, Logger, LogLevel, Redacted, Schema } from "effect"
 import { createServer } from "node:http"
 import { cpus, loadavg } from "node:os"
 import { mockEngineCommand, mockEngineProfileArgs } from "../../packages/mock-engine/src/index.js"
@@ -136,7 +136,12 @@ const program = Effect.gen(function*() {
 /** Runs the benchmark and returns its table. */
 export const run = (): Promise<BenchTable> =>
   Effect.runPromise(
-    Effect.scoped(program).pipe(Effect.provide(NodeContext.layer), Effect.provide(NodeHttpClient.layerUndici))
+    Effect.scoped(program).pipe(
+      Effect.provide(NodeContext.layer),
+      Effect.provide(NodeHttpClient.layerUndici),
+      // the pool manager's info lines would interleave with the tables
+      Logger.withMinimumLogLevel(LogLevel.Warning)
+    )
   )
 
 if (isEntryPoint(import.meta.url)) {

@@ -1,6 +1,6 @@
 import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, expect, layer } from "@effect/vitest"
-import { Context, Effect, Layer, Redacted, Ref } from "effect"
+import { Context, Deferred, Effect, Exit, Layer, Redacted, Ref } from "effect"
 import * as FakeOrchestrator from "./fixtures/FakeOrchestrator.js"
 import * as FakePoolManager from "./fixtures/FakePoolManager.js"
 import { baseUrl, serve } from "./fixtures/server.js"
@@ -88,15 +88,20 @@ layer(server, { excludeTestServices: true })("orchestratord HTTP API", (it) => {
     Effect.gen(function*() {
       const { taskId } = yield* submit({ max_tokens: 10_000 })
       const response = yield* call(`/v2/tasks/${taskId}/events`)
-      const read = Effect.promise(() => readSse(response))
-      const cancelled = yield* Effect.fork(read)
-      yield* Effect.sleep("30 millis")
+      // cancel only once tokens are flowing, so the cancel really lands mid-stream
+      const streaming = yield* Deferred.make<void>()
+      const onProgress = (events: ReadonlyArray<{ readonly event?: string | undefined }>) => {
+        if (events.some((e) => e.event === "token")) Deferred.unsafeDone(streaming, Exit.void)
+      }
+      const cancelled = yield* Effect.fork(Effect.promise(() => readSse(response, undefined, onProgress)))
+      yield* Deferred.await(streaming)
       const cancel = yield* call(`/v2/tasks/${taskId}/cancel`, { method: "POST" })
       expect(cancel.status).toBe(204)
       const again = yield* call(`/v2/tasks/${taskId}/cancel`, { method: "POST" })
       expect(again.status).toBe(204)
       const { events } = yield* cancelled.await.pipe(Effect.flatten)
       const last = nth(events, -1)
+      expect(events.some((e) => e.event === "token")).toBe(true)
       expect(last.event).toBe("error")
       expect(JSON.parse(last.data)).toMatchObject({ code: "CANCELLED", retriable: false })
       expect(events.filter((e) => e.event === "error")).toHaveLength(1)

@@ -7,10 +7,11 @@
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ShutdownSignal } from "@llama-orch/daemon-kit"
 import { type SequencedEvent, TaskEvent } from "@llama-orch/orchestrator-core"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { Readable } from "node:stream"
 
 const encodeTaskEvent = Schema.encodeSync(TaskEvent)
 
@@ -70,47 +71,78 @@ export const headers = {
 } as const
 
 /**
- * Serves a stream of frames as `text/event-stream`: a `retry:` hint first (which also flushes the
- * headers), comment heartbeats every `heartbeatMs` while the stream lives, and `final` appended when
- * the daemon shuts down while the stream is open.
+ * What a push-based event stream hands its source: `frame` writes one frame, `end` ends the
+ * response (later frames are dropped).
  *
- * The frames, the heartbeat timer and the shutdown signal each feed one mailbox from their own
- * fiber, forked once per response: a frame costs an offer, not a fiber per element as merging or
- * interrupting streams would.
+ * @since 0.2.0
+ */
+export interface Emit {
+  readonly frame: (frame: string) => void
+  readonly end: () => void
+}
+
+/**
+ * Serves `text/event-stream` fed by `register`, which runs in the request's scope and pushes frames
+ * synchronously: a `retry:` hint first (which also flushes the headers), comment heartbeats every
+ * `heartbeatMs`, and `final` appended when the daemon shuts down while the response is open.
+ *
+ * The body is a Node readable the server pipes to the socket, so a frame costs one push and no
+ * stream stage or fiber hop. Everything `register` starts ends with the request's scope: when the
+ * response has been written after `end`, when the client goes away, or at shutdown.
+ *
+ * @since 0.2.0
+ */
+export const push = <R>(
+  register: (emit: Emit) => Effect.Effect<unknown, never, R | Scope.Scope>,
+  options: { readonly heartbeatMs: number; readonly final: string }
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R | ShutdownSignal.ShutdownSignal | Scope.Scope> =>
+  Effect.gen(function*() {
+    const signal = yield* ShutdownSignal.ShutdownSignal
+    const body = new Readable({ read() {} })
+    let ended = false
+    const emit: Emit = {
+      frame: (frame) => {
+        if (!ended) body.push(frame)
+      },
+      end: () => {
+        if (ended) return
+        ended = true
+        body.push(null)
+      }
+    }
+    emit.frame("retry: 1000\n\n")
+    yield* Effect.addFinalizer(() => Effect.sync(emit.end))
+    yield* signal.await.pipe(
+      Effect.zipRight(Effect.sync(() => {
+        emit.frame(options.final)
+        emit.end()
+      })),
+      Effect.forkScoped
+    )
+    yield* Effect.sync(() => emit.frame(heartbeatFrame)).pipe(
+      Effect.delay(options.heartbeatMs),
+      Effect.forever,
+      Effect.forkScoped
+    )
+    yield* register(emit)
+    return HttpServerResponse.raw(body, { contentType: "text/event-stream", headers })
+  })
+
+/**
+ * `push` fed by a stream of frames (for low-rate streams such as pool events): the response ends
+ * when the stream does.
  *
  * @since 0.1.0
  */
 export const response = <R>(
   frames: Stream.Stream<string, never, R>,
   options: { readonly heartbeatMs: number; readonly final: string }
-): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R | ShutdownSignal.ShutdownSignal> =>
-  Effect.map(Effect.context<R | ShutdownSignal.ShutdownSignal>(), (context) => {
-    const body = Stream.asyncPush<string, never, R | ShutdownSignal.ShutdownSignal>((emit) =>
-      Effect.gen(function*() {
-        const signal = yield* ShutdownSignal.ShutdownSignal
-        yield* signal.await.pipe(
-          Effect.zipRight(Effect.sync(() => {
-            emit.single(options.final)
-            emit.end()
-          })),
-          Effect.forkScoped
-        )
-        yield* Stream.runForEachChunk(frames, (chunk) => Effect.sync(() => emit.chunk(chunk))).pipe(
-          Effect.ensuring(Effect.sync(() => emit.end())),
-          Effect.forkScoped
-        )
-        yield* Effect.sync(() => emit.single(heartbeatFrame)).pipe(
-          Effect.delay(options.heartbeatMs),
-          Effect.forever,
-          Effect.forkScoped
-        )
-      }), { bufferSize: "unbounded" }).pipe(
-        // frames that are ready together go out in one write
-        Stream.mapChunks((chunk) => chunk.length <= 1 ? chunk : Chunk.of(Chunk.join(chunk, "")))
-      )
-    const bytes = Stream.concat(Stream.make("retry: 1000\n\n"), body).pipe(
-      Stream.encodeText,
-      Stream.provideContext(context)
-    )
-    return HttpServerResponse.stream(bytes, { contentType: "text/event-stream", headers })
-  })
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R | ShutdownSignal.ShutdownSignal | Scope.Scope> =>
+  push(
+    (emit) =>
+      Stream.runForEach(frames, (frame) => Effect.sync(() => emit.frame(frame))).pipe(
+        Effect.ensuring(Effect.sync(emit.end)),
+        Effect.forkScoped
+      ),
+    options
+  )

@@ -15,8 +15,10 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type { EngineProtocol } from "@llama-orch/pool-core"
 import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { promptText } from "./internal/prompt.js"
@@ -157,19 +159,15 @@ const makeOpenAIParser = () => {
   }
 }
 
-/**
- * Streams a task's output from the engine. The stream ends right after `Done`.
- *
- * @since 0.1.0
- */
-export const stream = (
-  target: EngineTarget,
-  request: TaskRequest
-): Stream.Stream<EngineOutput, EngineFailure, HttpClient.HttpClient> => {
+/** How long the body may stay open after the final event before it is cut. */
+const drainAfterDoneMs = 1_000
+
+/** Sends the request; answers the response with a decoder of its body into outputs. */
+const open = (target: EngineTarget, request: TaskRequest) => {
   const { body, url } = requestFor(target, request)
   const fail = (reason: string, status?: number) =>
     new EngineFailure({ url, reason, ...(status === undefined ? {} : { status }) })
-  return Stream.unwrap(Effect.gen(function*() {
+  return Effect.gen(function*() {
     const client = yield* HttpClient.HttpClient
     const response = yield* client.execute(
       HttpClientRequest.post(url).pipe(
@@ -188,24 +186,53 @@ export const stream = (
     }
     const parse = target.protocol === "llamacpp" ? parseLlama : makeOpenAIParser()
     const decoder = new SseDecoder()
+    const events: Array<string> = []
+    /** The outputs of the events that `bytes` complete (`undefined`: the end of the body). */
+    const decode = (bytes: Uint8Array | undefined): Either.Either<Array<EngineOutput>, EngineFailure> => {
+      events.length = 0
+      if (bytes === undefined) decoder.end(events)
+      else decoder.push(bytes, events)
+      const out: Array<EngineOutput> = []
+      for (const data of events) {
+        const parsed = parse(data)
+        if (Either.isLeft(parsed)) return Either.left(fail(parsed.left))
+        for (const o of parsed.right) out.push(o)
+      }
+      return Either.right(out)
+    }
+    const bytes = response.stream.pipe(
+      Stream.mapError((e) => fail(withCause(`connection failed: ${e.message}`, e.cause)))
+    )
+    return { bytes, decode, fail }
+  })
+}
+
+/**
+ * Streams a task's output from the engine. The stream ends right after `Done`.
+ *
+ * @since 0.1.0
+ */
+export const stream = (
+  target: EngineTarget,
+  request: TaskRequest
+): Stream.Stream<EngineOutput, EngineFailure, HttpClient.HttpClient> =>
+  Stream.unwrap(Effect.map(open(target, request), ({ bytes, decode, fail }) => {
     let done = false
-    /** The outputs of the events completed by one chunk of bytes (or by the end of the body). */
-    const outputs = (feed: (events: Array<string>) => void) =>
-      Effect.suspend(() => {
-        const events: Array<string> = []
-        feed(events)
-        const out: Array<EngineOutput> = []
-        for (const data of events) {
-          const parsed = parse(data)
-          if (Either.isLeft(parsed)) return Effect.fail(fail(parsed.left))
-          out.push(...parsed.right)
-        }
-        return Effect.succeed(Chunk.unsafeFromArray(out))
-      })
-    return response.stream.pipe(
-      Stream.mapError((e) => fail(withCause(`connection failed: ${e.message}`, e.cause))),
-      Stream.mapChunksEffect((bytes) => outputs((events) => Chunk.forEach(bytes, (b) => decoder.push(b, events)))),
-      Stream.concat(Stream.flattenChunks(Stream.fromEffect(outputs((events) => decoder.end(events))))),
+    const outputs = (input: Uint8Array | undefined) =>
+      Either.match(decode(input), { onLeft: Effect.fail, onRight: (out) => Effect.succeed(Chunk.unsafeFromArray(out)) })
+    return bytes.pipe(
+      Stream.mapChunksEffect((chunk) =>
+        Effect.suspend(() => {
+          const all: Array<EngineOutput> = []
+          for (const b of chunk) {
+            const decoded = decode(b)
+            if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+            for (const o of decoded.right) all.push(o)
+          }
+          return Effect.succeed(Chunk.unsafeFromArray(all))
+        })
+      ),
+      Stream.concat(Stream.flattenChunks(Stream.fromEffect(Effect.suspend(() => outputs(undefined))))),
       Stream.takeUntil((o) => {
         if (o._tag === "Done") done = true
         return done
@@ -215,4 +242,61 @@ export const stream = (
       )
     )
   }))
-}
+
+/**
+ * The engine's final output: its counters, when it reports them.
+ *
+ * @since 0.2.0
+ */
+export type Done = Extract<EngineOutput, { readonly _tag: "Done" }>
+
+/**
+ * The push form of `stream`, for the dispatch hot path: sends the task and calls `onText`
+ * synchronously with each generated piece as the bytes arrive, without a stream stage per token;
+ * answers the final `Done`. Fails like `stream`; interrupting it aborts the request.
+ *
+ * @since 0.2.0
+ */
+export const run = (
+  target: EngineTarget,
+  request: TaskRequest,
+  onText: (text: string) => void
+): Effect.Effect<Done, EngineFailure, HttpClient.HttpClient> =>
+  Effect.flatMap(open(target, request), ({ bytes, decode, fail }) => {
+    let done: Done | undefined
+    const deliver = (input: Uint8Array | undefined): EngineFailure | undefined => {
+      const decoded = decode(input)
+      if (Either.isLeft(decoded)) return decoded.left
+      for (const o of decoded.right) {
+        if (done !== undefined) break
+        if (o._tag === "Done") done = o
+        else onText(o.text)
+      }
+      return undefined
+    }
+    const finish = Effect.suspend(() => {
+      const failure = done === undefined ? deliver(undefined) : undefined
+      if (failure !== undefined) return Effect.fail(failure)
+      return done === undefined ? Effect.fail(fail("stream ended before the final event")) : Effect.succeed(done)
+    })
+    return Effect.gen(function*() {
+      const sawDone = yield* Deferred.make<void>()
+      // the body is read to its end after `Done` (the engine ends it right away): a response cut
+      // short would cost its keep-alive connection, and the next task a new one
+      const readAll = bytes.pipe(
+        Stream.runForEach((b) =>
+          Effect.suspend(() => {
+            if (done !== undefined) return Effect.void
+            const failure = deliver(b)
+            if (failure !== undefined) return Effect.fail(failure)
+            if (done !== undefined) Deferred.unsafeDone(sawDone, Exit.void)
+            return Effect.void
+          })
+        )
+      )
+      // ... but an engine that keeps it open after `Done` is not waited for long
+      const drainLimit = Deferred.await(sawDone).pipe(Effect.zipRight(Effect.sleep(drainAfterDoneMs)))
+      yield* Effect.raceFirst(readAll, drainLimit)
+      return yield* finish
+    })
+  })

@@ -10,6 +10,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import { make } from "./internal/orchestrator.js"
 import { OrchestratorOptions } from "./OrchestratorOptions.js"
@@ -43,6 +44,20 @@ export interface OrchestratorService {
     taskId: string,
     options?: { readonly afterId?: number }
   ) => Stream.Stream<SequencedEvent, TaskNotFound>
+  /**
+   * The push form of `events`, for relays that write each event straight to a socket: calls
+   * `onEvent` synchronously with the retained events after `afterId`, then with each new event as
+   * the task records it, up to the terminal one. Answers whether the task had already ended (no
+   * call will follow). The subscription ends with the scope. `onEvent` must not block or call back
+   * into the orchestrator; one that throws is unsubscribed.
+   *
+   * @since 0.2.0
+   */
+  readonly subscribe: (
+    taskId: string,
+    onEvent: (event: SequencedEvent) => void,
+    options?: { readonly afterId?: number }
+  ) => Effect.Effect<boolean, TaskNotFound, Scope.Scope>
   /** Cancels a queued or running task; idempotent. */
   readonly cancel: (taskId: string) => Effect.Effect<void, TaskNotFound>
   /** The task's state and counters. */

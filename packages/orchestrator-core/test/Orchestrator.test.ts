@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Fiber, Stream, TestClock } from "effect"
-import { End, Failed, Metrics, Token } from "../src/index.js"
+import { Effect, Either, Exit, Fiber, Scope, Stream, TestClock } from "effect"
+import { End, Failed, Metrics, type SequencedEvent, Started, Token } from "../src/index.js"
 import { llamaTokens, poolStatus, type Script } from "./helpers/fakes.js"
 import { collect, harness, settle, tags, task, until } from "./helpers/harness.js"
 
@@ -61,7 +61,41 @@ describe("Orchestrator (fake engine, TestClock)", () => {
       const events = yield* collect(h.orchestrator.events(second.taskId))
       const followed = Array.from(yield* Fiber.join(follower))
       expect(followed).toEqual(events.slice(1))
-      expect(tags(events)).toEqual(["started", "metrics", "metrics", "token", "token", "end"])
+      expect(tags(events)).toEqual(["started", "metrics", "token", "token", "end"])
+      yield* h.close
+    }))
+
+  it.effect("subscribe pushes retained then live events once each, in order; its scope ends it; a throwing listener only loses its own", () =>
+    Effect.gen(function*() {
+      const h = yield* harness([poolStatus("p1", { slots: 1 })], (i) => i === 0 ? hang : llamaTokens(["x", "y"]))
+      const first = yield* h.orchestrator.submit(task())
+      const second = yield* h.orchestrator.submit(task())
+      const pushed: Array<SequencedEvent> = []
+      const early: Array<SequencedEvent> = []
+      const earlyScope = yield* Scope.make()
+      // joins while the task waits: the retained `started` comes at once
+      const ended = yield* h.orchestrator.subscribe(second.taskId, (e) => pushed.push(e))
+        .pipe(Scope.extend(yield* Scope.make()))
+      yield* h.orchestrator.subscribe(second.taskId, (e) => early.push(e)).pipe(Scope.extend(earlyScope))
+      yield* h.orchestrator.subscribe(second.taskId, () => {
+        throw new Error("a broken listener")
+      }).pipe(Scope.extend(yield* Scope.make()))
+      expect(ended).toBe(false)
+      expect(tags(pushed)).toEqual(["started"])
+      yield* Scope.close(earlyScope, Exit.void)
+      yield* h.orchestrator.cancel(first.taskId)
+      yield* until(() => pushed.length === 5)
+      const events = yield* collect(h.orchestrator.events(second.taskId))
+      expect(pushed).toEqual(events)
+      expect(tags(early)).toEqual(["started"])
+      // a finished task: the retained events after `afterId`, and `true` (no call follows)
+      const replayed: Array<SequencedEvent> = []
+      const done = yield* h.orchestrator.subscribe(second.taskId, (e) => replayed.push(e), { afterId: 4 })
+        .pipe(Effect.scoped)
+      expect(done).toBe(true)
+      expect(replayed).toEqual(events.slice(4))
+      const missing = yield* Effect.either(h.orchestrator.subscribe("nope", () => {}).pipe(Effect.scoped))
+      expect(Either.isLeft(missing) && missing.left._tag).toBe("TaskNotFound")
       yield* h.close
     }))
 
@@ -75,10 +109,11 @@ describe("Orchestrator (fake engine, TestClock)", () => {
       yield* h.orchestrator.cancel(queued.taskId)
       expect((yield* h.orchestrator.queueDepths).get("m")).toBe(0)
       const q = yield* collect(h.orchestrator.events(queued.taskId))
-      expect(tags(q)).toEqual(["started", "metrics", "error"])
-      const moved = q[1].event
-      expect(moved instanceof Metrics && [moved.queuePosition, moved.poolId]).toEqual([0, undefined])
-      expect(q[2].event).toEqual(
+      // the first task was dispatched as it was admitted, so the second queued at the head
+      expect(tags(q)).toEqual(["started", "error"])
+      const started = q[0].event
+      expect(started instanceof Started && started.queuePosition).toBe(0)
+      expect(q[1].event).toEqual(
         new Failed({ code: "CANCELLED", message: "cancelled by the client", retriable: false })
       )
 

@@ -5,7 +5,6 @@ import { Failed, Orchestrator, type SequencedEvent, TaskRequest } from "@llama-o
 import { PoolManager } from "@llama-orch/pool-core"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { OrchestratorApi } from "../Api.js"
@@ -109,28 +108,31 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
             : `${head}"text":${JSON.stringify(t)},"finish_reason":null}]}\n\n`
 
         if (body.stream === true) {
-          const finished = yield* Ref.make(false)
-          const frames = orchestrator.events(taskId).pipe(
-            Stream.mapConcatEffect(({ event }) => {
-              switch (event._tag) {
-                case "token":
-                  return Effect.succeed([tokenChunk(event.t, event.i === 0)])
-                case "end":
-                  return Effect.as(Ref.set(finished, true), [
-                    chunk(undefined, false, finishReason(event.tokensOut)),
-                    "data: [DONE]\n\n"
-                  ])
-                case "error":
-                  return Effect.as(Ref.set(finished, true), [`data: ${JSON.stringify(errorBody(event))}\n\n`])
-                default:
-                  return Effect.succeed([])
-              }
-            }),
-            Stream.catchAll(() => Stream.empty),
-            // A client that goes away cancels its task (so does shutdown).
-            Stream.ensuring(Effect.flatMap(Ref.get(finished), (done) => done ? Effect.void : cancel))
+          return yield* Sse.push(
+            (emit) =>
+              Effect.gen(function*() {
+                let finished = false
+                // a client that goes away cancels its task (so does shutdown)
+                yield* Effect.addFinalizer(() => finished ? Effect.void : cancel)
+                const ended = yield* orchestrator.subscribe(taskId, ({ event }) => {
+                  switch (event._tag) {
+                    case "token":
+                      return emit.frame(tokenChunk(event.t, event.i === 0))
+                    case "end":
+                      finished = true
+                      emit.frame(chunk(undefined, false, finishReason(event.tokensOut)))
+                      emit.frame("data: [DONE]\n\n")
+                      return emit.end()
+                    case "error":
+                      finished = true
+                      emit.frame(`data: ${JSON.stringify(errorBody(event))}\n\n`)
+                      return emit.end()
+                  }
+                })
+                if (ended) emit.end()
+              }).pipe(Effect.catchAll(() => Effect.sync(emit.end))),
+            { heartbeatMs: settings.heartbeatMs, final: "data: [DONE]\n\n" }
           )
-          return yield* Sse.response(frames, { heartbeatMs: settings.heartbeatMs, final: "data: [DONE]\n\n" })
         }
 
         const outcome = yield* orchestrator.events(taskId).pipe(

@@ -1,10 +1,9 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ShutdownSignal } from "@llama-orch/daemon-kit"
-import { Orchestrator, TaskRequest, TaskSnapshot } from "@llama-orch/orchestrator-core"
+import { isTerminal, Orchestrator, TaskRequest, TaskSnapshot } from "@llama-orch/orchestrator-core"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
 import { OrchestratorApi } from "../Api.js"
 import { fromSubmitError, fromTaskNotFound, shuttingDown, toResponse } from "../ApiFailure.js"
 import { ServerSettings } from "../ServerSettings.js"
@@ -55,13 +54,23 @@ export const TasksLive = HttpApiBuilder.group(OrchestratorApi, "tasks", (handler
         Effect.gen(function*() {
           yield* orchestrator.get(path.id).pipe(Effect.mapError(fromTaskNotFound))
           const afterId = parseLastEventId(request.headers["last-event-id"])
-          const frames = orchestrator.events(path.id, { afterId }).pipe(
-            Stream.map(Sse.taskEventFrame),
-            Stream.catchAll((error) =>
-              Stream.make(Sse.frame("error", { code: "NOT_FOUND", message: error.message, retriable: false }))
-            )
+          return yield* Sse.push(
+            (emit) =>
+              orchestrator.subscribe(path.id, (sequenced) => {
+                emit.frame(Sse.taskEventFrame(sequenced))
+                if (isTerminal(sequenced.event)) emit.end()
+              }, { afterId }).pipe(
+                Effect.flatMap((ended) => ended ? Effect.sync(emit.end) : Effect.void),
+                // the task expired between the lookup and the subscription
+                Effect.catchAll((error) =>
+                  Effect.sync(() => {
+                    emit.frame(Sse.frame("error", { code: "NOT_FOUND", message: error.message, retriable: false }))
+                    emit.end()
+                  })
+                )
+              ),
+            { heartbeatMs: settings.heartbeatMs, final: Sse.shutdownFrame }
           )
-          return yield* Sse.response(frames, { heartbeatMs: settings.heartbeatMs, final: Sse.shutdownFrame })
         }).pipe(recover))
       .handleRaw("cancel", ({ path }) =>
         orchestrator.cancel(path.id).pipe(

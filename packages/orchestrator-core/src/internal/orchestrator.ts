@@ -30,7 +30,7 @@ import { Admission } from "../TaskSnapshot.js"
 import { type Launch, ModelQueues } from "./modelQueues.js"
 import { PoolView } from "./poolView.js"
 import { runTask } from "./runner.js"
-import { emit, fail, follow, makeRecord, snapshot, type TaskRecord } from "./taskLog.js"
+import { emit, fail, follow, makeRecord, snapshot, subscribe, type TaskRecord } from "./taskLog.js"
 
 /** How long building the layer waits for the pool manager's first snapshot. */
 const snapshotWaitMs = 5_000
@@ -192,8 +192,10 @@ export const make = (
         }
         if (outcome.evicted) yield* backpressure
         yield* Metric.update(OrchestratorMetrics.tasksEnqueued.pipe(Metric.tagged("priority", request.priority)), 1)
-        yield* reportDepth(model)
-        wake()
+        // dispatch at once rather than on the dispatcher's next turn, and let the launched task
+        // take its lease and send its request before the caller goes on to answer its client
+        yield* dispatchRound
+        yield* Effect.yieldNow()
         return outcome.admission
       })
 
@@ -294,6 +296,8 @@ export const make = (
       submit,
       events: (taskId, opts) =>
         Stream.unwrap(lookup(taskId).pipe(Effect.map((record) => follow(record, opts?.afterId ?? 0)))),
+      subscribe: (taskId, onEvent, opts) =>
+        Effect.flatMap(lookup(taskId), (record) => subscribe(record, opts?.afterId ?? 0, onEvent)),
       cancel,
       get: (taskId) => lookup(taskId).pipe(Effect.map(snapshot)),
       queueDepths: Effect.sync(() => new Map(Array.from(queues.byModel, ([model, queue]) => [model, queue.size])))

@@ -4,7 +4,6 @@ import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
-import * as Stream from "effect/Stream"
 import * as EngineAdapter from "../EngineAdapter.js"
 import * as OrchestratorMetrics from "../OrchestratorMetrics.js"
 import type { OrchestratorOptions } from "../OrchestratorOptions.js"
@@ -21,7 +20,7 @@ class WatchdogTimeout extends Data.TaggedError("WatchdogTimeout")<{
   readonly retriable: boolean
 }> {}
 
-type Done = Extract<EngineAdapter.EngineOutput, { readonly _tag: "Done" }>
+type Done = EngineAdapter.Done
 
 /** What a running task needs from the orchestrator. */
 export interface RunContext {
@@ -82,25 +81,22 @@ export const runTask = (
         firstTokenAt: undefined,
         lastAt: leasedAt
       }
-      const consume = EngineAdapter.stream(lease, record.request).pipe(
-        Stream.runForEachChunk((chunk) =>
-          Effect.flatMap(Clock.currentTimeMillis, (at) => {
-            const first = progress.firstTokenAt === undefined
-            for (const out of chunk) {
-              if (out._tag === "Done") {
-                progress.done = out
-              } else if (emit(record, new Token({ t: out.text, i: record.tokensOut }, true), at)) {
-                record.tokensOut++
-                progress.firstTokenAt ??= at
-              }
-            }
-            progress.lastAt = at
-            return first && progress.firstTokenAt !== undefined
-              ? Metric.update(tag(OrchestratorMetrics.latencyFirstToken, poolTags), at - record.submittedAt)
-              : Effect.void
-          })
-        )
-      )
+      const clock = yield* Effect.clock
+      const firstTokenLatency = tag(OrchestratorMetrics.latencyFirstToken, poolTags)
+      // the hot path: each piece becomes a token event as its bytes arrive, no stream stage per token
+      const consume = EngineAdapter.run(lease, record.request, (text) => {
+        const at = clock.unsafeCurrentTimeMillis()
+        progress.lastAt = at
+        if (emit(record, new Token({ t: text, i: record.tokensOut }, true), at)) {
+          record.tokensOut++
+          if (progress.firstTokenAt === undefined) {
+            progress.firstTokenAt = at
+            firstTokenLatency.unsafeUpdate(at - record.submittedAt, [])
+          }
+        }
+      }).pipe(Effect.map((done) => {
+        progress.done = done
+      }))
       // one timer per quiet period rather than one per chunk: it sleeps until the next moment a
       // timeout could fire, and fails only when nothing arrived meanwhile
       const watchdog = Effect.gen(function*() {

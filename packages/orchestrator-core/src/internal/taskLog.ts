@@ -1,5 +1,5 @@
 import * as Effect from "effect/Effect"
-import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { ErrorCode } from "../TaskErrors.js"
 import { Failed, isTerminal, SequencedEvent, type TaskEvent } from "../TaskEvent.js"
@@ -19,7 +19,8 @@ export interface TaskRecord {
   readonly priority: Priority
   readonly submittedAt: number
   readonly events: Array<SequencedEvent>
-  readonly listeners: Set<Queue.Queue<SequencedEvent>>
+  /** Called synchronously with every event as it is recorded, until the terminal one. */
+  readonly listeners: Set<(event: SequencedEvent) => void>
   state: TaskState
   terminal: boolean
   tokensIn: number
@@ -58,6 +59,16 @@ export const makeRecord = (
   endedAt: undefined
 })
 
+/** Calls a listener; one that throws loses its subscription, not the task. */
+const deliver = (listener: (event: SequencedEvent) => void, event: SequencedEvent): boolean => {
+  try {
+    listener(event)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /**
  * Appends an event unless the task already ended; answers whether it was appended. A terminal
  * event also sets the task's end state and time.
@@ -66,7 +77,9 @@ export const emit = (record: TaskRecord, event: TaskEvent, now: number): boolean
   if (record.terminal) return false
   const sequenced = new SequencedEvent({ id: record.events.length + 1, event }, true)
   record.events.push(sequenced)
-  for (const listener of record.listeners) listener.unsafeOffer(sequenced)
+  for (const listener of record.listeners) {
+    if (!deliver(listener, sequenced)) record.listeners.delete(listener)
+  }
   if (isTerminal(event)) {
     record.terminal = true
     record.endedAt = now
@@ -96,26 +109,41 @@ export const fail = (
     now
   )
 
-/** Retained events after `afterId`, then live ones until the terminal event; no gap, no duplicate. */
+/**
+ * Calls `onEvent` with the retained events after `afterId`, then with every new event as it is
+ * recorded, until the terminal one; no gap, no duplicate. Answers whether the task had already
+ * ended (nothing more will come). The subscription ends with the scope.
+ */
+export const subscribe = (
+  record: TaskRecord,
+  afterId: number,
+  onEvent: (event: SequencedEvent) => void
+): Effect.Effect<boolean, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      // replay and registration happen in one synchronous step, so no event falls between them
+      for (let i = Math.max(0, afterId); i < record.events.length; i++) {
+        const event = record.events[i]
+        if (event !== undefined && !deliver(onEvent, event)) return record.terminal
+      }
+      if (!record.terminal) record.listeners.add(onEvent)
+      return record.terminal
+    }),
+    () => Effect.sync(() => record.listeners.delete(onEvent))
+  )
+
+/** `subscribe` as a stream: it ends after the terminal event. */
 export const follow = (record: TaskRecord, afterId: number): Stream.Stream<SequencedEvent> =>
-  Stream.unwrapScoped(Effect.gen(function*() {
-    const live = yield* Queue.unbounded<SequencedEvent>()
-    const { ended, replay } = yield* Effect.sync(() => {
-      const retained = record.events.slice(Math.max(0, afterId))
-      if (!record.terminal) record.listeners.add(live)
-      return { replay: retained, ended: record.terminal }
-    })
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => record.listeners.delete(live)).pipe(Effect.zipRight(Queue.shutdown(live)))
-    )
-    const replayed = Stream.fromIterable(replay)
-    if (ended) return replayed
-    const following = Stream.fromQueue(live).pipe(
-      Stream.filter((e) => e.id > afterId),
-      Stream.takeUntil((e) => isTerminal(e.event))
-    )
-    return Stream.concat(replayed, following)
-  }))
+  Stream.asyncPush<SequencedEvent>((emit) =>
+    Effect.map(
+      subscribe(record, afterId, (event) => {
+        emit.single(event)
+        if (isTerminal(event.event)) emit.end()
+      }),
+      (ended) => {
+        if (ended) emit.end()
+      }
+    ), { bufferSize: "unbounded" })
 
 /** The task's state and counters. */
 export const snapshot = (record: TaskRecord): TaskSnapshot =>

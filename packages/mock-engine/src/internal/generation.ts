@@ -6,8 +6,6 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
-import * as Stream from "effect/Stream"
 import { countTokens, plan, type StopType } from "./generator.js"
 import { reject, type Rejection } from "./http.js"
 import type { EngineState } from "./state.js"
@@ -67,13 +65,17 @@ export const defaultSeed = 0
 const promptMsPerToken = 0.05
 
 /**
- * Checks the request against the context size, then returns the stream of its events.
- * The slot is taken (FIFO) when the stream starts and freed when it ends or is interrupted.
+ * A checked generation: run it with a callback that receives each token as it is emitted (paced
+ * by `--tps`); it answers the summary. The slot is taken (FIFO) when it starts and freed when it
+ * ends or is interrupted.
  */
+export type Generation = (onToken: (event: TokenEvent) => void) => Effect.Effect<DoneEvent>
+
+/** Checks the request against the context size, then returns its generation. */
 export const generate = (
   state: EngineState,
   request: GenerationRequest
-): Either.Either<Stream.Stream<GenerationEvent>, Rejection> => {
+): Either.Either<Generation, Rejection> => {
   const tokensEvaluated = countTokens(request.prompt)
   const ctx = state.config.ctx
   if (tokensEvaluated >= ctx) {
@@ -92,26 +94,22 @@ export const generate = (
     stop: request.stop,
     ctxLeft: ctx - tokensEvaluated
   })
-  return Either.right(Stream.unwrapScoped(Effect.gen(function*() {
-    const slot = yield* state.acquireSlot
-    const startedAt = yield* Clock.currentTimeMillis
-    const tokens = Stream.fromIterable(planned.pieces).pipe(
-      Stream.rechunk(1),
-      Stream.zipWithIndex,
-      Stream.mapEffect(([piece, index]) =>
-        Effect.as(
-          Effect.zipRight(state.beforeToken, state.afterToken),
-          {
-            _tag: "Token",
-            slot,
-            piece,
-            predicted: index + 1,
-            evaluated: tokensEvaluated
-          } satisfies TokenEvent
-        )
-      )
-    )
-    const done = Effect.gen(function*() {
+  return Either.right((onToken) =>
+    Effect.scoped(Effect.gen(function*() {
+      const slot = yield* state.acquireSlot
+      const startedAt = yield* Clock.currentTimeMillis
+      // one loop per generation, no stream stage per token
+      for (let index = 0; index < planned.pieces.length; index++) {
+        yield* state.beforeToken
+        yield* state.afterToken
+        onToken({
+          _tag: "Token",
+          slot,
+          piece: planned.pieces[index] ?? "",
+          predicted: index + 1,
+          evaluated: tokensEvaluated
+        })
+      }
       yield* state.crashIfDue
       const predictedMs = (yield* Clock.currentTimeMillis) - startedAt
       const promptMs = tokensEvaluated * promptMsPerToken
@@ -136,17 +134,9 @@ export const generate = (
           predicted_per_second: predictedMs > 0 ? (1000 * predictedN) / predictedMs : 0
         }
       } satisfies DoneEvent
-    })
-    return Stream.concat(tokens, Stream.fromEffect(done))
-  })))
+    }))
+  )
 }
 
 /** Runs a generation to its end and returns the summary (for non-streaming responses). */
-export const collect = (events: Stream.Stream<GenerationEvent>): Effect.Effect<DoneEvent> =>
-  Stream.runLast(events).pipe(
-    Effect.flatMap((last) =>
-      Option.isSome(last) && last.value._tag === "Done" ?
-        Effect.succeed(last.value) :
-        Effect.dieMessage("generation ended without a summary")
-    )
-  )
+export const collect = (generation: Generation): Effect.Effect<DoneEvent> => generation(() => {})

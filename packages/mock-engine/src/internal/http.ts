@@ -9,7 +9,8 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
+import type * as Scope from "effect/Scope"
+import { Readable } from "node:stream"
 
 /** A request the engine refuses, before any generation starts. */
 export interface Rejection {
@@ -54,22 +55,29 @@ export const decodeBody = <A, I>(
     )
   })
 
-/** Turns a stream of JSON payloads into an SSE response of `data: <json>` events. */
+/**
+ * An SSE response of `data: <json>` events written by `write` (which runs in the request's scope,
+ * so a client that goes away interrupts it), then `done` as a last raw event. The body is a Node
+ * readable the server pipes to the socket: an event costs one push.
+ */
 export const sse = (
-  events: Stream.Stream<unknown>,
+  write: (send: (payload: unknown) => void) => Effect.Effect<void>,
   done?: string
-): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.stream(
-    events.pipe(
-      Stream.map((event) => `data: ${JSON.stringify(event)}\n\n`),
-      Stream.concat(done === undefined ? Stream.empty : Stream.succeed(`data: ${done}\n\n`)),
-      Stream.encodeText
-    ),
-    {
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const body = new Readable({ read() {} })
+    yield* write((payload) => body.push(`data: ${JSON.stringify(payload)}\n\n`)).pipe(
+      Effect.zipRight(Effect.sync(() => {
+        if (done !== undefined) body.push(`data: ${done}\n\n`)
+        body.push(null)
+      })),
+      Effect.forkScoped
+    )
+    return HttpServerResponse.raw(body, {
       contentType: "text/event-stream",
       headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
-    }
-  )
+    })
+  })
 
 /** A string or a list of strings, as prompts and stop lists come. */
 export const StringOrStrings = Schema.Union(Schema.String, Schema.Array(Schema.String))

@@ -8,7 +8,6 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
 import { collect, defaultSeed, type DoneEvent, generate } from "./generation.js"
 import { decodeBody, llamaError, sse } from "./http.js"
 import { renderMetrics } from "./metrics.js"
@@ -97,19 +96,23 @@ const completion = Effect.gen(function*() {
   })
   if (Either.isLeft(events)) return llamaError(events.left)
   if (request.stream === true) {
-    return sse(events.right.pipe(Stream.map((event) =>
-      event._tag === "Token" ?
-        {
-          index: 0,
-          content: event.piece,
-          tokens: [],
-          stop: false,
-          id_slot: event.slot,
-          tokens_predicted: event.predicted,
-          tokens_evaluated: event.evaluated
-        } :
-        { index: 0, content: "", tokens: [], ...finalFields(state, event) }
-    )))
+    const generation = events.right
+    return yield* sse((send) =>
+      Effect.map(
+        generation((event) =>
+          send({
+            index: 0,
+            content: event.piece,
+            tokens: [],
+            stop: false,
+            id_slot: event.slot,
+            tokens_predicted: event.predicted,
+            tokens_evaluated: event.evaluated
+          })
+        ),
+        (done) => send({ index: 0, content: "", tokens: [], ...finalFields(state, done) })
+      )
+    )
   }
   const done = yield* collect(events.right)
   return HttpServerResponse.unsafeJson({ index: 0, content: done.content, tokens: [], ...finalFields(state, done) })

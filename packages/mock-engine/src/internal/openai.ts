@@ -9,8 +9,8 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
-import { collect, defaultSeed, type DoneEvent, generate, type GenerationEvent } from "./generation.js"
+import type * as Scope from "effect/Scope"
+import { collect, defaultSeed, type DoneEvent, generate } from "./generation.js"
 import { decodeBody, openAiError, type Rejection, sse, StringOrStrings, toList } from "./http.js"
 import { EngineState } from "./state.js"
 
@@ -104,7 +104,7 @@ const respond = (
   request: Common,
   prompt: string,
   maxTokens: number | null | undefined
-): Effect.Effect<HttpServerResponse.HttpServerResponse, never, EngineState> =>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, EngineState | Scope.Scope> =>
   Effect.gen(function*() {
     const state = yield* EngineState
     const events = generate(state, {
@@ -126,15 +126,14 @@ const respond = (
     })
     if (request.stream === true) {
       const includeUsage = request.stream_options?.include_usage === true
-      const chunks = (event: GenerationEvent): ReadonlyArray<unknown> =>
-        event._tag === "Token" ?
-          [envelope(shape.chunkObject, [shape.piece(event.piece)])] :
-          [
-            envelope(shape.chunkObject, [shape.finish(finishReason(event))]),
-            ...(includeUsage ? [{ ...envelope(shape.chunkObject, []), usage: usage(event) }] : [])
-          ]
-      const first = shape.first.length > 0 ? Stream.succeed(envelope(shape.chunkObject, shape.first)) : Stream.empty
-      return sse(Stream.concat(first, Stream.flatMap(events.right, (e) => Stream.fromIterable(chunks(e)))), "[DONE]")
+      const generation = events.right
+      return yield* sse((send) =>
+        Effect.gen(function*() {
+          if (shape.first.length > 0) send(envelope(shape.chunkObject, shape.first))
+          const done = yield* generation((event) => send(envelope(shape.chunkObject, [shape.piece(event.piece)])))
+          send(envelope(shape.chunkObject, [shape.finish(finishReason(done))]))
+          if (includeUsage) send({ ...envelope(shape.chunkObject, []), usage: usage(done) })
+        }), "[DONE]")
     }
     const done = yield* collect(events.right)
     return HttpServerResponse.unsafeJson({
@@ -145,7 +144,7 @@ const respond = (
 
 const withBody = <A, I>(
   schema: Schema.Schema<A, I>,
-  handle: (body: A) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, EngineState>
+  handle: (body: A) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, EngineState | Scope.Scope>
 ) =>
   Effect.flatMap(
     decodeBody(schema),

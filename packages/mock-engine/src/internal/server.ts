@@ -21,12 +21,15 @@ import { EngineState, logLine } from "./state.js"
 
 const notFound = llamaError({ status: 404, message: "File Not Found", type: "not_found_error" })
 
+/** Every route, built once: a router is a lookup tree, not something to build per request. */
+const routes = HttpRouter.concat(llamaRoutes, openAiRoutes)
+
 /** Every route, answering 503 while the model loads (except `/health`, which says so itself) and 404 JSON. */
 const app = Effect.gen(function*() {
   const state = yield* EngineState
   const request = yield* HttpServerRequest.HttpServerRequest
   if (request.url !== "/health" && !(yield* state.isLoaded)) return loadingResponse
-  return yield* HttpRouter.concat(llamaRoutes, openAiRoutes)
+  return yield* routes
 }).pipe(Effect.catchTag("RouteNotFound", () => Effect.succeed(notFound)))
 
 /** `http://host:port`, with IPv6 hosts in brackets. */

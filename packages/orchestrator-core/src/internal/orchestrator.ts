@@ -27,6 +27,7 @@ import {
 } from "../TaskErrors.js"
 import { Started } from "../TaskEvent.js"
 import { Admission } from "../TaskSnapshot.js"
+import { MetricLabels, record as recordMetric } from "./metricLabels.js"
 import { type Launch, ModelQueues } from "./modelQueues.js"
 import { PoolView } from "./poolView.js"
 import { runTask } from "./runner.js"
@@ -57,8 +58,10 @@ export const make = (
 
     const queues = new ModelQueues(options, view, sessions)
     const retryAfter = (model: string) => view.retryAfter(model)
-    const reportDepth = (model: string) =>
-      Metric.set(OrchestratorMetrics.queueDepth.pipe(Metric.tagged("model", model)), queues.depth(model))
+    const labels = new MetricLabels()
+    const count = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, input: In, key: string, value: string) =>
+      Effect.sync(() => recordMetric(metric, input, labels.of([key, value])))
+    const reportDepth = (model: string) => count(OrchestratorMetrics.queueDepth, queues.depth(model), "model", model)
 
     const runContext = {
       pools,
@@ -67,6 +70,7 @@ export const make = (
         queueDepth: queues.depth(record.model),
         onTimeProbability: queues.onTime(record, now, 0)
       }),
+      labels,
       onEnded: (record: TaskRecord, ms: number, now: number) => {
         view.recordService(record.model, ms)
         if (record.request.sessionId !== undefined) {
@@ -111,8 +115,7 @@ export const make = (
       Stream.runForEach((event) =>
         Effect.sync(() => {
           Deferred.unsafeDone(firstSnapshot, Exit.void)
-          view.apply(event)
-          wake()
+          if (view.apply(event)) wake()
         })
       ),
       Effect.catchAllCause(() => Effect.void),
@@ -162,14 +165,9 @@ export const make = (
       }))
 
     const reject = <E extends SubmitError>(error: E, reason: string) =>
-      Metric.update(OrchestratorMetrics.tasksRejected.pipe(Metric.tagged("reason", reason)), 1).pipe(
-        Effect.zipRight(Effect.fail(error))
-      )
+      count(OrchestratorMetrics.tasksRejected, 1, "reason", reason).pipe(Effect.zipRight(Effect.fail(error)))
 
-    const backpressure = Metric.update(
-      OrchestratorMetrics.admissionBackpressure.pipe(Metric.tagged("policy", options.policy)),
-      1
-    )
+    const backpressure = count(OrchestratorMetrics.admissionBackpressure, 1, "policy", options.policy)
 
     const submit: OrchestratorService["submit"] = (request) =>
       Effect.gen(function*() {
@@ -191,7 +189,7 @@ export const make = (
           return yield* reject(outcome.error, codeOf(outcome.error._tag))
         }
         if (outcome.evicted) yield* backpressure
-        yield* Metric.update(OrchestratorMetrics.tasksEnqueued.pipe(Metric.tagged("priority", request.priority)), 1)
+        yield* count(OrchestratorMetrics.tasksEnqueued, 1, "priority", request.priority)
         // dispatch at once rather than on the dispatcher's next turn, and let the launched task
         // take its lease and send its request before the caller goes on to answer its client
         yield* dispatchRound
@@ -286,7 +284,7 @@ export const make = (
           return done
         })
         if (!cancelled) return
-        yield* Metric.update(OrchestratorMetrics.tasksCanceled.pipe(Metric.tagged("priority", record.priority)), 1)
+        yield* count(OrchestratorMetrics.tasksCanceled, 1, "priority", record.priority)
         yield* FiberMap.remove(runners, taskId)
         yield* reportDepth(record.model)
         wake()

@@ -18,14 +18,22 @@ export class PoolView {
 
   constructor(private readonly initialServiceMs: number, private readonly alpha: number) {}
 
-  /** Applies one event of the pool manager. */
-  apply(event: PoolEvent): void {
+  /**
+   * Applies one event of the pool manager; answers whether it can change a dispatch decision (a
+   * lease taken or given back elsewhere cannot: the view counts its own leases).
+   */
+  apply(event: PoolEvent): boolean {
     if (event._tag === "Snapshot") {
       this.pools.clear()
       for (const p of event.pools) this.pools.set(p.poolId, p)
-    } else {
-      this.pools.set(event.status.poolId, event.status)
+      return true
     }
+    const next = event.status
+    const previous = this.pools.get(next.poolId)
+    this.pools.set(next.poolId, next)
+    return previous === undefined || previous.state !== next.state || previous.ready !== next.ready ||
+      previous.model !== next.model || previous.slotsTotal !== next.slotsTotal || previous.draining !== next.draining ||
+      previous.slotsFree < next.slotsFree
   }
 
   /** Leases this orchestrator holds (or is taking) on a pool. */

@@ -3,11 +3,11 @@ import type { PoolId, PoolManagerService } from "@llama-orch/pool-core"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as Metric from "effect/Metric"
 import * as EngineAdapter from "../EngineAdapter.js"
 import * as OrchestratorMetrics from "../OrchestratorMetrics.js"
 import type { OrchestratorOptions } from "../OrchestratorOptions.js"
 import { End, Metrics, Token } from "../TaskEvent.js"
+import { type MetricLabels, record as recordMetric } from "./metricLabels.js"
 import { emit, fail, type TaskRecord } from "./taskLog.js"
 
 /** The pool refused the lease (not Ready, draining, full, gone or unreachable): the task waits again. */
@@ -33,6 +33,7 @@ export interface RunContext {
   }
   /** A task ended normally after `serviceMs` of service. */
   readonly onEnded: (record: TaskRecord, serviceMs: number, now: number) => void
+  readonly labels: MetricLabels
 }
 
 /**
@@ -71,10 +72,11 @@ export const runTask = (
         return emit(record, new Metrics({ ...ctx.dispatchInfo(record, leasedAt), poolId, kvWarmth }, true), leasedAt)
       })
       if (!opened) return true
-      const poolTags = { pool_id: poolId, engine: lease.engine }
-      yield* Metric.update(
-        tag(OrchestratorMetrics.tasksStarted, poolTags).pipe(Metric.tagged("priority", record.priority)),
-        1
+      const poolLabels = ctx.labels.of(["pool_id", poolId], ["engine", lease.engine])
+      recordMetric(
+        OrchestratorMetrics.tasksStarted,
+        1,
+        ctx.labels.of(["pool_id", poolId], ["engine", lease.engine], ["priority", record.priority])
       )
       const progress: { done: Done | undefined; firstTokenAt: number | undefined; lastAt: number } = {
         done: undefined,
@@ -82,7 +84,6 @@ export const runTask = (
         lastAt: leasedAt
       }
       const clock = yield* Effect.clock
-      const firstTokenLatency = tag(OrchestratorMetrics.latencyFirstToken, poolTags)
       // the hot path: each piece becomes a token event as its bytes arrive, no stream stage per token
       const consume = EngineAdapter.run(lease, record.request, (text) => {
         const at = clock.unsafeCurrentTimeMillis()
@@ -91,7 +92,7 @@ export const runTask = (
           record.tokensOut++
           if (progress.firstTokenAt === undefined) {
             progress.firstTokenAt = at
-            firstTokenLatency.unsafeUpdate(at - record.submittedAt, [])
+            recordMetric(OrchestratorMetrics.latencyFirstToken, at - record.submittedAt, poolLabels)
           }
         }
       }).pipe(Effect.map((done) => {
@@ -136,9 +137,9 @@ export const runTask = (
         return true
       })
       if (ended) {
-        yield* Metric.update(tag(OrchestratorMetrics.tokensIn, poolTags), record.tokensIn)
-        yield* Metric.update(tag(OrchestratorMetrics.tokensOut, poolTags), record.tokensOut)
-        yield* Metric.update(tag(OrchestratorMetrics.latencyDecode, poolTags), endedAt - leasedAt)
+        recordMetric(OrchestratorMetrics.tokensIn, record.tokensIn, poolLabels)
+        recordMetric(OrchestratorMetrics.tokensOut, record.tokensOut, poolLabels)
+        recordMetric(OrchestratorMetrics.latencyDecode, endedAt - leasedAt, poolLabels)
       }
       return true
     }))
@@ -157,9 +158,3 @@ export const runTask = (
         }))
     })
   )
-
-const tag = <Type, In, Out>(
-  metric: Metric.Metric<Type, In, Out>,
-  tags: { readonly pool_id: string; readonly engine: string }
-): Metric.Metric<Type, In, Out> =>
-  metric.pipe(Metric.tagged("pool_id", tags.pool_id), Metric.tagged("engine", tags.engine))

@@ -2,8 +2,10 @@
  * Relay benchmark: token streaming through orchestratord (a real process, embedded pool on the mock
  * engine) against streaming straight from a mock engine with the same flags, in the same run, at 1,
  * 64 and 256 concurrent streams. Both paths use the same request (`POST /v1/completions` with
- * `stream: true`); the native path (`POST /v2/tasks` + SSE) is measured too. Reports aggregate
- * tokens per second, time to first token (TTFT) and orchestratord's peak RSS.
+ * `stream: true`); the native path (`POST /v2/tasks` + SSE) is measured too, and so is a bare
+ * `node:http` relay (`plainRelay.mjs`): the floor any relay process has on this machine. Reports
+ * aggregate tokens per second, time to first token (TTFT), orchestratord's CPU time per relayed
+ * token and its peak RSS.
  *
  *   node --conditions=@llama-orch/source --import tsx bench/relay/index.ts
  */
@@ -170,6 +172,29 @@ const measure = async (
   }
 }
 
+/** User + system CPU time of a process so far, in ms (Linux: `/proc/PID/stat`, clock ticks of 10 ms). */
+const cpuMs = (pid: number | undefined): number => {
+  if (pid === undefined) return Number.NaN
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? []
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** `measure`, with the CPU time `pid` spent per token received meanwhile (µs). */
+const measureCpu = async (
+  pid: number | undefined,
+  concurrency: number,
+  stream: (i: number) => Promise<StreamResult>,
+  rounds: number
+): Promise<RunResult & { readonly cpuUsPerToken: number }> => {
+  const before = cpuMs(pid)
+  const result = await measure(concurrency, stream, rounds)
+  return { ...result, cpuUsPerToken: ((cpuMs(pid) - before) * 1000) / result.tokens }
+}
+
 const peakRssMb = (pid: number | undefined): number => {
   if (pid === undefined) return Number.NaN
   try {
@@ -214,6 +239,7 @@ export const run = async (): Promise<BenchTable> => {
     ...["--host", "127.0.0.1", "--port", "0", "--model", "mock-model", "--slots", String(slots)],
     ...["--ctx", "8192", "--tps", String(tps)]
   ])
+  const plain = await start(process.execPath, [path.join(root, "bench/relay/plainRelay.mjs"), engine.url])
   const orchestratord = await start(process.execPath, [
     "--conditions=@llama-orch/source",
     "--import",
@@ -233,31 +259,38 @@ export const run = async (): Promise<BenchTable> => {
     await measure(16, (i) => openAiStream(engine.url, i))
     await measure(16, (i) => openAiStream(orchestratord.url, i))
     await measure(16, (i) => nativeStream(orchestratord.url, i))
+    await measure(16, (i) => openAiStream(plain.url, i))
     for (const c of concurrencies) {
       // a single stream is repeated so its TTFT percentiles mean something
       const rounds = c === 1 ? 20 : 1
       const direct = await measure(c, (i) => openAiStream(engine.url, i), rounds)
-      const relayed = await measure(c, (i) => openAiStream(orchestratord.url, i), rounds)
-      const native = await measure(c, (i) => nativeStream(orchestratord.url, i), rounds)
+      const floor = await measure(c, (i) => openAiStream(plain.url, i), rounds)
+      const relayed = await measureCpu(orchestratord.proc.pid, c, (i) => openAiStream(orchestratord.url, i), rounds)
+      const native = await measureCpu(orchestratord.proc.pid, c, (i) => nativeStream(orchestratord.url, i), rounds)
       const fmt = (n: number) => Number(n.toFixed(1))
+      const ratio = (r: RunResult) => Number((r.tokensPerSecond / direct.tokensPerSecond).toFixed(3))
       rows.push([
         c,
         Math.round(direct.tokensPerSecond),
+        Math.round(floor.tokensPerSecond),
         Math.round(relayed.tokensPerSecond),
         Math.round(native.tokensPerSecond),
-        Number((relayed.tokensPerSecond / direct.tokensPerSecond).toFixed(3)),
+        ratio(floor),
+        ratio(relayed),
         fmt(direct.ttftP50),
-        fmt(relayed.ttftP50),
+        fmt(floor.ttftP50 - direct.ttftP50),
         fmt(relayed.ttftP50 - direct.ttftP50),
         fmt(native.ttftP50 - direct.ttftP50),
-        fmt(relayed.ttftP95 - direct.ttftP95)
+        fmt(relayed.ttftP95 - direct.ttftP95),
+        Math.round(relayed.cpuUsPerToken),
+        Math.round(native.cpuUsPerToken)
       ])
       const expected = rounds * c * tokensPerStream
-      if (relayed.tokens !== expected || direct.tokens !== expected || native.tokens !== expected) {
+      if ([direct, floor, relayed, native].some((r) => r.tokens !== expected)) {
         notes.push(
-          `at ${c} streams: ${direct.tokens} tokens direct, ${relayed.tokens} relayed, ${native.tokens} native ` +
+          `at ${c} streams: ${direct.tokens} tokens direct, ${floor.tokens} plain, ${relayed.tokens} relayed, ${native.tokens} native ` +
             `(expected ${expected}); stream errors: ${
-              [...direct.errors, ...relayed.errors, ...native.errors].join("; ") || "none"
+              [...direct.errors, ...floor.errors, ...relayed.errors, ...native.errors].join("; ") || "none"
             }`
         )
       }
@@ -266,13 +299,16 @@ export const run = async (): Promise<BenchTable> => {
       `peak RSS of orchestratord after the 256-stream runs: ${peakRssMb(orchestratord.proc.pid)} MiB (VmHWM)`,
       `mock engines with --tps ${tps} per stream, ${tokensPerStream} tokens per stream, ${slots} slots; orchestratord is a real process with an embedded pool; client, engines and daemon share one machine (${os.cpus().length} CPUs)`,
       "tok/s: aggregate tokens received by the client divided by the wall time of the batch; ratio = relayed / direct",
-      "TTFT: from sending the request to the first token at the client; added = orchestratord minus direct (p50, p95); the 1-stream row is 20 streams one after the other",
+      "plain: a bare node:http relay (bench/relay/plainRelay.mjs) in front of the same engine — the floor any relay process has on this machine",
+      "TTFT: from sending the request to the first token at the client; added = relayed minus direct (p50, p95); the 1-stream row is 20 streams one after the other",
+      "CPU µs/token: user + system time of the orchestratord process (not its engine) during the batch, divided by the tokens received",
       `machine load average when the run ended: ${
         os.loadavg().map((l) => l.toFixed(1)).join(", ")
       } (other work on the machine inflates every number)`
     )
   } finally {
     await stop(orchestratord)
+    await stop(plain)
     await stop(engine)
     fs.rmSync(dir, { recursive: true, force: true })
   }
@@ -281,14 +317,18 @@ export const run = async (): Promise<BenchTable> => {
     columns: [
       "streams",
       "direct tok/s",
-      "/v1 relayed tok/s",
-      "/v2 native tok/s",
+      "plain tok/s",
+      "/v1 tok/s",
+      "/v2 tok/s",
+      "ratio plain",
       "ratio /v1",
       "direct TTFT p50 ms",
-      "/v1 TTFT p50 ms",
-      "added p50 ms (/v1)",
-      "added p50 ms (/v2)",
-      "added p95 ms (/v1)"
+      "added p50 ms plain",
+      "added p50 ms /v1",
+      "added p50 ms /v2",
+      "added p95 ms /v1",
+      "CPU µs/token /v1",
+      "CPU µs/token /v2"
     ],
     rows,
     notes

@@ -8,7 +8,7 @@
  */
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Effect, Layer, Schema, Stream } from "effect"
+import { Effect, Layer, Logger, LogLevel, Schema, Stream } from "effect"
 import { mockEngineCommand, mockEngineProfileArgs } from "../../packages/mock-engine/src/index.js"
 import { EngineAdapter, Orchestrator, TaskRequest } from "../../packages/orchestrator-core/src/index.js"
 import { EmbeddedPoolManager, EngineProfile, PoolManager } from "../../packages/pool-core/src/index.js"
@@ -110,7 +110,12 @@ export const run = async (): Promise<BenchTable> => {
     })
     const stack = Orchestrator.layer({ queueCapacity: 10_000 }).pipe(Layer.provideMerge(manager))
     return yield* measure.pipe(Effect.provide(stack))
-  }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)))
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)),
+    // the pool manager's info lines would interleave with the tables
+    Logger.withMinimumLogLevel(LogLevel.Warning)
+  )
   const { d, o } = await Effect.runPromise(program)
   const row = (name: string, r: { readonly seconds: number; readonly latencies: ReadonlyArray<number> }) => [
     name,

@@ -18,8 +18,14 @@ import { mockEngineCommand } from "../../packages/mock-engine/src/index.js"
 import { type BenchTable, isEntryPoint, percentile, renderTable } from "../lib/BenchTable.js"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
-const concurrencies = [1, 64, 256] as const
-const tokensPerStream = 100
+/** Concurrent streams and tokens per stream; 64 streams also with 4× longer outputs, which split
+ * what a relay costs per request from what it costs per token. */
+const runs = [
+  { streams: 1, tokens: 100 },
+  { streams: 64, tokens: 100 },
+  { streams: 64, tokens: 400 },
+  { streams: 256, tokens: 100 }
+] as const
 const tps = 100
 const slots = 256
 
@@ -91,18 +97,18 @@ interface StreamResult {
   readonly error?: string | undefined
 }
 
-const body = (i: number) =>
-  JSON.stringify({ model: "mock-model", prompt: `relay ${i}`, max_tokens: tokensPerStream, stream: true, seed: i })
+const body = (i: number, tokens: number) =>
+  JSON.stringify({ model: "mock-model", prompt: `relay ${i}`, max_tokens: tokens, stream: true, seed: i })
 
 /** One OpenAI-style streaming completion; tokens are the chunks with text. */
-const openAiStream = async (base: string, i: number): Promise<StreamResult> => {
+const openAiStream = async (base: string, i: number, maxTokens = 100): Promise<StreamResult> => {
   const t0 = performance.now()
   let ttft = Number.NaN
   let tokens = 0
   const response = await fetch(`${base}/v1/completions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: body(i)
+    body: body(i, maxTokens)
   })
   let error: string | undefined
   await readData(response, (data) => {
@@ -115,14 +121,14 @@ const openAiStream = async (base: string, i: number): Promise<StreamResult> => {
 }
 
 /** The native path: submit, then the task's event stream. */
-const nativeStream = async (base: string, i: number): Promise<StreamResult> => {
+const nativeStream = async (base: string, i: number, maxTokens = 100): Promise<StreamResult> => {
   const t0 = performance.now()
   let ttft = Number.NaN
   let tokens = 0
   const accepted: unknown = await fetch(`${base}/v2/tasks`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model_ref: "mock-model", prompt: `relay ${i}`, max_tokens: tokensPerStream, seed: i })
+    body: JSON.stringify({ model_ref: "mock-model", prompt: `relay ${i}`, max_tokens: maxTokens, seed: i })
   }).then((r) => r.json())
   const streams = typeof accepted === "object" && accepted !== null && "streams" in accepted
     ? accepted.streams
@@ -260,17 +266,18 @@ export const run = async (): Promise<BenchTable> => {
     await measure(16, (i) => openAiStream(orchestratord.url, i))
     await measure(16, (i) => nativeStream(orchestratord.url, i))
     await measure(16, (i) => openAiStream(plain.url, i))
-    for (const c of concurrencies) {
+    for (const { streams: c, tokens: n } of runs) {
       // a single stream is repeated so its TTFT percentiles mean something
       const rounds = c === 1 ? 20 : 1
-      const direct = await measure(c, (i) => openAiStream(engine.url, i), rounds)
-      const floor = await measure(c, (i) => openAiStream(plain.url, i), rounds)
-      const relayed = await measureCpu(orchestratord.proc.pid, c, (i) => openAiStream(orchestratord.url, i), rounds)
-      const native = await measureCpu(orchestratord.proc.pid, c, (i) => nativeStream(orchestratord.url, i), rounds)
+      const direct = await measure(c, (i) => openAiStream(engine.url, i, n), rounds)
+      const floor = await measure(c, (i) => openAiStream(plain.url, i, n), rounds)
+      const relayed = await measureCpu(orchestratord.proc.pid, c, (i) => openAiStream(orchestratord.url, i, n), rounds)
+      const native = await measureCpu(orchestratord.proc.pid, c, (i) => nativeStream(orchestratord.url, i, n), rounds)
       const fmt = (n: number) => Number(n.toFixed(1))
       const ratio = (r: RunResult) => Number((r.tokensPerSecond / direct.tokensPerSecond).toFixed(3))
       rows.push([
         c,
+        n,
         Math.round(direct.tokensPerSecond),
         Math.round(floor.tokensPerSecond),
         Math.round(relayed.tokensPerSecond),
@@ -285,10 +292,10 @@ export const run = async (): Promise<BenchTable> => {
         Math.round(relayed.cpuUsPerToken),
         Math.round(native.cpuUsPerToken)
       ])
-      const expected = rounds * c * tokensPerStream
+      const expected = rounds * c * n
       if ([direct, floor, relayed, native].some((r) => r.tokens !== expected)) {
         notes.push(
-          `at ${c} streams: ${direct.tokens} tokens direct, ${floor.tokens} plain, ${relayed.tokens} relayed, ${native.tokens} native ` +
+          `at ${c} streams of ${n} tokens: ${direct.tokens} tokens direct, ${floor.tokens} plain, ${relayed.tokens} relayed, ${native.tokens} native ` +
             `(expected ${expected}); stream errors: ${
               [...direct.errors, ...floor.errors, ...relayed.errors, ...native.errors].join("; ") || "none"
             }`
@@ -297,11 +304,11 @@ export const run = async (): Promise<BenchTable> => {
     }
     notes.unshift(
       `peak RSS of orchestratord after the 256-stream runs: ${peakRssMb(orchestratord.proc.pid)} MiB (VmHWM)`,
-      `mock engines with --tps ${tps} per stream, ${tokensPerStream} tokens per stream, ${slots} slots; orchestratord is a real process with an embedded pool; client, engines and daemon share one machine (${os.cpus().length} CPUs)`,
+      `mock engines with --tps ${tps} per stream, ${slots} slots; orchestratord is a real process with an embedded pool; client, engines and daemon share one machine (${os.cpus().length} CPUs)`,
       "tok/s: aggregate tokens received by the client divided by the wall time of the batch; ratio = relayed / direct",
       "plain: a bare node:http relay (bench/relay/plainRelay.mjs) in front of the same engine — the floor any relay process has on this machine",
       "TTFT: from sending the request to the first token at the client; added = relayed minus direct (p50, p95); the 1-stream row is 20 streams one after the other",
-      "CPU µs/token: user + system time of the orchestratord process (not its engine) during the batch, divided by the tokens received",
+      "CPU µs/token: user + system time of the orchestratord process (not its engine) during the batch, divided by the tokens received; Linux charges CPU time in 10 ms ticks, which overcharges a process woken by timers at low load, so read it at 64 streams and more",
       `machine load average when the run ended: ${
         os.loadavg().map((l) => l.toFixed(1)).join(", ")
       } (other work on the machine inflates every number)`
@@ -316,6 +323,7 @@ export const run = async (): Promise<BenchTable> => {
     title: "Relay: token streaming through orchestratord vs straight from the engine",
     columns: [
       "streams",
+      "tokens",
       "direct tok/s",
       "plain tok/s",
       "/v1 tok/s",

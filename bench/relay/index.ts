@@ -9,13 +9,13 @@
  *
  *   node --conditions=@llama-orch/source --import tsx bench/relay/index.ts
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { mockEngineCommand } from "../../packages/mock-engine/src/index.js"
 import { type BenchTable, isEntryPoint, percentile, renderTable } from "../lib/BenchTable.js"
+import { cpuMs, start, stop } from "../lib/Processes.js"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 /** Concurrent streams and tokens per stream; 64 streams also with 4× longer outputs, which split
@@ -28,38 +28,6 @@ const runs = [
 ] as const
 const tps = 100
 const slots = 256
-
-interface Running {
-  readonly proc: ChildProcess
-  readonly url: string
-}
-
-const start = (command: string, args: ReadonlyArray<string>): Promise<Running> =>
-  new Promise((resolve, reject) => {
-    const proc = spawn(command, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
-    let out = ""
-    let err = ""
-    const timer = setTimeout(() => reject(new Error(`no listening line from ${args.at(-1)}: ${err}`)), 180_000)
-    proc.stderr?.on("data", (chunk: Buffer) => {
-      err = (err + chunk.toString()).slice(-4000)
-    })
-    proc.stdout?.on("data", (chunk: Buffer) => {
-      out += chunk.toString()
-      const match = /listening on (http:\/\/\S+)/.exec(out)
-      if (match?.[1] !== undefined) {
-        clearTimeout(timer)
-        resolve({ proc, url: match[1] })
-      }
-    })
-    proc.on("exit", (code) => reject(new Error(`exited with ${code}: ${err}`)))
-  })
-
-const stop = (running: Running): Promise<void> =>
-  new Promise((resolve) => {
-    if (running.proc.exitCode !== null) return resolve()
-    running.proc.once("exit", () => resolve())
-    running.proc.kill("SIGTERM")
-  })
 
 const waitReady = async (url: string): Promise<void> => {
   for (let i = 0; i < 1200; i++) {
@@ -175,17 +143,6 @@ const measure = async (
     ttftP95: percentile(ttfts, 95),
     tokens,
     errors
-  }
-}
-
-/** User + system CPU time of a process so far, in ms (Linux: `/proc/PID/stat`, clock ticks of 10 ms). */
-const cpuMs = (pid: number | undefined): number => {
-  if (pid === undefined) return Number.NaN
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? []
-    return (Number(fields[11]) + Number(fields[12])) * 10
-  } catch {
-    return Number.NaN
   }
 }
 

@@ -66,7 +66,8 @@ export const layer = (options: DaemonOptions) => {
       ? {}
       : { openAiDefaultMaxTokens: options.config.openai_default_max_tokens })
   })
-  return Serve.layer(routes, { host: options.host, port: options.port }).pipe(
+  const embedded = options.config.pool_manager === undefined
+  return Serve.layer(routes({ poolMetrics: embedded }), { host: options.host, port: options.port }).pipe(
     Layer.provide(core),
     Layer.provide(settings)
   )

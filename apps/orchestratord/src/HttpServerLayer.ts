@@ -11,6 +11,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { PrometheusMetrics } from "@llama-orch/daemon-kit"
 import { PoolAuth } from "@llama-orch/pool-core"
+import { PoolMetrics } from "@llama-orch/pool-managerd"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -86,14 +87,17 @@ export const GlobalMiddleware = HttpLayerRouter.middleware(
 )
 
 /**
- * Every route of orchestratord.
+ * Every route of orchestratord. With `poolMetrics` (pools embedded in this process), `/metrics`
+ * also reports the pools with pool-managerd's gauges and counters; against a remote pool-managerd
+ * those are pool-managerd's to report.
  *
  * @since 0.1.0
  */
-export const routes = Layer.mergeAll(
-  HttpLayerRouter.addHttpApi(OrchestratorApi, { openapiPath: "/openapi.json" }).pipe(
-    Layer.provide([TasksLive, PoolsLive, MetaLive, OpenAiLive])
-  ),
-  PrometheusMetrics.route(),
-  GlobalMiddleware
-)
+export const routes = (options: { readonly poolMetrics: boolean }) =>
+  Layer.mergeAll(
+    HttpLayerRouter.addHttpApi(OrchestratorApi, { openapiPath: "/openapi.json" }).pipe(
+      Layer.provide([TasksLive, PoolsLive, MetaLive, OpenAiLive])
+    ),
+    options.poolMetrics ? PoolMetrics.layer : PrometheusMetrics.route(),
+    GlobalMiddleware
+  )

@@ -52,6 +52,10 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 180_000 })("orchestrator
       expect(pools).toMatchObject({
         pools: [{ pool_id: "mock-0", model: "mock-model", state: "Ready", metrics: { slots_total: 4 } }]
       })
+      // the embedded pools are on orchestratord's /metrics, next to the task metrics
+      const metrics = yield* Effect.promise(() => fetch(`${url}/metrics`).then((r) => r.text()))
+      expect(metrics).toMatch(/^pool_slots_total\{[^}]*pool_id="mock-0"[^}]*\} 4$/m)
+      expect(metrics).toMatch(/^pool_state\{[^}]*pool_id="mock-0"[^}]*state="Ready"[^}]*\} 1$/m)
     }), 60_000)
 
   it.effect(

@@ -255,6 +255,10 @@ layer(server, { excludeTestServices: true })("orchestratord HTTP API", (it) => {
       const metrics = yield* call("/metrics")
       expect(metrics.status).toBe(200)
       expect(metrics.headers.get("content-type")).toContain("text/plain")
+      // with the pools embedded, /metrics reports them too
+      const text = yield* Effect.promise(() => metrics.text())
+      expect(text).toMatch(/^pool_slots_total\{[^}]*pool_id="mock-0"[^}]*\} 4$/m)
+      expect(text).toMatch(/^pool_ready\{[^}]*pool_id="mock-0"[^}]*\} 1$/m)
     }))
 })
 

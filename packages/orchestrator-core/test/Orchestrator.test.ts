@@ -1,10 +1,29 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Exit, Fiber, Scope, Stream, TestClock } from "effect"
+import { Effect, Either, Exit, Fiber, HashMap, Logger, Scope, Stream, TestClock } from "effect"
 import { End, Failed, Metrics, type SequencedEvent, Started, Token } from "../src/index.js"
 import { llamaTokens, poolStatus, type Script } from "./helpers/fakes.js"
 import { collect, harness, settle, tags, task, until } from "./helpers/harness.js"
 
 const hang: Script = { events: [], then: "hang" }
+
+interface Logged {
+  readonly level: string
+  readonly message: string
+  readonly annotations: Record<string, unknown>
+}
+
+/** A logger that keeps what it is given, and the layer that installs it. */
+const collectLogs = () => {
+  const logged: Array<Logged> = []
+  const logger = Logger.make(({ annotations, logLevel, message }) => {
+    logged.push({
+      level: logLevel.label,
+      message: String(Array.isArray(message) ? message[0] : message),
+      annotations: Object.fromEntries(HashMap.toEntries(annotations))
+    })
+  })
+  return { logged, layer: Logger.replace(Logger.defaultLogger, logger) }
+}
 
 describe("Orchestrator (fake engine, TestClock)", () => {
   it.effect("streams started, dispatch metrics, consecutive tokens and one end, with ids from 1", () =>
@@ -162,8 +181,9 @@ describe("Orchestrator (fake engine, TestClock)", () => {
       yield* h.close
     }))
 
-  it.effect("an engine that breaks, refuses or sends garbage ends the task with WORKER_RESET", () =>
-    Effect.gen(function*() {
+  it.effect("an engine that breaks, refuses or sends garbage ends the task with WORKER_RESET", () => {
+    const { layer, logged } = collectLogs()
+    return Effect.gen(function*() {
       const scripts: Array<Script> = [
         { events: [JSON.stringify({ content: "a", stop: false })], then: "break" },
         { status: 500, events: [], then: "close" },
@@ -171,8 +191,10 @@ describe("Orchestrator (fake engine, TestClock)", () => {
         { events: [JSON.stringify({ content: "a", stop: false })], then: "close" }
       ]
       const h = yield* harness([poolStatus("p1", { slots: 4 })], (i) => scripts[i])
+      const ids: Array<string> = []
       for (let n = 0; n < scripts.length; n++) {
         const { taskId } = yield* h.orchestrator.submit(task())
+        ids.push(taskId)
         const events = yield* collect(h.orchestrator.events(taskId))
         const last = events.at(-1)?.event
         expect(last instanceof Failed && [last.code, last.retriable]).toEqual(["WORKER_RESET", true])
@@ -180,7 +202,15 @@ describe("Orchestrator (fake engine, TestClock)", () => {
       yield* until(() => h.counters.active.get("p1") === 0)
       expect(h.counters.active.get("p1")).toBe(0)
       yield* h.close
-    }))
+      // each failure is a warning naming the task, the pool and the engine
+      const warnings = logged.filter((l) => l.level === "WARN")
+      expect(warnings.map((l) => l.annotations.task_id)).toEqual(ids)
+      for (const w of warnings) {
+        expect(w.message).toMatch(/^Task failed with WORKER_RESET: engine at http:\/\/engine\.test\/completion failed/)
+        expect(w.annotations).toMatchObject({ pool_id: "p1", engine: "fake", code: "WORKER_RESET" })
+      }
+    }).pipe(Effect.provide(layer))
+  })
 
   it.effect("closing the layer ends every open task and releases every lease", () =>
     Effect.gen(function*() {

@@ -67,6 +67,7 @@ export const runTask = (
         if (record.terminal) return false
         record.state = "running"
         record.poolId = poolId
+        record.engine = lease.engine
         record.startedAt = leasedAt
         record.position = undefined
         return emit(record, new Metrics({ ...ctx.dispatchInfo(record, leasedAt), poolId, kvWarmth }, true), leasedAt)
@@ -140,21 +141,31 @@ export const runTask = (
         recordMetric(OrchestratorMetrics.tokensIn, record.tokensIn, poolLabels)
         recordMetric(OrchestratorMetrics.tokensOut, record.tokensOut, poolLabels)
         recordMetric(OrchestratorMetrics.latencyDecode, endedAt - leasedAt, poolLabels)
+        yield* Effect.logDebug("Task ended.").pipe(
+          Effect.annotateLogs({ engine: lease.engine, tokens_out: record.tokensOut, decode_ms: endedAt - leasedAt })
+        )
       }
       return true
     }))
   }).pipe(
     Effect.catchTags({
-      LeaseRefused: () => Effect.succeed(false),
-      EngineFailure: (e) =>
-        Clock.currentTimeMillis.pipe(Effect.map((now) => {
-          fail(record, now, "WORKER_RESET", e.message, true)
-          return true
-        })),
-      WatchdogTimeout: (e) =>
-        Clock.currentTimeMillis.pipe(Effect.map((now) => {
-          fail(record, now, "DECODE_TIMEOUT", e.reason, e.retriable)
-          return true
-        }))
+      LeaseRefused: (e) => Effect.logDebug(`Lease refused; the task waits again: ${e.reason}`).pipe(Effect.as(false)),
+      EngineFailure: (e) => failed(record, "WORKER_RESET", e.message, true),
+      WatchdogTimeout: (e) => failed(record, "DECODE_TIMEOUT", e.reason, e.retriable)
+    }),
+    Effect.annotateLogs({
+      task_id: record.id,
+      pool_id: poolId,
+      ...(record.request.sessionId === undefined ? {} : { session_id: record.request.sessionId })
     })
   )
+
+/** Ends the task with an error and says so in the log, unless it had already ended (cancelled). */
+const failed = (record: TaskRecord, code: "WORKER_RESET" | "DECODE_TIMEOUT", message: string, retriable: boolean) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    fail(record, now, code, message, retriable)
+      ? Effect.logWarning(`Task failed with ${code}: ${message}`).pipe(
+        Effect.annotateLogs({ code, engine: record.engine ?? "" }),
+        Effect.as(true)
+      )
+      : Effect.succeed(true))

@@ -26,6 +26,8 @@ export interface TaskRecord {
   tokensIn: number
   tokensOut: number
   poolId: string | undefined
+  /** The engine of the pool the task runs on. */
+  engine: string | undefined
   position: number | undefined
   /** The task's place in its model's queue while it waits. */
   entry: Entry<TaskRecord> | undefined
@@ -52,6 +54,7 @@ export const makeRecord = (
   tokensIn,
   tokensOut: 0,
   poolId: undefined,
+  engine: undefined,
   position: undefined,
   entry: undefined,
   errorCode: undefined,

@@ -2,7 +2,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import { describe, expect, it } from "@effect/vitest"
 import { PoolManagerUnavailable } from "@llama-orch/pool-core"
-import { Effect, Either, Layer, Metric, Stream, TestClock } from "effect"
+import { Effect, Either, Layer, Metric, Stream } from "effect"
 import { EngineAdapter, OrchestratorMetrics } from "../src/index.js"
 import { fakeEngine, llamaTokens, poolStatus, type Script } from "./helpers/fakes.js"
 import { harness, task, until } from "./helpers/harness.js"
@@ -47,33 +47,6 @@ describe("pool manager failures", () => {
       const r = yield* Effect.either(h.orchestrator.submit(task()))
       expect(Either.isLeft(r) && r.left._tag).toBe("PoolsUnavailable")
       expect(Either.isLeft(r) && r.left._tag === "PoolsUnavailable" && r.left.retryAfterMs).toBeGreaterThanOrEqual(100)
-      yield* h.close
-    }))
-
-  it.effect("admission asks the pool manager at most once a second, and remembers a failure as long", () =>
-    Effect.gen(function*() {
-      const calls = { count: 0, down: false }
-      const pools = [poolStatus("p1", { slots: 64 })]
-      const h = yield* harness(pools, () => hang, {}, {
-        list: Effect.suspend(() => {
-          calls.count++
-          return calls.down
-            ? Effect.fail(new PoolManagerUnavailable({ url: "http://127.0.0.1:9200", reason: "connection refused" }))
-            : Effect.succeed(pools)
-        })
-      })
-      for (let i = 0; i < 20; i++) yield* h.orchestrator.submit(task())
-      expect(calls.count).toBe(1)
-      calls.down = true
-      yield* TestClock.adjust("1 second")
-      const refused = yield* Effect.either(h.orchestrator.submit(task()))
-      expect(Either.isLeft(refused) && refused.left._tag).toBe("PoolsUnavailable")
-      calls.down = false
-      expect(Either.isLeft(yield* Effect.either(h.orchestrator.submit(task())))).toBe(true)
-      expect(calls.count).toBe(2)
-      yield* TestClock.adjust("1 second")
-      expect(Either.isRight(yield* Effect.either(h.orchestrator.submit(task())))).toBe(true)
-      expect(calls.count).toBe(3)
       yield* h.close
     }))
 })

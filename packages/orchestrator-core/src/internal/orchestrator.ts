@@ -36,9 +36,6 @@ import { emit, fail, follow, makeRecord, snapshot, subscribe, type TaskRecord } 
 /** How long building the layer waits for the pool manager's first snapshot. */
 const snapshotWaitMs = 5_000
 
-/** How long admission trusts the pool manager's last answer (or failure) before asking again. */
-const managerCheckMs = 1_000
-
 /** Builds the orchestrator service; everything it starts lives in the surrounding scope. */
 export const make = (
   options: OrchestratorOptions
@@ -170,22 +167,17 @@ export const make = (
     const reject = <E extends SubmitError>(error: E, reason: string) =>
       count(OrchestratorMetrics.tasksRejected, 1, "reason", reason).pipe(Effect.zipRight(Effect.fail(error)))
 
-    // whether the manager answers, asked at most once per `managerCheckMs` rather than once per
-    // submit (a round trip each in remote mode); a failure is remembered as long
-    const managerList = yield* Effect.cachedWithTTL(pools.list, managerCheckMs)
-
     const backpressure = count(OrchestratorMetrics.admissionBackpressure, 1, "policy", options.policy)
 
     const submit: OrchestratorService["submit"] = (request) =>
       Effect.gen(function*() {
         const model = request.modelRef
-        const list = yield* managerList.pipe(
+        const list = yield* pools.list.pipe(
           Effect.catchAll((e) =>
             reject(new PoolsUnavailable({ reason: e.message, retryAfterMs: retryAfter(model) }), "POOL_UNAVAILABLE")
           )
         )
-        // the statuses themselves come from the events, which are fresher than the cached answer
-        const checked = AdmissionCheck.check(request, view.statuses() ?? list, {
+        const checked = AdmissionCheck.check(request, list, {
           allowPinning: options.allowPinning,
           retryAfterMs: retryAfter(model)
         })

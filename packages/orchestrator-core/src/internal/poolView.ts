@@ -15,7 +15,6 @@ export class PoolView {
   private readonly inflight = new Map<string, number>()
   private readonly blockedUntil = new Map<string, number>()
   private readonly serviceMs = new Map<string, number>()
-  private snapshotSeen = false
 
   constructor(private readonly initialServiceMs: number, private readonly alpha: number) {}
 
@@ -25,7 +24,6 @@ export class PoolView {
    */
   apply(event: PoolEvent): boolean {
     if (event._tag === "Snapshot") {
-      this.snapshotSeen = true
       this.pools.clear()
       for (const p of event.pools) this.pools.set(p.poolId, p)
       return true
@@ -36,11 +34,6 @@ export class PoolView {
     return previous === undefined || previous.state !== next.state || previous.ready !== next.ready ||
       previous.model !== next.model || previous.slotsTotal !== next.slotsTotal || previous.draining !== next.draining ||
       previous.slotsFree < next.slotsFree
-  }
-
-  /** The pools' last statuses, or `undefined` before the manager's first snapshot. */
-  statuses(): ReadonlyArray<PoolStatus> | undefined {
-    return this.snapshotSeen ? Array.from(this.pools.values()) : undefined
   }
 
   /** Leases this orchestrator holds (or is taking) on a pool. */

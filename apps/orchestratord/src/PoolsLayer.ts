@@ -70,5 +70,9 @@ const embedded = (
  */
 export const layer = (mode: PoolsMode): Layer.Layer<PoolManager, PlatformError | ConfigFiles.ConfigError> =>
   mode._tag === "Remote"
-    ? PoolClient.layer({ url: mode.url, token: mode.token }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    // events reconnect within 2 s of pool-managerd's return (default cap 10 s): the pool view
+    // the orchestrator places tasks with is only as fresh as they are
+    ? PoolClient.layer({ url: mode.url, token: mode.token, reconnect: { cap: "2 seconds" } }).pipe(
+      Layer.provide(NodeHttpClient.layerUndici)
+    )
     : embedded(mode.config, mode.source)

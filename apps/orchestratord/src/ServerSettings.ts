@@ -7,6 +7,7 @@
 import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
+import { defaultMaxBufferedBytes } from "./Sse.js"
 
 /**
  * The version of the HTTP API (`info.version` of the OpenAPI document, `api_version` of the
@@ -30,6 +31,8 @@ export interface ServerSettingsShape {
   readonly token: Redacted.Redacted<string> | undefined
   /** Default `max_tokens` of OpenAI requests that do not say. */
   readonly openAiDefaultMaxTokens: number
+  /** Bytes an event stream may buffer for a client that does not read before it is cut. */
+  readonly sseMaxBufferedBytes: number
 }
 
 /**
@@ -43,7 +46,8 @@ export class ServerSettings extends Context.Tag("@llama-orch/orchestratord/Serve
 >() {}
 
 /**
- * Default settings: 1 MiB bodies, 15 s heartbeats, no token, 256 tokens for OpenAI requests.
+ * Default settings: 1 MiB bodies, 15 s heartbeats, no token, 256 tokens for OpenAI requests, 8 MiB
+ * of event stream buffered for a client that does not read.
  *
  * @since 0.1.0
  */
@@ -51,7 +55,8 @@ export const defaults: ServerSettingsShape = {
   maxBodyBytes: 1024 * 1024,
   heartbeatMs: 15_000,
   token: undefined,
-  openAiDefaultMaxTokens: 256
+  openAiDefaultMaxTokens: 256,
+  sseMaxBufferedBytes: defaultMaxBufferedBytes
 }
 
 /**

@@ -94,15 +94,25 @@ export interface Emit {
  */
 export const push = <R>(
   register: (emit: Emit) => Effect.Effect<unknown, never, R | Scope.Scope>,
-  options: { readonly heartbeatMs: number; readonly final: string }
+  options: Options
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R | ShutdownSignal.ShutdownSignal | Scope.Scope> =>
   Effect.gen(function*() {
     const signal = yield* ShutdownSignal.ShutdownSignal
     const body = new Readable({ read() {} })
+    const limit = options.maxBufferedBytes ?? defaultMaxBufferedBytes
     let ended = false
+    let cut = false
     const emit: Emit = {
       frame: (frame) => {
-        if (!ended) body.push(frame)
+        if (ended) return
+        body.push(frame)
+        // a client that stopped reading: cut it rather than buffer without end (a task stream
+        // resumes with Last-Event-ID, a pool stream starts again with a snapshot)
+        if (body.readableLength > limit) {
+          ended = true
+          cut = true
+          body.destroy()
+        }
       },
       end: () => {
         if (ended) return
@@ -111,7 +121,11 @@ export const push = <R>(
       }
     }
     emit.frame("retry: 1000\n\n")
-    yield* Effect.addFinalizer(() => Effect.sync(emit.end))
+    yield* Effect.addFinalizer(() =>
+      cut
+        ? Effect.logWarning(`Cut an event stream whose client read nothing while ${limit} bytes piled up.`)
+        : Effect.sync(emit.end)
+    )
     yield* signal.await.pipe(
       Effect.zipRight(Effect.sync(() => {
         emit.frame(options.final)
@@ -129,6 +143,25 @@ export const push = <R>(
   })
 
 /**
+ * How much an event stream may buffer for a client that does not read before it is cut: 8 MiB.
+ *
+ * @since 0.2.0
+ */
+export const defaultMaxBufferedBytes = 8 * 1024 * 1024
+
+/**
+ * Options of an event stream: heartbeat interval, the frame sent at shutdown, and the buffer limit
+ * for a client that does not read (`defaultMaxBufferedBytes` when absent).
+ *
+ * @since 0.2.0
+ */
+export interface Options {
+  readonly heartbeatMs: number
+  readonly final: string
+  readonly maxBufferedBytes?: number | undefined
+}
+
+/**
  * `push` fed by a stream of frames (for low-rate streams such as pool events): the response ends
  * when the stream does.
  *
@@ -136,7 +169,7 @@ export const push = <R>(
  */
 export const response = <R>(
   frames: Stream.Stream<string, never, R>,
-  options: { readonly heartbeatMs: number; readonly final: string }
+  options: Options
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R | ShutdownSignal.ShutdownSignal | Scope.Scope> =>
   push(
     (emit) =>

@@ -131,7 +131,11 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
                 })
                 if (ended) emit.end()
               }).pipe(Effect.catchAll(() => Effect.sync(emit.end))),
-            { heartbeatMs: settings.heartbeatMs, final: "data: [DONE]\n\n" }
+            {
+              heartbeatMs: settings.heartbeatMs,
+              final: "data: [DONE]\n\n",
+              maxBufferedBytes: settings.sseMaxBufferedBytes
+            }
           )
         }
 

@@ -144,6 +144,10 @@ export const PoolsLive = HttpApiBuilder.group(OrchestratorApi, "pools", (handler
             Stream.make(Sse.frame("error", { code: "POOL_UNAVAILABLE", message: error.message, retriable: true }))
           )
         )
-        return Sse.response(frames, { heartbeatMs: settings.heartbeatMs, final: Sse.shutdownFrame })
+        return Sse.response(frames, {
+          heartbeatMs: settings.heartbeatMs,
+          final: Sse.shutdownFrame,
+          maxBufferedBytes: settings.sseMaxBufferedBytes
+        })
       })
   }))

@@ -69,7 +69,11 @@ export const TasksLive = HttpApiBuilder.group(OrchestratorApi, "tasks", (handler
                   })
                 )
               ),
-            { heartbeatMs: settings.heartbeatMs, final: Sse.shutdownFrame }
+            {
+              heartbeatMs: settings.heartbeatMs,
+              final: Sse.shutdownFrame,
+              maxBufferedBytes: settings.sseMaxBufferedBytes
+            }
           )
         }).pipe(recover))
       .handleRaw("cancel", ({ path }) =>

@@ -7,14 +7,15 @@
  *   `stream: true`, ending with `data: [DONE]`.
  *
  * A non-2xx answer, a malformed event, a broken connection or a stream that ends before the final
- * event all fail with `EngineFailure`. Interrupting the consumer aborts the HTTP request.
+ * event all fail with `EngineFailure`. Interrupting the consumer aborts the HTTP request. After the
+ * final event the body is read to its end (one second at most), so the engine's keep-alive
+ * connection serves the next request.
  *
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type { EngineProtocol } from "@llama-orch/pool-core"
-import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -208,42 +209,6 @@ const open = (target: EngineTarget, request: TaskRequest) => {
 }
 
 /**
- * Streams a task's output from the engine. The stream ends right after `Done`.
- *
- * @since 0.1.0
- */
-export const stream = (
-  target: EngineTarget,
-  request: TaskRequest
-): Stream.Stream<EngineOutput, EngineFailure, HttpClient.HttpClient> =>
-  Stream.unwrap(Effect.map(open(target, request), ({ bytes, decode, fail }) => {
-    let done = false
-    const outputs = (input: Uint8Array | undefined) =>
-      Either.match(decode(input), { onLeft: Effect.fail, onRight: (out) => Effect.succeed(Chunk.unsafeFromArray(out)) })
-    return bytes.pipe(
-      Stream.mapChunksEffect((chunk) =>
-        Effect.suspend(() => {
-          const all: Array<EngineOutput> = []
-          for (const b of chunk) {
-            const decoded = decode(b)
-            if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
-            for (const o of decoded.right) all.push(o)
-          }
-          return Effect.succeed(Chunk.unsafeFromArray(all))
-        })
-      ),
-      Stream.concat(Stream.flattenChunks(Stream.fromEffect(Effect.suspend(() => outputs(undefined))))),
-      Stream.takeUntil((o) => {
-        if (o._tag === "Done") done = true
-        return done
-      }),
-      Stream.concat(
-        Stream.suspend(() => done ? Stream.empty : Stream.fail(fail("stream ended before the final event")))
-      )
-    )
-  }))
-
-/**
  * The engine's final output: its counters, when it reports them.
  *
  * @since 0.2.0
@@ -300,3 +265,28 @@ export const run = (
       return yield* finish
     })
   })
+
+/**
+ * Streams a task's output from the engine: `run` as a stream of outputs, ending with `Done`.
+ * Ending the stream early aborts the request.
+ *
+ * @since 0.1.0
+ */
+export const stream = (
+  target: EngineTarget,
+  request: TaskRequest
+): Stream.Stream<EngineOutput, EngineFailure, HttpClient.HttpClient> =>
+  Stream.asyncPush<EngineOutput, EngineFailure, HttpClient.HttpClient>(
+    (emit) =>
+      run(target, request, (text) => emit.single({ _tag: "Text", text })).pipe(
+        Effect.match({
+          onFailure: (error) => emit.fail(error),
+          onSuccess: (done) => {
+            emit.single(done)
+            emit.end()
+          }
+        }),
+        Effect.forkScoped
+      ),
+    { bufferSize: "unbounded" }
+  )

@@ -2,7 +2,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import { describe, expect, it } from "@effect/vitest"
 import { PoolManagerUnavailable } from "@llama-orch/pool-core"
-import { Effect, Either, Layer, Metric, Stream } from "effect"
+import { Effect, Either, Fiber, Layer, Metric, Stream, TestClock } from "effect"
 import { EngineAdapter, OrchestratorMetrics } from "../src/index.js"
 import { fakeEngine, llamaTokens, poolStatus, type Script } from "./helpers/fakes.js"
 import { harness, task, until } from "./helpers/harness.js"
@@ -86,10 +86,13 @@ describe("engine adapters", () => {
         ],
         then: "hang"
       }))
-      const out = yield* EngineAdapter.stream(
+      // the body stays open after [DONE]: the stream still ends, one second later
+      const fiber = yield* EngineAdapter.stream(
         { url: "http://e", protocol: "openai", model: "m" },
         task({ prompt: undefined, messages: [{ role: "user", content: "x" }] })
-      ).pipe(Stream.runCollect, Effect.provide(engine.layer))
+      ).pipe(Stream.runCollect, Effect.provide(engine.layer), Effect.fork)
+      for (let i = 0; i < 50 && fiber.unsafePoll() === null; i++) yield* TestClock.adjust("100 millis")
+      const out = yield* Fiber.join(fiber)
       expect(Array.from(out)).toEqual([
         { _tag: "Text", text: "he" },
         { _tag: "Text", text: "llo" },

@@ -74,7 +74,7 @@ const measure = Effect.gen(function*() {
     s.handoff === undefined ? [] : [{ url: s.handoff.url, protocol: s.protocol, model: s.model }]
   )
   const direct = (i: number, worker: number) =>
-    EngineAdapter.stream(targets[worker % targets.length] ?? targets[0], request(i)).pipe(Stream.runDrain)
+    EngineAdapter.run(targets[worker % targets.length] ?? targets[0], request(i), () => {})
   const orchestrated = (i: number) =>
     orchestrator.submit(request(i)).pipe(Effect.flatMap((a) => Stream.runDrain(orchestrator.events(a.taskId))))
   yield* drive(warmup, concurrency, direct)
@@ -139,7 +139,7 @@ export const run = async (): Promise<BenchTable> => {
     ]],
     notes: [
       `${pools} mock engines × ${slotsPerPool} slots with --tps 0, ${maxTokens} tokens per task, embedded pool manager`,
-      "both paths use the same engine adapter (HTTP + SSE parsing); the orchestrated path adds admission, queueing, placement, a lease, task events and the event stream",
+      "both paths use the same engine adapter call (`EngineAdapter.run`: HTTP + SSE parsing); the orchestrated path adds admission, queueing, placement, a lease, task events and the event stream (`events`)",
       `warm-up: ${warmup} tasks per path first; then ${rounds} interleaved rounds per path; same process, same run`
     ]
   }

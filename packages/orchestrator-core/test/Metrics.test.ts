@@ -49,6 +49,46 @@ describe("pool manager failures", () => {
       expect(Either.isLeft(r) && r.left._tag === "PoolsUnavailable" && r.left.retryAfterMs).toBeGreaterThanOrEqual(100)
       yield* h.close
     }))
+
+  it.effect("concurrent submits share one pool manager list; a later submit asks again", () =>
+    Effect.gen(function*() {
+      const pools = [poolStatus("p1", { slots: 64 })]
+      const calls = { count: 0, down: false }
+      const answer = yield* Effect.makeLatch(false)
+      const h = yield* harness(pools, () => hang, {}, {
+        list: Effect.suspend(() => {
+          calls.count++
+          return answer.await.pipe(Effect.zipRight(
+            calls.down
+              ? Effect.fail(new PoolManagerUnavailable({ url: "http://127.0.0.1:9200", reason: "connection refused" }))
+              : Effect.succeed(pools)
+          ))
+        })
+      })
+      const burst = (n: number) =>
+        Effect.fork(Effect.all(Array.from({ length: n }, () => Effect.either(h.orchestrator.submit(task()))), {
+          concurrency: "unbounded"
+        }))
+      const first = yield* burst(20)
+      yield* until(() => calls.count === 1)
+      yield* answer.open
+      const admitted = yield* Fiber.join(first)
+      expect(admitted.filter(Either.isRight)).toHaveLength(20)
+      expect(calls.count).toBe(1)
+      // no answer is reused once it is in: the next submit asks again
+      yield* h.orchestrator.submit(task())
+      expect(calls.count).toBe(2)
+      // a failure is shared by the burst that waited for it
+      yield* answer.close
+      calls.down = true
+      const second = yield* burst(5)
+      yield* until(() => calls.count === 3)
+      yield* answer.open
+      const refused = yield* Fiber.join(second)
+      expect(refused.map((r) => Either.isLeft(r) && r.left._tag)).toEqual(Array(5).fill("PoolsUnavailable"))
+      expect(calls.count).toBe(3)
+      yield* h.close
+    }))
 })
 
 describe("engine adapters", () => {

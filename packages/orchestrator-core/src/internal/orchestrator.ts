@@ -31,6 +31,7 @@ import { MetricLabels, record as recordMetric } from "./metricLabels.js"
 import { type Launch, ModelQueues } from "./modelQueues.js"
 import { PoolView } from "./poolView.js"
 import { runTask } from "./runner.js"
+import { singleFlight } from "./singleFlight.js"
 import { emit, fail, follow, makeRecord, snapshot, subscribe, type TaskRecord } from "./taskLog.js"
 
 /** How long building the layer waits for the pool manager's first snapshot. */
@@ -167,12 +168,15 @@ export const make = (
     const reject = <E extends SubmitError>(error: E, reason: string) =>
       count(OrchestratorMetrics.tasksRejected, 1, "reason", reason).pipe(Effect.zipRight(Effect.fail(error)))
 
+    // concurrent submits share one `list` (a round trip each against a remote pool manager)
+    const listPools = singleFlight(pools.list)
+
     const backpressure = count(OrchestratorMetrics.admissionBackpressure, 1, "policy", options.policy)
 
     const submit: OrchestratorService["submit"] = (request) =>
       Effect.gen(function*() {
         const model = request.modelRef
-        const list = yield* pools.list.pipe(
+        const list = yield* listPools.pipe(
           Effect.catchAll((e) =>
             reject(new PoolsUnavailable({ reason: e.message, retryAfterMs: retryAfter(model) }), "POOL_UNAVAILABLE")
           )

@@ -96,8 +96,16 @@ describe("Orchestrator (fake engine, TestClock)", () => {
       const ended = yield* h.orchestrator.subscribe(second.taskId, (e) => pushed.push(e))
         .pipe(Scope.extend(yield* Scope.make()))
       yield* h.orchestrator.subscribe(second.taskId, (e) => early.push(e)).pipe(Scope.extend(earlyScope))
+      // a listener that throws while replaying is never registered; one that throws on a live
+      // event is dropped after that one call
       yield* h.orchestrator.subscribe(second.taskId, () => {
         throw new Error("a broken listener")
+      }).pipe(Scope.extend(yield* Scope.make()))
+      const brokenLive = { calls: 0 }
+      yield* h.orchestrator.subscribe(second.taskId, (e) => {
+        if (e.event._tag === "started") return
+        brokenLive.calls++
+        throw new Error("a listener broken on live events")
       }).pipe(Scope.extend(yield* Scope.make()))
       expect(ended).toBe(false)
       expect(tags(pushed)).toEqual(["started"])
@@ -107,6 +115,7 @@ describe("Orchestrator (fake engine, TestClock)", () => {
       const events = yield* collect(h.orchestrator.events(second.taskId))
       expect(pushed).toEqual(events)
       expect(tags(early)).toEqual(["started"])
+      expect(brokenLive.calls).toBe(1)
       // a finished task: the retained events after `afterId`, and `true` (no call follows)
       const replayed: Array<SequencedEvent> = []
       const done = yield* h.orchestrator.subscribe(second.taskId, (e) => replayed.push(e), { afterId: 4 })

@@ -55,9 +55,6 @@ export interface DoneEvent {
   readonly timings: Timings
 }
 
-/** What a generation emits. */
-export type GenerationEvent = TokenEvent | DoneEvent
-
 /** The default seed when a request gives none (or -1): output stays deterministic. */
 export const defaultSeed = 0
 

@@ -19,8 +19,9 @@ export class PoolView {
   constructor(private readonly initialServiceMs: number, private readonly alpha: number) {}
 
   /**
-   * Applies one event of the pool manager; answers whether it can change a dispatch decision (a
-   * lease taken or given back elsewhere cannot: the view counts its own leases).
+   * Applies one event of the pool manager; answers whether it can change a dispatch decision. A
+   * lease taken elsewhere cannot (the view counts its own leases); a slot given back can, when
+   * this orchestrator was refused a lease on that pool.
    */
   apply(event: PoolEvent): boolean {
     if (event._tag === "Snapshot") {

@@ -8,7 +8,7 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Serve } from "@llama-orch/daemon-kit"
-import { Orchestrator } from "@llama-orch/orchestrator-core"
+import { NodeEngineTransport, Orchestrator } from "@llama-orch/orchestrator-core"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import type { ConfigFile } from "./Config.js"
@@ -56,7 +56,7 @@ export const layer = (options: DaemonOptions) => {
   const pools = PoolsLayer.layer(PoolsLayer.modeOf(options.config, options.source, options.poolManagerToken))
   const core = Orchestrator.layer(orchestratorOptions(options.config)).pipe(
     Layer.provideMerge(pools),
-    Layer.provide(NodeHttpClient.layerUndici)
+    Layer.provide([NodeHttpClient.layerUndici, NodeEngineTransport.layer()])
   )
   const settings = ServerSettings.layer({
     token: options.token,

@@ -13,15 +13,14 @@
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import type { EngineProtocol } from "@llama-orch/pool-core"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as EngineTransport from "./EngineTransport.js"
+import { EngineFailure, type EngineTransportService, type Verdict } from "./EngineTransport.js"
 import { promptText } from "./internal/prompt.js"
 import { SseDecoder } from "./internal/sse.js"
 import type { TaskRequest } from "./TaskRequest.js"
@@ -31,15 +30,7 @@ import type { TaskRequest } from "./TaskRequest.js"
  *
  * @since 0.1.0
  */
-export class EngineFailure extends Schema.TaggedError<EngineFailure>()("EngineFailure", {
-  url: Schema.String,
-  reason: Schema.String,
-  status: Schema.optional(Schema.Int)
-}) {
-  override get message(): string {
-    return `engine at ${this.url} failed: ${this.reason}${this.status === undefined ? "" : ` (HTTP ${this.status})`}`
-  }
-}
+export { EngineFailure }
 
 /**
  * What an engine stream yields: generated text pieces, then one `Done` with the engine's counters
@@ -120,13 +111,6 @@ export const requestFor = (
     : { url: `${base}/v1/completions`, body: { ...common, prompt: request.prompt ?? "" } }
 }
 
-/** A transport error's message with what the socket reported (connect timeout, reset, closed, ...). */
-const withCause = (message: string, cause: unknown): string => {
-  if (!(cause instanceof Error)) return message
-  const code = "code" in cause && typeof cause.code === "string" ? ` ${cause.code}` : ""
-  return `${message}: ${cause.name}${code}: ${cause.message}`
-}
-
 type Parsed = Either.Either<ReadonlyArray<EngineOutput>, string>
 
 const parseLlama = (data: string): Parsed => {
@@ -160,54 +144,6 @@ const makeOpenAIParser = () => {
   }
 }
 
-/** How long the body may stay open after the final event before it is cut. */
-const drainAfterDoneMs = 1_000
-
-/** Sends the request; answers the response with a decoder of its body into outputs. */
-const open = (target: EngineTarget, request: TaskRequest) => {
-  const { body, url } = requestFor(target, request)
-  const fail = (reason: string, status?: number) =>
-    new EngineFailure({ url, reason, ...(status === undefined ? {} : { status }) })
-  return Effect.gen(function*() {
-    const client = yield* HttpClient.HttpClient
-    const response = yield* client.execute(
-      HttpClientRequest.post(url).pipe(
-        HttpClientRequest.bodyUnsafeJson(body),
-        HttpClientRequest.setHeader("accept", "text/event-stream")
-      )
-    ).pipe(
-      // a pooled keep-alive connection the engine closed meanwhile fails before any answer (the
-      // engine saw no request, nothing was streamed): the request goes once more on a fresh one
-      Effect.retry({ times: 1, while: (e) => e._tag === "RequestError" && e.reason === "Transport" }),
-      Effect.mapError((e) => fail(withCause(e.message, e.cause)))
-    )
-    if (response.status < 200 || response.status >= 300) {
-      const text = yield* response.text.pipe(Effect.orElseSucceed(() => ""))
-      return yield* fail(`engine answered ${text.slice(0, 200)}`, response.status)
-    }
-    const parse = target.protocol === "llamacpp" ? parseLlama : makeOpenAIParser()
-    const decoder = new SseDecoder()
-    const events: Array<string> = []
-    /** The outputs of the events that `bytes` complete (`undefined`: the end of the body). */
-    const decode = (bytes: Uint8Array | undefined): Either.Either<Array<EngineOutput>, EngineFailure> => {
-      events.length = 0
-      if (bytes === undefined) decoder.end(events)
-      else decoder.push(bytes, events)
-      const out: Array<EngineOutput> = []
-      for (const data of events) {
-        const parsed = parse(data)
-        if (Either.isLeft(parsed)) return Either.left(fail(parsed.left))
-        for (const o of parsed.right) out.push(o)
-      }
-      return Either.right(out)
-    }
-    const bytes = response.stream.pipe(
-      Stream.mapError((e) => fail(withCause(`connection failed: ${e.message}`, e.cause)))
-    )
-    return { bytes, decode, fail }
-  })
-}
-
 /**
  * The engine's final output: its counters, when it reports them.
  *
@@ -216,9 +152,58 @@ const open = (target: EngineTarget, request: TaskRequest) => {
 export type Done = Extract<EngineOutput, { readonly _tag: "Done" }>
 
 /**
- * The push form of `stream`, for the dispatch hot path: sends the task and calls `onText`
- * synchronously with each generated piece as the bytes arrive, without a stream stage per token;
- * answers the final `Done`. Fails like `stream`; interrupting it aborts the request.
+ * `run` with the transport given rather than taken from context.
+ *
+ * @since 0.2.0
+ */
+export const runWith = (
+  transport: EngineTransportService,
+  target: EngineTarget,
+  request: TaskRequest,
+  onText: (text: string) => void
+): Effect.Effect<Done, EngineFailure> =>
+  Effect.suspend(() => {
+    const { body, url } = requestFor(target, request)
+    const parse = target.protocol === "llamacpp" ? parseLlama : makeOpenAIParser()
+    const decoder = new SseDecoder()
+    const events: Array<string> = []
+    let done: Done | undefined
+    let failure: EngineFailure | undefined
+    /** Decodes `bytes` (`undefined`: the end of the body) and hands over what they complete. */
+    const deliver = (bytes: Uint8Array | undefined): Verdict => {
+      events.length = 0
+      if (bytes === undefined) decoder.end(events)
+      else decoder.push(bytes, events)
+      for (const data of events) {
+        const parsed = parse(data)
+        if (Either.isLeft(parsed)) {
+          failure = new EngineFailure({ url, reason: parsed.left })
+          return "abort"
+        }
+        for (const o of parsed.right) {
+          if (o._tag === "Done") {
+            done = o
+            return "done"
+          }
+          onText(o.text)
+        }
+      }
+      return "more"
+    }
+    return Effect.flatMap(transport.post(url, JSON.stringify(body), deliver), () => {
+      if (failure === undefined && done === undefined) deliver(undefined)
+      if (failure !== undefined) return Effect.fail(failure)
+      return done === undefined
+        ? Effect.fail(new EngineFailure({ url, reason: "stream ended before the final event" }))
+        : Effect.succeed(done)
+    })
+  })
+
+/**
+ * The push form of `stream`, for the dispatch hot path: sends the task with the `EngineTransport`
+ * in context (or over the `HttpClient` in context) and calls `onText` synchronously with each
+ * generated piece as the bytes arrive, without a stream stage per token; answers the final `Done`.
+ * Fails like `stream`; interrupting it aborts the request.
  *
  * @since 0.2.0
  */
@@ -227,44 +212,7 @@ export const run = (
   request: TaskRequest,
   onText: (text: string) => void
 ): Effect.Effect<Done, EngineFailure, HttpClient.HttpClient> =>
-  Effect.flatMap(open(target, request), ({ bytes, decode, fail }) => {
-    let done: Done | undefined
-    const deliver = (input: Uint8Array | undefined): EngineFailure | undefined => {
-      const decoded = decode(input)
-      if (Either.isLeft(decoded)) return decoded.left
-      for (const o of decoded.right) {
-        if (done !== undefined) break
-        if (o._tag === "Done") done = o
-        else onText(o.text)
-      }
-      return undefined
-    }
-    const finish = Effect.suspend(() => {
-      const failure = done === undefined ? deliver(undefined) : undefined
-      if (failure !== undefined) return Effect.fail(failure)
-      return done === undefined ? Effect.fail(fail("stream ended before the final event")) : Effect.succeed(done)
-    })
-    return Effect.gen(function*() {
-      const sawDone = yield* Deferred.make<void>()
-      // the body is read to its end after `Done` (the engine ends it right away): a response cut
-      // short would cost its keep-alive connection, and the next task a new one
-      const readAll = bytes.pipe(
-        Stream.runForEach((b) =>
-          Effect.suspend(() => {
-            if (done !== undefined) return Effect.void
-            const failure = deliver(b)
-            if (failure !== undefined) return Effect.fail(failure)
-            if (done !== undefined) Deferred.unsafeDone(sawDone, Exit.void)
-            return Effect.void
-          })
-        )
-      )
-      // ... but an engine that keeps it open after `Done` is not waited for long
-      const drainLimit = Deferred.await(sawDone).pipe(Effect.zipRight(Effect.sleep(drainAfterDoneMs)))
-      yield* Effect.raceFirst(readAll, drainLimit)
-      return yield* finish
-    })
-  })
+  Effect.flatMap(EngineTransport.current, (transport) => runWith(transport, target, request, onText))
 
 /**
  * Streams a task's output from the engine: `run` as a stream of outputs, ending with `Done`.

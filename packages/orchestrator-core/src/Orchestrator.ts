@@ -77,7 +77,8 @@ export class Orchestrator extends Context.Tag("@llama-orch/orchestrator-core/Orc
 >() {
   /**
    * The orchestrator over the `PoolManager` in context, sending work to engines with the
-   * `HttpClient` in context. Closing the layer ends every open task with
+   * `EngineTransport` in context when one is provided (`NodeEngineTransport.layer()` on Node),
+   * otherwise with the `HttpClient` in context. Closing the layer ends every open task with
    * `error {code: "CANCELLED", retriable: true}` and releases every lease.
    */
   static layer(

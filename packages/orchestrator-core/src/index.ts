@@ -26,6 +26,12 @@ export * as PlacementPolicy from "./Placement.js"
 /** Engine adapters: stream a task from a llama.cpp or OpenAI-compatible engine. */
 export * as EngineAdapter from "./EngineAdapter.js"
 
+/** How engine requests travel: the `EngineTransport` service, over the `HttpClient` by default. */
+export * as EngineTransport from "./EngineTransport.js"
+
+/** The engine transport over Node's `http` module: the fast path for daemons on Node. */
+export * as NodeEngineTransport from "./NodeEngineTransport.js"
+
 /** Predicted start times, on-time probabilities and retry-after suggestions. */
 export * as Predictions from "./Predictions.js"
 

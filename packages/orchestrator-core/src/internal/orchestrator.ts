@@ -12,6 +12,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AdmissionCheck from "../Admission.js"
+import * as EngineTransport from "../EngineTransport.js"
 import type { OrchestratorService } from "../Orchestrator.js"
 import * as OrchestratorMetrics from "../OrchestratorMetrics.js"
 import type { OrchestratorOptions } from "../OrchestratorOptions.js"
@@ -44,7 +45,9 @@ export const make = (
   Effect.gen(function*() {
     const pools = yield* PoolManager
     const scope = yield* Effect.scope
-    const context = yield* Effect.context<HttpClient.HttpClient>()
+    // resolved once: the dispatcher also runs on the submitting caller's fiber, whose context is
+    // the caller's
+    const transport = yield* EngineTransport.current
     const tasks = new Map<string, TaskRecord>()
     const view = new PoolView(options.initialServiceTimeMs, options.serviceTimeAlpha)
     const sessions = new Sessions({
@@ -66,6 +69,7 @@ export const make = (
 
     const runContext = {
       pools,
+      transport,
       options,
       dispatchInfo: (record: TaskRecord, now: number) => ({
         queueDepth: queues.depth(record.model),
@@ -94,8 +98,7 @@ export const make = (
         Effect.ensuring(Effect.sync(() => {
           view.adjust(poolId, -1)
           wake()
-        })),
-        Effect.provide(context)
+        }))
       )
 
     const dispatchRound = Effect.gen(function*() {

@@ -1,9 +1,9 @@
-import type * as HttpClient from "@effect/platform/HttpClient"
 import type { PoolId, PoolManagerService } from "@llama-orch/pool-core"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as EngineAdapter from "../EngineAdapter.js"
+import type { EngineTransportService } from "../EngineTransport.js"
 import * as OrchestratorMetrics from "../OrchestratorMetrics.js"
 import type { OrchestratorOptions } from "../OrchestratorOptions.js"
 import { End, Metrics, Token } from "../TaskEvent.js"
@@ -25,6 +25,7 @@ type Done = EngineAdapter.Done
 /** What a running task needs from the orchestrator. */
 export interface RunContext {
   readonly pools: PoolManagerService
+  readonly transport: EngineTransportService
   readonly options: OrchestratorOptions
   /** Queue depth and on-time probability reported at dispatch. */
   readonly dispatchInfo: (record: TaskRecord, now: number) => {
@@ -46,7 +47,7 @@ export const runTask = (
   record: TaskRecord,
   poolId: PoolId,
   kvWarmth: boolean
-): Effect.Effect<boolean, never, HttpClient.HttpClient> =>
+): Effect.Effect<boolean> =>
   Effect.gen(function*() {
     if (record.terminal) return true
     const dispatchedAt = yield* Clock.currentTimeMillis
@@ -86,7 +87,7 @@ export const runTask = (
       }
       const clock = yield* Effect.clock
       // the hot path: each piece becomes a token event as its bytes arrive, no stream stage per token
-      const consume = EngineAdapter.run(lease, record.request, (text) => {
+      const consume = EngineAdapter.runWith(ctx.transport, lease, record.request, (text) => {
         const at = clock.unsafeCurrentTimeMillis()
         progress.lastAt = at
         if (emit(record, new Token({ t: text, i: record.tokensOut }, true), at)) {

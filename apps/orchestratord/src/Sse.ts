@@ -126,17 +126,14 @@ export const push = <R>(
         ? Effect.logWarning(`Cut an event stream whose client read nothing while ${limit} bytes piled up.`)
         : Effect.sync(emit.end)
     )
-    yield* signal.await.pipe(
-      Effect.zipRight(Effect.sync(() => {
-        emit.frame(options.final)
-        emit.end()
-      })),
-      Effect.forkScoped
-    )
-    yield* Effect.sync(() => emit.frame(heartbeatFrame)).pipe(
-      Effect.delay(options.heartbeatMs),
-      Effect.forever,
-      Effect.forkScoped
+    // a callback and a timer rather than two fibers: a response costs no fork for either
+    yield* signal.onShutdown(() => {
+      emit.frame(options.final)
+      emit.end()
+    })
+    yield* Effect.acquireRelease(
+      Effect.sync(() => setInterval(() => emit.frame(heartbeatFrame), options.heartbeatMs)),
+      (timer) => Effect.sync(() => clearInterval(timer))
     )
     yield* register(emit)
     return HttpServerResponse.raw(body, { contentType: "text/event-stream", headers })

@@ -9,6 +9,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 /**
@@ -21,6 +22,12 @@ export class ShutdownSignal extends Context.Tag("@llama-orch/daemon-kit/Shutdown
   readonly await: Effect.Effect<void>
   /** Whether shutdown has begun. */
   readonly isShuttingDown: Effect.Effect<boolean>
+  /**
+   * Calls `callback` synchronously when shutdown begins (at once if it has begun), unless the scope
+   * closed before: a fiber-free `await` for what lives as long as a request. A callback that
+   * throws is skipped.
+   */
+  readonly onShutdown: (callback: () => void) => Effect.Effect<void, never, Scope.Scope>
 }>() {}
 
 /**
@@ -33,8 +40,33 @@ export const layer: Layer.Layer<ShutdownSignal> = Layer.scoped(
   ShutdownSignal,
   Effect.gen(function*() {
     const deferred = yield* Deferred.make<void>()
-    yield* Effect.addFinalizer(() => Deferred.succeed(deferred, undefined))
-    return ShutdownSignal.of({ await: Deferred.await(deferred), isShuttingDown: Deferred.isDone(deferred) })
+    const callbacks = new Set<() => void>()
+    let down = false
+    yield* Effect.addFinalizer(() =>
+      Effect.zipRight(
+        Deferred.succeed(deferred, undefined),
+        Effect.sync(() => {
+          down = true
+          for (const callback of callbacks) {
+            try {
+              callback()
+            } catch {
+              // one failing callback must not keep the others from running
+            }
+          }
+          callbacks.clear()
+        })
+      )
+    )
+    const onShutdown = (callback: () => void) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          if (down) callback()
+          else callbacks.add(callback)
+        }),
+        () => Effect.sync(() => callbacks.delete(callback))
+      )
+    return ShutdownSignal.of({ await: Deferred.await(deferred), isShuttingDown: Deferred.isDone(deferred), onShutdown })
   })
 )
 

@@ -152,7 +152,8 @@ const makeOpenAIParser = () => {
 export type Done = Extract<EngineOutput, { readonly _tag: "Done" }>
 
 /**
- * `run` with the transport given rather than taken from context.
+ * `run` with the transport given rather than taken from context; aborting `signal` aborts the
+ * request (and fails).
  *
  * @since 0.2.0
  */
@@ -160,7 +161,8 @@ export const runWith = (
   transport: EngineTransportService,
   target: EngineTarget,
   request: TaskRequest,
-  onText: (text: string) => void
+  onText: (text: string) => void,
+  signal?: AbortSignal
 ): Effect.Effect<Done, EngineFailure> =>
   Effect.suspend(() => {
     const { body, url } = requestFor(target, request)
@@ -190,7 +192,7 @@ export const runWith = (
       }
       return "more"
     }
-    return Effect.flatMap(transport.post(url, JSON.stringify(body), deliver), () => {
+    return Effect.flatMap(transport.post(url, JSON.stringify(body), deliver, signal), () => {
       if (failure === undefined && done === undefined) deliver(undefined)
       if (failure !== undefined) return Effect.fail(failure)
       return done === undefined

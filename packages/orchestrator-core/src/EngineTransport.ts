@@ -54,13 +54,14 @@ export interface EngineTransportService {
    * synchronously with each chunk of a 2xx body until it answers `"done"` or `"abort"` or the body
    * ends. Succeeds then. After `"done"` the rest of the body is read and dropped for at most
    * `drainAfterDoneMs`, then the request is cut. A non-2xx answer fails with its status and the
-   * start of its body, a broken connection with what the socket reported; interrupting it aborts
-   * the request.
+   * start of its body, a broken connection with what the socket reported; interrupting it, or
+   * aborting `signal`, aborts the request (an aborted request fails).
    */
   readonly post: (
     url: string,
     body: string,
-    onBytes: (bytes: Uint8Array) => Verdict
+    onBytes: (bytes: Uint8Array) => Verdict,
+    signal?: AbortSignal
   ) => Effect.Effect<void, EngineFailure>
 }
 
@@ -104,10 +105,10 @@ class Stop {
  * @since 0.2.0
  */
 export const fromHttpClient = (client: HttpClient.HttpClient): EngineTransportService => ({
-  post: (url, body, onBytes) => {
+  post: (url, body, onBytes, signal) => {
     const fail = (reason: string, status?: number) =>
       new EngineFailure({ url, reason, ...(status === undefined ? {} : { status }) })
-    return Effect.gen(function*() {
+    const exchange = Effect.gen(function*() {
       const response = yield* client.execute(
         HttpClientRequest.post(url).pipe(
           HttpClientRequest.bodyText(body, "application/json"),
@@ -140,6 +141,14 @@ export const fromHttpClient = (client: HttpClient.HttpClient): EngineTransportSe
       const drainLimit = Deferred.await(sawDone).pipe(Effect.zipRight(Effect.sleep(drainAfterDoneMs)))
       yield* Effect.raceFirst(readAll, drainLimit)
     })
+    if (signal === undefined) return exchange
+    const aborted = Effect.async<never, EngineFailure>((resume) => {
+      const onAbort = () => resume(Effect.fail(fail("aborted")))
+      if (signal.aborted) return onAbort()
+      signal.addEventListener("abort", onAbort, { once: true })
+      return Effect.sync(() => signal.removeEventListener("abort", onAbort))
+    })
+    return Effect.raceFirst(exchange, aborted)
   }
 })
 

@@ -1,8 +1,9 @@
 /**
- * The engine transport over Node's `http` and `https` modules, with keep-alive connection pools
- * that live as long as the layer. It skips what a general HTTP client does per request (request and
- * response objects, URL and header copies, an abort controller, a body stream with stages) and
- * hands each chunk of the body to the reader from the socket's own event.
+ * The engine transport over undici's dispatcher (Node's own HTTP client library), with keep-alive
+ * connection pools that live as long as the layer. It skips what a general HTTP client does per
+ * request (request and response objects, URL and header copies, an abort controller, a body stream
+ * with stages): the request is written to an idle connection before `post` returns to the
+ * scheduler, and each chunk of the body goes to the reader from the connection's own callback.
  *
  * After the reader has what it needs the rest of the body is read and dropped in the background,
  * so the answer is not held up by it, for at most `drainAfterDoneMs`; closing the layer cuts
@@ -13,8 +14,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import * as http from "node:http"
-import * as https from "node:https"
+import { Agent, type Dispatcher } from "undici"
 import {
   drainAfterDoneMs as defaultDrainMs,
   EngineFailure,
@@ -44,18 +44,12 @@ const refusalChars = 200
 export const make = (options: Options = {}): Effect.Effect<EngineTransportService, never, Scope.Scope> =>
   Effect.gen(function*() {
     const drainMs = options.drainAfterDoneMs ?? defaultDrainMs
-    const plain = new http.Agent({ keepAlive: true })
-    const secure = new https.Agent({ keepAlive: true })
-    const draining = new Set<http.ClientRequest>()
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        for (const request of draining) request.destroy()
-        plain.destroy()
-        secure.destroy()
-      })
+    const agent = yield* Effect.acquireRelease(
+      Effect.sync(() => new Agent()),
+      (agent) => Effect.promise(() => agent.destroy())
     )
 
-    const post: EngineTransportService["post"] = (url, body, onBytes) =>
+    const post: EngineTransportService["post"] = (url, body, onBytes, signal) =>
       Effect.async<void, EngineFailure>((resume) => {
         const fail = (reason: string, status?: number) =>
           resume(Effect.fail(new EngineFailure({ url, reason, ...(status === undefined ? {} : { status }) })))
@@ -66,87 +60,74 @@ export const make = (options: Options = {}): Effect.Effect<EngineTransportServic
           fail("invalid engine URL")
           return
         }
-        const secureTarget = target.protocol === "https:"
         let settled = false
-        let current: http.ClientRequest | undefined
+        let controller: Dispatcher.DispatchController | undefined
+        const cut = (reason: string) => controller?.abort(new Error(reason))
+        const onAbort = () => {
+          cut("aborted")
+          if (settle()) fail("aborted")
+        }
         const settle = (): boolean => {
           if (settled) return false
           settled = true
+          signal?.removeEventListener("abort", onAbort)
           return true
         }
 
         const send = (attempt: number) => {
-          let responded = false
-          const request = (secureTarget ? https : http).request({
-            agent: secureTarget ? secure : plain,
-            protocol: target.protocol,
-            hostname: target.hostname.startsWith("[") ? target.hostname.slice(1, -1) : target.hostname,
-            port: target.port,
+          let status = 0
+          let refusal = ""
+          let timer: ReturnType<typeof setTimeout> | undefined
+          agent.dispatch({
+            origin: target.origin,
             path: target.pathname + target.search,
             method: "POST",
-            headers: {
-              "content-type": "application/json",
-              "content-length": Buffer.byteLength(body),
-              accept: "text/event-stream"
-            }
-          })
-          current = request
-          request.on("error", (error) => {
-            if (settled) return
-            // a pooled keep-alive connection the engine closed meanwhile fails before any answer
-            // (the engine saw no request): the request goes once more on a fresh one
-            if (!responded && request.reusedSocket && attempt === 0) return send(1)
-            if (settle()) fail(withCause(responded ? "connection failed" : "request failed", error))
-          })
-          request.on("response", (response) => {
-            responded = true
-            const status = response.statusCode ?? 0
-            if (status < 200 || status >= 300) {
-              let text = ""
-              response.setEncoding("utf8")
-              response.on("data", (chunk: string) => {
-                if (text.length < refusalChars) text += chunk
-              })
-              const refuse = () => {
-                if (settle()) fail(`engine answered ${text.slice(0, refusalChars)}`, status)
+            headers: { "content-type": "application/json", accept: "text/event-stream" },
+            body
+          }, {
+            onRequestStart: (c) => {
+              controller = c
+            },
+            onResponseStart: (_c, statusCode) => {
+              status = statusCode
+            },
+            onResponseData: (_c, chunk) => {
+              if (status < 200 || status >= 300) {
+                if (refusal.length < refusalChars) refusal += chunk.toString("utf8")
+                return
               }
-              response.on("end", refuse)
-              response.on("error", refuse)
-              return
-            }
-            let timer: ReturnType<typeof setTimeout> | undefined
-            response.on("data", (bytes: Buffer) => {
               if (settled) return
-              const verdict = onBytes(bytes)
+              const verdict = onBytes(chunk)
               if (verdict === "more") return
               settle()
-              if (verdict === "abort") {
-                request.destroy()
-              } else if (!response.complete) {
-                // read the rest in the background, so the connection goes back to the pool
-                draining.add(request)
-                timer = setTimeout(() => request.destroy(), drainMs)
-              }
+              if (verdict === "abort") cut("the reader stopped")
+              // read the rest in the background, so the connection goes back to its pool
+              else timer = setTimeout(() => cut("the body stayed open after the final event"), drainMs)
               resume(Effect.void)
-            })
-            response.on("error", (error) => {
-              if (settle()) fail(withCause("connection failed", error))
-            })
-            response.on("close", () => {
+            },
+            onResponseEnd: () => {
               if (timer !== undefined) clearTimeout(timer)
-              draining.delete(request)
               if (!settle()) return
-              if (response.complete) resume(Effect.void)
-              else fail("connection failed: the body was cut short")
-            })
+              if (status >= 200 && status < 300) resume(Effect.void)
+              else fail(`engine answered ${refusal.slice(0, refusalChars)}`, status)
+            },
+            onResponseError: (_c, error) => {
+              if (timer !== undefined) clearTimeout(timer)
+              if (settled) return
+              // a pooled keep-alive connection the engine closed meanwhile fails before any
+              // answer (the engine saw no request): the request goes once more on a fresh one
+              if (status === 0 && attempt === 0) return send(1)
+              settle()
+              fail(withCause(status === 0 ? "request failed" : "connection failed", error))
+            }
           })
-          request.end(body)
         }
 
+        if (signal?.aborted === true) return fail("aborted")
+        signal?.addEventListener("abort", onAbort, { once: true })
         send(0)
         return Effect.sync(() => {
-          settled = true
-          current?.destroy()
+          if (settle()) cut("interrupted")
         })
       })
 

@@ -29,7 +29,7 @@ export * as EngineAdapter from "./EngineAdapter.js"
 /** How engine requests travel: the `EngineTransport` service, over the `HttpClient` by default. */
 export * as EngineTransport from "./EngineTransport.js"
 
-/** The engine transport over Node's `http` module: the fast path for daemons on Node. */
+/** The engine transport over undici (Node): the fast path for daemons on Node. */
 export * as NodeEngineTransport from "./NodeEngineTransport.js"
 
 /** Predicted start times, on-time probabilities and retry-after suggestions. */

@@ -134,6 +134,8 @@ describe("NodeEngineTransport", () => {
       const transport = yield* NodeEngineTransport.make()
       for (let i = 0; i < 3; i++) {
         expect((yield* runTaskOn(transport, url)).tokensOut).toBe(2)
+        // the connection goes back to its pool once the end of the body is read, a moment later
+        yield* Effect.sleep(1)
       }
       expect(seen.connections).toBe(1)
     }).pipe(Effect.scoped))

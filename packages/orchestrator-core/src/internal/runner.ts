@@ -86,6 +86,9 @@ export const runTask = (
         lastAt: leasedAt
       }
       const clock = yield* Effect.clock
+      // the watchdog aborts the request when it fires
+      const abort = new AbortController()
+      const timedOut: { error: WatchdogTimeout | undefined } = { error: undefined }
       // the hot path: each piece becomes a token event as its bytes arrive, no stream stage per token
       const consume = EngineAdapter.runWith(ctx.transport, lease, record.request, (text) => {
         const at = clock.unsafeCurrentTimeMillis()
@@ -97,7 +100,7 @@ export const runTask = (
             recordMetric(OrchestratorMetrics.latencyFirstToken, at - record.submittedAt, poolLabels)
           }
         }
-      }).pipe(Effect.map((done) => {
+      }, abort.signal).pipe(Effect.map((done) => {
         progress.done = done
       }))
       // one timer per quiet period rather than one per chunk: it sleeps until the next moment a
@@ -120,7 +123,18 @@ export const runTask = (
           yield* Effect.sleep(Math.min(idleAt, deadlineAt) - now)
         }
       })
-      yield* Effect.raceFirst(consume, watchdog)
+      // the request goes out on this fiber, at once; the watchdog waits beside it in the task's scope
+      yield* watchdog.pipe(
+        Effect.catchAll((error) =>
+          Effect.sync(() => {
+            timedOut.error = error
+            abort.abort()
+          })
+        ),
+        Effect.forkScoped
+      )
+      yield* consume.pipe(Effect.catchAll((error) => timedOut.error === undefined ? Effect.fail(error) : Effect.void))
+      if (progress.done === undefined && timedOut.error !== undefined) return yield* timedOut.error
       if (progress.done === undefined) {
         return yield* new EngineAdapter.EngineFailure({ url: lease.url, reason: "stream ended before the final event" })
       }

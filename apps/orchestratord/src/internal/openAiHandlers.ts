@@ -5,6 +5,7 @@ import { Failed, Orchestrator, type SequencedEvent, TaskRequest } from "@llama-o
 import { PoolManager } from "@llama-orch/pool-core"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { OrchestratorApi } from "../Api.js"
@@ -34,20 +35,27 @@ interface Sampling {
   readonly stream?: boolean | null | undefined
 }
 
+const readChat = readJson(ChatCompletionRequest)
+const readCompletion = readJson(CompletionRequest)
+const decodeTaskRequest = Schema.decodeUnknownEither(TaskRequest)
+
 const toTaskRequest = (
   body: Sampling,
   maxTokens: number,
   input: { readonly prompt: string } | { readonly messages: ReadonlyArray<{ role: string; content: string }> }
-): Effect.Effect<TaskRequest, ApiFailure> =>
-  Schema.decodeUnknown(TaskRequest)({
-    model_ref: body.model,
-    max_tokens: maxTokens,
-    ...input,
-    ...(body.temperature == null ? {} : { temperature: body.temperature }),
-    ...(body.top_p == null ? {} : { top_p: body.top_p }),
-    ...(body.seed == null ? {} : { seed: body.seed }),
-    ...(body.stop == null ? {} : { stop: typeof body.stop === "string" ? [body.stop] : body.stop })
-  }).pipe(Effect.mapError(fromParseError))
+): Either.Either<TaskRequest, ApiFailure> =>
+  Either.mapLeft(
+    decodeTaskRequest({
+      model_ref: body.model,
+      max_tokens: maxTokens,
+      ...input,
+      ...(body.temperature == null ? {} : { temperature: body.temperature }),
+      ...(body.top_p == null ? {} : { top_p: body.top_p }),
+      ...(body.seed == null ? {} : { seed: body.seed }),
+      ...(body.stop == null ? {} : { stop: typeof body.stop === "string" ? [body.stop] : body.stop })
+    }),
+    fromParseError
+  )
 
 const errorBody = (event: Failed) => ({
   error: { message: event.message, type: "server_error", code: event.code.toLowerCase(), param: null }
@@ -199,7 +207,7 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
         }).pipe(recoverOpenAi))
       .handleRaw("chat", () =>
         Effect.gen(function*() {
-          const body = yield* readJson(ChatCompletionRequest)
+          const body = yield* readChat
           const messages = body.messages.map((m) => ({
             role: m.role,
             content: typeof m.content === "string" ? m.content : m.content.map((part) => part.text).join("")
@@ -210,7 +218,7 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
         }).pipe(recoverOpenAi))
       .handleRaw("completions", () =>
         Effect.gen(function*() {
-          const body = yield* readJson(CompletionRequest)
+          const body = yield* readCompletion
           const prompt = typeof body.prompt === "string" ? body.prompt : body.prompt.join("")
           const request = yield* toTaskRequest(body, body.max_tokens ?? settings.openAiDefaultMaxTokens, { prompt })
           return yield* run("text", body, request)

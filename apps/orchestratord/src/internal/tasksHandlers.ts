@@ -14,6 +14,7 @@ import { recover } from "./respond.js"
 
 const encodeAccepted = Schema.encodeSync(TaskAccepted)
 const encodeSnapshot = Schema.encodeSync(TaskSnapshot)
+const readTaskRequest = readJson(TaskRequest)
 
 /** The `Last-Event-ID` of a reconnect, as the id to resume after (0: from the start). */
 export const parseLastEventId = (value: string | undefined): number => {
@@ -32,7 +33,7 @@ export const TasksLive = HttpApiBuilder.group(OrchestratorApi, "tasks", (handler
       .handleRaw("submit", () =>
         Effect.gen(function*() {
           if (yield* signal.isShuttingDown) return toResponse(shuttingDown())
-          const request = yield* readJson(TaskRequest)
+          const request = yield* readTaskRequest
           const admission = yield* orchestrator.submit(request).pipe(Effect.mapError(fromSubmitError))
           yield* Effect.logDebug("Task admitted.").pipe(
             Effect.annotateLogs({ task_id: admission.taskId, session_id: request.sessionId ?? "" })

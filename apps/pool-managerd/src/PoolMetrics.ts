@@ -65,12 +65,17 @@ interface Seen {
  */
 export const trackEvents: Effect.Effect<void, never, PoolManager> = Effect.gen(function*() {
   const manager = yield* PoolManager
-  const seen = yield* Ref.make(new Map<string, Seen>())
-  const observe = (status: PoolStatus, baseline: boolean) =>
-    Effect.gen(function*() {
+  // owned by this one fiber
+  const seen = new Map<string, Seen>()
+  const observe = (status: PoolStatus, baseline: boolean): Effect.Effect<void> => {
+    const before = seen.get(status.poolId)
+    // most events are leases taken and given back: nothing here changes, and nothing is done
+    if (!baseline && before !== undefined && before.state === status.state && before.restarts === status.restarts) {
+      return Effect.void
+    }
+    return Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const labels = { poolId: status.poolId, engine: status.engine }
-      const before = (yield* Ref.get(seen)).get(status.poolId)
       const entering = (s: PoolState) => status.state === s && before?.state !== s
       if (!baseline && before !== undefined && status.restarts > before.restarts) {
         yield* Metric.incrementBy(tagged(restarts, labels), status.restarts - before.restarts)
@@ -79,13 +84,13 @@ export const trackEvents: Effect.Effect<void, never, PoolManager> = Effect.gen(f
       if (!baseline && entering("Ready") && before?.startingAt !== undefined) {
         yield* Metric.update(tagged(preloadDuration, labels), now - before.startingAt)
       }
-      yield* Ref.update(seen, (map) =>
-        new Map(map).set(status.poolId, {
-          state: status.state,
-          restarts: status.restarts,
-          startingAt: startingAt ?? (status.state === "Ready" ? undefined : before?.startingAt)
-        }))
+      seen.set(status.poolId, {
+        state: status.state,
+        restarts: status.restarts,
+        startingAt: startingAt ?? (status.state === "Ready" ? undefined : before?.startingAt)
+      })
     })
+  }
   yield* manager.events.pipe(
     Stream.runForEach((event) =>
       event._tag === "Snapshot"

@@ -10,7 +10,12 @@ import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Layer, Logger, LogLevel, Schema, Stream } from "effect"
 import { mockEngineCommand, mockEngineProfileArgs } from "../../packages/mock-engine/src/index.js"
-import { EngineAdapter, Orchestrator, TaskRequest } from "../../packages/orchestrator-core/src/index.js"
+import {
+  EngineAdapter,
+  NodeEngineTransport,
+  Orchestrator,
+  TaskRequest
+} from "../../packages/orchestrator-core/src/index.js"
 import { EmbeddedPoolManager, EngineProfile, PoolManager } from "../../packages/pool-core/src/index.js"
 import { type BenchTable, isEntryPoint, percentile, renderTable } from "../lib/BenchTable.js"
 
@@ -112,7 +117,7 @@ export const run = async (): Promise<BenchTable> => {
     return yield* measure.pipe(Effect.provide(stack))
   }).pipe(
     Effect.scoped,
-    Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)),
+    Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici, NodeEngineTransport.layer())),
     // the pool manager's info lines would interleave with the tables
     Logger.withMinimumLogLevel(LogLevel.Warning)
   )
@@ -139,7 +144,7 @@ export const run = async (): Promise<BenchTable> => {
     ]],
     notes: [
       `${pools} mock engines × ${slotsPerPool} slots with --tps 0, ${maxTokens} tokens per task, embedded pool manager`,
-      "both paths use the same engine adapter call (`EngineAdapter.run`: HTTP + SSE parsing); the orchestrated path adds admission, queueing, placement, a lease, task events and the event stream (`events`)",
+      "both paths use the same engine adapter call (`EngineAdapter.run` over `NodeEngineTransport`, as orchestratord sends: HTTP + SSE parsing); the orchestrated path adds admission, queueing, placement, a lease, task events and the event stream (`events`)",
       `warm-up: ${warmup} tasks per path first; then ${rounds} interleaved rounds per path; same process, same run`
     ]
   }

@@ -17,10 +17,10 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type { EngineProtocol } from "@llama-orch/pool-core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as EngineTransport from "./EngineTransport.js"
 import { EngineFailure, type EngineTransportService, type Verdict } from "./EngineTransport.js"
+import { decodeLlama, decodeOpenAI } from "./internal/engineChunks.js"
 import { promptText } from "./internal/prompt.js"
 import { SseDecoder } from "./internal/sse.js"
 import type { TaskRequest } from "./TaskRequest.js"
@@ -58,28 +58,6 @@ export interface EngineTarget {
   readonly model: string
 }
 
-const LlamaChunk = Schema.parseJson(Schema.Struct({
-  content: Schema.optional(Schema.String),
-  stop: Schema.optional(Schema.Boolean),
-  tokens_predicted: Schema.optional(Schema.Number),
-  tokens_evaluated: Schema.optional(Schema.Number),
-  timings: Schema.optional(Schema.Struct({ predicted_ms: Schema.optional(Schema.Number) }))
-}))
-
-const OpenAIChunk = Schema.parseJson(Schema.Struct({
-  choices: Schema.Array(Schema.Struct({
-    text: Schema.optional(Schema.NullOr(Schema.String)),
-    delta: Schema.optional(Schema.Struct({ content: Schema.optional(Schema.NullOr(Schema.String)) }))
-  })),
-  usage: Schema.optional(Schema.NullOr(Schema.Struct({
-    prompt_tokens: Schema.optional(Schema.Number),
-    completion_tokens: Schema.optional(Schema.Number)
-  })))
-}))
-
-const decodeLlama = Schema.decodeEither(LlamaChunk)
-const decodeOpenAI = Schema.decodeEither(OpenAIChunk)
-
 const trimSlash = (url: string): string => url.endsWith("/") ? url.slice(0, -1) : url
 
 const sampling = (request: TaskRequest) => ({
@@ -114,9 +92,8 @@ export const requestFor = (
 type Parsed = Either.Either<ReadonlyArray<EngineOutput>, string>
 
 const parseLlama = (data: string): Parsed => {
-  const decoded = decodeLlama(data)
-  if (Either.isLeft(decoded)) return Either.left("malformed llama.cpp event")
-  const c = decoded.right
+  const c = decodeLlama(data)
+  if (c === undefined) return Either.left("malformed llama.cpp event")
   const out: Array<EngineOutput> = []
   if (c.content !== undefined && c.content !== "") out.push({ _tag: "Text", text: c.content })
   if (c.stop === true) {
@@ -134,9 +111,8 @@ const makeOpenAIParser = () => {
   let usage: { tokensIn?: number | undefined; tokensOut?: number | undefined } = {}
   return (data: string): Parsed => {
     if (data.trim() === "[DONE]") return Either.right([{ _tag: "Done", ...usage }])
-    const decoded = decodeOpenAI(data)
-    if (Either.isLeft(decoded)) return Either.left("malformed OpenAI event")
-    const c = decoded.right
+    const c = decodeOpenAI(data)
+    if (c === undefined) return Either.left("malformed OpenAI event")
     if (c.usage) usage = { tokensIn: c.usage.prompt_tokens, tokensOut: c.usage.completion_tokens }
     const choice = c.choices[0]
     const text = choice?.text ?? choice?.delta?.content ?? ""

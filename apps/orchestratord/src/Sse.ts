@@ -9,7 +9,7 @@ import { ShutdownSignal } from "@llama-orch/daemon-kit"
 import { type SequencedEvent, TaskEvent } from "@llama-orch/orchestrator-core"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { Readable } from "node:stream"
 
@@ -121,19 +121,22 @@ export const push = <R>(
       }
     }
     emit.frame("retry: 1000\n\n")
-    yield* Effect.addFinalizer(() =>
-      cut
-        ? Effect.logWarning(`Cut an event stream whose client read nothing while ${limit} bytes piled up.`)
-        : Effect.sync(emit.end)
-    )
     // a callback and a timer rather than two fibers: a response costs no fork for either
     yield* signal.onShutdown(() => {
       emit.frame(options.final)
       emit.end()
     })
-    yield* Effect.acquireRelease(
-      Effect.sync(() => setInterval(() => emit.frame(heartbeatFrame), options.heartbeatMs)),
-      (timer) => Effect.sync(() => clearInterval(timer))
+    const heartbeat = setInterval(() => emit.frame(heartbeatFrame), options.heartbeatMs)
+    // one plain finalizer on the request's scope (`addFinalizer` would diff every fiber ref twice)
+    const scope = yield* Effect.scope
+    yield* Scope.addFinalizer(
+      scope,
+      Effect.suspend(() => {
+        clearInterval(heartbeat)
+        return cut
+          ? Effect.logWarning(`Cut an event stream whose client read nothing while ${limit} bytes piled up.`)
+          : Effect.sync(emit.end)
+      })
     )
     yield* register(emit)
     return HttpServerResponse.raw(body, { contentType: "text/event-stream", headers })

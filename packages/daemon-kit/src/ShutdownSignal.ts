@@ -9,7 +9,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 /**
@@ -59,13 +59,14 @@ export const layer: Layer.Layer<ShutdownSignal> = Layer.scoped(
       )
     )
     const onShutdown = (callback: () => void) =>
-      Effect.acquireRelease(
-        Effect.sync(() => {
-          if (down) callback()
-          else callbacks.add(callback)
-        }),
-        () => Effect.sync(() => callbacks.delete(callback))
-      )
+      Effect.flatMap(Effect.scope, (scope) => {
+        if (down) {
+          callback()
+          return Effect.void
+        }
+        callbacks.add(callback)
+        return Scope.addFinalizer(scope, Effect.sync(() => callbacks.delete(callback)))
+      }).pipe(Effect.uninterruptible)
     return ShutdownSignal.of({ await: Deferred.await(deferred), isShuttingDown: Deferred.isDone(deferred), onShutdown })
   })
 )

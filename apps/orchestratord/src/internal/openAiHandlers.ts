@@ -7,6 +7,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { OrchestratorApi } from "../Api.js"
 import {
@@ -121,7 +122,10 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
               Effect.gen(function*() {
                 let finished = false
                 // a client that goes away cancels its task (so does shutdown)
-                yield* Effect.addFinalizer(() => finished ? Effect.void : cancel)
+                yield* Effect.flatMap(
+                  Effect.scope,
+                  (scope) => Scope.addFinalizer(scope, Effect.suspend(() => finished ? Effect.void : cancel))
+                )
                 const ended = yield* orchestrator.subscribe(taskId, ({ event }) => {
                   switch (event._tag) {
                     case "token":

@@ -1,5 +1,5 @@
 import * as Effect from "effect/Effect"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { ErrorCode } from "../TaskErrors.js"
 import { Failed, isTerminal, SequencedEvent, type TaskEvent } from "../TaskEvent.js"
@@ -122,18 +122,17 @@ export const subscribe = (
   afterId: number,
   onEvent: (event: SequencedEvent) => void
 ): Effect.Effect<boolean, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      // replay and registration happen in one synchronous step, so no event falls between them
-      for (let i = Math.max(0, afterId); i < record.events.length; i++) {
-        const event = record.events[i]
-        if (event !== undefined && !deliver(onEvent, event)) return record.terminal
-      }
-      if (!record.terminal) record.listeners.add(onEvent)
-      return record.terminal
-    }),
-    () => Effect.sync(() => record.listeners.delete(onEvent))
-  )
+  Effect.flatMap(Effect.scope, (scope) => {
+    // replay and registration happen in one synchronous step, so no event falls between them
+    for (let i = Math.max(0, afterId); i < record.events.length; i++) {
+      const event = record.events[i]
+      if (event !== undefined && !deliver(onEvent, event)) return Effect.succeed(record.terminal)
+    }
+    if (record.terminal) return Effect.succeed(true)
+    record.listeners.add(onEvent)
+    // a plain finalizer on the scope: `acquireRelease` would diff every fiber ref around it
+    return Effect.as(Scope.addFinalizer(scope, Effect.sync(() => record.listeners.delete(onEvent))), false)
+  }).pipe(Effect.uninterruptible)
 
 /** `subscribe` as a stream: it ends after the terminal event. */
 export const follow = (record: TaskRecord, afterId: number): Stream.Stream<SequencedEvent> =>

@@ -12,9 +12,8 @@ import * as Effect from "effect/Effect"
 import type * as FiberMap from "effect/FiberMap"
 import type * as HashMap from "effect/HashMap"
 import * as PubSub from "effect/PubSub"
-import type * as Ref from "effect/Ref"
+import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
-import * as SubscriptionRef from "effect/SubscriptionRef"
 import type * as SynchronizedRef from "effect/SynchronizedRef"
 import type { EmbeddedOptions } from "../EmbeddedPoolManager.js"
 import type { EngineProfile } from "../EngineProfile.js"
@@ -25,7 +24,8 @@ import type { StateFiles } from "./stateFiles.js"
 
 /** One registered pool at run time. */
 export interface Pool extends PoolIdentity {
-  readonly data: SubscriptionRef.SubscriptionRef<PoolData>
+  /** Changed only by `commit`, which publishes every change on the hub. */
+  readonly data: Ref.Ref<PoolData>
   /** Serializes lifecycle operations (preload, drain, reload, supervised restarts). */
   readonly lock: Effect.Semaphore
   /** Closing it interrupts the pool's operations, then stops its engines. */
@@ -72,9 +72,9 @@ export const commit = <A>(
 ): Effect.Effect<A> =>
   ctx.eventLock.withPermits(1)(
     Effect.gen(function*() {
-      const [result, next] = f(yield* SubscriptionRef.get(pool.data))
+      const [result, next] = f(yield* Ref.get(pool.data))
       if (next !== undefined) {
-        yield* SubscriptionRef.set(pool.data, next)
+        yield* Ref.set(pool.data, next)
         yield* PubSub.publish(ctx.hub, new StatusChanged({ status: toStatus(pool, next), reason }, true))
       }
       return result
@@ -90,4 +90,4 @@ export const update = (
 ): Effect.Effect<void> => commit(ctx, pool, reason, (data) => [undefined, f(data)])
 
 /** The pool's current state. */
-export const current = (pool: Pool): Effect.Effect<PoolData> => SubscriptionRef.get(pool.data)
+export const current = (pool: Pool): Effect.Effect<PoolData> => Ref.get(pool.data)

@@ -12,7 +12,7 @@ import * as Fiber from "effect/Fiber"
 import * as NodeCrypto from "node:crypto"
 import { PreloadFailed } from "../PoolErrors.js"
 import { type FailureKind, Handoff, LastError } from "../PoolStatus.js"
-import { type ManagerContext, type Pool, update } from "./context.js"
+import { current, type ManagerContext, type Pool, update } from "./context.js"
 import { describeExit, engineEnv, renderArgs, spawnEngine } from "./engineProcess.js"
 import { freePort } from "./freePort.js"
 import { LifecycleEvent } from "./lifecycle.js"
@@ -148,7 +148,7 @@ export const promote = (
 ): Effect.Effect<Handoff> =>
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
-    const generation = (yield* pool.data.get).generation + 1
+    const generation = (yield* current(pool)).generation + 1
     const handoff = new Handoff({
       poolId: pool.id,
       replicaId: engine.replicaId,

@@ -23,7 +23,6 @@ import * as PubSub from "effect/PubSub"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import * as NodeCrypto from "node:crypto"
 import type { EmbeddedOptions } from "../EmbeddedPoolManager.js"
@@ -160,7 +159,7 @@ export const makeEmbeddedPoolManager = (
               id: spec.id,
               spec,
               profile,
-              data: yield* SubscriptionRef.make(initialData(spec)),
+              data: yield* Ref.make(initialData(spec)),
               lock: yield* Effect.makeSemaphore(1),
               scope: poolScope,
               engines,
@@ -219,7 +218,9 @@ export const makeEmbeddedPoolManager = (
         const pool = yield* find(poolId)
         const closing = yield* ctx.closing
         const leaseId = NodeCrypto.randomUUID()
-        return yield* Effect.acquireRelease(
+        // `acquireRelease` without its fiber-ref restore around the release (a diff of every fiber
+        // ref and a copy of the context per finalizer): the release is a plain state change
+        return yield* releasedWithScope(
           commit<Either.Either<Lease, LeaseRefused>>(ctx, pool, "lease-acquired", (data) => {
             const verdict = closing ? "draining" : leaseVerdict({
               state: data.state,
@@ -248,11 +249,10 @@ export const makeEmbeddedPoolManager = (
               }
             }
           }).pipe(Effect.flatMap((result) => result)),
-          () =>
-            commit(ctx, pool, "lease-released", (data) =>
-              HashMap.has(data.leases, leaseId)
-                ? [undefined, { ...data, leases: HashMap.remove(data.leases, leaseId) }]
-                : [undefined, undefined])
+          commit(ctx, pool, "lease-released", (data) =>
+            HashMap.has(data.leases, leaseId)
+              ? [undefined, { ...data, leases: HashMap.remove(data.leases, leaseId) }]
+              : [undefined, undefined])
         )
       })
 
@@ -325,6 +325,12 @@ export const makeEmbeddedPoolManager = (
     }
     return service
   })
+
+/** Acquires uninterruptibly and releases when the caller's scope closes. */
+const releasedWithScope = <A, E, R>(acquire: Effect.Effect<A, E, R>, release: Effect.Effect<unknown>) =>
+  Effect.uninterruptible(
+    Effect.tap(acquire, () => Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, release)))
+  )
 
 const clearHandoffs = (fs: FileSystem.FileSystem, path: Path.Path, dir: string) =>
   fs.readDirectory(dir).pipe(

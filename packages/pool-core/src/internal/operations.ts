@@ -11,8 +11,9 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as HashMap from "effect/HashMap"
+import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import { PreloadFailed, ReloadFailed } from "../PoolErrors.js"
 import { DrainOutcome, ReloadOutcome, type ReloadStrategy } from "../PoolManager.js"
 import type { Handoff } from "../PoolStatus.js"
@@ -39,13 +40,24 @@ export const runOperation = <A, E>(
   )
 
 /** Waits until no lease matches `generation` (or the engine exits, or `deadlineMs` passes); returns the leases left. */
-const awaitLeases = (pool: Pool, matches: (generation: number) => boolean, engine: ActiveEngine, deadlineMs: number) =>
+const awaitLeases = (
+  ctx: ManagerContext,
+  pool: Pool,
+  matches: (generation: number) => boolean,
+  engine: ActiveEngine,
+  deadlineMs: number
+) =>
   Effect.gen(function*() {
-    const released = pool.data.changes.pipe(
-      Stream.filter((data) => countLeases(data, matches) === 0),
-      Stream.take(1),
-      Stream.runDrain
-    )
+    // every change of a pool's state is published on the hub: subscribed before the first look,
+    // no release can fall between the look and the wait
+    const released = Effect.scoped(Effect.gen(function*() {
+      const changes = yield* PubSub.subscribe(ctx.hub)
+      let left = countLeases(yield* current(pool), matches)
+      while (left > 0) {
+        const event = yield* Queue.take(changes)
+        if (event.status.poolId === pool.id) left = countLeases(yield* current(pool), matches)
+      }
+    }))
     yield* Effect.raceFirst(released, Effect.asVoid(engine.process.exited)).pipe(
       Effect.timeout(deadlineMs),
       // also used by the shutdown finalizer (uninterruptible): the race and the timeout must be able to interrupt
@@ -82,7 +94,7 @@ const drainServing = (ctx: ManagerContext, pool: Pool, data: PoolData, deadlineM
       state: advance(d.state, LifecycleEvent.Drain()),
       draining: true
     }))
-    const left = yield* awaitLeases(pool, (generation) => generation === data.generation, engine, deadlineMs)
+    const left = yield* awaitLeases(ctx, pool, (generation) => generation === data.generation, engine, deadlineMs)
     if (left > 0) yield* Effect.logWarning(`drain deadline passed with ${left} active lease(s); stopping anyway`)
     yield* stopServing(ctx, pool, engine, reason)
     return { forceStopped: left > 0, leasesAtDeadline: left }
@@ -225,7 +237,13 @@ export const reload = (
       const oldGeneration = data.generation
       const handoff = yield* serve(next, "reloaded")
       // the old engine serves its remaining leases until they end or the deadline passes
-      const left = yield* awaitLeases(pool, (generation) => generation === oldGeneration, old, options.deadlineMs)
+      const left = yield* awaitLeases(
+        ctx,
+        pool,
+        (generation) => generation === oldGeneration,
+        old,
+        options.deadlineMs
+      )
       yield* old.process.stop
       yield* update(ctx, pool, "retired-old-engine", (d) => ({ ...d, leases: invalidateLeases(d, oldGeneration) }))
       if (left > 0) yield* Effect.logWarning(`stopped the old engine with ${left} active lease(s)`)
@@ -259,7 +277,7 @@ export const shutdownPool = (ctx: ManagerContext, pool: Pool, deadlineMs: number
     const engine = data.engine
     if (engine !== undefined && countLeases(data) > 0) {
       yield* update(ctx, pool, "shutting-down", (d) => ({ ...d, draining: true }))
-      yield* awaitLeases(pool, () => true, engine, deadlineMs)
+      yield* awaitLeases(ctx, pool, () => true, engine, deadlineMs)
     }
     yield* stopSupervisor(ctx, pool)
     yield* Scope.close(pool.scope, Exit.void)

@@ -1,6 +1,6 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Ref, Schema } from "effect"
+import { Effect, Logger, LogLevel, Ref, Schema } from "effect"
 import * as NodeProcess from "node:process"
 import { Handoff, PoolId, PoolManager, PoolSpec } from "../src/index.js"
 import {
@@ -57,7 +57,16 @@ describe("embedded pool manager: lifecycle with real engine processes", () => {
           expect(seen[2]?.handoff).toEqual(a)
           expect(seen.filter((s) => s.state === "Starting")).toHaveLength(1)
 
-          yield* pm.drain(id("p1"), { deadlineMs: 1_000 })
+          const logged: Array<string> = []
+          const capture = Logger.replace(
+            Logger.defaultLogger,
+            Logger.make(({ message }) => logged.push(Array.isArray(message) ? message.join(" ") : String(message)))
+          )
+          yield* pm.drain(id("p1"), { deadlineMs: 1_000 }).pipe(
+            Effect.provide(capture),
+            Logger.withMinimumLogLevel(LogLevel.Info)
+          )
+          expect(logged).toContain(`engine stopped (pid ${a.pid})`)
           expect(yield* fs.exists(`${stateDir}/run/p1.json`)).toBe(false)
           expect(yield* fs.exists(`${stateDir}/handoff/p1.json`)).toBe(false)
           expect(alive(a.pid)).toBe(false)

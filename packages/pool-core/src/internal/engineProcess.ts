@@ -189,13 +189,16 @@ export const spawnEngine = (
         Effect.map(Option.isSome)
       )
     const terminate = Effect.gen(function*() {
-      if (!(yield* Deferred.isDone(exited)) && !(yield* signalAndWait("SIGTERM", request.stopGraceMs))) {
+      const running = !(yield* Deferred.isDone(exited))
+      if (running && !(yield* signalAndWait("SIGTERM", request.stopGraceMs))) {
         yield* Effect.logWarning(`engine ${pid} ignored SIGTERM for ${request.stopGraceMs} ms; sending SIGKILL`)
         if (!(yield* signalAndWait("SIGKILL", 10_000))) {
           yield* Effect.logError(`engine ${pid} did not exit after SIGKILL`)
         }
       }
       yield* deps.files.remove(pidfile)
+      // the counterpart of "engine started": an engine that had already exited was reported then
+      if (running) yield* Effect.logInfo(`engine stopped (pid ${pid})`)
     })
     const stopped = yield* Deferred.make<void>()
     yield* Scope.addFinalizer(scope, terminate.pipe(Effect.ensuring(Deferred.succeed(stopped, undefined))))

@@ -128,15 +128,16 @@ export const push = <R>(
     })
     const heartbeat = setInterval(() => emit.frame(heartbeatFrame), options.heartbeatMs)
     // one plain finalizer on the request's scope (`addFinalizer` would diff every fiber ref twice)
-    const scope = yield* Effect.scope
-    yield* Scope.addFinalizer(
-      scope,
-      Effect.suspend(() => {
-        clearInterval(heartbeat)
-        return cut
-          ? Effect.logWarning(`Cut an event stream whose client read nothing while ${limit} bytes piled up.`)
-          : Effect.sync(emit.end)
-      })
+    yield* Effect.scopeWith((scope) =>
+      Scope.addFinalizer(
+        scope,
+        Effect.suspend(() => {
+          clearInterval(heartbeat)
+          return cut
+            ? Effect.logWarning(`Cut an event stream whose client read nothing while ${limit} bytes piled up.`)
+            : Effect.sync(emit.end)
+        })
+      )
     )
     yield* register(emit)
     return HttpServerResponse.raw(body, { contentType: "text/event-stream", headers })

@@ -59,7 +59,7 @@ export const layer: Layer.Layer<ShutdownSignal> = Layer.scoped(
       )
     )
     const onShutdown = (callback: () => void) =>
-      Effect.flatMap(Effect.scope, (scope) => {
+      Effect.scopeWith((scope) => {
         if (down) {
           callback()
           return Effect.void

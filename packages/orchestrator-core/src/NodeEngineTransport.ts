@@ -64,8 +64,10 @@ export const make = (options: Options = {}): Effect.Effect<EngineTransportServic
         let controller: Dispatcher.DispatchController | undefined
         const cut = (reason: string) => controller?.abort(new Error(reason))
         const onAbort = () => {
+          // settled first: cutting calls the error callback at once, which must find it settled
+          if (!settle()) return
           cut("aborted")
-          if (settle()) fail("aborted")
+          fail("aborted")
         }
         const settle = (): boolean => {
           if (settled) return false

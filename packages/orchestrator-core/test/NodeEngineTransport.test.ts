@@ -1,6 +1,6 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Either, Exit, Fiber, Layer } from "effect"
+import { Deferred, Effect, Either, Exit, Fiber, Layer, Queue } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { EngineAdapter, EngineTransport, NodeEngineTransport } from "../src/index.js"
@@ -140,17 +140,47 @@ describe("NodeEngineTransport", () => {
       expect(seen.connections).toBe(1)
     }).pipe(Effect.scoped))
 
-  it.live("answers at the final event without waiting for the body, and cuts a body left open after the drain limit", () =>
+  it.live("answers at the final event while the body stays open; the drain limit or closing the transport cuts it", () =>
+    Effect.gen(function*() {
+      const closes = yield* Queue.unbounded<void>()
+      const { seen, url } = yield* server((_req, res) => {
+        res.writeHead(200, { "content-type": "text/event-stream" })
+        res.write(event({ content: "x", stop: false }) + final) // and never ends
+      }, () => Queue.unsafeOffer(closes, undefined))
+
+      // a limit far away: the answer comes with the body still open; closing the transport cuts it
+      yield* Effect.scoped(Effect.gen(function*() {
+        const { result, texts } = yield* runOn(url, { drainAfterDoneMs: 600_000 })
+        expect(texts).toEqual(["x"])
+        expect(Either.isRight(result)).toBe(true)
+        expect(seen.closed).toBe(0)
+      }))
+      yield* Queue.take(closes)
+
+      // no time allowed: the request is cut in the background, the transport still open
+      const { result } = yield* runOn(url, { drainAfterDoneMs: 0 })
+      expect(Either.isRight(result)).toBe(true)
+      yield* Queue.take(closes)
+    }).pipe(Effect.scoped))
+
+  it.live("aborting the signal aborts the request, and the task fails", () =>
     Effect.gen(function*() {
       const socketClosed = yield* Deferred.make<void>()
       const { url } = yield* server((_req, res) => {
         res.writeHead(200, { "content-type": "text/event-stream" })
-        res.write(event({ content: "x", stop: false }) + final) // and never ends
+        res.write(event({ content: "x", stop: false })) // and nothing more
       }, () => Deferred.unsafeDone(socketClosed, Exit.void))
-      const { result, texts } = yield* runOn(url, { drainAfterDoneMs: 0 })
-      expect(texts).toEqual(["x"])
-      expect(Either.isRight(result)).toBe(true)
-      // the request is cut in the background once the limit passes
+      const transport = yield* NodeEngineTransport.make()
+      const abort = new AbortController()
+      // the watchdog's way: abort from outside once the task is under way
+      const result = yield* EngineAdapter.runWith(
+        transport,
+        { url, protocol: "llamacpp", model: "m" },
+        task(),
+        () => abort.abort(),
+        abort.signal
+      ).pipe(Effect.either)
+      expect(Either.isLeft(result) && result.left.reason).toBe("aborted")
       yield* Deferred.await(socketClosed)
     }).pipe(Effect.scoped))
 

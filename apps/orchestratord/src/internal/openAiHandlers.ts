@@ -122,9 +122,8 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
               Effect.gen(function*() {
                 let finished = false
                 // a client that goes away cancels its task (so does shutdown)
-                yield* Effect.flatMap(
-                  Effect.scope,
-                  (scope) => Scope.addFinalizer(scope, Effect.suspend(() => finished ? Effect.void : cancel))
+                yield* Effect.scopeWith((scope) =>
+                  Scope.addFinalizer(scope, Effect.suspend(() => finished ? Effect.void : cancel))
                 )
                 const ended = yield* orchestrator.subscribe(taskId, ({ event }) => {
                   switch (event._tag) {

@@ -122,7 +122,7 @@ export const subscribe = (
   afterId: number,
   onEvent: (event: SequencedEvent) => void
 ): Effect.Effect<boolean, never, Scope.Scope> =>
-  Effect.flatMap(Effect.scope, (scope) => {
+  Effect.scopeWith((scope) => {
     // replay and registration happen in one synchronous step, so no event falls between them
     for (let i = Math.max(0, afterId); i < record.events.length; i++) {
       const event = record.events[i]

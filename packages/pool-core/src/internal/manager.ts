@@ -329,7 +329,7 @@ export const makeEmbeddedPoolManager = (
 /** Acquires uninterruptibly and releases when the caller's scope closes. */
 const releasedWithScope = <A, E, R>(acquire: Effect.Effect<A, E, R>, release: Effect.Effect<unknown>) =>
   Effect.uninterruptible(
-    Effect.tap(acquire, () => Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, release)))
+    Effect.tap(acquire, () => Effect.scopeWith((scope) => Scope.addFinalizer(scope, release)))
   )
 
 const clearHandoffs = (fs: FileSystem.FileSystem, path: Path.Path, dir: string) =>

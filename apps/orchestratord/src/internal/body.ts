@@ -1,9 +1,11 @@
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { IncomingMessage } from "node:http"
 import { type ApiFailure, fromParseError, invalidParams, payloadTooLarge } from "../ApiFailure.js"
 import { ServerSettings } from "../ServerSettings.js"
 
@@ -14,6 +16,61 @@ const parse = (text: string): Either.Either<unknown, ApiFailure> => {
     return Either.left(invalidParams("the request body is not valid JSON"))
   }
 }
+
+/** The Node request behind `request`, when it is one. */
+const nodeRequest = (request: HttpServerRequest.HttpServerRequest): IncomingMessage | undefined => {
+  const source: unknown = NodeHttpServerRequest.toIncomingMessage(request)
+  return source instanceof IncomingMessage ? source : undefined
+}
+
+/**
+ * The body Node has already received whole, read at once: no listener, no stream, no scope. Whole
+ * means as many bytes buffered as the request's `content-length` declares (Node's `complete` flag
+ * comes a turn of the event loop later). `undefined` when the body is not all there yet or has no
+ * declared length.
+ */
+const receivedBody = (source: IncomingMessage, declared: number): Buffer | undefined => {
+  if (source.readableFlowing !== null || !(declared > 0) || source.headers["transfer-encoding"] !== undefined) {
+    return undefined
+  }
+  if (source.readableLength < declared) return undefined
+  const chunk: unknown = source.read()
+  return Buffer.isBuffer(chunk) ? chunk : undefined
+}
+
+/**
+ * Reads the rest of the body as it arrives, up to `limit` bytes. Past the limit it stops keeping
+ * what arrives and fails at once, leaving the stream to Node, which discards the rest after the
+ * answer: the client gets its 413 rather than a reset connection.
+ */
+const streamedBody = (source: IncomingMessage, limit: number): Effect.Effect<Buffer, ApiFailure> =>
+  Effect.async<Buffer, ApiFailure>((resume) => {
+    const chunks: Array<Buffer> = []
+    let bytes = 0
+    const stop = () => {
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onError)
+    }
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.length
+      if (bytes <= limit) return void chunks.push(chunk)
+      stop()
+      resume(Effect.fail(payloadTooLarge(limit)))
+    }
+    const onEnd = () => {
+      stop()
+      resume(Effect.succeed(Buffer.concat(chunks, bytes)))
+    }
+    const onError = () => {
+      stop()
+      resume(Effect.fail(invalidParams("the request body could not be read to its end")))
+    }
+    source.on("data", onData)
+    source.once("end", onEnd)
+    source.once("error", onError)
+    return Effect.sync(stop)
+  })
 
 /**
  * Reads the request body as JSON, enforcing the body limit, and decodes it with `schema`. Every
@@ -29,10 +86,17 @@ export const readJson = <A, I>(
     const request = yield* HttpServerRequest.HttpServerRequest
     const declared = Number(request.headers["content-length"] ?? "0")
     if (declared > maxBodyBytes) return yield* Effect.fail(payloadTooLarge(maxBodyBytes))
-    const text = yield* request.text.pipe(
-      HttpIncomingMessage.withMaxBodySize(Option.some(maxBodyBytes)),
-      Effect.mapError(() => payloadTooLarge(maxBodyBytes))
-    )
+    const source = nodeRequest(request)
+    // a small body arrives with its headers, but the handler starts inside Node's `request` event,
+    // before the parser has read past them: one yield lets it finish
+    const text = source === undefined
+      ? yield* request.text.pipe(
+        HttpIncomingMessage.withMaxBodySize(Option.some(maxBodyBytes)),
+        Effect.mapError(() => payloadTooLarge(maxBodyBytes))
+      )
+      : (receivedBody(source, declared) ??
+        (yield* Effect.yieldNow().pipe(Effect.map(() => receivedBody(source, declared)))) ??
+        (yield* streamedBody(source, maxBodyBytes))).toString("utf8")
     if (text.trim() === "") return yield* Effect.fail(invalidParams("the request body is empty; expected JSON"))
     const json = parse(text)
     if (Either.isLeft(json)) return yield* Effect.fail(json.left)

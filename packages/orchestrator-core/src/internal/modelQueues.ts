@@ -46,6 +46,12 @@ export class ModelQueues {
     return this.byModel.get(model)?.size ?? 0
   }
 
+  /** Whether any task waits, of any model: when none does, a dispatch round has nothing to do. */
+  anyWaiting(): boolean {
+    for (const queue of this.byModel.values()) if (queue.size > 0) return true
+    return false
+  }
+
   /** Takes a record out of its queue; answers whether it was queued. */
   remove(record: TaskRecord): boolean {
     const entry = record.entry

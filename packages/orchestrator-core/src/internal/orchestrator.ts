@@ -97,7 +97,8 @@ export const make = (
         ),
         Effect.ensuring(Effect.sync(() => {
           view.adjust(poolId, -1)
-          wake()
+          // a freed slot matters only to a waiting task (a round with empty queues does nothing)
+          if (queues.anyWaiting()) wake()
         }))
       )
 
@@ -119,7 +120,7 @@ export const make = (
       Stream.runForEach((event) =>
         Effect.sync(() => {
           Deferred.unsafeDone(firstSnapshot, Exit.void)
-          if (view.apply(event)) wake()
+          if (view.apply(event) && queues.anyWaiting()) wake()
         })
       ),
       Effect.catchAllCause(() => Effect.void),

@@ -248,6 +248,18 @@ layer(server, { excludeTestServices: true })("orchestratord HTTP API", (it) => {
       ]))
     }))
 
+  it.effect("non-streaming /v1/completions answers the whole text, in order, with the usage", () =>
+    Effect.gen(function*() {
+      const response = yield* postJson("/v1/completions", { model: "mock-model", prompt: "x", max_tokens: 4 })
+      expect(response.status).toBe(200)
+      expect(yield* json(response)).toMatchObject({
+        object: "text_completion",
+        model: "mock-model",
+        choices: [{ index: 0, text: "tok0 tok1 tok2 tok3 ", finish_reason: "length" }],
+        usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 }
+      })
+    }))
+
   it.effect("/health, /ready and /metrics", () =>
     Effect.gen(function*() {
       expect((yield* call("/health")).status).toBe(200)

@@ -1,14 +1,15 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ShutdownSignal } from "@llama-orch/daemon-kit"
-import { Failed, Orchestrator, type SequencedEvent, TaskRequest } from "@llama-orch/orchestrator-core"
+import { Failed, Orchestrator, TaskRequest } from "@llama-orch/orchestrator-core"
 import { PoolManager } from "@llama-orch/pool-core"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import { OrchestratorApi } from "../Api.js"
 import {
   type ApiFailure,
@@ -63,10 +64,10 @@ const errorBody = (event: Failed) => ({
 })
 
 interface Outcome {
-  readonly text: string
-  readonly tokensIn: number
-  readonly tokensOut: number
-  readonly failure: Failed | undefined
+  text: string
+  tokensIn: number
+  tokensOut: number
+  failure: Failed | undefined
 }
 
 /** The handlers of the OpenAI-compatible routes: the same queues as `/v2/tasks`. */
@@ -150,22 +151,27 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
           )
         }
 
-        const outcome = yield* orchestrator.events(taskId).pipe(
-          Stream.runFold<Outcome, SequencedEvent>(
-            { text: "", tokensIn: 0, tokensOut: 0, failure: undefined },
-            (acc, { event }) => {
-              switch (event._tag) {
-                case "token":
-                  return { ...acc, text: acc.text + event.t }
-                case "end":
-                  return { ...acc, tokensIn: event.tokensIn, tokensOut: event.tokensOut }
-                case "error":
-                  return { ...acc, failure: event }
-                default:
-                  return acc
-              }
+        // pushed events gathered in place: a stream fold would cost a stream stage per token
+        const outcome = yield* Effect.scoped(Effect.gen(function*() {
+          const gathered: Outcome = { text: "", tokensIn: 0, tokensOut: 0, failure: undefined }
+          const finished = yield* Deferred.make<void>()
+          const ended = yield* orchestrator.subscribe(taskId, ({ event }) => {
+            switch (event._tag) {
+              case "token":
+                gathered.text += event.t
+                return
+              case "end":
+                gathered.tokensIn = event.tokensIn
+                gathered.tokensOut = event.tokensOut
+                return Deferred.unsafeDone(finished, Exit.void)
+              case "error":
+                gathered.failure = event
+                return Deferred.unsafeDone(finished, Exit.void)
             }
-          ),
+          })
+          if (!ended) yield* Deferred.await(finished)
+          return gathered
+        })).pipe(
           Effect.catchAll(() => Effect.fail(fromStreamError(notRetained))),
           Effect.onInterrupt(() => cancel)
         )

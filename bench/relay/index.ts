@@ -28,6 +28,8 @@ const runs = [
 ] as const
 const tps = 100
 const slots = 256
+/** Short requests served on every path before measuring. */
+const warmUpRequests = 400
 
 const waitReady = async (url: string): Promise<void> => {
   for (let i = 0; i < 1200; i++) {
@@ -218,11 +220,18 @@ export const run = async (): Promise<BenchTable> => {
   try {
     await waitReady(`${engine.url}/health`)
     await waitReady(`${orchestratord.url}/ready`)
-    // warm-up: JIT, connection pools, the engine's first requests
-    await measure(16, (i) => openAiStream(engine.url, i))
-    await measure(16, (i) => openAiStream(orchestratord.url, i))
-    await measure(16, (i) => nativeStream(orchestratord.url, i))
-    await measure(16, (i) => openAiStream(plain.url, i))
+    // warm-up: connection pools, the engines' first requests, and the JIT. A daemon serves
+    // thousands of requests: its per-request code (not only its per-token code) is measured
+    // optimized, so every path first serves warmUpRequests short requests, then 16 full ones
+    for (const warm of [
+      (i: number, n?: number) => openAiStream(engine.url, i, n),
+      (i: number, n?: number) => openAiStream(orchestratord.url, i, n),
+      (i: number, n?: number) => nativeStream(orchestratord.url, i, n),
+      (i: number, n?: number) => openAiStream(plain.url, i, n)
+    ]) {
+      await measure(16, (i) => warm(i, 4), warmUpRequests / 16)
+      await measure(16, (i) => warm(i))
+    }
     for (const { streams: c, tokens: n } of runs) {
       // a single stream is repeated so its TTFT percentiles mean something
       const rounds = c === 1 ? 20 : 1
@@ -264,6 +273,7 @@ export const run = async (): Promise<BenchTable> => {
       `mock engines with --tps ${tps} per stream, ${slots} slots; orchestratord is a real process with an embedded pool; client, engines and daemon share one machine (${os.cpus().length} CPUs)`,
       "tok/s: aggregate tokens received by the client divided by the wall time of the batch; ratio = relayed / direct",
       "plain: a bare node:http relay (bench/relay/plainRelay.mjs) in front of the same engine — the floor any relay process has on this machine",
+      `warm-up: every path first serves ${warmUpRequests} requests of 4 tokens (16 at a time) and 16 of 100 tokens`,
       "TTFT: from sending the request to the first token at the client; added = relayed minus direct (p50, p95); the 1-stream row is 20 streams one after the other",
       "CPU µs/token: user + system time of the orchestratord process (not its engine) during the batch, divided by the tokens received; Linux charges CPU time in 10 ms ticks, which overcharges a process woken by timers at low load, so read it at 64 streams and more",
       `machine load average when the run ended: ${

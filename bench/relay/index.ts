@@ -223,12 +223,14 @@ export const run = async (): Promise<BenchTable> => {
     // warm-up: connection pools, the engines' first requests, and the JIT. A daemon serves
     // thousands of requests: its per-request code (not only its per-token code) is measured
     // optimized, so every path first serves warmUpRequests short requests, then 16 full ones
-    for (const warm of [
-      (i: number, n?: number) => openAiStream(engine.url, i, n),
-      (i: number, n?: number) => openAiStream(orchestratord.url, i, n),
-      (i: number, n?: number) => nativeStream(orchestratord.url, i, n),
-      (i: number, n?: number) => openAiStream(plain.url, i, n)
-    ]) {
+    for (
+      const warm of [
+        (i: number, n?: number) => openAiStream(engine.url, i, n),
+        (i: number, n?: number) => openAiStream(orchestratord.url, i, n),
+        (i: number, n?: number) => nativeStream(orchestratord.url, i, n),
+        (i: number, n?: number) => openAiStream(plain.url, i, n)
+      ]
+    ) {
       await measure(16, (i) => warm(i, 4), warmUpRequests / 16)
       await measure(16, (i) => warm(i))
     }

@@ -220,27 +220,32 @@ export const run = async (): Promise<BenchTable> => {
   try {
     await waitReady(`${engine.url}/health`)
     await waitReady(`${orchestratord.url}/ready`)
-    // warm-up: connection pools, the engines' first requests, and the JIT. A daemon serves
-    // thousands of requests: its per-request code (not only its per-token code) is measured
-    // optimized, so every path first serves warmUpRequests short requests, then 16 full ones
-    for (
-      const warm of [
-        (i: number, n?: number) => openAiStream(engine.url, i, n),
-        (i: number, n?: number) => openAiStream(orchestratord.url, i, n),
-        (i: number, n?: number) => nativeStream(orchestratord.url, i, n),
-        (i: number, n?: number) => openAiStream(plain.url, i, n)
-      ]
-    ) {
-      await measure(16, (i) => warm(i, 4), warmUpRequests / 16)
-      await measure(16, (i) => warm(i))
+    const directPath = (i: number, n?: number) => openAiStream(engine.url, i, n)
+    const floorPath = (i: number, n?: number) => openAiStream(plain.url, i, n)
+    const relayedPath = (i: number, n?: number) => openAiStream(orchestratord.url, i, n)
+    const nativePath = (i: number, n?: number) => nativeStream(orchestratord.url, i, n)
+    // warm-up: the engines' first requests and the JIT. A daemon serves thousands of requests: its
+    // per-request code (not only its per-token code) is measured optimized, so every path first
+    // serves warmUpRequests short requests, then 16 full ones
+    for (const path of [directPath, relayedPath, nativePath, floorPath]) {
+      await measure(16, (i) => path(i, 4), warmUpRequests / 16)
+      await measure(16, (i) => path(i))
     }
     for (const { streams: c, tokens: n } of runs) {
       // a single stream is repeated so its TTFT percentiles mean something
       const rounds = c === 1 ? 20 : 1
-      const direct = await measure(c, (i) => openAiStream(engine.url, i, n), rounds)
-      const floor = await measure(c, (i) => openAiStream(plain.url, i, n), rounds)
-      const relayed = await measureCpu(orchestratord.proc.pid, c, (i) => openAiStream(orchestratord.url, i, n), rounds)
-      const native = await measureCpu(orchestratord.proc.pid, c, (i) => nativeStream(orchestratord.url, i, n), rounds)
+      // each batch follows a short one at its own concurrency, so that every hop has its
+      // connections open (idle keep-alive connections close after ~4 s): otherwise the first path
+      // measured at a new concurrency would pay for connecting what the next ones reuse
+      const batch = async <A>(path: (i: number, n?: number) => Promise<StreamResult>, run: () => Promise<A>) => {
+        await measure(c, (i) => path(i, 4))
+        return run()
+      }
+      const direct = await batch(directPath, () => measure(c, (i) => directPath(i, n), rounds))
+      const floor = await batch(floorPath, () => measure(c, (i) => floorPath(i, n), rounds))
+      const pid = orchestratord.proc.pid
+      const relayed = await batch(relayedPath, () => measureCpu(pid, c, (i) => relayedPath(i, n), rounds))
+      const native = await batch(nativePath, () => measureCpu(pid, c, (i) => nativePath(i, n), rounds))
       const fmt = (n: number) => Number(n.toFixed(1))
       const ratio = (r: RunResult) => Number((r.tokensPerSecond / direct.tokensPerSecond).toFixed(3))
       rows.push([
@@ -275,7 +280,7 @@ export const run = async (): Promise<BenchTable> => {
       `mock engines with --tps ${tps} per stream, ${slots} slots; orchestratord is a real process with an embedded pool; client, engines and daemon share one machine (${os.cpus().length} CPUs)`,
       "tok/s: aggregate tokens received by the client divided by the wall time of the batch; ratio = relayed / direct",
       "plain: a bare node:http relay (bench/relay/plainRelay.mjs) in front of the same engine — the floor any relay process has on this machine",
-      `warm-up: every path first serves ${warmUpRequests} requests of 4 tokens (16 at a time) and 16 of 100 tokens`,
+      `warm-up: every path first serves ${warmUpRequests} requests of 4 tokens (16 at a time) and 16 of 100 tokens; each measured batch follows a batch of 4-token requests at its own concurrency on the same path`,
       "TTFT: from sending the request to the first token at the client; added = relayed minus direct (p50, p95); the 1-stream row is 20 streams one after the other",
       "CPU µs/token: user + system time of the orchestratord process (not its engine) during the batch, divided by the tokens received; Linux charges CPU time in 10 ms ticks, which overcharges a process woken by timers at low load, so read it at 64 streams and more",
       `machine load average when the run ended: ${

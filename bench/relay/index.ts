@@ -30,6 +30,8 @@ const tps = 100
 const slots = 256
 /** Short requests served on every path before measuring. */
 const warmUpRequests = 400
+/** Batches per path at each concurrency above one. */
+const repeats = 3
 
 const waitReady = async (url: string): Promise<void> => {
   for (let i = 0; i < 1200; i++) {
@@ -124,18 +126,33 @@ interface RunResult {
   readonly errors: ReadonlyArray<string>
 }
 
+/** What one or more batches measured: every stream's result, their wall time and `pid`'s CPU time. */
+interface Batches {
+  readonly results: ReadonlyArray<StreamResult>
+  readonly seconds: number
+  readonly cpuMs: number
+}
+
 /** `rounds` batches of `concurrency` simultaneous streams, one batch after the other. */
-const measure = async (
+const batches = async (
   concurrency: number,
   stream: (i: number) => Promise<StreamResult>,
-  rounds = 1
-): Promise<RunResult> => {
+  rounds = 1,
+  pid?: number
+): Promise<Batches> => {
+  const cpuBefore = cpuMs(pid)
   const t0 = performance.now()
   const results: Array<StreamResult> = []
   for (let r = 0; r < rounds; r++) {
     results.push(...await Promise.all(Array.from({ length: concurrency }, (_, i) => stream(r * concurrency + i))))
   }
-  const seconds = (performance.now() - t0) / 1000
+  return { results, seconds: (performance.now() - t0) / 1000, cpuMs: cpuMs(pid) - cpuBefore }
+}
+
+/** Throughput, TTFT percentiles and CPU per token over all the streams of `measured`. */
+const summarize = (measured: ReadonlyArray<Batches>): RunResult & { readonly cpuUsPerToken: number } => {
+  const results = measured.flatMap((m) => m.results)
+  const seconds = measured.reduce((s, m) => s + m.seconds, 0)
   const tokens = results.reduce((n, r) => n + r.tokens, 0)
   const ttfts = results.map((r) => r.ttftMs)
   const errors = [...new Set(results.flatMap((r) => r.error === undefined ? [] : [r.error]))]
@@ -144,20 +161,9 @@ const measure = async (
     ttftP50: percentile(ttfts, 50),
     ttftP95: percentile(ttfts, 95),
     tokens,
-    errors
+    errors,
+    cpuUsPerToken: (measured.reduce((s, m) => s + m.cpuMs, 0) * 1000) / tokens
   }
-}
-
-/** `measure`, with the CPU time `pid` spent per token received meanwhile (µs). */
-const measureCpu = async (
-  pid: number | undefined,
-  concurrency: number,
-  stream: (i: number) => Promise<StreamResult>,
-  rounds: number
-): Promise<RunResult & { readonly cpuUsPerToken: number }> => {
-  const before = cpuMs(pid)
-  const result = await measure(concurrency, stream, rounds)
-  return { ...result, cpuUsPerToken: ((cpuMs(pid) - before) * 1000) / result.tokens }
 }
 
 const peakRssMb = (pid: number | undefined): number => {
@@ -228,24 +234,27 @@ export const run = async (): Promise<BenchTable> => {
     // per-request code (not only its per-token code) is measured optimized, so every path first
     // serves warmUpRequests short requests, then 16 full ones
     for (const path of [directPath, relayedPath, nativePath, floorPath]) {
-      await measure(16, (i) => path(i, 4), warmUpRequests / 16)
-      await measure(16, (i) => path(i))
+      await batches(16, (i) => path(i, 4), warmUpRequests / 16)
+      await batches(16, (i) => path(i))
     }
+    const paths = [directPath, floorPath, relayedPath, nativePath]
+    const pid = orchestratord.proc.pid
     for (const { streams: c, tokens: n } of runs) {
-      // a single stream is repeated so its TTFT percentiles mean something
+      // a single stream is repeated so its TTFT percentiles mean something; concurrent batches are
+      // repeated, the four paths taking turns, so that a busy moment of the machine falls on all
       const rounds = c === 1 ? 20 : 1
-      // each batch follows a short one at its own concurrency, so that every hop has its
-      // connections open (idle keep-alive connections close after ~4 s): otherwise the first path
-      // measured at a new concurrency would pay for connecting what the next ones reuse
-      const batch = async <A>(path: (i: number, n?: number) => Promise<StreamResult>, run: () => Promise<A>) => {
-        await measure(c, (i) => path(i, 4))
-        return run()
+      const measured: Array<Array<Batches>> = paths.map(() => [])
+      for (let repeat = 0; repeat < (c === 1 ? 1 : repeats); repeat++) {
+        for (const [k, path] of paths.entries()) {
+          // each batch follows a short one at its own concurrency, so that every hop has its
+          // connections open (idle keep-alive connections close after ~4 s): otherwise the first
+          // path measured at a new concurrency would pay for connecting what the next ones reuse
+          await batches(c, (i) => path(i, 4))
+          measured[k]?.push(await batches(c, (i) => path(i, n), rounds, pid))
+        }
       }
-      const direct = await batch(directPath, () => measure(c, (i) => directPath(i, n), rounds))
-      const floor = await batch(floorPath, () => measure(c, (i) => floorPath(i, n), rounds))
-      const pid = orchestratord.proc.pid
-      const relayed = await batch(relayedPath, () => measureCpu(pid, c, (i) => relayedPath(i, n), rounds))
-      const native = await batch(nativePath, () => measureCpu(pid, c, (i) => nativePath(i, n), rounds))
+      const [direct, floor, relayed, native] = measured.map(summarize)
+      if (direct === undefined || floor === undefined || relayed === undefined || native === undefined) continue
       const fmt = (n: number) => Number(n.toFixed(1))
       const ratio = (r: RunResult) => Number((r.tokensPerSecond / direct.tokensPerSecond).toFixed(3))
       rows.push([
@@ -265,7 +274,7 @@ export const run = async (): Promise<BenchTable> => {
         Math.round(relayed.cpuUsPerToken),
         Math.round(native.cpuUsPerToken)
       ])
-      const expected = rounds * c * n
+      const expected = (c === 1 ? rounds : repeats) * c * n
       if ([direct, floor, relayed, native].some((r) => r.tokens !== expected)) {
         notes.push(
           `at ${c} streams of ${n} tokens: ${direct.tokens} tokens direct, ${floor.tokens} plain, ${relayed.tokens} relayed, ${native.tokens} native ` +
@@ -278,11 +287,11 @@ export const run = async (): Promise<BenchTable> => {
     notes.unshift(
       `peak RSS of orchestratord after the 256-stream runs: ${peakRssMb(orchestratord.proc.pid)} MiB (VmHWM)`,
       `mock engines with --tps ${tps} per stream, ${slots} slots; orchestratord is a real process with an embedded pool; client, engines and daemon share one machine (${os.cpus().length} CPUs)`,
-      "tok/s: aggregate tokens received by the client divided by the wall time of the batch; ratio = relayed / direct",
+      `tok/s: aggregate tokens received by the client divided by the wall time of the batches (${repeats} per path at 64 and 256 streams, the paths taking turns); ratio = relayed / direct`,
       "plain: a bare node:http relay (bench/relay/plainRelay.mjs) in front of the same engine — the floor any relay process has on this machine",
       `warm-up: every path first serves ${warmUpRequests} requests of 4 tokens (16 at a time) and 16 of 100 tokens; each measured batch follows a batch of 4-token requests at its own concurrency on the same path`,
       "TTFT: from sending the request to the first token at the client; added = relayed minus direct (p50, p95); the 1-stream row is 20 streams one after the other",
-      "CPU µs/token: user + system time of the orchestratord process (not its engine) during the batch, divided by the tokens received; Linux charges CPU time in 10 ms ticks, which overcharges a process woken by timers at low load, so read it at 64 streams and more",
+      "CPU µs/token: user + system time of the orchestratord process (not its engine) during the batch, divided by the tokens received (its batches only); Linux charges CPU time in 10 ms ticks, which overcharges a process woken by timers at low load, so read it at 64 streams and more",
       `machine load average when the run ended: ${
         os.loadavg().map((l) => l.toFixed(1)).join(", ")
       } (other work on the machine inflates every number)`

@@ -237,8 +237,14 @@ export const run = async (): Promise<BenchTable> => {
       await batches(16, (i) => path(i, 4), warmUpRequests / 16)
       await batches(16, (i) => path(i))
     }
-    const paths = [directPath, floorPath, relayedPath, nativePath]
+    // the daemon's CPU is read around its own batches only
     const pid = orchestratord.proc.pid
+    const paths = [
+      { stream: directPath, pid: undefined },
+      { stream: floorPath, pid: undefined },
+      { stream: relayedPath, pid },
+      { stream: nativePath, pid }
+    ]
     for (const { streams: c, tokens: n } of runs) {
       // a single stream is repeated so its TTFT percentiles mean something; concurrent batches are
       // repeated, the four paths taking turns, so that a busy moment of the machine falls on all
@@ -249,8 +255,8 @@ export const run = async (): Promise<BenchTable> => {
           // each batch follows a short one at its own concurrency, so that every hop has its
           // connections open (idle keep-alive connections close after ~4 s): otherwise the first
           // path measured at a new concurrency would pay for connecting what the next ones reuse
-          await batches(c, (i) => path(i, 4))
-          measured[k]?.push(await batches(c, (i) => path(i, n), rounds, pid))
+          await batches(c, (i) => path.stream(i, 4))
+          measured[k]?.push(await batches(c, (i) => path.stream(i, n), rounds, path.pid))
         }
       }
       const [direct, floor, relayed, native] = measured.map(summarize)

@@ -73,6 +73,17 @@ const streamedBody = (source: IncomingMessage, limit: number): Effect.Effect<Buf
   })
 
 /**
+ * The body of a Node request: taken at once when it is all there, else read as it arrives. The
+ * handler starts inside Node's `request` event, before the parser has read past the headers, so a
+ * small body that came with them is buffered only after one yield.
+ */
+const nodeBody = (source: IncomingMessage, declared: number, limit: number): Effect.Effect<Buffer, ApiFailure> =>
+  Effect.flatMap(Effect.yieldNow(), () => {
+    const received = receivedBody(source, declared)
+    return received === undefined ? streamedBody(source, limit) : Effect.succeed(received)
+  })
+
+/**
  * Reads the request body as JSON, enforcing the body limit, and decodes it with `schema`. Every
  * failure is a typed 4xx: 413 for an oversize body, 400 for malformed JSON or a schema violation.
  */
@@ -87,16 +98,12 @@ export const readJson = <A, I>(
     const declared = Number(request.headers["content-length"] ?? "0")
     if (declared > maxBodyBytes) return yield* Effect.fail(payloadTooLarge(maxBodyBytes))
     const source = nodeRequest(request)
-    // a small body arrives with its headers, but the handler starts inside Node's `request` event,
-    // before the parser has read past them: one yield lets it finish
     const text = source === undefined
       ? yield* request.text.pipe(
         HttpIncomingMessage.withMaxBodySize(Option.some(maxBodyBytes)),
         Effect.mapError(() => payloadTooLarge(maxBodyBytes))
       )
-      : (receivedBody(source, declared) ??
-        (yield* Effect.yieldNow().pipe(Effect.map(() => receivedBody(source, declared)))) ??
-        (yield* streamedBody(source, maxBodyBytes))).toString("utf8")
+      : (yield* nodeBody(source, declared, maxBodyBytes)).toString("utf8")
     if (text.trim() === "") return yield* Effect.fail(invalidParams("the request body is empty; expected JSON"))
     const json = parse(text)
     if (Either.isLeft(json)) return yield* Effect.fail(json.left)

@@ -93,6 +93,8 @@ export const postSse = (
     const data: Array<string> = []
     const parser = createParser({
       onEvent: (event) => {
+        // One chunk can hold several events (a loaded machine batches writes): stop at the limit.
+        if (options.maxEvents !== undefined && data.length >= options.maxEvents) return
         data.push(event.data)
         options.onData?.(event.data)
         if (options.maxEvents !== undefined && data.length >= options.maxEvents) controller.abort()

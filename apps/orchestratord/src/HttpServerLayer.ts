@@ -14,6 +14,8 @@ import { PoolAuth } from "@llama-orch/pool-core"
 import { PoolMetrics } from "@llama-orch/pool-managerd"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { randomUUID } from "node:crypto"
@@ -40,6 +42,9 @@ const pathOf = (url: string): string => {
   return q === -1 ? url : url.slice(0, q)
 }
 
+const annotateFiber = (key: string, value: string) =>
+  FiberRef.update(FiberRef.currentLogAnnotations, (annotations) => HashMap.set(annotations, key, value))
+
 const isRouteNotFound = (error: unknown): boolean =>
   typeof error === "object" && error !== null && "_tag" in error && error._tag === "RouteNotFound"
 
@@ -55,32 +60,37 @@ export const GlobalMiddleware = HttpLayerRouter.middleware(
       Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
         const incoming = request.headers[correlationHeader]
         const correlationId = incoming !== undefined && validCorrelationId.test(incoming) ? incoming : randomUUID()
-        return Effect.gen(function*() {
-          const path = pathOf(request.url)
-          const render = (failure: ApiFailure) =>
-            path.startsWith("/v1/") ? toOpenAiResponse(failure) : toResponse(failure)
-          const refusal = token === undefined || publicPaths.has(path)
-            ? undefined
-            : Option.match(PoolAuth.bearerToken(request.headers), {
-              onNone: () => "missing bearer token",
-              onSome: (presented) => PoolAuth.tokenMatches(presented, token) ? undefined : "invalid bearer token"
-            })
-          const response = refusal !== undefined
-            ? render(unauthorized(refusal))
-            : yield* httpEffect.pipe(
-              Effect.catchAllCause((cause) => {
-                if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
-                const failure = Cause.failureOption(cause)
-                if (Option.isSome(failure) && isRouteNotFound(failure.value)) {
-                  return Effect.succeed(render(notFound(`no route ${request.method} ${path}`)))
-                }
-                return Effect.logError("Request failed unexpectedly.", cause).pipe(
-                  Effect.as(render(internal(correlationId)))
-                )
+        // the request has a fiber of its own: annotate it for good rather than `annotateLogs`,
+        // whose restore on exit costs an acquire-use-release per request
+        return Effect.zipRight(
+          annotateFiber("correlation_id", correlationId),
+          Effect.gen(function*() {
+            const path = pathOf(request.url)
+            const render = (failure: ApiFailure) =>
+              path.startsWith("/v1/") ? toOpenAiResponse(failure) : toResponse(failure)
+            const refusal = token === undefined || publicPaths.has(path)
+              ? undefined
+              : Option.match(PoolAuth.bearerToken(request.headers), {
+                onNone: () => "missing bearer token",
+                onSome: (presented) => PoolAuth.tokenMatches(presented, token) ? undefined : "invalid bearer token"
               })
-            )
-          return HttpServerResponse.setHeader(response, correlationHeader, correlationId)
-        }).pipe(Effect.annotateLogs("correlation_id", correlationId))
+            const response = refusal !== undefined
+              ? render(unauthorized(refusal))
+              : yield* httpEffect.pipe(
+                Effect.catchAllCause((cause) => {
+                  if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+                  const failure = Cause.failureOption(cause)
+                  if (Option.isSome(failure) && isRouteNotFound(failure.value)) {
+                    return Effect.succeed(render(notFound(`no route ${request.method} ${path}`)))
+                  }
+                  return Effect.logError("Request failed unexpectedly.", cause).pipe(
+                    Effect.as(render(internal(correlationId)))
+                  )
+                })
+              )
+            return HttpServerResponse.setHeader(response, correlationHeader, correlationId)
+          })
+        )
       })
   }),
   { global: true }

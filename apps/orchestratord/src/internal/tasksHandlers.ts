@@ -35,8 +35,11 @@ export const TasksLive = HttpApiBuilder.group(OrchestratorApi, "tasks", (handler
           if (yield* signal.isShuttingDown) return toResponse(shuttingDown())
           const request = yield* readTaskRequest
           const admission = yield* orchestrator.submit(request).pipe(Effect.mapError(fromSubmitError))
-          yield* Effect.logDebug("Task admitted.").pipe(
-            Effect.annotateLogs({ task_id: admission.taskId, session_id: request.sessionId ?? "" })
+          yield* Effect.whenLogLevel(
+            Effect.logDebug("Task admitted.").pipe(
+              Effect.annotateLogs({ task_id: admission.taskId, session_id: request.sessionId ?? "" })
+            ),
+            "Debug"
           )
           return HttpServerResponse.unsafeJson(
             encodeAccepted(

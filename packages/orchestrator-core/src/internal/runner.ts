@@ -2,6 +2,8 @@ import type { PoolId, PoolManagerService } from "@llama-orch/pool-core"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as HashMap from "effect/HashMap"
 import * as EngineAdapter from "../EngineAdapter.js"
 import type { EngineTransportService } from "../EngineTransport.js"
 import * as OrchestratorMetrics from "../OrchestratorMetrics.js"
@@ -41,6 +43,9 @@ export interface RunContext {
  * Runs one dispatched task: takes the lease (released when this effect ends, whatever the exit),
  * streams the engine's output into token events under the watchdog, and ends the task. Answers
  * `false` when the lease was refused and the task should wait again.
+ *
+ * Runs on a fiber of its own, whose log annotations it sets for good (`task_id`, `pool_id`,
+ * `session_id`): `annotateLogs` would cost an acquire-use-release per task to restore them.
  */
 export const runTask = (
   ctx: RunContext,
@@ -49,6 +54,11 @@ export const runTask = (
   kvWarmth: boolean
 ): Effect.Effect<boolean> =>
   Effect.gen(function*() {
+    yield* FiberRef.update(FiberRef.currentLogAnnotations, (annotations) => {
+      const task = HashMap.set(HashMap.set(annotations, "task_id", record.id), "pool_id", poolId)
+      const sessionId = record.request.sessionId
+      return sessionId === undefined ? task : HashMap.set(task, "session_id", sessionId)
+    })
     if (record.terminal) return true
     const dispatchedAt = yield* Clock.currentTimeMillis
     const deadlineMs = record.request.deadlineMs
@@ -156,8 +166,12 @@ export const runTask = (
         recordMetric(OrchestratorMetrics.tokensIn, record.tokensIn, poolLabels)
         recordMetric(OrchestratorMetrics.tokensOut, record.tokensOut, poolLabels)
         recordMetric(OrchestratorMetrics.latencyDecode, endedAt - leasedAt, poolLabels)
-        yield* Effect.logDebug("Task ended.").pipe(
-          Effect.annotateLogs({ engine: lease.engine, tokens_out: record.tokensOut, decode_ms: endedAt - leasedAt })
+        // `whenLogLevel` first: annotating costs an acquire-use-release even when the line is dropped
+        yield* Effect.whenLogLevel(
+          Effect.logDebug("Task ended.").pipe(
+            Effect.annotateLogs({ engine: lease.engine, tokens_out: record.tokensOut, decode_ms: endedAt - leasedAt })
+          ),
+          "Debug"
         )
       }
       return true
@@ -167,11 +181,6 @@ export const runTask = (
       LeaseRefused: (e) => Effect.logDebug(`Lease refused; the task waits again: ${e.reason}`).pipe(Effect.as(false)),
       EngineFailure: (e) => failed(record, "WORKER_RESET", e.message, true),
       WatchdogTimeout: (e) => failed(record, "DECODE_TIMEOUT", e.reason, e.retriable)
-    }),
-    Effect.annotateLogs({
-      task_id: record.id,
-      pool_id: poolId,
-      ...(record.request.sessionId === undefined ? {} : { session_id: record.request.sessionId })
     })
   )
 

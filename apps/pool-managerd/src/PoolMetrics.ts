@@ -8,13 +8,11 @@
 import type * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { PrometheusMetrics } from "@llama-orch/daemon-kit"
 import { PoolManager, PoolState, type PoolStatus } from "@llama-orch/pool-core"
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as Ref from "effect/Ref"
-import * as Stream from "effect/Stream"
 
 const ready = Metric.gauge("pool_ready", { description: "1 when the pool is Ready, else 0" })
 const slotsTotal = Metric.gauge("pool_slots_total", { description: "slots of the pool" })
@@ -65,38 +63,36 @@ interface Seen {
  */
 export const trackEvents: Effect.Effect<void, never, PoolManager> = Effect.gen(function*() {
   const manager = yield* PoolManager
-  // owned by this one fiber
+  const clock = yield* Effect.clock
+  // owned by this one watch
   const seen = new Map<string, Seen>()
-  const observe = (status: PoolStatus, baseline: boolean): Effect.Effect<void> => {
+  // synchronous: the manager calls it in the step that makes the change
+  const observe = (status: PoolStatus, baseline: boolean): void => {
     const before = seen.get(status.poolId)
     // most events are leases taken and given back: nothing here changes, and nothing is done
     if (!baseline && before !== undefined && before.state === status.state && before.restarts === status.restarts) {
-      return Effect.void
+      return
     }
-    return Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const labels = { poolId: status.poolId, engine: status.engine }
-      const entering = (s: PoolState) => status.state === s && before?.state !== s
-      if (!baseline && before !== undefined && status.restarts > before.restarts) {
-        yield* Metric.incrementBy(tagged(restarts, labels), status.restarts - before.restarts)
-      }
-      const startingAt = entering("Starting") ? now : status.state === "Starting" ? before?.startingAt : undefined
-      if (!baseline && entering("Ready") && before?.startingAt !== undefined) {
-        yield* Metric.update(tagged(preloadDuration, labels), now - before.startingAt)
-      }
-      seen.set(status.poolId, {
-        state: status.state,
-        restarts: status.restarts,
-        startingAt: startingAt ?? (status.state === "Ready" ? undefined : before?.startingAt)
-      })
+    const now = clock.unsafeCurrentTimeMillis()
+    const labels = { poolId: status.poolId, engine: status.engine }
+    const entering = (s: PoolState) => status.state === s && before?.state !== s
+    if (!baseline && before !== undefined && status.restarts > before.restarts) {
+      tagged(restarts, labels).unsafeUpdate(status.restarts - before.restarts, [])
+    }
+    const startingAt = entering("Starting") ? now : status.state === "Starting" ? before?.startingAt : undefined
+    if (!baseline && entering("Ready") && before?.startingAt !== undefined) {
+      tagged(preloadDuration, labels).unsafeUpdate(now - before.startingAt, [])
+    }
+    seen.set(status.poolId, {
+      state: status.state,
+      restarts: status.restarts,
+      startingAt: startingAt ?? (status.state === "Ready" ? undefined : before?.startingAt)
     })
   }
-  yield* manager.events.pipe(
-    Stream.runForEach((event) =>
-      event._tag === "Snapshot"
-        ? Effect.forEach(event.pools, (status) => observe(status, true), { discard: true })
-        : observe(event.status, false)
-    ),
+  yield* manager.watch((event) => {
+    if (event._tag === "Snapshot") { for (const status of event.pools) observe(status, true) }
+    else observe(event.status, false)
+  }).pipe(
     Effect.catchAllCause((cause) => Effect.logWarning("Pool metrics stopped following pool events.", cause))
   )
 })

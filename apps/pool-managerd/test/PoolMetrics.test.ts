@@ -1,6 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { PrometheusMetrics } from "@llama-orch/daemon-kit"
-import { PoolId, PoolManager, type PoolState, PoolStatus, Snapshot, StatusChanged } from "@llama-orch/pool-core"
+import {
+  PoolId,
+  PoolManager,
+  type PoolState,
+  PoolStatus,
+  Snapshot,
+  StatusChanged,
+  watchEvents
+} from "@llama-orch/pool-core"
 import type { PoolEvent } from "@llama-orch/pool-core"
 import { PoolMetrics } from "@llama-orch/pool-managerd"
 import { Effect, Fiber, Layer, Queue, Stream, TestClock } from "effect"
@@ -39,6 +47,7 @@ const fakeManager = (events: Queue.Queue<PoolEvent>, list: () => ReadonlyArray<P
       reload: () => unused,
       lease: () => unused,
       events: Stream.fromQueue(events),
+      watch: watchEvents(Stream.fromQueue(events)),
       health: unused
     })
   )

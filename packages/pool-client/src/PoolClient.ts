@@ -21,7 +21,8 @@ import {
   PoolManager,
   PoolManagerUnavailable,
   PoolRpcs,
-  type Unauthorized
+  type Unauthorized,
+  watchEvents
 } from "@llama-orch/pool-core"
 import type { PoolEvent, PoolManagerService } from "@llama-orch/pool-core"
 import * as Deferred from "effect/Deferred"
@@ -133,6 +134,10 @@ export const make = (
         Stream.filter(isPoolEvent)
       )
 
+    const events = watchOnce.pipe(
+      Stream.retry(Schedule.whileInput(reconnectSchedule, (error: unknown) => isTransient(error)))
+    )
+
     return PoolManager.of({
       register: (spec) => call(client.Register(spec)),
       remove: (poolId) => call(client.Remove({ poolId })),
@@ -168,9 +173,8 @@ export const make = (
             Effect.onError(() => Scope.close(held, Exit.void))
           )
         }),
-      events: watchOnce.pipe(
-        Stream.retry(Schedule.whileInput(reconnectSchedule, (error: unknown) => isTransient(error)))
-      )
+      events,
+      watch: watchEvents(events)
     })
   })
 

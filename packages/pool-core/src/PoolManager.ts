@@ -7,10 +7,10 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 import type { Lease } from "./Lease.js"
 import type {
   EngineNotAllowed,
@@ -138,6 +138,14 @@ export interface PoolManagerService {
   >
   /** A `Snapshot` of every pool, then a `StatusChanged` for every change. */
   readonly events: Stream.Stream<PoolEvent, TransportError>
+  /**
+   * `events` handed to a callback instead of pulled from a stream: `onEvent` gets the `Snapshot`,
+   * then every change in order — in-process, synchronously in the step that makes the change, so
+   * it must be quick and must not throw (a throw ends the watch with a defect). Succeeds when the
+   * manager shuts down; fails as `events` does. For readers of every lease, where a stream costs
+   * a pull per event.
+   */
+  readonly watch: (onEvent: (event: PoolEvent) => void) => Effect.Effect<void, TransportError>
   /** The manager's own health. */
   readonly health: Effect.Effect<ManagerHealth, TransportError>
 }
@@ -151,3 +159,15 @@ export class PoolManager extends Context.Tag("@llama-orch/pool-core/PoolManager"
   PoolManager,
   PoolManagerService
 >() {}
+
+/**
+ * `watch` for a manager that has only its `events` stream (a remote one, a test double): runs the
+ * stream, handing each event to `onEvent`.
+ *
+ * @since 0.2.0
+ */
+export const watchEvents = <E>(
+  events: Stream.Stream<PoolEvent, E>
+) =>
+(onEvent: (event: PoolEvent) => void): Effect.Effect<void, E> =>
+  Stream.runForEach(events, (event) => Effect.sync(() => onEvent(event)))

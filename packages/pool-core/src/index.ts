@@ -39,7 +39,7 @@ export { PoolEvent, Snapshot, StatusChanged } from "./PoolEvent.js"
 /** Pool ids: branded, file-name safe strings. */
 export { PoolId, PoolIdPattern } from "./PoolId.js"
 
-/** The `PoolManager` service tag and the types of its operations. */
+/** The `PoolManager` service tag, the types of its operations, and `watchEvents` (a `watch` made of `events`). */
 export {
   DrainOptions,
   DrainOutcome,
@@ -48,7 +48,8 @@ export {
   type PoolManagerService,
   ReloadOptions,
   ReloadOutcome,
-  ReloadStrategy
+  ReloadStrategy,
+  watchEvents
 } from "./PoolManager.js"
 
 /** Pool specs and the model references and device masks they use. */

@@ -1,7 +1,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Ref, Scope } from "effect"
-import { PoolId, PoolManager, PoolSpec } from "../src/index.js"
+import { Cause, Deferred, Effect, Exit, Fiber, Ref, Scope, Stream } from "effect"
+import { type PoolEvent, PoolId, PoolManager, PoolSpec, type PoolStatus } from "../src/index.js"
 import { alive, awaitStatus, failureOf, recordEvents, statusesOf, withManager } from "./support/harness.js"
 
 const id = PoolId.make
@@ -134,6 +134,90 @@ describe("embedded pool manager: leases, drain, events", () => {
             expect(status.slotsFree).toBeGreaterThanOrEqual(0)
           }
           expect(yield* pm.status(id("c"))).toMatchObject({ activeLeases: 0, slotsFree: 4 })
+        })),
+    60_000
+  )
+
+  it.live(
+    "watchers and event streams that join while leases churn see every change exactly once",
+    () =>
+      withManager({}, () =>
+        Effect.gen(function*() {
+          const pm = yield* PoolManager
+          yield* pm.register(new PoolSpec({ id: id("w"), engine: "fake", model: "tiny", slots: 6, preload: false }))
+          yield* pm.preload(id("w"))
+          // each follower checks that every lease event moves the count by exactly one from the
+          // status it saw last (a change missed or seen twice breaks the chain), and keeps the last
+          const follow = () => {
+            const state = { last: undefined as PoolStatus | undefined, broken: [] as Array<string>, events: 0 }
+            const onEvent = (event: PoolEvent) => {
+              if ((event._tag === "Snapshot") !== (state.events++ === 0)) state.broken.push(`${event._tag} first`)
+              if (event._tag === "Snapshot") {
+                state.last = event.pools.find((p) => p.poolId === "w")
+                return
+              }
+              if (event.status.poolId !== "w") return
+              const before = state.last?.activeLeases ?? 0
+              const step = event.reason === "lease-acquired" ? 1 : event.reason === "lease-released" ? -1 : 0
+              if (event.status.activeLeases !== before + step) {
+                state.broken.push(`${event.reason}: ${before} -> ${event.status.activeLeases}`)
+              }
+              state.last = event.status
+            }
+            return { state, onEvent }
+          }
+          const churn = Effect.all(
+            Array.from({ length: 6 }, () =>
+              Effect.scoped(Effect.zipRight(pm.lease(id("w")), Effect.sleep("1 millis"))).pipe(
+                Effect.zipRight(Effect.yieldNow()),
+                Effect.repeatN(60)
+              )),
+            { concurrency: "unbounded", discard: true }
+          )
+          const followers: Array<ReturnType<typeof follow>> = []
+          const joining = Effect.forEach(Array.from({ length: 12 }, (_, i) => i), (i) => {
+            const follower = follow()
+            followers.push(follower)
+            const run = i % 2 === 0
+              ? pm.watch(follower.onEvent)
+              : Stream.runForEach(pm.events, (event) =>
+                Effect.sync(() => follower.onEvent(event)))
+            return Effect.forkScoped(run).pipe(Effect.zipRight(Effect.sleep("2 millis")))
+          }, { discard: true })
+          yield* Effect.all([churn, joining], { concurrency: 2, discard: true })
+          const final = yield* pm.status(id("w"))
+          expect(final.activeLeases).toBe(0)
+          // the streams may still hold events they have not handed out
+          yield* Effect.sleep("50 millis")
+          for (const { state } of followers) {
+            expect(state.broken).toEqual([])
+            expect(state.last).toMatchObject({ activeLeases: 0, slotsFree: 6 })
+          }
+        })),
+    60_000
+  )
+
+  it.live(
+    "watch: a callback that throws ends its own watch with the defect; leases and other watchers go on",
+    () =>
+      withManager({}, () =>
+        Effect.gen(function*() {
+          const pm = yield* PoolManager
+          yield* pm.register(new PoolSpec({ id: id("t"), engine: "fake", model: "tiny", slots: 2, preload: false }))
+          yield* pm.preload(id("t"))
+          const reasons: Array<string> = []
+          yield* Effect.forkScoped(pm.watch((event) => {
+            if (event._tag === "StatusChanged") reasons.push(event.reason)
+          }))
+          const failing = yield* Effect.fork(pm.watch((event) => {
+            if (event._tag === "StatusChanged") throw new Error("watcher bug")
+          }))
+          yield* Effect.yieldNow()
+          yield* Effect.scoped(pm.lease(id("t")))
+          const exit = yield* Fiber.await(failing)
+          expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+          yield* Effect.scoped(pm.lease(id("t")))
+          expect(reasons).toEqual(["lease-acquired", "lease-released", "lease-acquired", "lease-released"])
         })),
     60_000
   )

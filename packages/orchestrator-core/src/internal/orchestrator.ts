@@ -116,13 +116,11 @@ export const make = (
     )
 
     const firstSnapshot = yield* Deferred.make<void>()
-    yield* pools.events.pipe(
-      Stream.runForEach((event) =>
-        Effect.sync(() => {
-          Deferred.unsafeDone(firstSnapshot, Exit.void)
-          if (view.apply(event) && queues.anyWaiting()) wake()
-        })
-      ),
+    // a callback rather than a stream: every lease taken and given back is an event
+    yield* pools.watch((event) => {
+      Deferred.unsafeDone(firstSnapshot, Exit.void)
+      if (view.apply(event) && queues.anyWaiting()) wake()
+    }).pipe(
       Effect.catchAllCause(() => Effect.void),
       Effect.zipRight(Effect.sleep(1_000)),
       Effect.forever,

@@ -10,7 +10,8 @@ import {
   PoolNotFound,
   PoolStatus,
   SlotsExhausted,
-  Snapshot
+  Snapshot,
+  watchEvents
 } from "@llama-orch/pool-core"
 import { Effect, Layer, Schema, Stream } from "effect"
 
@@ -67,7 +68,7 @@ export const fakePoolManager = (
     return pool === undefined ? Effect.fail(new PoolNotFound({ poolId })) : Effect.succeed(pool)
   }
   const unused = Effect.dieMessage("not used by the orchestrator")
-  const layer = Layer.succeed(PoolManager, {
+  const service: Omit<PoolManagerService, "watch"> & Partial<PoolManagerService> = {
     register: () => unused,
     remove: () => unused,
     list: Effect.succeed(pools),
@@ -100,7 +101,8 @@ export const fakePoolManager = (
       new ManagerHealth({ version: "test", uptimeMs: 0, pools: pools.length, ready: pools.length })
     ),
     ...override
-  })
+  }
+  const layer = Layer.succeed(PoolManager, { ...service, watch: service.watch ?? watchEvents(service.events) })
   return { layer, counters }
 }
 

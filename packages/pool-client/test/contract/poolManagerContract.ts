@@ -13,6 +13,7 @@ import {
   Lease,
   PoolAlreadyExists,
   PoolDraining,
+  type PoolEvent,
   PoolId,
   PoolManager,
   PoolNotFound,
@@ -218,6 +219,47 @@ export const poolManagerContract = <E>(name: string, managerLayer: Layer.Layer<P
               expect(last.reason.length).toBeGreaterThan(0)
             }
             yield* manager.remove(id("c-events"))
+          }),
+        timeout
+      )
+
+      it.effect(
+        "watch hands a callback the Snapshot, then the same changes as events, in the same order",
+        () =>
+          Effect.gen(function*() {
+            const manager = yield* PoolManager
+            const watched: Array<PoolEvent> = []
+            const watchedSnapshot = yield* Deferred.make<void>()
+            const watchedRemoval = yield* Deferred.make<void>()
+            const watching = yield* Effect.fork(manager.watch((event) => {
+              watched.push(event)
+              if (event instanceof Snapshot) Deferred.unsafeDone(watchedSnapshot, Exit.void)
+              if (event instanceof StatusChanged && event.status.poolId === "c-watch" && event.reason === "removed") {
+                Deferred.unsafeDone(watchedRemoval, Exit.void)
+              }
+            }))
+            const streamedSnapshot = yield* Deferred.make<void>()
+            const streamed = yield* manager.events.pipe(
+              Stream.tap((e) => e instanceof Snapshot ? Deferred.succeed(streamedSnapshot, undefined) : Effect.void),
+              Stream.filter((e) => e instanceof StatusChanged && e.status.poolId === "c-watch"),
+              Stream.takeUntil((e) => e instanceof StatusChanged && e.reason === "removed"),
+              Stream.runCollect,
+              Effect.fork
+            )
+            yield* Deferred.await(watchedSnapshot)
+            yield* Deferred.await(streamedSnapshot)
+            yield* manager.register(specOf("c-watch"))
+            yield* manager.remove(id("c-watch"))
+            const fromEvents = [...(yield* Fiber.join(streamed))]
+            yield* Deferred.await(watchedRemoval)
+            yield* Fiber.interrupt(watching)
+            expect(watched[0]).toBeInstanceOf(Snapshot)
+            const mine = (events: ReadonlyArray<PoolEvent>) =>
+              events.flatMap((e) =>
+                e instanceof StatusChanged && e.status.poolId === "c-watch" ? [`${e.reason}:${e.status.state}`] : []
+              )
+            expect(mine(watched)).toEqual(mine(fromEvents))
+            expect(mine(watched)[0]).toBe("registered:Registered")
           }),
         timeout
       )

@@ -1,6 +1,6 @@
 /**
  * What every part of the embedded manager shares: its options, platform services, the pool
- * registry, the event hub, and `commit`, the one way to change a pool's state.
+ * registry, the change feed, and `commit`, the one way to change a pool's state.
  *
  * @internal
  */
@@ -10,22 +10,20 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
 import type * as FiberMap from "effect/FiberMap"
-import type * as HashMap from "effect/HashMap"
-import * as PubSub from "effect/PubSub"
-import * as Ref from "effect/Ref"
+import type * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
-import type * as SynchronizedRef from "effect/SynchronizedRef"
 import type { EmbeddedOptions } from "../EmbeddedPoolManager.js"
 import type { EngineProfile } from "../EngineProfile.js"
 import { StatusChanged } from "../PoolEvent.js"
 import type { PoolId } from "../PoolId.js"
+import type { Changes } from "./changes.js"
 import { type PoolData, type PoolIdentity, toStatus } from "./poolState.js"
 import type { StateFiles } from "./stateFiles.js"
 
 /** One registered pool at run time. */
 export interface Pool extends PoolIdentity {
-  /** Changed only by `commit`, which publishes every change on the hub. */
-  readonly data: Ref.Ref<PoolData>
+  /** The pool's state: replaced only by `commit`, which publishes every change. */
+  readonly data: { current: PoolData }
   /** Serializes lifecycle operations (preload, drain, reload, supervised restarts). */
   readonly lock: Effect.Semaphore
   /** Closing it interrupts the pool's operations, then stops its engines. */
@@ -46,10 +44,11 @@ export interface ManagerContext {
   readonly files: StateFiles
   readonly profiles: ReadonlyMap<string, EngineProfile>
   readonly scope: Scope.Scope
-  readonly pools: SynchronizedRef.SynchronizedRef<HashMap.HashMap<PoolId, Pool>>
-  readonly hub: PubSub.PubSub<StatusChanged>
-  /** Held while a change is applied and published, and while a subscriber takes its snapshot. */
-  readonly eventLock: Effect.Semaphore
+  /** The registered pools: changed only by `register` and `remove`, under `registryLock`. */
+  readonly pools: Map<PoolId, Pool>
+  /** Serializes registering and removing pools. */
+  readonly registryLock: Effect.Semaphore
+  readonly changes: Changes
   /** The supervisor fiber of each pool (watching a Ready engine, or waiting to restart one). */
   readonly supervisors: FiberMap.FiberMap<PoolId>
   /** Set when the manager's scope starts closing: no new leases, no new engines. */
@@ -61,8 +60,8 @@ export interface ManagerContext {
 
 /**
  * Applies `f` to the pool's state and, when it returns a new state, publishes a `StatusChanged`
- * with `reason` — atomically with respect to other changes and to new subscribers, so every
- * subscriber sees every change exactly once after its snapshot.
+ * with `reason` — in one synchronous step, so changes never interleave and every watcher sees
+ * every change exactly once after its snapshot.
  */
 export const commit = <A>(
   ctx: ManagerContext,
@@ -70,16 +69,14 @@ export const commit = <A>(
   reason: string,
   f: (data: PoolData) => readonly [A, PoolData | undefined]
 ): Effect.Effect<A> =>
-  ctx.eventLock.withPermits(1)(
-    Effect.gen(function*() {
-      const [result, next] = f(yield* Ref.get(pool.data))
-      if (next !== undefined) {
-        yield* Ref.set(pool.data, next)
-        yield* PubSub.publish(ctx.hub, new StatusChanged({ status: toStatus(pool, next), reason }, true))
-      }
-      return result
-    })
-  )
+  Effect.sync(() => {
+    const [result, next] = f(pool.data.current)
+    if (next !== undefined) {
+      pool.data.current = next
+      ctx.changes.publish(new StatusChanged({ status: toStatus(pool, next), reason }, true))
+    }
+    return result
+  })
 
 /** `commit` for a change that always applies. */
 export const update = (
@@ -90,4 +87,4 @@ export const update = (
 ): Effect.Effect<void> => commit(ctx, pool, reason, (data) => [undefined, f(data)])
 
 /** The pool's current state. */
-export const current = (pool: Pool): Effect.Effect<PoolData> => Ref.get(pool.data)
+export const current = (pool: Pool): Effect.Effect<PoolData> => Effect.sync(() => pool.data.current)

@@ -1,5 +1,5 @@
 /**
- * Builds the embedded `PoolManager` service: the pool registry, the event hub, registration and
+ * Builds the embedded `PoolManager` service: the pool registry, the change feed, registration and
  * removal, leases, and the shutdown finalizer. Lifecycle operations live in `operations.ts`,
  * supervision in `supervisor.ts`.
  *
@@ -19,7 +19,6 @@ import * as FiberMap from "effect/FiberMap"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Order from "effect/Order"
-import * as PubSub from "effect/PubSub"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -39,11 +38,12 @@ import {
   ReloadFailed,
   SlotsExhausted
 } from "../PoolErrors.js"
-import { Snapshot, StatusChanged } from "../PoolEvent.js"
+import { type PoolEvent, Snapshot, StatusChanged } from "../PoolEvent.js"
 import type { PoolId } from "../PoolId.js"
 import { ManagerHealth, type PoolManagerService } from "../PoolManager.js"
 import type { PoolSpec } from "../PoolSpec.js"
 import type { PoolStatus } from "../PoolStatus.js"
+import { Changes } from "./changes.js"
 import { commit, current, type ManagerContext, type Pool } from "./context.js"
 import { detectEngineVersion } from "./engineVersion.js"
 import { resolveModel } from "./launcher.js"
@@ -106,9 +106,9 @@ export const makeEmbeddedPoolManager = (
       files,
       profiles: new Map(options.profiles.map((profile) => [profile.name, profile])),
       scope,
-      pools: yield* SynchronizedRef.make(HashMap.empty<PoolId, Pool>()),
-      hub: yield* PubSub.unbounded<StatusChanged>(),
-      eventLock: yield* Effect.makeSemaphore(1),
+      pools: new Map<PoolId, Pool>(),
+      registryLock: yield* Effect.makeSemaphore(1),
+      changes: new Changes(),
       supervisors: yield* FiberMap.make<PoolId>(),
       closing: yield* Ref.make(false),
       engineVersion,
@@ -116,17 +116,19 @@ export const makeEmbeddedPoolManager = (
     }
 
     const find = (poolId: PoolId) =>
-      Effect.flatMap(SynchronizedRef.get(ctx.pools), (pools) =>
-        Option.match(HashMap.get(pools, poolId), {
-          onNone: () => Effect.fail(new PoolNotFound({ poolId })),
-          onSome: Effect.succeed
-        }))
+      Effect.suspend(() => {
+        const pool = ctx.pools.get(poolId)
+        return pool === undefined ? Effect.fail(new PoolNotFound({ poolId })) : Effect.succeed(pool)
+      })
 
-    const statuses = Effect.gen(function*() {
-      const pools = HashMap.toValues(yield* SynchronizedRef.get(ctx.pools))
-      const all = yield* Effect.forEach(pools, (pool) => Effect.map(current(pool), (data) => toStatus(pool, data)))
-      return Array.sort(all, byPoolId)
-    })
+    /** Every pool's status now, ordered by pool id. */
+    const statusesNow = (): Array<PoolStatus> =>
+      Array.sort(
+        Array.map(Array.fromIterable(ctx.pools.values()), (pool) => toStatus(pool, pool.data.current)),
+        byPoolId
+      )
+
+    const statuses = Effect.sync(statusesNow)
 
     const register = (spec: PoolSpec) =>
       Effect.gen(function*() {
@@ -147,10 +149,9 @@ export const makeEmbeddedPoolManager = (
         if (yield* ctx.closing) {
           return yield* new InvalidSpec({ poolId: spec.id, reason: "the pool manager is shutting down" })
         }
-        const pool = yield* ctx.eventLock.withPermits(1)(
+        const pool = yield* ctx.registryLock.withPermits(1)(
           Effect.gen(function*() {
-            const existing = yield* SynchronizedRef.get(ctx.pools)
-            if (HashMap.has(existing, spec.id)) return yield* new PoolAlreadyExists({ poolId: spec.id })
+            if (ctx.pools.has(spec.id)) return yield* new PoolAlreadyExists({ poolId: spec.id })
             const poolScope = yield* Scope.fork(poolsScope, ExecutionStrategy.sequential)
             // engines first, so that closing the pool interrupts its operations before stopping its engines
             const engines = yield* Scope.fork(poolScope, ExecutionStrategy.parallel)
@@ -159,15 +160,19 @@ export const makeEmbeddedPoolManager = (
               id: spec.id,
               spec,
               profile,
-              data: yield* Ref.make(initialData(spec)),
+              data: { current: initialData(spec) },
               lock: yield* Effect.makeSemaphore(1),
               scope: poolScope,
               engines,
               fibers
             }
-            yield* SynchronizedRef.update(ctx.pools, HashMap.set(spec.id, pool))
-            const status = toStatus(pool, initialData(spec))
-            yield* PubSub.publish(ctx.hub, new StatusChanged({ status, reason: "registered" }))
+            // registered and announced in one step, so no snapshot can show it and its event follow
+            yield* Effect.sync(() => {
+              ctx.pools.set(spec.id, pool)
+              ctx.changes.publish(
+                new StatusChanged({ status: toStatus(pool, pool.data.current), reason: "registered" })
+              )
+            })
             return pool
           })
         )
@@ -198,16 +203,13 @@ export const makeEmbeddedPoolManager = (
           () => new PoolNotFound({ poolId })
         )
         yield* Effect.uninterruptible(Effect.gen(function*() {
-          const removed = yield* ctx.eventLock.withPermits(1)(
-            SynchronizedRef.modify(ctx.pools, (pools) => [HashMap.has(pools, poolId), HashMap.remove(pools, poolId)])
+          const removed = yield* ctx.registryLock.withPermits(1)(
+            Effect.sync(() => ctx.pools.get(poolId) === pool && ctx.pools.delete(poolId))
           )
           if (!removed) return
           yield* Operations.shutdownPool(ctx, pool, 0)
-          yield* ctx.eventLock.withPermits(1)(
-            Effect.flatMap(
-              current(pool),
-              (data) => PubSub.publish(ctx.hub, new StatusChanged({ status: toStatus(pool, data), reason: "removed" }))
-            )
+          yield* Effect.sync(() =>
+            ctx.changes.publish(new StatusChanged({ status: toStatus(pool, pool.data.current), reason: "removed" }))
           )
           yield* ctx.files.remove(ctx.files.pidfile(poolId))
         }))
@@ -256,13 +258,32 @@ export const makeEmbeddedPoolManager = (
         )
       })
 
-    const events = Stream.unwrapScoped(
-      ctx.eventLock.withPermits(1)(
-        Effect.gen(function*() {
-          const subscription = yield* PubSub.subscribe(ctx.hub)
-          const pools = yield* statuses
-          return Stream.concat(Stream.succeed(new Snapshot({ pools })), Stream.fromQueue(subscription))
-        })
+    // the snapshot is taken and the watcher added in one step: every later change, exactly once
+    const watch: PoolManagerService["watch"] = (onEvent) =>
+      Effect.async<void>((resume) => {
+        let remove = () => {}
+        const deliver = (event: PoolEvent): boolean => {
+          try {
+            onEvent(event)
+            return true
+          } catch (defect) {
+            remove()
+            resume(Effect.die(defect))
+            return false
+          }
+        }
+        if (!deliver(new Snapshot({ pools: statusesNow() }))) return
+        remove = ctx.changes.add({ onChange: deliver, onEnd: () => resume(Effect.void) })
+        return Effect.sync(() => remove())
+      })
+
+    const events = Stream.asyncPush<PoolEvent>((emit) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          emit.single(new Snapshot({ pools: statusesNow() }))
+          return ctx.changes.add({ onChange: (event) => emit.single(event), onEnd: () => emit.end() })
+        }),
+        (remove) => Effect.sync(remove)
       )
     )
 
@@ -296,6 +317,7 @@ export const makeEmbeddedPoolManager = (
           )),
       lease,
       events,
+      watch,
       health: Effect.gen(function*() {
         const all = yield* statuses
         const now = yield* Clock.currentTimeMillis
@@ -311,12 +333,12 @@ export const makeEmbeddedPoolManager = (
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         yield* Ref.set(ctx.closing, true)
-        const pools = HashMap.toValues(yield* SynchronizedRef.get(ctx.pools))
+        const pools = Array.fromIterable(ctx.pools.values())
         yield* Effect.forEach(pools, (pool) => Operations.shutdownPool(ctx, pool, options.shutdownDeadlineMs), {
           concurrency: "unbounded",
           discard: true
         })
-        yield* PubSub.shutdown(ctx.hub)
+        yield* Effect.sync(() => ctx.changes.end())
       })
     )
 

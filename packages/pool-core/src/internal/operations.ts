@@ -11,8 +11,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as HashMap from "effect/HashMap"
-import * as PubSub from "effect/PubSub"
-import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import { PreloadFailed, ReloadFailed } from "../PoolErrors.js"
 import { DrainOutcome, ReloadOutcome, type ReloadStrategy } from "../PoolManager.js"
@@ -48,16 +46,21 @@ const awaitLeases = (
   deadlineMs: number
 ) =>
   Effect.gen(function*() {
-    // every change of a pool's state is published on the hub: subscribed before the first look,
-    // no release can fall between the look and the wait
-    const released = Effect.scoped(Effect.gen(function*() {
-      const changes = yield* PubSub.subscribe(ctx.hub)
-      let left = countLeases(yield* current(pool), matches)
-      while (left > 0) {
-        const event = yield* Queue.take(changes)
-        if (event.status.poolId === pool.id) left = countLeases(yield* current(pool), matches)
-      }
-    }))
+    // the first look and the watcher are one step: no release can fall between them
+    const released = Effect.async<void>((resume) => {
+      const done = () => countLeases(pool.data.current, matches) === 0
+      if (done()) return resume(Effect.void)
+      const remove = ctx.changes.add({
+        onChange: (event) => {
+          if (event.status.poolId !== pool.id || !done()) return
+          remove()
+          resume(Effect.void)
+        },
+        // the manager is shutting down: its finalizer drains the pools, this wait ends at the deadline
+        onEnd: () => {}
+      })
+      return Effect.sync(remove)
+    })
     yield* Effect.raceFirst(released, Effect.asVoid(engine.process.exited)).pipe(
       Effect.timeout(deadlineMs),
       // also used by the shutdown finalizer (uninterruptible): the race and the timeout must be able to interrupt

@@ -11,7 +11,8 @@ import {
   PoolStatus,
   SlotsExhausted,
   Snapshot,
-  StatusChanged
+  StatusChanged,
+  watchEvents
 } from "../../src/index.js"
 import { DrainOutcome, Lease, ManagerHealth, type PoolEvent, type PoolId, type PoolSpec } from "../../src/index.js"
 
@@ -56,6 +57,13 @@ export const StubPoolManager = Layer.scoped(
         (status) => status === undefined ? Effect.void : PubSub.publish(hub, new StatusChanged({ status, reason }))
       )
     const list = Effect.map(Ref.get(pools), (m) => [...m.values()].map((p) => statusOf(p.spec, p.leases)))
+    const events = Stream.unwrapScoped(
+      Effect.gen(function*() {
+        const sub = yield* PubSub.subscribe(hub)
+        const pools = yield* list
+        return Stream.concat(Stream.succeed<PoolEvent>(new Snapshot({ pools })), Stream.fromQueue(sub))
+      })
+    )
     return PoolManager.of({
       register: (spec) =>
         Effect.gen(function*() {
@@ -94,13 +102,8 @@ export const StubPoolManager = Layer.scoped(
             model: p.spec.model
           })
         }),
-      events: Stream.unwrapScoped(
-        Effect.gen(function*() {
-          const sub = yield* PubSub.subscribe(hub)
-          const pools = yield* list
-          return Stream.concat(Stream.succeed<PoolEvent>(new Snapshot({ pools })), Stream.fromQueue(sub))
-        })
-      ),
+      events,
+      watch: watchEvents(events),
       health: Effect.map(
         list,
         (l) => new ManagerHealth({ version: "stub", uptimeMs: 0, pools: l.length, ready: l.length })

@@ -9,6 +9,49 @@ import * as net from "node:net"
 import * as Sse from "../src/Sse.js"
 
 describe("Sse.push", () => {
+  it.live("frames queued before the head and frames written after it reach the client whole and in order", () =>
+    Effect.gen(function*() {
+      const total = 600
+      const frameOf = (i: number) => `id: ${i}\nevent: token\ndata: {"t":"é✓ ${i}"}\n\n`
+      const app = HttpRouter.empty.pipe(HttpRouter.get(
+        "/events",
+        Sse.push(
+          (emit) =>
+            Effect.gen(function*() {
+              // queued in the body before the server has written the head
+              for (let i = 0; i < 50; i++) emit.frame(frameOf(i))
+              let next = 50
+              // one per tick of the queue that also carries the server's head and the pipe's start
+              const tick = () => {
+                emit.frame(frameOf(next++))
+                if (next < 100) process.nextTick(tick)
+              }
+              process.nextTick(tick)
+              // then bursts on a timer, some while the first frames may still be in the pipe
+              yield* Effect.sync(() => {
+                for (let n = 0; n < 25 && next < total; n++) emit.frame(frameOf(next++))
+                if (next === total) emit.end()
+              }).pipe(Effect.repeat(Schedule.spaced("1 millis")), Effect.forkScoped)
+            }),
+          { heartbeatMs: 60_000, final: "" }
+        )
+      ))
+      const port = yield* HttpServer.serveEffect(app).pipe(
+        Effect.zipRight(HttpServer.addressWith((a) => Effect.succeed(a._tag === "TcpAddress" ? a.port : 0)))
+      )
+      const text = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/events`).then((r) => r.text()))
+      const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))
+      expect(ids).toEqual(Array.from({ length: total }, (_, i) => i))
+      expect(text).toContain(frameOf(total - 1))
+      expect(text.startsWith("retry: 1000\n\n")).toBe(true)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.mergeAll(
+        NodeHttpServer.layer(() => createServer(), { port: 0, host: "127.0.0.1" }),
+        ShutdownSignal.layer
+      ))
+    ))
+
   it.live("cuts a client that stops reading once the buffer limit is passed, and ends what the stream started", () =>
     Effect.gen(function*() {
       const released = yield* Deferred.make<void>()

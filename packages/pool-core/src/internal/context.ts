@@ -48,6 +48,7 @@ export interface ManagerContext {
   readonly pools: Map<PoolId, Pool>
   /** Serializes registering and removing pools. */
   readonly registryLock: Effect.Semaphore
+  /** Every change of a pool's state, handed to the watchers in the step that makes it. */
   readonly changes: Changes
   /** The supervisor fiber of each pool (watching a Ready engine, or waiting to restart one). */
   readonly supervisors: FiberMap.FiberMap<PoolId>

@@ -166,7 +166,7 @@ export const makeEmbeddedPoolManager = (
               engines,
               fibers
             }
-            // registered and announced in one step, so no snapshot can show it and its event follow
+            // registered and announced in one step: a snapshot either shows the pool or precedes its event
             yield* Effect.sync(() => {
               ctx.pools.set(spec.id, pool)
               ctx.changes.publish(

@@ -1,6 +1,6 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Ref, Scope, Stream } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, FiberId, Ref, Scope, Stream } from "effect"
 import { type PoolEvent, PoolId, PoolManager, PoolSpec, type PoolStatus } from "../src/index.js"
 import { alive, awaitStatus, failureOf, recordEvents, statusesOf, withManager } from "./support/harness.js"
 
@@ -150,12 +150,15 @@ describe("embedded pool manager: leases, drain, events", () => {
           // status it saw last (a change missed or seen twice breaks the chain), and keeps the last
           const follow = () => {
             const state = { last: undefined as PoolStatus | undefined, broken: [] as Array<string>, events: 0 }
+            // the pool registered after the churn: everything before it has been handed out
+            const sawMarker = Deferred.unsafeMake<void>(FiberId.none)
             const onEvent = (event: PoolEvent) => {
               if ((event._tag === "Snapshot") !== (state.events++ === 0)) state.broken.push(`${event._tag} first`)
               if (event._tag === "Snapshot") {
                 state.last = event.pools.find((p) => p.poolId === "w")
                 return
               }
+              if (event.status.poolId === "w-marker") Deferred.unsafeDone(sawMarker, Exit.void)
               if (event.status.poolId !== "w") return
               const before = state.last?.activeLeases ?? 0
               const step = event.reason === "lease-acquired" ? 1 : event.reason === "lease-released" ? -1 : 0
@@ -164,7 +167,7 @@ describe("embedded pool manager: leases, drain, events", () => {
               }
               state.last = event.status
             }
-            return { state, onEvent }
+            return { state, onEvent, sawMarker }
           }
           const churn = Effect.all(
             Array.from({ length: 6 }, () =>
@@ -187,8 +190,10 @@ describe("embedded pool manager: leases, drain, events", () => {
           yield* Effect.all([churn, joining], { concurrency: 2, discard: true })
           const final = yield* pm.status(id("w"))
           expect(final.activeLeases).toBe(0)
-          // the streams may still hold events they have not handed out
-          yield* Effect.sleep("50 millis")
+          // the streams may still hold events they have not handed out: wait for one that follows them all
+          yield* pm.register(new PoolSpec({ id: id("w-marker"), engine: "fake", model: "tiny", preload: false }))
+          yield* Effect.forEach(followers, (f) =>
+            Deferred.await(f.sawMarker), { discard: true })
           for (const { state } of followers) {
             expect(state.broken).toEqual([])
             expect(state.last).toMatchObject({ activeLeases: 0, slotsFree: 6 })
@@ -206,13 +211,18 @@ describe("embedded pool manager: leases, drain, events", () => {
           yield* pm.register(new PoolSpec({ id: id("t"), engine: "fake", model: "tiny", slots: 2, preload: false }))
           yield* pm.preload(id("t"))
           const reasons: Array<string> = []
+          const watching = yield* Deferred.make<void>()
+          const failingWatches = yield* Deferred.make<void>()
           yield* Effect.forkScoped(pm.watch((event) => {
             if (event._tag === "StatusChanged") reasons.push(event.reason)
+            else Deferred.unsafeDone(watching, Exit.void)
           }))
           const failing = yield* Effect.fork(pm.watch((event) => {
             if (event._tag === "StatusChanged") throw new Error("watcher bug")
+            Deferred.unsafeDone(failingWatches, Exit.void)
           }))
-          yield* Effect.yieldNow()
+          yield* Deferred.await(watching)
+          yield* Deferred.await(failingWatches)
           yield* Effect.scoped(pm.lease(id("t")))
           const exit = yield* Fiber.await(failing)
           expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)

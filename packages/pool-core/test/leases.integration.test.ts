@@ -2,7 +2,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, FiberId, Ref, Scope, Stream } from "effect"
 import { type PoolEvent, PoolId, PoolManager, PoolSpec, type PoolStatus } from "../src/index.js"
-import { alive, awaitStatus, failureOf, recordEvents, statusesOf, withManager } from "./support/harness.js"
+import { alive, awaitStatus, failureOf, readyPool, recordEvents, statusesOf, withManager } from "./support/harness.js"
 
 const id = PoolId.make
 
@@ -14,8 +14,7 @@ describe("embedded pool manager: leases, drain, events", () => {
         Effect.gen(function*() {
           const pm = yield* PoolManager
           const events = yield* recordEvents
-          yield* pm.register(new PoolSpec({ id: id("d1"), engine: "fake", model: "tiny", slots: 2, preload: false }))
-          const handoff = yield* pm.preload(id("d1"))
+          const handoff = yield* readyPool("d1", { slots: 2 })
           const scope = yield* Scope.make()
           const lease = yield* pm.lease(id("d1")).pipe(Scope.extend(scope))
           expect(lease).toMatchObject({ poolId: "d1", generation: 1, url: handoff.url, engine: "fake", model: "tiny" })
@@ -54,8 +53,7 @@ describe("embedded pool manager: leases, drain, events", () => {
       withManager({}, () =>
         Effect.gen(function*() {
           const pm = yield* PoolManager
-          yield* pm.register(new PoolSpec({ id: id("d2"), engine: "fake", model: "tiny", slots: 2, preload: false }))
-          const handoff = yield* pm.preload(id("d2"))
+          const handoff = yield* readyPool("d2", { slots: 2 })
           const scope = yield* Scope.make()
           yield* pm.lease(id("d2")).pipe(Scope.extend(scope))
           const outcome = yield* pm.drain(id("d2"), { deadlineMs: 300 })
@@ -104,8 +102,7 @@ describe("embedded pool manager: leases, drain, events", () => {
       withManager({}, () =>
         Effect.gen(function*() {
           const pm = yield* PoolManager
-          yield* pm.register(new PoolSpec({ id: id("c"), engine: "fake", model: "tiny", slots: 4, preload: false }))
-          yield* pm.preload(id("c"))
+          yield* readyPool("c", { slots: 4 })
           const events = yield* recordEvents
           const held = yield* Ref.make(0)
           const maxHeld = yield* Ref.make(0)
@@ -144,8 +141,7 @@ describe("embedded pool manager: leases, drain, events", () => {
       withManager({}, () =>
         Effect.gen(function*() {
           const pm = yield* PoolManager
-          yield* pm.register(new PoolSpec({ id: id("w"), engine: "fake", model: "tiny", slots: 6, preload: false }))
-          yield* pm.preload(id("w"))
+          yield* readyPool("w", { slots: 6 })
           // each follower checks that every lease event moves the count by exactly one from the
           // status it saw last (a change missed or seen twice breaks the chain), and keeps the last
           const follow = () => {
@@ -208,8 +204,7 @@ describe("embedded pool manager: leases, drain, events", () => {
       withManager({}, () =>
         Effect.gen(function*() {
           const pm = yield* PoolManager
-          yield* pm.register(new PoolSpec({ id: id("t"), engine: "fake", model: "tiny", slots: 2, preload: false }))
-          yield* pm.preload(id("t"))
+          yield* readyPool("t", { slots: 2 })
           const reasons: Array<string> = []
           const watching = yield* Deferred.make<void>()
           const failingWatches = yield* Deferred.make<void>()

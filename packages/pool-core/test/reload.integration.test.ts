@@ -1,7 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Ref } from "effect"
-import { PoolId, PoolManager, PoolSpec } from "../src/index.js"
-import { alive, failureOf, httpStatus, httpText, recordEvents, statusesOf, withManager } from "./support/harness.js"
+import { PoolId, PoolManager } from "../src/index.js"
+import {
+  alive,
+  failureOf,
+  httpStatus,
+  httpText,
+  readyPool,
+  recordEvents,
+  statusesOf,
+  withManager
+} from "./support/harness.js"
 
 const id = PoolId.make
 
@@ -12,8 +21,7 @@ describe("embedded pool manager: reload", () => {
       withManager({}, () =>
         Effect.gen(function*() {
           const pm = yield* PoolManager
-          yield* pm.register(new PoolSpec({ id: id("r1"), engine: "mock", model: "tiny", preload: false }))
-          const old = yield* pm.preload(id("r1"))
+          const old = yield* readyPool("r1", { engine: "mock" })
           const outcome = yield* pm.reload(id("r1"), { model: "small" })
           expect(outcome).toMatchObject({ poolId: "r1", strategy: "replace", fromModel: "tiny", toModel: "small" })
           expect(outcome.handoff).toMatchObject({ model: "small", generation: 2 })
@@ -30,8 +38,7 @@ describe("embedded pool manager: reload", () => {
       withManager({}, () =>
         Effect.gen(function*() {
           const pm = yield* PoolManager
-          yield* pm.register(new PoolSpec({ id: id("s1"), engine: "fake", model: "tiny", slots: 2, preload: false }))
-          const old = yield* pm.preload(id("s1"))
+          const old = yield* readyPool("s1", { slots: 2 })
           const events = yield* recordEvents
           const outcome = yield* pm.reload(id("s1"), { model: "small", strategy: "surge" })
           expect(outcome).toMatchObject({ strategy: "surge", fromModel: "tiny", toModel: "small" })
@@ -54,8 +61,7 @@ describe("embedded pool manager: reload", () => {
       withManager({}, () =>
         Effect.gen(function*() {
           const pm = yield* PoolManager
-          yield* pm.register(new PoolSpec({ id: id("rb"), engine: "fake", model: "tiny", preload: false }))
-          yield* pm.preload(id("rb"))
+          yield* readyPool("rb")
           const error = yield* pm.reload(id("rb"), { model: "broken" }).pipe(failureOf("ReloadFailed"))
           expect(error).toMatchObject({
             poolId: "rb",
@@ -80,8 +86,7 @@ describe("embedded pool manager: reload", () => {
       withManager({}, () =>
         Effect.gen(function*() {
           const pm = yield* PoolManager
-          yield* pm.register(new PoolSpec({ id: id("sb"), engine: "fake", model: "tiny", preload: false }))
-          const old = yield* pm.preload(id("sb"))
+          const old = yield* readyPool("sb")
           yield* pm.lease(id("sb"))
           const error = yield* pm.reload(id("sb"), { model: "broken", strategy: "surge" }).pipe(
             failureOf("ReloadFailed")
@@ -101,8 +106,7 @@ describe("embedded pool manager: reload", () => {
       withManager({}, () =>
         Effect.gen(function*() {
           const pm = yield* PoolManager
-          yield* pm.register(new PoolSpec({ id: id("same"), engine: "fake", model: "tiny", preload: false }))
-          const old = yield* pm.preload(id("same"))
+          const old = yield* readyPool("same")
           const outcome = yield* pm.reload(id("same"), {})
           expect(outcome).toMatchObject({ fromModel: "tiny", toModel: "tiny", strategy: "replace" })
           expect(outcome.handoff.generation).toBe(2)
@@ -116,8 +120,7 @@ describe("embedded pool manager: reload", () => {
     withManager({}, () =>
       Effect.gen(function*() {
         const pm = yield* PoolManager
-        yield* pm.register(new PoolSpec({ id: id("two"), engine: "fake", model: "tiny", preload: false }))
-        yield* pm.preload(id("two"))
+        yield* readyPool("two")
         const events = yield* recordEvents
         const [a, b] = yield* Effect.all([
           pm.reload(id("two"), { model: "a", strategy: "surge" }),

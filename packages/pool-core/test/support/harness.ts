@@ -13,7 +13,15 @@ import { SpawnDaemon } from "@llama-orch/daemon-kit"
 import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
 import { Context, Deferred, Effect, Layer, Logger, LogLevel, Ref, Schedule, Scope, Stream } from "effect"
 import * as NodeProcess from "node:process"
-import { EmbeddedPoolManager, EngineProfile, type PoolEvent, PoolManager, type PoolStatus } from "../../src/index.js"
+import {
+  EmbeddedPoolManager,
+  EngineProfile,
+  type PoolEvent,
+  PoolId,
+  PoolManager,
+  PoolSpec,
+  type PoolStatus
+} from "../../src/index.js"
 
 const mock = mockEngineCommand()
 
@@ -126,6 +134,26 @@ export const withManager = <A, E>(
     Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)),
     Logger.withMinimumLogLevel(LogLevel.Error)
   )
+
+/** Registers a pool (not preloaded at registration) and preloads it: its handoff once Ready. */
+export const readyPool = (
+  poolId: string,
+  fields: { readonly engine?: string; readonly model?: string; readonly slots?: number } = {}
+) =>
+  Effect.gen(function*() {
+    const pm = yield* PoolManager
+    const { engine = "fake", model = "tiny", slots } = fields
+    yield* pm.register(
+      new PoolSpec({
+        id: PoolId.make(poolId),
+        engine,
+        model,
+        ...(slots === undefined ? {} : { slots }),
+        preload: false
+      })
+    )
+    return yield* pm.preload(PoolId.make(poolId))
+  })
 
 /** Waits (on the events stream) for the first status of `poolId` matching `predicate`. */
 export const awaitStatus = (

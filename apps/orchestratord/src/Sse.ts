@@ -4,7 +4,6 @@
  *
  * @since 0.1.0
  */
-import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ShutdownSignal } from "@llama-orch/daemon-kit"
@@ -13,8 +12,8 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { ServerResponse } from "node:http"
 import { Readable } from "node:stream"
+import { nodeResponse } from "./internal/nodeHttp.js"
 
 const encodeTaskEvent = Schema.encodeSync(TaskEvent)
 
@@ -160,12 +159,6 @@ export const push = <R>(
     yield* register(emit)
     return HttpServerResponse.raw(body, { contentType: "text/event-stream", headers })
   })
-
-/** Node's response behind `request`, when it is one. */
-const nodeResponse = (request: HttpServerRequest.HttpServerRequest): ServerResponse | undefined => {
-  const response: unknown = NodeHttpServerRequest.toServerResponse(request)
-  return response instanceof ServerResponse ? response : undefined
-}
 
 /**
  * How much an event stream may buffer for a client that does not read before it is cut: 8 MiB.

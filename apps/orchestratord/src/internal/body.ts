@@ -1,13 +1,13 @@
-import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { IncomingMessage } from "node:http"
+import type { IncomingMessage } from "node:http"
 import { type ApiFailure, fromParseError, invalidParams, payloadTooLarge } from "../ApiFailure.js"
 import { ServerSettings } from "../ServerSettings.js"
+import { nodeRequest } from "./nodeHttp.js"
 
 const parse = (text: string): Either.Either<unknown, ApiFailure> => {
   try {
@@ -15,12 +15,6 @@ const parse = (text: string): Either.Either<unknown, ApiFailure> => {
   } catch {
     return Either.left(invalidParams("the request body is not valid JSON"))
   }
-}
-
-/** The Node request behind `request`, when it is one. */
-const nodeRequest = (request: HttpServerRequest.HttpServerRequest): IncomingMessage | undefined => {
-  const source: unknown = NodeHttpServerRequest.toIncomingMessage(request)
-  return source instanceof IncomingMessage ? source : undefined
 }
 
 /**

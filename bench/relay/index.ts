@@ -3,7 +3,8 @@
  * engine) against streaming straight from a mock engine with the same flags, in the same run, at 1,
  * 64 and 256 concurrent streams. Both paths use the same request (`POST /v1/completions` with
  * `stream: true`); the native path (`POST /v2/tasks` + SSE) is measured too, and so is a bare
- * `node:http` relay (`plainRelay.mjs`): the floor any relay process has on this machine. Reports
+ * `node:http` relay (`plainRelay.mjs`): the floor any relay process has on this machine, and the same
+ * relay on the Effect platform (`effectRelay.ts`): the floor of a relay built like orchestratord. Reports
  * aggregate tokens per second, time to first token (TTFT), orchestratord's CPU time per relayed
  * token and its peak RSS.
  *
@@ -235,6 +236,13 @@ export const run = async (): Promise<BenchTable> => {
     ...["--ctx", "8192", "--tps", String(tps)]
   ])
   const plain = await start(process.execPath, [path.join(root, "bench/relay/plainRelay.mjs"), engine.url])
+  const effectFloor = await start(process.execPath, [
+    "--conditions=@llama-orch/source",
+    "--import",
+    "tsx",
+    path.join(root, "bench/relay/effectRelay.ts"),
+    engine.url
+  ])
   const orchestratord = await start(process.execPath, [
     "--conditions=@llama-orch/source",
     "--import",
@@ -254,11 +262,12 @@ export const run = async (): Promise<BenchTable> => {
     const pid = orchestratord.proc.pid
     const paths = {
       direct: { stream: (i: number, n?: number) => openAiStream(engine.url, i, n), pid: undefined },
-      floor: { stream: (i: number, n?: number) => openAiStream(plain.url, i, n), pid: undefined },
+      floor: { stream: (i: number, n?: number) => openAiStream(plain.url, i, n), pid: plain.proc.pid },
+      effect: { stream: (i: number, n?: number) => openAiStream(effectFloor.url, i, n), pid: effectFloor.proc.pid },
       relayed: { stream: (i: number, n?: number) => openAiStream(orchestratord.url, i, n), pid },
       native: { stream: (i: number, n?: number) => nativeStream(orchestratord.url, i, n), pid }
     }
-    const names = ["direct", "floor", "relayed", "native"] as const
+    const names = ["direct", "floor", "effect", "relayed", "native"] as const
     // warm-up: the engines' first requests and the JIT. A daemon serves thousands of requests: its
     // per-request code (not only its per-token code) is measured optimized, so every path first
     // serves warmUpRequests short requests, then 16 full ones
@@ -274,6 +283,7 @@ export const run = async (): Promise<BenchTable> => {
       const measured: Record<(typeof names)[number], Array<Batches>> = {
         direct: [],
         floor: [],
+        effect: [],
         relayed: [],
         native: []
       }
@@ -289,6 +299,7 @@ export const run = async (): Promise<BenchTable> => {
       }
       const direct = summarize(measured.direct)
       const floor = summarize(measured.floor)
+      const effect = summarize(measured.effect)
       const relayed = summarize(measured.relayed)
       const native = summarize(measured.native)
       const fmt = (n: number) => Number(n.toFixed(1))
@@ -298,30 +309,36 @@ export const run = async (): Promise<BenchTable> => {
         n,
         Math.round(direct.tokensPerSecond),
         Math.round(floor.tokensPerSecond),
+        Math.round(effect.tokensPerSecond),
         Math.round(relayed.tokensPerSecond),
         Math.round(native.tokensPerSecond),
         ratio(floor),
+        ratio(effect),
         ratio(relayed),
         fmt(direct.ttftP50),
         fmt(floor.ttftP50 - direct.ttftP50),
+        fmt(effect.ttftP50 - direct.ttftP50),
         fmt(relayed.ttftP50 - direct.ttftP50),
         fmt(native.ttftP50 - direct.ttftP50),
         fmt(relayed.ttftP95 - direct.ttftP95),
+        Math.round(floor.cpuUsPerToken),
+        Math.round(effect.cpuUsPerToken),
         Math.round(relayed.cpuUsPerToken),
         Math.round(native.cpuUsPerToken)
       ])
-      if ([direct, floor, relayed, native].some((r) => r.retries > 0)) {
+      if ([direct, floor, effect, relayed, native].some((r) => r.retries > 0)) {
         notes.push(
           `at ${c} streams of ${n} tokens, requests sent again after their connection closed unanswered: ` +
-            `${direct.retries} direct, ${floor.retries} plain, ${relayed.retries} /v1, ${native.retries} /v2`
+            `${direct.retries} direct, ${floor.retries} plain, ${effect.retries} effect, ${relayed.retries} /v1, ${native.retries} /v2`
         )
       }
       const expected = batchesPerPath * rounds * c * n
-      if ([direct, floor, relayed, native].some((r) => r.tokens !== expected)) {
+      if ([direct, floor, effect, relayed, native].some((r) => r.tokens !== expected)) {
         notes.push(
-          `at ${c} streams of ${n} tokens: ${direct.tokens} tokens direct, ${floor.tokens} plain, ${relayed.tokens} relayed, ${native.tokens} native ` +
+          `at ${c} streams of ${n} tokens: ${direct.tokens} tokens direct, ${floor.tokens} plain, ${effect.tokens} effect, ${relayed.tokens} relayed, ${native.tokens} native ` +
             `(expected ${expected}); stream errors: ${
-              [...direct.errors, ...floor.errors, ...relayed.errors, ...native.errors].join("; ") || "none"
+              [...direct.errors, ...floor.errors, ...effect.errors, ...relayed.errors, ...native.errors].join("; ") ||
+              "none"
             }`
         )
       }
@@ -331,9 +348,10 @@ export const run = async (): Promise<BenchTable> => {
       `mock engines with --tps ${tps} per stream, ${slots} slots; orchestratord is a real process with an embedded pool; client, engines and daemon share one machine (${os.cpus().length} CPUs)`,
       `tok/s: aggregate tokens received by the client divided by the wall time of the batches (${repeats} per path at 64 and 256 streams, the paths taking turns); ratio = relayed / direct`,
       "plain: a bare node:http relay (bench/relay/plainRelay.mjs) in front of the same engine — the floor any relay process has on this machine",
+      "effect: the same relay on @effect/platform's Node server with orchestrator-core's engine transport (bench/relay/effectRelay.ts), no queue, lease or validation — the floor of a relay built like orchestratord",
       `warm-up: every path first serves ${warmUpRequests} requests of 4 tokens (16 at a time) and 16 of 100 tokens; each measured batch follows a batch of 4-token requests at its own concurrency on the same path`,
       "TTFT: from sending the request to the first token at the client; added = relayed minus direct (p50, p95); the 1-stream row is 20 streams one after the other",
-      "CPU µs/token: user + system time of the orchestratord process (not its engine) during the batch, divided by the tokens received (its batches only); Linux charges CPU time in 10 ms ticks, which overcharges a process woken by timers at low load, so read it at 64 streams and more",
+      "CPU µs/token: user + system time of the relay process (orchestratord: not its engine) during the batch, divided by the tokens received (its batches only); Linux charges CPU time in 10 ms ticks, which overcharges a process woken by timers at low load, so read it at 64 streams and more",
       `machine load average when the run ended: ${
         os.loadavg().map((l) => l.toFixed(1)).join(", ")
       } (other work on the machine inflates every number)`
@@ -341,6 +359,7 @@ export const run = async (): Promise<BenchTable> => {
   } finally {
     await stop(orchestratord)
     await stop(plain)
+    await stop(effectFloor)
     await stop(engine)
     fs.rmSync(dir, { recursive: true, force: true })
   }
@@ -351,15 +370,20 @@ export const run = async (): Promise<BenchTable> => {
       "tokens",
       "direct tok/s",
       "plain tok/s",
+      "effect tok/s",
       "/v1 tok/s",
       "/v2 tok/s",
       "ratio plain",
+      "ratio effect",
       "ratio /v1",
       "direct TTFT p50 ms",
       "added p50 ms plain",
+      "added p50 ms effect",
       "added p50 ms /v1",
       "added p50 ms /v2",
       "added p95 ms /v1",
+      "CPU µs/token plain",
+      "CPU µs/token effect",
       "CPU µs/token /v1",
       "CPU µs/token /v2"
     ],

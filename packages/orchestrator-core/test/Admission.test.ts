@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, TestClock } from "effect"
+import * as Schema from "effect/Schema"
 import { Failed, Metrics, Predictions } from "../src/index.js"
 import { llamaTokens, poolStatus, type Script } from "./helpers/fakes.js"
 import { collect, harness, task, until } from "./helpers/harness.js"
@@ -85,7 +86,7 @@ describe("full-queue policies", () => {
       expect(c.queuePosition).toBe(1)
       const evicted = yield* collect(h.orchestrator.events(a.taskId))
       const last = evicted.at(-1)?.event
-      expect(last instanceof Failed && [last.code, last.retriable]).toEqual(["QUEUE_FULL_DROP_LRU", true])
+      expect(Schema.is(Failed)(last) && [last.code, last.retriable]).toEqual(["QUEUE_FULL_DROP_LRU", true])
       expect((yield* h.orchestrator.queueDepths).get("m")).toBe(2)
       yield* h.close
     }))
@@ -99,7 +100,7 @@ describe("full-queue policies", () => {
       expect(interactive.queuePosition).toBe(0)
       const shed = yield* collect(h.orchestrator.events(b.taskId))
       const last = shed.at(-1)?.event
-      expect(last instanceof Failed && last.code).toBe("QUEUE_FULL_DROP_LRU")
+      expect(Schema.is(Failed)(last) && last.code).toBe("QUEUE_FULL_DROP_LRU")
       expect((yield* h.orchestrator.get(a.taskId)).state).toBe("queued")
       const refused = yield* Effect.either(h.orchestrator.submit(task({ priority: "interactive" })))
       expect(failureTag(refused)).toBe("admitted")
@@ -118,7 +119,7 @@ describe("sessions", () => {
       })
       const poolOf = (events: ReadonlyArray<{ readonly event: unknown }>) =>
         events.flatMap((e) =>
-          e.event instanceof Metrics && e.event.poolId !== undefined ? [e.event] : []
+          Schema.is(Metrics)(e.event) && e.event.poolId !== undefined ? [e.event] : []
         )[0]
       const first = yield* h.orchestrator.submit(task({ session_id: "s1" }))
       const e1 = poolOf(yield* collect(h.orchestrator.events(first.taskId)))

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Exit, Fiber, HashMap, Logger, Scope, Stream, TestClock } from "effect"
-import { End, Failed, Metrics, type SequencedEvent, Started, Token } from "../src/index.js"
+import * as Schema from "effect/Schema"
+import { End, Failed, Metrics, SequencedEvent, Started, Token } from "../src/index.js"
 import { llamaTokens, poolStatus, type Script } from "./helpers/fakes.js"
 import { collect, harness, settle, tags, task, until } from "./helpers/harness.js"
 
@@ -34,12 +35,14 @@ describe("Orchestrator (fake engine, TestClock)", () => {
       const events = yield* collect(h.orchestrator.events(admission.taskId))
       expect(tags(events)).toEqual(["started", "metrics", "token", "token", "token", "end"])
       expect(events.map((e) => e.id)).toEqual([1, 2, 3, 4, 5, 6])
-      const tokens = events.flatMap((e) => e.event instanceof Token ? [e.event] : [])
+      // the events are built as plain literals on the hot path: each must still be what the schema says
+      expect(events.filter((e) => !Schema.is(SequencedEvent)(e))).toEqual([])
+      const tokens = events.flatMap((e) => Schema.is(Token)(e.event) ? [e.event] : [])
       expect(tokens.map((t) => [t.t, t.i])).toEqual([["a", 0], ["b", 1], ["c", 2]])
       const dispatch = events[1].event
-      expect(dispatch instanceof Metrics && dispatch.poolId).toBe("p1")
+      expect(Schema.is(Metrics)(dispatch) && dispatch.poolId).toBe("p1")
       const end = events[5].event
-      expect(end instanceof End && [end.tokensOut, end.tokensIn]).toEqual([3, 3])
+      expect(Schema.is(End)(end) && [end.tokensOut, end.tokensIn]).toEqual([3, 3])
       expect(h.log.requests[0]).toEqual({
         url: "http://engine.test/completion",
         body: { prompt: "hello", n_predict: 8, stream: true, seed: 7, stop: ["\n"] }
@@ -140,9 +143,9 @@ describe("Orchestrator (fake engine, TestClock)", () => {
       // the first task was dispatched as it was admitted, so the second queued at the head
       expect(tags(q)).toEqual(["started", "error"])
       const started = q[0].event
-      expect(started instanceof Started && started.queuePosition).toBe(0)
+      expect(Schema.is(Started)(started) && started.queuePosition).toBe(0)
       expect(q[1].event).toEqual(
-        new Failed({ code: "CANCELLED", message: "cancelled by the client", retriable: false })
+        Failed.make({ code: "CANCELLED", message: "cancelled by the client", retriable: false })
       )
 
       yield* h.orchestrator.cancel(running.taskId)
@@ -177,9 +180,9 @@ describe("Orchestrator (fake engine, TestClock)", () => {
           Effect.map(([events, at]) => ({ last: events.at(-1)?.event, at: at - started }))
         ), { concurrency: "unbounded" })
       const [f, i, d] = codes
-      expect(f.last instanceof Failed && [f.last.code, f.last.retriable]).toEqual(["DECODE_TIMEOUT", true])
-      expect(i.last instanceof Failed && [i.last.code, i.last.retriable]).toEqual(["DECODE_TIMEOUT", true])
-      expect(d.last instanceof Failed && [d.last.code, d.last.retriable]).toEqual(["DECODE_TIMEOUT", false])
+      expect(Schema.is(Failed)(f.last) && [f.last.code, f.last.retriable]).toEqual(["DECODE_TIMEOUT", true])
+      expect(Schema.is(Failed)(i.last) && [i.last.code, i.last.retriable]).toEqual(["DECODE_TIMEOUT", true])
+      expect(Schema.is(Failed)(d.last) && [d.last.code, d.last.retriable]).toEqual(["DECODE_TIMEOUT", false])
       expect(d.at).toBeGreaterThanOrEqual(500)
       expect(d.at).toBeLessThan(1_000)
       expect(i.at).toBeGreaterThanOrEqual(1_000)
@@ -206,7 +209,7 @@ describe("Orchestrator (fake engine, TestClock)", () => {
         ids.push(taskId)
         const events = yield* collect(h.orchestrator.events(taskId))
         const last = events.at(-1)?.event
-        expect(last instanceof Failed && [last.code, last.retriable]).toEqual(["WORKER_RESET", true])
+        expect(Schema.is(Failed)(last) && [last.code, last.retriable]).toEqual(["WORKER_RESET", true])
       }
       yield* until(() => h.counters.active.get("p1") === 0)
       expect(h.counters.active.get("p1")).toBe(0)
@@ -235,7 +238,7 @@ describe("Orchestrator (fake engine, TestClock)", () => {
       yield* h.close
       for (const f of followers) {
         const last = Array.from(yield* Fiber.join(f)).at(-1)?.event
-        expect(last instanceof Failed && [last.code, last.retriable]).toEqual(["CANCELLED", true])
+        expect(Schema.is(Failed)(last) && [last.code, last.retriable]).toEqual(["CANCELLED", true])
       }
       expect(h.counters.active.get("p1")).toBe(0)
       expect(h.log.aborted).toBe(1)

@@ -25,7 +25,7 @@ describe("TaskRequest", () => {
   })
 
   it("encodes events with snake_case keys", () => {
-    const wire = Schema.encodeSync(TaskEvent)(new Started({ queuePosition: 2, predictedStartMs: 30 }))
+    const wire = Schema.encodeSync(TaskEvent)(Started.make({ queuePosition: 2, predictedStartMs: 30 }))
     expect(wire).toEqual({ _tag: "started", queue_position: 2, predicted_start_ms: 30 })
   })
 })

@@ -12,7 +12,7 @@ const terminalCount = (events: ReadonlyArray<SequencedEvent>) =>
 const checkShape = (events: ReadonlyArray<SequencedEvent>) => {
   expect(events.map((e) => e.id)).toEqual(events.map((_, i) => i + 1))
   expect(events[0]?.event._tag).toBe("started")
-  const tokens = events.flatMap((e) => e.event instanceof Token ? [e.event.i] : [])
+  const tokens = events.flatMap((e) => Schema.is(Token)(e.event) ? [e.event.i] : [])
   expect(tokens).toEqual(tokens.map((_, i) => i))
   expect(terminalCount(events)).toBe(1)
   const last = events.at(-1)?.event
@@ -47,7 +47,7 @@ describe("Orchestrator on the embedded pool manager and real mock engines", () =
           )
           for (const events of results) {
             const { last, tokens } = checkShape(events)
-            expect(last instanceof End && last.tokensOut).toBe(tokens)
+            expect(Schema.is(End)(last) && last.tokensOut).toBe(tokens)
             expect(tokens).toBe(6)
           }
           const statuses = yield* pm.list
@@ -90,7 +90,7 @@ describe("Orchestrator on the embedded pool manager and real mock engines", () =
             const later = Array.from(yield* Stream.runCollect(orchestrator.events(taskId)))
             expect(later).toEqual(atCancel)
             const { last } = checkShape(later)
-            if (last instanceof Failed) {
+            if (Schema.is(Failed)(last)) {
               expect([last.code, last.retriable]).toEqual(["CANCELLED", false])
               cancelled++
             }
@@ -116,7 +116,7 @@ describe("Orchestrator on the embedded pool manager and real mock engines", () =
           const { taskId } = yield* orchestrator.submit(task({ model_ref: "tiny", max_tokens: 10 }))
           const events = Array.from(yield* Stream.runCollect(orchestrator.events(taskId)))
           const { last } = checkShape(events)
-          expect(last instanceof Failed && [last.code, last.retriable]).toEqual(["WORKER_RESET", true])
+          expect(Schema.is(Failed)(last) && [last.code, last.retriable]).toEqual(["WORKER_RESET", true])
           yield* awaitReady(pm, "c", 2)
           const retry = yield* orchestrator.submit(task({ model_ref: "tiny", max_tokens: 2 }))
           const after = Array.from(yield* Stream.runCollect(orchestrator.events(retry.taskId)))
@@ -144,7 +144,7 @@ describe("Orchestrator on the embedded pool manager and real mock engines", () =
           const { taskId } = yield* orchestrator.submit(task({ model_ref: "tiny", ...fields }))
           const events = Array.from(yield* Stream.runCollect(orchestrator.events(taskId)))
           const { last, tokens } = checkShape(events)
-          expect(last instanceof End && last.tokensOut).toBe(tokens)
+          expect(Schema.is(End)(last) && last.tokensOut).toBe(tokens)
           expect(tokens).toBeGreaterThan(0)
         }
       })
@@ -172,7 +172,7 @@ describe("Orchestrator on the embedded pool manager and real mock engines", () =
           )))
         const codes = all.map((events) => {
           const last = checkShape(events).last
-          return last instanceof Failed ? last.code : last?._tag
+          return Schema.is(Failed)(last) ? last.code : last?._tag
         })
         expect(codes).toEqual(["end", "QUEUE_FULL_DROP_LRU", "end", "end"])
         const refused = yield* Effect.either(orchestrator.submit(task({ model_ref: "nope" })))

@@ -234,7 +234,7 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
         }).pipe(recoverOpenAi))
   }))
 
-const notRetained = new Failed({
+const notRetained = Failed.make({
   code: "INTERNAL",
   message: "the task's events are no longer retained",
   retriable: true

@@ -3,7 +3,6 @@ import { comingUp } from "../Admission.js"
 import type { OrchestratorOptions } from "../OrchestratorOptions.js"
 import * as Placement from "../Placement.js"
 import type { Sessions } from "../Sessions.js"
-import { Metrics } from "../TaskEvent.js"
 import { TaskQueue } from "../TaskQueue.js"
 import type { PoolView } from "./poolView.js"
 import { emit, fail, type TaskRecord } from "./taskLog.js"
@@ -86,7 +85,7 @@ export class ModelQueues {
       if (record.position !== position) {
         record.position = position
         const onTimeProbability = this.onTime(record, now, this.view.startIn(model, position))
-        emit(record, new Metrics({ queuePosition: position, queueDepth: queue.size, onTimeProbability }, true), now)
+        emit(record, { _tag: "metrics", queuePosition: position, queueDepth: queue.size, onTimeProbability }, now)
       }
       position++
     }

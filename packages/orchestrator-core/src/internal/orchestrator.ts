@@ -257,7 +257,7 @@ export const make = (
       tasks.set(taskId, record)
       const predicted = view.startIn(model, offered.position)
       record.position = offered.position
-      emit(record, new Started({ queuePosition: offered.position, predictedStartMs: predicted }), now)
+      emit(record, Started.make({ queuePosition: offered.position, predictedStartMs: predicted }), now)
       if (offered.evicted !== undefined) {
         fail(
           offered.evicted.value,

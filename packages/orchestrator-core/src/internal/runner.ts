@@ -8,7 +8,7 @@ import * as EngineAdapter from "../EngineAdapter.js"
 import type { EngineTransportService } from "../EngineTransport.js"
 import * as OrchestratorMetrics from "../OrchestratorMetrics.js"
 import type { OrchestratorOptions } from "../OrchestratorOptions.js"
-import { End, Metrics, Token } from "../TaskEvent.js"
+import type { End } from "../TaskEvent.js"
 import { type MetricLabels, record as recordMetric } from "./metricLabels.js"
 import { emit, fail, type TaskRecord } from "./taskLog.js"
 
@@ -81,7 +81,7 @@ export const runTask = (
         record.engine = lease.engine
         record.startedAt = leasedAt
         record.position = undefined
-        return emit(record, new Metrics({ ...ctx.dispatchInfo(record, leasedAt), poolId, kvWarmth }, true), leasedAt)
+        return emit(record, { _tag: "metrics", ...ctx.dispatchInfo(record, leasedAt), poolId, kvWarmth }, leasedAt)
       })
       if (!opened) return true
       const poolLabels = ctx.labels.of(["pool_id", poolId], ["engine", lease.engine])
@@ -103,7 +103,7 @@ export const runTask = (
       const consume = EngineAdapter.runWith(ctx.transport, lease, record.request, (text) => {
         const at = clock.unsafeCurrentTimeMillis()
         progress.lastAt = at
-        if (emit(record, new Token({ t: text, i: record.tokensOut }, true), at)) {
+        if (emit(record, { _tag: "token", t: text, i: record.tokensOut }, at)) {
           record.tokensOut++
           if (progress.firstTokenAt === undefined) {
             progress.firstTokenAt = at
@@ -152,12 +152,13 @@ export const runTask = (
       const endedAt = yield* Clock.currentTimeMillis
       const ended = yield* Effect.sync(() => {
         if (done.tokensIn !== undefined) record.tokensIn = done.tokensIn
-        const event = new End({
+        const event: End = {
+          _tag: "end",
           tokensOut: record.tokensOut,
           tokensIn: record.tokensIn,
           decodeTimeMs: endedAt - leasedAt,
           decodeMs: done.decodeMs ?? endedAt - (progress.firstTokenAt ?? endedAt)
-        }, true)
+        }
         if (!emit(record, event, endedAt)) return false
         ctx.onEnded(record, endedAt - leasedAt, endedAt)
         return true

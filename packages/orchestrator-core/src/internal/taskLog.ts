@@ -78,7 +78,7 @@ const deliver = (listener: (event: SequencedEvent) => void, event: SequencedEven
  */
 export const emit = (record: TaskRecord, event: TaskEvent, now: number): boolean => {
   if (record.terminal) return false
-  const sequenced = new SequencedEvent({ id: record.events.length + 1, event }, true)
+  const sequenced: SequencedEvent = { id: record.events.length + 1, event }
   record.events.push(sequenced)
   for (const listener of record.listeners) {
     if (!deliver(listener, sequenced)) record.listeners.delete(listener)
@@ -108,7 +108,7 @@ export const fail = (
 ): boolean =>
   emit(
     record,
-    new Failed({ code, message, retriable, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }),
+    Failed.make({ code, message, retriable, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }),
     now
   )
 

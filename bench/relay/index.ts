@@ -258,16 +258,29 @@ export const run = async (): Promise<BenchTable> => {
   try {
     await waitReady(`${engine.url}/health`)
     await waitReady(`${orchestratord.url}/ready`)
-    // the four paths; the daemon's CPU is read around its own batches only
+    // the five paths, each with the label its notes use; a relay's CPU is read around its own batches only
     const pid = orchestratord.proc.pid
     const paths = {
-      direct: { stream: (i: number, n?: number) => openAiStream(engine.url, i, n), pid: undefined },
-      floor: { stream: (i: number, n?: number) => openAiStream(plain.url, i, n), pid: plain.proc.pid },
-      effect: { stream: (i: number, n?: number) => openAiStream(effectFloor.url, i, n), pid: effectFloor.proc.pid },
-      relayed: { stream: (i: number, n?: number) => openAiStream(orchestratord.url, i, n), pid },
-      native: { stream: (i: number, n?: number) => nativeStream(orchestratord.url, i, n), pid }
+      direct: { label: "direct", stream: (i: number, n?: number) => openAiStream(engine.url, i, n), pid: undefined },
+      floor: { label: "plain", stream: (i: number, n?: number) => openAiStream(plain.url, i, n), pid: plain.proc.pid },
+      effect: {
+        label: "effect",
+        stream: (i: number, n?: number) => openAiStream(effectFloor.url, i, n),
+        pid: effectFloor.proc.pid
+      },
+      relayed: { label: "/v1", stream: (i: number, n?: number) => openAiStream(orchestratord.url, i, n), pid },
+      native: { label: "/v2", stream: (i: number, n?: number) => nativeStream(orchestratord.url, i, n), pid }
     }
     const names = ["direct", "floor", "effect", "relayed", "native"] as const
+    type Name = (typeof names)[number]
+    /** One value per path. */
+    const perPath = <A>(f: (name: Name) => A): Record<Name, A> => ({
+      direct: f("direct"),
+      floor: f("floor"),
+      effect: f("effect"),
+      relayed: f("relayed"),
+      native: f("native")
+    })
     // warm-up: the engines' first requests and the JIT. A daemon serves thousands of requests: its
     // per-request code (not only its per-token code) is measured optimized, so every path first
     // serves warmUpRequests short requests, then 16 full ones
@@ -277,16 +290,10 @@ export const run = async (): Promise<BenchTable> => {
     }
     for (const { streams: c, tokens: n } of runs) {
       // a single stream is repeated so its TTFT percentiles mean something; concurrent batches are
-      // repeated, the four paths taking turns, so that a busy moment of the machine falls on all
+      // repeated, the paths taking turns, so that a busy moment of the machine falls on all
       const rounds = c === 1 ? 20 : 1
       const batchesPerPath = c === 1 ? 1 : repeats
-      const measured: Record<(typeof names)[number], Array<Batches>> = {
-        direct: [],
-        floor: [],
-        effect: [],
-        relayed: [],
-        native: []
-      }
+      const measured = perPath((): Array<Batches> => [])
       for (let repeat = 0; repeat < batchesPerPath; repeat++) {
         for (const name of names) {
           const path = paths[name]
@@ -297,11 +304,11 @@ export const run = async (): Promise<BenchTable> => {
           measured[name].push(await batches(c, (i) => path.stream(i, n), rounds, path.pid))
         }
       }
-      const direct = summarize(measured.direct)
-      const floor = summarize(measured.floor)
-      const effect = summarize(measured.effect)
-      const relayed = summarize(measured.relayed)
-      const native = summarize(measured.native)
+      const results = perPath((name) => summarize(measured[name]))
+      const { direct, effect, floor, native, relayed } = results
+      const all = names.map((name) => results[name])
+      const each = (count: (r: RunResult) => number | string) =>
+        names.map((name) => `${count(results[name])} ${paths[name].label}`).join(", ")
       const fmt = (n: number) => Number(n.toFixed(1))
       const ratio = (r: RunResult) => Number((r.tokensPerSecond / direct.tokensPerSecond).toFixed(3))
       rows.push([
@@ -326,20 +333,17 @@ export const run = async (): Promise<BenchTable> => {
         Math.round(relayed.cpuUsPerToken),
         Math.round(native.cpuUsPerToken)
       ])
-      if ([direct, floor, effect, relayed, native].some((r) => r.retries > 0)) {
+      if (all.some((r) => r.retries > 0)) {
         notes.push(
           `at ${c} streams of ${n} tokens, requests sent again after their connection closed unanswered: ` +
-            `${direct.retries} direct, ${floor.retries} plain, ${effect.retries} effect, ${relayed.retries} /v1, ${native.retries} /v2`
+            each((r) => r.retries)
         )
       }
       const expected = batchesPerPath * rounds * c * n
-      if ([direct, floor, effect, relayed, native].some((r) => r.tokens !== expected)) {
+      if (all.some((r) => r.tokens !== expected)) {
         notes.push(
-          `at ${c} streams of ${n} tokens: ${direct.tokens} tokens direct, ${floor.tokens} plain, ${effect.tokens} effect, ${relayed.tokens} relayed, ${native.tokens} native ` +
-            `(expected ${expected}); stream errors: ${
-              [...direct.errors, ...floor.errors, ...effect.errors, ...relayed.errors, ...native.errors].join("; ") ||
-              "none"
-            }`
+          `at ${c} streams of ${n} tokens, tokens received: ${each((r) => r.tokens)} (expected ${expected}); ` +
+            `stream errors: ${all.flatMap((r) => r.errors).join("; ") || "none"}`
         )
       }
     }

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import type { RequestGuard } from "@llama-orch/daemon-kit"
 import type { Failed, SubmitError, TaskNotFound } from "@llama-orch/orchestrator-core"
 import { ErrorEnvelope } from "@llama-orch/orchestrator-core"
 import type {
@@ -55,6 +56,19 @@ export const payloadTooLarge = (limit: number): ApiFailure =>
 /** @since 0.1.0 */
 export const unauthorized = (message: string): ApiFailure =>
   make(401, { code: "UNAUTHORIZED", message, retriable: false })
+
+/**
+ * A request the guard refused: 403 `FORBIDDEN` (foreign `Host` or `Origin`) or 415
+ * `UNSUPPORTED_MEDIA_TYPE` (a body that is not JSON).
+ *
+ * @since 0.1.0
+ */
+export const fromRefusal = (refusal: RequestGuard.Refusal): ApiFailure =>
+  make(refusal.status, {
+    code: refusal.status === 415 ? "UNSUPPORTED_MEDIA_TYPE" : "FORBIDDEN",
+    message: refusal.message,
+    retriable: false
+  })
 
 /** @since 0.1.0 */
 export const notFound = (message: string): ApiFailure => make(404, { code: "NOT_FOUND", message, retriable: false })
@@ -244,6 +258,8 @@ const openAiType = (status: number): string => {
   switch (status) {
     case 401:
       return "authentication_error"
+    case 403:
+      return "permission_error"
     case 404:
       return "not_found_error"
     case 429:

@@ -50,6 +50,8 @@ const {
   port: _port,
   token: _token,
   token_file: _tokenFile,
+  allowed_hosts: allowedHosts,
+  allowed_origins: allowedOrigins,
   ...embeddedFields
 } = PoolManagerdConfig.PoolManagerdConfig.fields
 
@@ -71,6 +73,8 @@ export const ConfigFile = Schema.Struct({
   token: Schema.optional(Schema.String),
   token_file: Schema.optional(Schema.NonEmptyString),
   log_level: Schema.optional(Schema.Literal("debug", "info", "warning", "error")),
+  allowed_hosts: allowedHosts,
+  allowed_origins: allowedOrigins,
   max_body_bytes: Schema.optional(PositiveInt),
   heartbeat_ms: Schema.optional(PositiveInt),
   openai_default_max_tokens: Schema.optional(PositiveInt),

@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Serve } from "@llama-orch/daemon-kit"
+import { RequestGuard, Serve } from "@llama-orch/daemon-kit"
 import { NodeEngineTransport, Orchestrator } from "@llama-orch/orchestrator-core"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
@@ -60,6 +60,12 @@ export const layer = (options: DaemonOptions) => {
   )
   const settings = ServerSettings.layer({
     token: options.token,
+    guard: RequestGuard.make({
+      bindHost: options.host,
+      allowedHosts: options.config.allowed_hosts,
+      allowedOrigins: options.config.allowed_origins,
+      bodyTypes: ["application/json"]
+    }),
     ...(options.config.max_body_bytes === undefined ? {} : { maxBodyBytes: options.config.max_body_bytes }),
     ...(options.config.heartbeat_ms === undefined ? {} : { heartbeatMs: options.config.heartbeat_ms }),
     ...(options.config.openai_default_max_tokens === undefined

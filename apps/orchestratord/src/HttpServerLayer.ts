@@ -9,7 +9,7 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { PrometheusMetrics } from "@llama-orch/daemon-kit"
+import { PrometheusMetrics, RequestGuard } from "@llama-orch/daemon-kit"
 import { PoolAuth } from "@llama-orch/pool-core"
 import { PoolMetrics } from "@llama-orch/pool-managerd"
 import * as Cause from "effect/Cause"
@@ -20,7 +20,15 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { randomUUID } from "node:crypto"
 import { OrchestratorApi } from "./Api.js"
-import { type ApiFailure, internal, notFound, toOpenAiResponse, toResponse, unauthorized } from "./ApiFailure.js"
+import {
+  type ApiFailure,
+  fromRefusal,
+  internal,
+  notFound,
+  toOpenAiResponse,
+  toResponse,
+  unauthorized
+} from "./ApiFailure.js"
 import { MetaLive } from "./internal/metaHandlers.js"
 import { OpenAiLive } from "./internal/openAiHandlers.js"
 import { PoolsLive } from "./internal/poolsHandlers.js"
@@ -49,13 +57,14 @@ const isRouteNotFound = (error: unknown): boolean =>
   typeof error === "object" && error !== null && "_tag" in error && error._tag === "RouteNotFound"
 
 /**
- * The global middleware: correlation id, bearer auth, typed 404 and 500.
+ * The global middleware: correlation id, the request guard (`Host`, `Origin`, body media type, CORS),
+ * bearer auth, typed 404 and 500.
  *
  * @since 0.1.0
  */
 export const GlobalMiddleware = HttpLayerRouter.middleware(
   Effect.gen(function*() {
-    const { token } = yield* ServerSettings
+    const { guard, token } = yield* ServerSettings
     return (httpEffect) =>
       Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
         const incoming = request.headers[correlationHeader]
@@ -68,6 +77,18 @@ export const GlobalMiddleware = HttpLayerRouter.middleware(
             const path = pathOf(request.url)
             const render = (failure: ApiFailure) =>
               path.startsWith("/v1/") ? toOpenAiResponse(failure) : toResponse(failure)
+            // the guard first: a rebinding page or a cross-site form learns nothing, not even 401
+            const verdict = guard.decide(request)
+            if (verdict._tag === "Preflight") {
+              return HttpServerResponse.setHeader(
+                RequestGuard.preflightResponse(verdict.origin),
+                correlationHeader,
+                correlationId
+              )
+            }
+            if (verdict._tag === "Refused") {
+              return HttpServerResponse.setHeader(render(fromRefusal(verdict)), correlationHeader, correlationId)
+            }
             const refusal = token === undefined || publicPaths.has(path)
               ? undefined
               : Option.match(PoolAuth.bearerToken(request.headers), {
@@ -88,7 +109,10 @@ export const GlobalMiddleware = HttpLayerRouter.middleware(
                   )
                 })
               )
-            return HttpServerResponse.setHeader(response, correlationHeader, correlationId)
+            return RequestGuard.withCors(
+              HttpServerResponse.setHeader(response, correlationHeader, correlationId),
+              verdict.corsOrigin
+            )
           })
         )
       })

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { RequestGuard } from "@llama-orch/daemon-kit"
 import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
@@ -31,6 +32,8 @@ export interface ServerSettingsShape {
   readonly token: Redacted.Redacted<string> | undefined
   /** Default `max_tokens` of OpenAI requests that do not say. */
   readonly openAiDefaultMaxTokens: number
+  /** What the request guard allows (`Host` names, browser origins); see daemon-kit's `RequestGuard`. */
+  readonly guard: RequestGuard.Guard
   /** Bytes an event stream may buffer for a client that does not read before it is cut. */
   readonly sseMaxBufferedBytes: number
 }
@@ -46,8 +49,9 @@ export class ServerSettings extends Context.Tag("@llama-orch/orchestratord/Serve
 >() {}
 
 /**
- * Default settings: 1 MiB bodies, 15 s heartbeats, no token, 256 tokens for OpenAI requests, 8 MiB
- * of event stream buffered for a client that does not read.
+ * Default settings: 1 MiB bodies, 15 s heartbeats, no token, 256 tokens for OpenAI requests, a guard
+ * for a loopback bind with no extra hosts or origins, 8 MiB of event stream buffered for a client that
+ * does not read.
  *
  * @since 0.1.0
  */
@@ -56,6 +60,12 @@ export const defaults: ServerSettingsShape = {
   heartbeatMs: 15_000,
   token: undefined,
   openAiDefaultMaxTokens: 256,
+  guard: RequestGuard.make({
+    bindHost: "127.0.0.1",
+    allowedHosts: [],
+    allowedOrigins: [],
+    bodyTypes: ["application/json"]
+  }),
   sseMaxBufferedBytes: defaultMaxBufferedBytes
 }
 

@@ -5,7 +5,14 @@
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
-import { BindSafety, CommandLine, ConfigFile as ConfigFiles, DaemonMain, Secret } from "@llama-orch/daemon-kit"
+import {
+  BindSafety,
+  CommandLine,
+  ConfigFile as ConfigFiles,
+  DaemonMain,
+  RequestGuard,
+  Secret
+} from "@llama-orch/daemon-kit"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -53,7 +60,9 @@ const orchestratord = Command.make(
         })
       const host = CommandLine.override(config.host ?? defaults.host, flags.host)
       const port = CommandLine.override(config.port ?? defaults.port, flags.port)
-      yield* BindSafety.ensureBindAllowed(host, token, `token, token_file or ${defaults.tokenEnv}`)
+      const tokenHint = `token, token_file or ${defaults.tokenEnv}`
+      yield* BindSafety.ensureBindAllowed(host, token, tokenHint)
+      yield* RequestGuard.ensureOriginsAllowed(config.allowed_origins, token, tokenHint)
       yield* Effect.logInfo(
         config.pool_manager === undefined
           ? "Starting orchestratord with embedded pools."

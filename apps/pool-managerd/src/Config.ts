@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
-import { ConfigFile, Secret } from "@llama-orch/daemon-kit"
+import { ConfigFile, RequestGuard, Secret } from "@llama-orch/daemon-kit"
 import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
 import { EmbeddedPoolManager, EngineProfile, PoolSpec } from "@llama-orch/pool-core"
 import * as Effect from "effect/Effect"
@@ -73,6 +73,8 @@ export const PoolManagerdConfig = Schema.Struct({
   model_dir: Schema.optional(Schema.NonEmptyString),
   token: Schema.optional(Schema.String),
   token_file: Schema.optional(Schema.NonEmptyString),
+  allowed_hosts: Schema.optionalWith(Schema.Array(RequestGuard.AllowedHost), { default: () => [] }),
+  allowed_origins: Schema.optionalWith(Schema.Array(RequestGuard.AllowedOrigin), { default: () => [] }),
   engine_host: Schema.optional(Schema.NonEmptyTrimmedString),
   shutdown_deadline_ms: Schema.optional(NonNegativeInt),
   stop_grace_ms: Schema.optional(NonNegativeInt),
@@ -121,6 +123,10 @@ export interface Settings {
   readonly host: string
   readonly port: number
   readonly token: Option.Option<Redacted.Redacted<string>>
+  /** Host names served besides loopback ones (`allowed_hosts`). */
+  readonly allowedHosts: ReadonlyArray<string>
+  /** Browser origins allowed to call the RPC (`allowed_origins`). */
+  readonly allowedOrigins: ReadonlyArray<string>
   /** The file's `log_level`, if set (otherwise `--log-level` or `info`). */
   readonly logLevel: "debug" | "info" | "warning" | "error" | undefined
   readonly manager: EmbeddedPoolManager.EmbeddedOptions
@@ -259,6 +265,8 @@ export const resolve = (
       host: Option.getOrElse(overrides.host, () => config.host ?? defaults.host),
       port,
       token,
+      allowedHosts: config.allowed_hosts,
+      allowedOrigins: config.allowed_origins,
       logLevel: config.log_level,
       manager
     }

@@ -15,7 +15,7 @@ import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
 import type * as Path from "@effect/platform/Path"
-import { BindSafety, Serve } from "@llama-orch/daemon-kit"
+import { BindSafety, RequestGuard, Serve } from "@llama-orch/daemon-kit"
 import { EmbeddedPoolManager, PoolRpcHandlers } from "@llama-orch/pool-core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -31,6 +31,9 @@ import * as PoolMetrics from "./PoolMetrics.js"
  */
 export const tokenHint = "token or token_file in the config file, or POOL_MANAGERD_TOKEN / POOL_MANAGERD_TOKEN_FILE"
 
+/** The media type of the RPC's NDJSON request bodies, the only bodies pool-managerd reads. */
+const rpcContentType = "application/ndjson"
+
 /**
  * The daemon: checks bind safety, then builds the manager and serves it. Run it with
  * `Layer.launch`.
@@ -41,16 +44,26 @@ export const layer = (
   settings: Settings
 ): Layer.Layer<
   never,
-  BindSafety.BindRefused | HttpServerError.ServeError,
+  BindSafety.BindRefused | RequestGuard.WildcardOriginRefused | HttpServerError.ServeError,
   CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
 > => {
   const manager = EmbeddedPoolManager.layer(settings.manager).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  const guard = RequestGuard.make({
+    bindHost: settings.host,
+    allowedHosts: settings.allowedHosts,
+    allowedOrigins: settings.allowedOrigins,
+    bodyTypes: [rpcContentType]
+  })
   const routes = Layer.mergeAll(
     PoolRpcHandlers.layerRoute({ token: Option.getOrUndefined(settings.token) }),
     HealthRoute.layer,
-    PoolMetrics.layer
+    PoolMetrics.layer,
+    RequestGuard.middleware(guard)
   )
-  const checked = Layer.effectDiscard(BindSafety.ensureBindAllowed(settings.host, settings.token, tokenHint))
+  const checked = Layer.effectDiscard(Effect.zipRight(
+    BindSafety.ensureBindAllowed(settings.host, settings.token, tokenHint),
+    RequestGuard.ensureOriginsAllowed(settings.allowedOrigins, settings.token, tokenHint)
+  ))
   const started = Layer.effectDiscard(
     Effect.logInfo("pool-managerd is starting.").pipe(
       Effect.annotateLogs({

@@ -25,6 +25,9 @@ export * as Logging from "./Logging.js"
 /** Prometheus text exposition of Effect `Metric`s, and a `/metrics` route. */
 export * as PrometheusMetrics from "./PrometheusMetrics.js"
 
+/** Refusing browser-driven requests: the `Host` allow-list, `Origin` checks, body media types and opt-in CORS. */
+export * as RequestGuard from "./RequestGuard.js"
+
 /** Secrets from the environment, `*_FILE` paths or the configuration, held as `Redacted`. */
 export * as Secret from "./Secret.js"
 

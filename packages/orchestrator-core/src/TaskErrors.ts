@@ -15,6 +15,8 @@ import * as Schema from "effect/Schema"
 export const ErrorCode = Schema.Literal(
   "INVALID_PARAMS",
   "UNAUTHORIZED",
+  "FORBIDDEN",
+  "UNSUPPORTED_MEDIA_TYPE",
   "NOT_FOUND",
   "MODEL_NOT_FOUND",
   "ADMISSION_REJECT",

@@ -52,6 +52,9 @@ const {
   token_file: _tokenFile,
   allowed_hosts: allowedHosts,
   allowed_origins: allowedOrigins,
+  // remote registration is pool-managerd's: embedded pools are registered by no remote caller
+  allow_remote_register: _allowRemoteRegister,
+  remote_register_limits: _remoteRegisterLimits,
   ...embeddedFields
 } = PoolManagerdConfig.PoolManagerdConfig.fields
 

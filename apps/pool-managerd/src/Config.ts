@@ -8,7 +8,7 @@
 import type * as FileSystem from "@effect/platform/FileSystem"
 import { ConfigFile, RequestGuard, Secret } from "@llama-orch/daemon-kit"
 import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
-import { EmbeddedPoolManager, EngineProfile, PoolSpec } from "@llama-orch/pool-core"
+import { EmbeddedPoolManager, EngineProfile, PoolSpec, RemotePolicy } from "@llama-orch/pool-core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
@@ -75,6 +75,12 @@ export const PoolManagerdConfig = Schema.Struct({
   token_file: Schema.optional(Schema.NonEmptyString),
   allowed_hosts: Schema.optionalWith(Schema.Array(RequestGuard.AllowedHost), { default: () => [] }),
   allowed_origins: Schema.optionalWith(Schema.Array(RequestGuard.AllowedOrigin), { default: () => [] }),
+  allow_remote_register: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  remote_register_limits: Schema.optional(Schema.Struct({
+    max_slots: Schema.optional(PositiveInt),
+    max_ctx: Schema.optional(PositiveInt),
+    max_startup_timeout_ms: Schema.optional(PositiveInt)
+  })),
   engine_host: Schema.optional(Schema.NonEmptyTrimmedString),
   shutdown_deadline_ms: Schema.optional(NonNegativeInt),
   stop_grace_ms: Schema.optional(NonNegativeInt),
@@ -127,6 +133,8 @@ export interface Settings {
   readonly allowedHosts: ReadonlyArray<string>
   /** Browser origins allowed to call the RPC (`allowed_origins`). */
   readonly allowedOrigins: ReadonlyArray<string>
+  /** What remote callers may register (`allow_remote_register`, `remote_register_limits`). */
+  readonly remote: RemotePolicy.RemotePolicy
   /** The file's `log_level`, if set (otherwise `--log-level` or `info`). */
   readonly logLevel: "debug" | "info" | "warning" | "error" | undefined
   readonly manager: EmbeddedPoolManager.EmbeddedOptions
@@ -210,6 +218,16 @@ const checkReferences = (config: PoolManagerdConfig, source: string) =>
     if (issues.length > 0) return yield* new ConfigFile.ConfigError({ source, issues })
   })
 
+const remotePolicy = (config: PoolManagerdConfig): RemotePolicy.RemotePolicy => {
+  const limits = config.remote_register_limits
+  return RemotePolicy.RemotePolicy.make({
+    allowRegister: config.allow_remote_register,
+    ...(limits?.max_slots === undefined ? {} : { maxSlots: limits.max_slots }),
+    ...(limits?.max_ctx === undefined ? {} : { maxCtx: limits.max_ctx }),
+    ...(limits?.max_startup_timeout_ms === undefined ? {} : { maxStartupTimeoutMs: limits.max_startup_timeout_ms })
+  })
+}
+
 /**
  * Turns a decoded file and the flags into `Settings`: checks references between pools and
  * engines, resolves the token (`POOL_MANAGERD_TOKEN`, `POOL_MANAGERD_TOKEN_FILE`, `token`,
@@ -267,6 +285,7 @@ export const resolve = (
       token,
       allowedHosts: config.allowed_hosts,
       allowedOrigins: config.allowed_origins,
+      remote: remotePolicy(config),
       logLevel: config.log_level,
       manager
     }

@@ -55,7 +55,7 @@ export const layer = (
     bodyTypes: [rpcContentType]
   })
   const routes = Layer.mergeAll(
-    PoolRpcHandlers.layerRoute({ token: Option.getOrUndefined(settings.token) }),
+    PoolRpcHandlers.layerRoute({ token: Option.getOrUndefined(settings.token), remote: settings.remote }),
     HealthRoute.layer,
     PoolMetrics.layer,
     RequestGuard.middleware(guard)
@@ -72,10 +72,17 @@ export const layer = (
         state_dir: settings.manager.stateDir,
         pools: settings.manager.pools.length,
         engines: settings.manager.profiles.map((p) => p.name).join(","),
-        auth: Option.isSome(settings.token)
+        auth: Option.isSome(settings.token),
+        remote_register: settings.remote.allowRegister
       })
     )
   )
+  const unconfined = Layer.effectDiscard(Effect.when(
+    Effect.logWarning(
+      "allow_remote_register is on without model_dir: remote callers may name any model ref under the working directory."
+    ),
+    () => settings.remote.allowRegister && settings.manager.modelDir === undefined
+  ))
   const stopped = Layer.scopedDiscard(
     Effect.addFinalizer(() => Effect.logInfo("pool-managerd stopped; every engine is stopped."))
   )
@@ -83,6 +90,7 @@ export const layer = (
     Layer.provide(manager),
     Layer.provide(stopped),
     Layer.provide(started),
+    Layer.provide(unconfined),
     Layer.provide(checked)
   )
 }

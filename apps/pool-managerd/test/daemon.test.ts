@@ -18,6 +18,7 @@ pools:
     slots: 2
     ctx_max: 2048
 shutdown_deadline_ms: 5000
+allow_remote_register: true
 stop_grace_ms: 5000
 `
 

@@ -22,6 +22,7 @@ export const startDemoDaemon = (token: Redacted.Redacted<string>) =>
       [
         "host: 127.0.0.1",
         `token: ${JSON.stringify(Redacted.value(token))}`,
+        "allow_remote_register: true",
         "engines:",
         "  - name: mock",
         "    mock: true"

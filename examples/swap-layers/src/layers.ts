@@ -6,7 +6,7 @@ import { FileSystem, HttpLayerRouter, HttpServer } from "@effect/platform"
 import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
 import { PoolClient } from "@llama-orch/pool-client"
-import { EmbeddedPoolManager, EngineProfile, PoolManager, PoolRpcHandlers } from "@llama-orch/pool-core"
+import { EmbeddedPoolManager, EngineProfile, PoolManager, PoolRpcHandlers, RemotePolicy } from "@llama-orch/pool-core"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { createServer } from "node:http"
 
@@ -40,7 +40,10 @@ export const remoteToLocalServer = Layer.unwrapScoped(
   Effect.gen(function*() {
     const token = Redacted.make("swap-layers-token")
     const server = yield* Layer.build(
-      HttpLayerRouter.serve(PoolRpcHandlers.layerRoute({ token }), { disableLogger: true, disableListenLog: true })
+      HttpLayerRouter.serve(
+        PoolRpcHandlers.layerRoute({ token, remote: RemotePolicy.RemotePolicy.make({ allowRegister: true }) }),
+        { disableLogger: true, disableListenLog: true }
+      )
         .pipe(
           Layer.provide(embedded),
           Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 }))

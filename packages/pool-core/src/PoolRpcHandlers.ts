@@ -15,41 +15,51 @@ import * as Stream from "effect/Stream"
 import * as PoolAuth from "./PoolAuth.js"
 import { PoolManager } from "./PoolManager.js"
 import { defaultKeepaliveMs, Keepalive, type LeaseFrame, PoolRpcs } from "./PoolRpcs.js"
+import * as RemotePolicy from "./RemotePolicy.js"
 
 const keepalives = (keepaliveMs: number | undefined): Stream.Stream<Keepalive> =>
   Stream.tick(Duration.millis(keepaliveMs ?? defaultKeepaliveMs)).pipe(Stream.drop(1), Stream.as(new Keepalive()))
 
 /**
  * The handlers of every `PoolRpcs` call, served by the `PoolManager` in context (embedded, or even a
- * remote one). A `Lease` call holds its slot in a scope that lives exactly as long as the response
- * stream: when the client ends the stream or its connection drops, the handler is interrupted and
+ * remote one), with `policy` deciding what a remote caller may register (see `RemotePolicy`). A
+ * `Lease` call holds its slot in a scope that lives exactly as long as the response stream: when the client ends the stream or its connection drops, the handler is interrupted and
  * the slot is released.
  *
  * @since 0.1.0
  */
-export const layer = PoolRpcs.toLayer(
-  Effect.gen(function*() {
-    const manager = yield* PoolManager
-    return PoolRpcs.of({
-      Register: (spec) => manager.register(spec),
-      Remove: ({ poolId }) => manager.remove(poolId),
-      List: () => manager.list,
-      Status: ({ poolId }) => manager.status(poolId),
-      Preload: ({ poolId }) => manager.preload(poolId),
-      Drain: ({ options, poolId }) => manager.drain(poolId, options),
-      Reload: ({ options, poolId }) => manager.reload(poolId, options),
-      Health: () => manager.health,
-      Lease: ({ keepaliveMs, poolId }) =>
-        Stream.unwrapScoped(
-          Effect.map(
-            manager.lease(poolId),
-            (lease): Stream.Stream<LeaseFrame> => Stream.concat(Stream.succeed(lease), keepalives(keepaliveMs))
-          )
-        ),
-      Watch: ({ keepaliveMs }) => Stream.merge(manager.events, keepalives(keepaliveMs), { haltStrategy: "left" })
+export const layerWith = (policy: RemotePolicy.RemotePolicy) =>
+  PoolRpcs.toLayer(
+    Effect.gen(function*() {
+      const manager = yield* PoolManager
+      return PoolRpcs.of({
+        Register: (payload) => Effect.flatMap(RemotePolicy.admitRegister(policy, payload), manager.register),
+        Remove: ({ poolId }) => Effect.zipRight(RemotePolicy.admitRemove(policy), manager.remove(poolId)),
+        List: () => manager.list,
+        Status: ({ poolId }) => manager.status(poolId),
+        Preload: ({ poolId }) => manager.preload(poolId),
+        Drain: ({ options, poolId }) => manager.drain(poolId, options),
+        Reload: ({ options, poolId }) => manager.reload(poolId, options),
+        Health: () => manager.health,
+        Lease: ({ keepaliveMs, poolId }) =>
+          Stream.unwrapScoped(
+            Effect.map(
+              manager.lease(poolId),
+              (lease): Stream.Stream<LeaseFrame> => Stream.concat(Stream.succeed(lease), keepalives(keepaliveMs))
+            )
+          ),
+        Watch: ({ keepaliveMs }) => Stream.merge(manager.events, keepalives(keepaliveMs), { haltStrategy: "left" })
+      })
     })
-  })
-)
+  )
+
+/**
+ * The handlers with the default remote policy: no remote `Register` or `Remove`
+ * (`RemotePolicy.registrationDisabled`).
+ *
+ * @since 0.1.0
+ */
+export const layer = layerWith(RemotePolicy.registrationDisabled)
 
 /**
  * Options of `layerRoute`.
@@ -61,6 +71,8 @@ export interface RouteOptions {
   readonly path?: `/${string}` | undefined
   /** Bearer token every call must carry; `undefined` allows every call. */
   readonly token: Redacted.Redacted<string> | undefined
+  /** What remote callers may register; default `RemotePolicy.registrationDisabled`. */
+  readonly remote?: RemotePolicy.RemotePolicy | undefined
   /** Also accept WebSocket upgrades (`GET path`) besides HTTP+NDJSON (`POST path`); default `true`. */
   readonly websocket?: boolean | undefined
 }
@@ -87,6 +99,10 @@ export const layerRoute = (
       RpcServer.layerHttpRouter({ group: PoolRpcs, path, protocol: "websocket", disableFatalDefects: true })
     )
   return routes.pipe(
-    Layer.provide([layer, PoolAuth.layerServer(options.token), RpcSerialization.layerNdjson])
+    Layer.provide([
+      layerWith(options.remote ?? RemotePolicy.registrationDisabled),
+      PoolAuth.layerServer(options.token),
+      RpcSerialization.layerNdjson
+    ])
   )
 }

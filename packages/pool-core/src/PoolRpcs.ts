@@ -26,8 +26,8 @@ import {
 import { Snapshot, StatusChanged } from "./PoolEvent.js"
 import { PoolId } from "./PoolId.js"
 import { DrainOptions, DrainOutcome, ManagerHealth, ReloadOptions, ReloadOutcome } from "./PoolManager.js"
-import { PoolSpec } from "./PoolSpec.js"
 import { Handoff, PoolStatus } from "./PoolStatus.js"
+import { RegisterPayload } from "./RemotePolicy.js"
 
 /**
  * A frame of the `Watch` stream that carries no event: the server sends one every `keepaliveMs`
@@ -83,7 +83,8 @@ const keepaliveMs = Schema.optional(Schema.Int.pipe(Schema.between(100, 600_000)
  */
 export class PoolRpcs extends RpcGroup.make(
   Rpc.make("Register", {
-    payload: PoolSpec,
+    // a spec with an unknown field, or no spec at all, is answered with a typed InvalidSpec
+    payload: RegisterPayload,
     success: PoolStatus,
     error: Schema.Union(PoolAlreadyExists, EngineNotAllowed, InvalidSpec, ...transport)
   }),

@@ -9,7 +9,7 @@ import { PoolId } from "./PoolId.js"
 /**
  * A model reference: a name or a path relative to the manager's model directory. It may not be
  * empty, absolute, contain `..` segments or control characters, so it can never escape the
- * configured directories.
+ * configured directories, nor start with `-`, so it can never reach an engine's argv as a flag.
  *
  * @since 0.1.0
  */
@@ -17,8 +17,8 @@ export const ModelRef = Schema.String.pipe(
   Schema.minLength(1),
   Schema.maxLength(512),
   Schema.filter((s) =>
-    /[\u0000-\u001f]/.test(s) || s.startsWith("/") || s.split(/[\\/]/).includes("..")
-      ? "a model ref is a non-empty relative name without '..' segments or control characters"
+    /[\u0000-\u001f]/.test(s) || s.startsWith("/") || s.startsWith("-") || s.split(/[\\/]/).includes("..")
+      ? "a model ref is a non-empty relative name that does not start with '-' (it would reach the engine as a flag), without '..' segments or control characters"
       : true
   ),
   Schema.annotations({ identifier: "ModelRef" })

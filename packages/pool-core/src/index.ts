@@ -64,5 +64,8 @@ export { defaultKeepaliveMs, Keepalive, LeaseFrame, PoolRpcs, WatchFrame } from 
 /** Server side of `PoolRpcs`: `layer` (handlers for the `PoolManager` in context) and `layerRoute` (mounted at `/rpc`). */
 export * as PoolRpcHandlers from "./PoolRpcHandlers.js"
 
+/** What remote callers of the RPC may register: `RemotePolicy`, `admitRegister`, `RegisterPayload`. */
+export * as RemotePolicy from "./RemotePolicy.js"
+
 /** Bearer-token auth of `PoolRpcs`: `PoolAuthMiddleware`, `layerServer(token)` and `layerClient(token)`. */
 export * as PoolAuth from "./PoolAuth.js"

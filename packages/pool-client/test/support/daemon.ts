@@ -29,6 +29,8 @@ export const makeHome = (token: Redacted.Redacted<string> | undefined) =>
     const config = {
       host: "127.0.0.1",
       ...(token === undefined ? {} : { token: Redacted.value(token) }),
+      // the contract suite registers and removes pools remotely
+      allow_remote_register: true,
       stop_grace_ms: 3_000,
       shutdown_deadline_ms: 3_000,
       // `plain` runs the mock engine directly: the daemon's reaper only kills engines whose

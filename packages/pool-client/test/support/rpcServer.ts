@@ -1,7 +1,7 @@
 /** pool-managerd's RPC endpoint in-process: `PoolRpcs` served over real HTTP on 127.0.0.1:0. */
 import { HttpLayerRouter, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { PoolManager, PoolRpcHandlers } from "@llama-orch/pool-core"
+import { PoolManager, PoolRpcHandlers, RemotePolicy } from "@llama-orch/pool-core"
 import { Context, Effect, Layer, type Redacted } from "effect"
 import { createServer } from "node:http"
 
@@ -15,7 +15,10 @@ export const serveRpc = <E>(
 ) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
-      HttpLayerRouter.serve(PoolRpcHandlers.layerRoute({ token }), { disableLogger: true }).pipe(
+      HttpLayerRouter.serve(
+        PoolRpcHandlers.layerRoute({ token, remote: RemotePolicy.RemotePolicy.make({ allowRegister: true }) }),
+        { disableLogger: true }
+      ).pipe(
         Layer.provide(managerLayer),
         Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 }))
       )

@@ -8,7 +8,7 @@
 import type * as FileSystem from "@effect/platform/FileSystem"
 import { ConfigFile, Secret } from "@llama-orch/daemon-kit"
 import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
-import { EmbeddedPoolManager, EngineProfile, PoolSpec } from "@llama-orch/pool-core"
+import { EmbeddedPoolManager, EngineProfile, PoolSpec, RpcHttpGuard } from "@llama-orch/pool-core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
@@ -73,6 +73,7 @@ export const PoolManagerdConfig = Schema.Struct({
   model_dir: Schema.optional(Schema.NonEmptyString),
   token: Schema.optional(Schema.String),
   token_file: Schema.optional(Schema.NonEmptyString),
+  max_body_bytes: Schema.optional(PositiveInt),
   engine_host: Schema.optional(Schema.NonEmptyTrimmedString),
   shutdown_deadline_ms: Schema.optional(NonNegativeInt),
   stop_grace_ms: Schema.optional(NonNegativeInt),
@@ -121,6 +122,8 @@ export interface Settings {
   readonly host: string
   readonly port: number
   readonly token: Option.Option<Redacted.Redacted<string>>
+  /** Cap on an RPC request body and on one NDJSON frame, in bytes (`max_body_bytes`, default 1 MiB). */
+  readonly maxBodyBytes: number
   /** The file's `log_level`, if set (otherwise `--log-level` or `info`). */
   readonly logLevel: "debug" | "info" | "warning" | "error" | undefined
   readonly manager: EmbeddedPoolManager.EmbeddedOptions
@@ -259,6 +262,7 @@ export const resolve = (
       host: Option.getOrElse(overrides.host, () => config.host ?? defaults.host),
       port,
       token,
+      maxBodyBytes: config.max_body_bytes ?? RpcHttpGuard.defaultMaxBodyBytes,
       logLevel: config.log_level,
       manager
     }

@@ -46,7 +46,10 @@ export const layer = (
 > => {
   const manager = EmbeddedPoolManager.layer(settings.manager).pipe(Layer.provide(NodeHttpClient.layerUndici))
   const routes = Layer.mergeAll(
-    PoolRpcHandlers.layerRoute({ token: Option.getOrUndefined(settings.token) }),
+    PoolRpcHandlers.layerRoute({
+      token: Option.getOrUndefined(settings.token),
+      maxBodyBytes: settings.maxBodyBytes
+    }),
     HealthRoute.layer,
     PoolMetrics.layer
   )

@@ -26,15 +26,18 @@ export const writeConfig = (yaml: string) =>
  */
 export const rpcClient = (url: string, token: string | undefined, protocol: "http" | "websocket" = "http") =>
   Effect.gen(function*() {
+    const secret = token === undefined ? undefined : Redacted.make(token)
     const transport = protocol === "http"
-      ? RpcClient.layerProtocolHttp({ url: `${url}/rpc` }).pipe(Layer.provide(FetchHttpClient.layer))
+      ? RpcClient.layerProtocolHttp({ url: `${url}/rpc`, transformClient: PoolAuth.httpClientAuth(secret) }).pipe(
+        Layer.provide(FetchHttpClient.layer)
+      )
       : RpcClient.layerProtocolSocket().pipe(
         Layer.provide(NodeSocket.layerWebSocket(`${url.replace(/^http/, "ws")}/rpc`))
       )
     const context = yield* Layer.build(
       Layer.merge(
         transport.pipe(Layer.provide(RpcSerialization.layerNdjson)),
-        PoolAuth.layerClient(token === undefined ? undefined : Redacted.make(token))
+        PoolAuth.layerClient(secret)
       )
     )
     return yield* RpcClient.make(PoolRpcs).pipe(Effect.provide(context))

@@ -1,0 +1,63 @@
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { alive, entry, getText, rpcClient, SpawnDaemon, writeConfig } from "./helpers.js"
+import { residentBytes, streamBody } from "./streamBody.js"
+
+const token = "pm-body-token-2b7d41"
+const MiB = 1024 * 1024
+
+describe("pool-managerd refuses oversized and unauthenticated bodies before reading them", () => {
+  it.scopedLive(
+    "401 before any read without the token, 413 over max_body_bytes with it; the daemon stays up and small",
+    () =>
+      Effect.gen(function*() {
+        const { dir, file } = yield* writeConfig("max_body_bytes: 65536\n")
+        const daemon = yield* SpawnDaemon.spawnDaemon({
+          entry,
+          args: ["--config", file, "--port", "0", "--state-dir", `${dir}/state`],
+          env: { POOL_MANAGERD_TOKEN: token }
+        })
+        const rpc = `${daemon.url}/rpc`
+        const before = yield* residentBytes(daemon.pid)
+
+        // no token: refused from the headers; the body is never kept (at most 16 MiB of it is read
+        // and thrown away so the client reads the 401), long before the 256 MiB are sent
+        const anonymous = yield* streamBody({ url: rpc, bytes: 256 * MiB, declare: false })
+        expect(anonymous.status).toBe(401)
+        expect(JSON.parse(anonymous.body)).toEqual({ error: { code: "UNAUTHORIZED", message: "missing bearer token" } })
+        expect(anonymous.written).toBeLessThan(64 * MiB)
+        const wrong = yield* streamBody({
+          url: rpc,
+          bytes: 256 * MiB,
+          declare: true,
+          headers: { authorization: "Bearer not-the-token" }
+        })
+        expect(wrong.status).toBe(401)
+        expect(wrong.written).toBeLessThan(64 * MiB)
+
+        // with the token: a declared length over the cap is refused at once
+        const auth = { authorization: `Bearer ${token}` }
+        const declared = yield* streamBody({ url: rpc, bytes: 64 * MiB, declare: true, headers: auth })
+        expect(declared.status).toBe(413)
+        expect(JSON.parse(declared.body)).toEqual({
+          error: { code: "PAYLOAD_TOO_LARGE", message: "request body exceeds 65536 bytes" }
+        })
+        expect(declared.written).toBeLessThan(64 * MiB)
+        // a chunked body (no length) is cut at the cap while it streams: a 413, or the connection
+        // ends; either way the client cannot push the rest
+        const chunked = yield* streamBody({ url: rpc, bytes: 64 * MiB, declare: false, headers: auth })
+        expect(chunked.status === 413 || chunked.error !== undefined).toBe(true)
+        expect(chunked.written).toBeLessThan(64 * MiB)
+
+        // still up, still serving, memory about where it was
+        expect(alive(daemon.pid)).toBe(true)
+        expect(yield* getText(`${daemon.url}/health`)).toContain("pools")
+        const client = yield* rpcClient(daemon.url, token)
+        expect(yield* client.List()).toEqual([])
+        const after = yield* residentBytes(daemon.pid)
+        expect(after - before).toBeLessThan(64 * MiB)
+      }).pipe(Effect.provide(NodeContext.layer)),
+    60_000
+  )
+})

@@ -56,13 +56,45 @@ export const defaultMaxBodyBytes = 1024 * 1024
 export const discardLimitBytes = 16 * 1024 * 1024
 
 /**
- * The body of every HTTP-level refusal of pool-managerd: `{"error":{"code":"…","message":"…"}}`.
+ * The deepest nesting of arrays and objects an RPC request may have: 64. The calls nest a few
+ * levels; a 3000-deep payload made the RPC server overflow its stack formatting the Schema error
+ * (a 500).
+ *
+ * @since 0.1.0
+ */
+export const maxJsonDepth = 64
+
+/**
+ * Whether JSON text (or NDJSON: every line) nests arrays and objects deeper than `limit`, found in
+ * one pass over the text without parsing it (brackets inside strings do not count).
+ *
+ * @since 0.1.0
+ */
+export const jsonNestsDeeperThan = (text: string, limit: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++ // backslash: skip the escaped character
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 91 || c === 123) {
+      if (++depth > limit) return true
+    } else if (c === 93 || c === 125) depth--
+  }
+  return false
+}
+
+/**
+ * The body of every HTTP-level refusal of pool-managerd: `{"error":{"code":"…","message":"…"}}`
+ * (401 `UNAUTHORIZED`, 413 `PAYLOAD_TOO_LARGE`, 400 `INVALID_REQUEST` for a body nested too deep).
  *
  * @since 0.1.0
  */
 export const HttpErrorEnvelope = Schema.Struct({
   error: Schema.Struct({
-    code: Schema.Literal("UNAUTHORIZED", "PAYLOAD_TOO_LARGE"),
+    code: Schema.Literal("UNAUTHORIZED", "PAYLOAD_TOO_LARGE", "INVALID_REQUEST"),
     message: Schema.String
   })
 })
@@ -84,7 +116,11 @@ export interface GuardOptions {
   readonly maxBodyBytes: number
 }
 
-const refuse = (request: HttpServerRequest.HttpServerRequest, status: 401 | 413, envelope: HttpErrorEnvelope) => {
+const refuse = (
+  request: HttpServerRequest.HttpServerRequest,
+  status: 400 | 401 | 413,
+  envelope: HttpErrorEnvelope
+) => {
   const source = incomingMessage(request.source)
   const response = HttpServerResponse.unsafeJson(envelope, {
     status,
@@ -171,5 +207,10 @@ export const guard = <E, R>(
     if (!(declared <= options.maxBodyBytes)) return yield* tooLarge(request, options.maxBodyBytes)
     const body = yield* readCapped(request, options.maxBodyBytes)
     if (Option.isNone(body)) return yield* tooLarge(request, options.maxBodyBytes)
+    if (jsonNestsDeeperThan(body.value, maxJsonDepth)) {
+      return yield* refuse(request, 400, {
+        error: { code: "INVALID_REQUEST", message: `the request nests deeper than ${maxJsonDepth} levels` }
+      })
+    }
     return yield* Effect.provideService(app, HttpServerRequest.HttpServerRequest, withBody(request, body.value))
   }).pipe(HttpIncomingMessage.withMaxBodySize(Option.some(options.maxBodyBytes)))

@@ -18,24 +18,6 @@ const parse = (text: string): Either.Either<unknown, ApiFailure> => {
   }
 }
 
-/** The deepest nesting of arrays and objects a request body may have. */
-export const maxJsonDepth = 64
-
-/**
- * Whether `value` nests arrays and objects deeper than `limit`, walked without recursion. A
- * 3000-deep body used to overflow the stack while its Schema error was formatted (a 500 and a huge
- * log line); no request of the API nests more than a few levels.
- */
-const nestsDeeperThan = (value: unknown, limit: number): boolean => {
-  const stack: Array<{ readonly value: unknown; readonly depth: number }> = [{ value, depth: 0 }]
-  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
-    if (typeof next.value !== "object" || next.value === null) continue
-    if (next.depth >= limit) return true
-    for (const child of Object.values(next.value)) stack.push({ value: child, depth: next.depth + 1 })
-  }
-  return false
-}
-
 /**
  * The body Node has already received whole, read at once: no listener, no stream, no scope. Whole
  * means as many bytes buffered as the request's `content-length` declares (Node's `complete` flag
@@ -108,11 +90,14 @@ export const readJson = <A, I>(
       )
       : (yield* nodeBody(source, declared, maxBodyBytes)).toString("utf8")
     if (text.trim() === "") return yield* Effect.fail(invalidParams("the request body is empty; expected JSON"))
+    // a 3000-deep body overflowed the stack while its Schema error was formatted (a 500)
+    if (RpcHttpGuard.jsonNestsDeeperThan(text, RpcHttpGuard.maxJsonDepth)) {
+      return yield* Effect.fail(
+        invalidParams(`the request body nests deeper than ${RpcHttpGuard.maxJsonDepth} levels`)
+      )
+    }
     const json = parse(text)
     if (Either.isLeft(json)) return yield* Effect.fail(json.left)
-    if (nestsDeeperThan(json.right, maxJsonDepth)) {
-      return yield* Effect.fail(invalidParams(`the request body nests deeper than ${maxJsonDepth} levels`))
-    }
     const decoded = decode(json.right)
     return Either.isLeft(decoded) ? yield* Effect.fail(fromParseError(decoded.left)) : decoded.right
   })

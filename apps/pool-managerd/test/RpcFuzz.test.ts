@@ -7,7 +7,7 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, FastCheck } from "effect"
-import { alive, entry, SpawnDaemon, writeConfig } from "./helpers.js"
+import { alive, spawnWithToken } from "./helpers.js"
 import { residentBytes } from "./streamBody.js"
 
 const token = "pm-fuzz-token-93e0c2"
@@ -57,18 +57,13 @@ const sample = FastCheck.record({
     "application/msgpack",
     "multipart/form-data; boundary=x"
   ),
-  authorized: FastCheck.boolean({})
+  authorized: FastCheck.boolean()
 })
 
 describe("POST /rpc fuzz against a real pool-managerd", () => {
   it.scopedLive("never crashes, never answers 5xx, memory stays bounded", () =>
     Effect.gen(function*() {
-      const { dir, file } = yield* writeConfig("pools: []\n")
-      const daemon = yield* SpawnDaemon.spawnDaemon({
-        entry,
-        args: ["--config", file, "--port", "0", "--state-dir", `${dir}/state`],
-        env: { POOL_MANAGERD_TOKEN: token }
-      })
+      const daemon = yield* spawnWithToken("pools: []\n", token)
       const before = yield* residentBytes(daemon.pid)
       const statuses = new Map<number, number>()
       yield* Effect.promise(() =>

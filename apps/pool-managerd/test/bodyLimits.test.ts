@@ -1,7 +1,7 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { alive, entry, getText, rpcClient, SpawnDaemon, writeConfig } from "./helpers.js"
+import { alive, getText, rpcClient, spawnWithToken } from "./helpers.js"
 import { residentBytes, streamBody } from "./streamBody.js"
 
 const token = "pm-body-token-2b7d41"
@@ -12,12 +12,7 @@ describe("pool-managerd refuses oversized and unauthenticated bodies before read
     "401 before any read without the token, 413 over max_body_bytes with it; the daemon stays up and small",
     () =>
       Effect.gen(function*() {
-        const { dir, file } = yield* writeConfig("max_body_bytes: 65536\n")
-        const daemon = yield* SpawnDaemon.spawnDaemon({
-          entry,
-          args: ["--config", file, "--port", "0", "--state-dir", `${dir}/state`],
-          env: { POOL_MANAGERD_TOKEN: token }
-        })
+        const daemon = yield* spawnWithToken("max_body_bytes: 65536\n", token)
         const rpc = `${daemon.url}/rpc`
         const before = yield* residentBytes(daemon.pid)
 

@@ -20,6 +20,17 @@ export const writeConfig = (yaml: string) =>
     return { dir, file }
   })
 
+/** Starts pool-managerd with the config `yaml` and `POOL_MANAGERD_TOKEN=token` on a free port. */
+export const spawnWithToken = (yaml: string, token: string) =>
+  Effect.gen(function*() {
+    const { dir, file } = yield* writeConfig(yaml)
+    return yield* SpawnDaemon.spawnDaemon({
+      entry,
+      args: ["--config", file, "--port", "0", "--state-dir", `${dir}/state`],
+      env: { POOL_MANAGERD_TOKEN: token }
+    })
+  })
+
 /**
  * A `PoolRpcs` client over HTTP + NDJSON (or WebSocket), authenticating with `token`. The protocol
  * lives in the caller's scope (a WebSocket stays open until the scope closes).

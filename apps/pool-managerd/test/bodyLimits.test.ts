@@ -1,6 +1,7 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { PoolId, PoolSpec } from "@llama-orch/pool-core"
+import { Cause, Effect, Exit } from "effect"
 import { alive, getText, rpcClient, spawnWithToken } from "./helpers.js"
 import { residentBytes, streamBody } from "./streamBody.js"
 
@@ -50,6 +51,16 @@ describe("pool-managerd refuses oversized and unauthenticated bodies before read
         expect(yield* getText(`${daemon.url}/health`)).toContain("pools")
         const client = yield* rpcClient(daemon.url, token)
         expect(yield* client.List()).toEqual([])
+        // an RPC client whose call is over the cap gets an answer (a defect naming the 413), not a
+        // wait forever for NDJSON that never comes
+        const huge = PoolSpec.make({
+          id: PoolId.make("huge"),
+          engine: "mock",
+          model: "m",
+          env: { BIG: "x".repeat(MiB) }
+        })
+        const refused = yield* client.Register(huge).pipe(Effect.exit, Effect.timeout("10 seconds"))
+        expect(Exit.isFailure(refused) && Cause.pretty(refused.cause)).toContain("HTTP 413")
         const after = yield* residentBytes(daemon.pid)
         expect(after - before).toBeLessThan(64 * MiB)
       }).pipe(Effect.provide(NodeContext.layer)),

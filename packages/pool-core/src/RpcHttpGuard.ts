@@ -6,8 +6,8 @@
  * behind it.
  *
  * Refusals answer with the pool-managerd error envelope `{"error":{"code","message"}}`. On Node, what
- * is left of a refused body is first read and thrown away (up to `discardLimitBytes`; past it the
- * answer goes out and the connection is cut soon after) so the client still sending it reads the
+ * is left of a refused body is first read and thrown away (up to `discardLimitBytes`; past it reading
+ * stops and the answer goes out) so the client still sending it reads the
  * refusal instead of a reset connection.
  *
  * @since 0.1.0
@@ -49,7 +49,8 @@ import { bearerToken, tokenMatches } from "./PoolAuth.js"
 export const defaultMaxBodyBytes = 1024 * 1024
 
 /**
- * How much of a refused body is read and thrown away before the answer goes out anyway: 16 MiB.
+ * How much of a refused body is read and thrown away before the answer goes out anyway (reading
+ * then stops): 16 MiB.
  *
  * @since 0.1.0
  */

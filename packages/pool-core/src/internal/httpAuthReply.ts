@@ -1,7 +1,8 @@
 /**
- * The client side of the HTTP-level token check: a 401 from `RpcHttpGuard` (answered before the
- * server read the body, so it names no call) becomes the typed `Unauthorized` failure of the call
- * the request carried, as the `RpcMiddleware` would have answered it.
+ * The client side of `RpcHttpGuard`'s refusals, which name no call (a 401 is answered before the
+ * body is read): a 401 becomes the typed `Unauthorized` failure of each call the request carried,
+ * as the `RpcMiddleware` would have answered it; any other refusal (413, 400) a defect of each
+ * call. Without this the RPC client waits forever for an answer that is not NDJSON.
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -28,15 +29,19 @@ const requestIds = (request: HttpClientRequest.HttpClientRequest): ReadonlyArray
   })
 }
 
-/** An NDJSON reply failing every call of `request` with `Unauthorized`, for a 401 answer. */
-export const unauthorizedReply = (
+/** An NDJSON reply ending every call of `request` for a refusal of the guard (`Unauthorized` for 401). */
+export const guardReply = (
   request: HttpClientRequest.HttpClientRequest,
   response: HttpClientResponse.HttpClientResponse
 ): Effect.Effect<HttpClientResponse.HttpClientResponse> =>
   Effect.map(Effect.orElseSucceed(response.text, () => ""), (text) => {
     const refusal = decodeRefusal(text)
-    const reason = refusal._tag === "Some" ? refusal.value.error.message : "the server refused the token"
-    const exit = encodeExit(Exit.fail(new Unauthorized({ reason })))
+    const reason = refusal._tag === "Some" ? refusal.value.error.message : `HTTP ${response.status}`
+    const exit = encodeExit(
+      response.status === 401
+        ? Exit.fail(new Unauthorized({ reason }))
+        : Exit.die(`pool-managerd refused the request (HTTP ${response.status}): ${reason}`)
+    )
     const frames = requestIds(request).map((id) => JSON.stringify({ _tag: "Exit", requestId: id, exit }) + "\n")
     return HttpClientResponse.fromWeb(
       request,

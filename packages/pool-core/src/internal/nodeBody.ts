@@ -55,8 +55,8 @@ export const readBounded = (source: IncomingMessage, limit: number): Effect.Effe
  * it has ended, or at once past `limit` more bytes. Answering first is not enough: when the request
  * asked for `connection: close`, Node closes the socket right after the answer, and closing with
  * unread data makes the kernel reset the connection, so a client still sending sees EPIPE instead
- * of the status. Past `limit` the answer goes out and, after another `limit` bytes, the connection
- * is destroyed: the client is not owed unbounded bandwidth.
+ * of the status. Past `limit` reading stops (TCP backpressure holds the client) and the answer
+ * goes out: the client is not owed unbounded bandwidth, and it still reads the answer.
  */
 export const discardRest = (source: IncomingMessage, limit: number): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
@@ -64,11 +64,10 @@ export const discardRest = (source: IncomingMessage, limit: number): Effect.Effe
     let bytes = 0
     const onData = (chunk: Buffer) => {
       bytes += chunk.length
-      if (bytes > limit) resume(Effect.void)
-      if (bytes > 2 * limit) {
-        source.off("data", onData)
-        source.socket.destroy()
-      }
+      if (bytes <= limit) return
+      source.off("data", onData)
+      source.pause()
+      resume(Effect.void)
     }
     const onDone = () => {
       source.off("data", onData)

@@ -96,6 +96,22 @@ export const shuttingDown = (): ApiFailure =>
   })
 
 /**
+ * A pool whose restart circuit is open (state `Failed`): 503 `POOL_UNREADY`, not retriable and
+ * without `Retry-After`, since it stays down until an operator preloads or reloads it (it was
+ * retriable with `Retry-After: 1`, so clients retried forever).
+ *
+ * @since 0.1.0
+ */
+export const poolFailed = (message: string, poolId: string | undefined): ApiFailure =>
+  make(503, {
+    code: "POOL_UNREADY",
+    message,
+    retriable: false,
+    policyLabel: "pool-failed",
+    ...(poolId === undefined ? {} : { poolId })
+  })
+
+/**
  * Maps a schema failure to `INVALID_PARAMS`, naming the first offending field.
  *
  * @since 0.1.0
@@ -136,6 +152,7 @@ export const fromSubmitError = (error: SubmitError): ApiFailure => {
         policyLabel: "session-budget"
       })
     case "NoReadyPool":
+      if (error.failed === true) return poolFailed(error.message, error.poolId)
       return make(503, {
         code: "POOL_UNREADY",
         message: error.message,
@@ -203,6 +220,12 @@ export const fromPoolError = (error: PoolError): ApiFailure => {
     case "PoolUnready":
     case "PoolDraining":
     case "SlotsExhausted":
+      if (error._tag === "PoolUnready" && error.state === "Failed") {
+        return poolFailed(
+          `${error.message}: its restart circuit is open; it stays down until an operator preloads or reloads it`,
+          error.poolId
+        )
+      }
       return make(503, {
         code: "POOL_UNREADY",
         message: error.message,

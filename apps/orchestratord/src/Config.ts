@@ -47,6 +47,7 @@ export const QueueSection = Schema.Struct({
 const {
   host: _host,
   log_level: _logLevel,
+  max_body_bytes: _maxBodyBytes,
   port: _port,
   token: _token,
   token_file: _tokenFile,

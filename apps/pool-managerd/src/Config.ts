@@ -8,7 +8,7 @@
 import type * as FileSystem from "@effect/platform/FileSystem"
 import { ConfigFile, RequestGuard, Secret } from "@llama-orch/daemon-kit"
 import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
-import { EmbeddedPoolManager, EngineProfile, PoolSpec, RemotePolicy } from "@llama-orch/pool-core"
+import { EmbeddedPoolManager, EngineProfile, PoolSpec, RemotePolicy, RpcHttpGuard } from "@llama-orch/pool-core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
@@ -81,6 +81,7 @@ export const PoolManagerdConfig = Schema.Struct({
     max_ctx: Schema.optional(PositiveInt),
     max_startup_timeout_ms: Schema.optional(PositiveInt)
   })),
+  max_body_bytes: Schema.optional(PositiveInt),
   engine_host: Schema.optional(Schema.NonEmptyTrimmedString),
   shutdown_deadline_ms: Schema.optional(NonNegativeInt),
   stop_grace_ms: Schema.optional(NonNegativeInt),
@@ -135,6 +136,8 @@ export interface Settings {
   readonly allowedOrigins: ReadonlyArray<string>
   /** What remote callers may register (`allow_remote_register`, `remote_register_limits`). */
   readonly remote: RemotePolicy.RemotePolicy
+  /** Cap on an RPC request body and on one NDJSON frame, in bytes (`max_body_bytes`, default 1 MiB). */
+  readonly maxBodyBytes: number
   /** The file's `log_level`, if set (otherwise `--log-level` or `info`). */
   readonly logLevel: "debug" | "info" | "warning" | "error" | undefined
   readonly manager: EmbeddedPoolManager.EmbeddedOptions
@@ -286,6 +289,7 @@ export const resolve = (
       allowedHosts: config.allowed_hosts,
       allowedOrigins: config.allowed_origins,
       remote: remotePolicy(config),
+      maxBodyBytes: config.max_body_bytes ?? RpcHttpGuard.defaultMaxBodyBytes,
       logLevel: config.log_level,
       manager
     }

@@ -55,7 +55,11 @@ export const layer = (
     bodyTypes: [rpcContentType]
   })
   const routes = Layer.mergeAll(
-    PoolRpcHandlers.layerRoute({ token: Option.getOrUndefined(settings.token), remote: settings.remote }),
+    PoolRpcHandlers.layerRoute({
+      token: Option.getOrUndefined(settings.token),
+      remote: settings.remote,
+      maxBodyBytes: settings.maxBodyBytes
+    }),
     HealthRoute.layer,
     PoolMetrics.layer,
     RequestGuard.middleware(guard)

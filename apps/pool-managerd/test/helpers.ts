@@ -20,21 +20,35 @@ export const writeConfig = (yaml: string) =>
     return { dir, file }
   })
 
+/** Starts pool-managerd with the config `yaml` and `POOL_MANAGERD_TOKEN=token` on a free port. */
+export const spawnWithToken = (yaml: string, token: string) =>
+  Effect.gen(function*() {
+    const { dir, file } = yield* writeConfig(yaml)
+    return yield* SpawnDaemon.spawnDaemon({
+      entry,
+      args: ["--config", file, "--port", "0", "--state-dir", `${dir}/state`],
+      env: { POOL_MANAGERD_TOKEN: token }
+    })
+  })
+
 /**
  * A `PoolRpcs` client over HTTP + NDJSON (or WebSocket), authenticating with `token`. The protocol
  * lives in the caller's scope (a WebSocket stays open until the scope closes).
  */
 export const rpcClient = (url: string, token: string | undefined, protocol: "http" | "websocket" = "http") =>
   Effect.gen(function*() {
+    const secret = token === undefined ? undefined : Redacted.make(token)
     const transport = protocol === "http"
-      ? RpcClient.layerProtocolHttp({ url: `${url}/rpc` }).pipe(Layer.provide(FetchHttpClient.layer))
+      ? RpcClient.layerProtocolHttp({ url: `${url}/rpc`, transformClient: PoolAuth.httpClientAuth(secret) }).pipe(
+        Layer.provide(FetchHttpClient.layer)
+      )
       : RpcClient.layerProtocolSocket().pipe(
         Layer.provide(NodeSocket.layerWebSocket(`${url.replace(/^http/, "ws")}/rpc`))
       )
     const context = yield* Layer.build(
       Layer.merge(
         transport.pipe(Layer.provide(RpcSerialization.layerNdjson)),
-        PoolAuth.layerClient(token === undefined ? undefined : Redacted.make(token))
+        PoolAuth.layerClient(secret)
       )
     )
     return yield* RpcClient.make(PoolRpcs).pipe(Effect.provide(context))

@@ -67,13 +67,38 @@ export const issuesFromParseError = (error: ParseResult.ParseError): ReadonlyArr
   )
   // one issue per field: the alternatives of a union are joined
   const byPath = new Map<string, Array<string>>()
-  for (const issue of useful) {
+  // a secret of the wrong type must not be echoed (`token: 123456789012` printed the number)
+  for (const issue of useful.map(withoutValue)) {
     const path = formatPath(issue.path)
     const messages = byPath.get(path) ?? []
     if (!messages.includes(issue.message)) messages.push(issue.message)
     byPath.set(path, messages)
   }
   return [...byPath].map(([path, messages]) => new ConfigIssue({ path, message: messages.join(" or ") }))
+}
+
+/**
+ * Whether a config key holds a secret, whose value must never be printed: `token` as a word of the
+ * key's end (`token`, `api_token`, `token_file`), any key with `secret` or `password` in it, and `key` or
+ * any `*_key`. Token counts such as `max_tokens` are not secrets.
+ *
+ * @since 0.1.0
+ */
+export const isSecretKey = (key: PropertyKey): boolean =>
+  // `token`, `token_file`, `api_token`, `secret…`, `password`, `api_key` — not `max_tokens`
+  typeof key === "string" && (/(^|_)token(_file)?$|secret|password/i.test(key) || /(^|_)key$/i.test(key))
+
+const valueShown = /, actual [\s\S]*$/
+
+/** An issue of a secret field without the value it found (the expected type is kept). */
+const withoutValue = (issue: ParseResult.ArrayFormatterIssue): ParseResult.ArrayFormatterIssue => {
+  const key = issue.path[issue.path.length - 1]
+  if (key === undefined || !isSecretKey(key) || issue._tag === "Missing" || issue._tag === "Unexpected") return issue
+  const expected = issue.message.replace(valueShown, "")
+  const message = expected !== issue.message && expected.startsWith("Expected ")
+    ? `${expected} (the value is not shown: it is a secret)`
+    : "invalid value (not shown: it is a secret)"
+  return { ...issue, message }
 }
 
 const optionalNoise = /^Expected undefined, actual /

@@ -88,12 +88,14 @@ export const check = (
       })
     )
   }
+  // every target Failed: the restart circuit is open, and no retry brings the pool back
+  const failed = targets.every((p) => p.state === "Failed")
   if (pin !== undefined) {
     if (!targets.some((p) => p.state === "Ready")) {
-      return Either.left(new NoReadyPool({ model, poolId: pin, retryAfterMs: settings.retryAfterMs }))
+      return Either.left(new NoReadyPool({ model, poolId: pin, retryAfterMs: settings.retryAfterMs, failed }))
     }
   } else if (!serving.some((p) => p.state === "Ready" || comingUp.has(p.state))) {
-    return Either.left(new NoReadyPool({ model, retryAfterMs: settings.retryAfterMs }))
+    return Either.left(new NoReadyPool({ model, retryAfterMs: settings.retryAfterMs, failed }))
   }
   return Either.right({ tokensIn, ctxMax })
 }

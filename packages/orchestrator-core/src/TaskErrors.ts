@@ -110,19 +110,25 @@ export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("Budget
 }
 
 /**
- * The pinned pool is not Ready, or no pool serving the model is Ready or starting.
+ * The pinned pool is not Ready, or no pool serving the model is Ready or starting. `failed` when
+ * every one of them is `Failed`: its restart circuit is open and it stays down until an operator
+ * preloads or reloads it, so retrying does not help.
  *
  * @since 0.1.0
  */
 export class NoReadyPool extends Schema.TaggedError<NoReadyPool>()("NoReadyPool", {
   model: Schema.String,
   poolId: Schema.optional(Schema.String),
-  retryAfterMs: Schema.Number
+  retryAfterMs: Schema.Number,
+  failed: Schema.optional(Schema.Boolean)
 }) {
   override get message(): string {
-    return this.poolId === undefined
+    const what = this.poolId === undefined
       ? `no pool serving model ${this.model} is ready`
       : `pool ${this.poolId} is not ready`
+    return this.failed === true
+      ? `${what}: it failed and its restart circuit is open; it stays down until an operator preloads or reloads it`
+      : what
   }
 }
 

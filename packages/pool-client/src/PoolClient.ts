@@ -178,8 +178,10 @@ export const make = (
     })
   })
 
-const protocolHttp = (url: string) =>
-  RpcClient.layerProtocolHttp({ url: endpoint(url, "http") }).pipe(Layer.provide(RpcSerialization.layerNdjson))
+const protocolHttp = (url: string, token: Redacted.Redacted<string> | undefined) =>
+  RpcClient.layerProtocolHttp({ url: endpoint(url, "http"), transformClient: PoolAuth.httpClientAuth(token) }).pipe(
+    Layer.provide(RpcSerialization.layerNdjson)
+  )
 
 const protocolWebSocket = (url: string) =>
   RpcClient.layerProtocolSocket({ retryTransientErrors: false }).pipe(
@@ -201,7 +203,9 @@ export function layer(
 export function layer(
   options: Options
 ): Layer.Layer<PoolManager, never, HttpClient.HttpClient | Socket.WebSocketConstructor> {
-  const protocol = options.protocol === "websocket" ? protocolWebSocket(options.url) : protocolHttp(options.url)
+  const protocol = options.protocol === "websocket"
+    ? protocolWebSocket(options.url)
+    : protocolHttp(options.url, options.token)
   return Layer.scoped(PoolManager, make(options)).pipe(
     Layer.provide([protocol, PoolAuth.layerClient(options.token)])
   )

@@ -8,12 +8,16 @@
  * @since 0.1.0
  */
 import type * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { createHash, timingSafeEqual } from "node:crypto"
+import { guardReply } from "./internal/httpAuthReply.js"
 import { Unauthorized } from "./PoolErrors.js"
 
 /**
@@ -88,3 +92,27 @@ export const layerClient = (
         ? request
         : { ...request, headers: { ...request.headers, authorization: `Bearer ${Redacted.value(token)}` } }
     ))
+
+const isGuardRefusal = (response: HttpClientResponse.HttpClientResponse): boolean =>
+  (response.status === 400 || response.status === 401 || response.status === 413) &&
+  (response.headers["content-type"] ?? "").startsWith("application/json")
+
+/**
+ * For `RpcClient.layerProtocolHttp({ url, transformClient })`: sends `authorization: Bearer <token>`
+ * as an HTTP header of every POST too (nothing when `token` is `undefined`), so the server can
+ * refuse an unauthenticated request before it reads the body; the server's 401 then comes back as
+ * the typed `Unauthorized` of each call, and a 413 or 400 as a defect of each call (not a wait
+ * forever). `layerClient` still puts the token in each call for the
+ * `RpcMiddleware` behind.
+ *
+ * @since 0.1.0
+ */
+export const httpClientAuth =
+  (token: Redacted.Redacted<string> | undefined) =>
+  <E, R>(client: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<E, R> =>
+    (token === undefined ? client : HttpClient.mapRequest(client, HttpClientRequest.bearerToken(Redacted.value(token))))
+      .pipe(
+        HttpClient.transform((response, request) =>
+          Effect.flatMap(response, (r) => isGuardRefusal(r) ? guardReply(request, r) : Effect.succeed(r))
+        )
+      )

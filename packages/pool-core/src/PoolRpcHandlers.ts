@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import * as Duration from "effect/Duration"
@@ -16,6 +16,7 @@ import * as PoolAuth from "./PoolAuth.js"
 import { PoolManager } from "./PoolManager.js"
 import { defaultKeepaliveMs, Keepalive, type LeaseFrame, PoolRpcs } from "./PoolRpcs.js"
 import * as RemotePolicy from "./RemotePolicy.js"
+import * as RpcHttpGuard from "./RpcHttpGuard.js"
 
 const keepalives = (keepaliveMs: number | undefined): Stream.Stream<Keepalive> =>
   Stream.tick(Duration.millis(keepaliveMs ?? defaultKeepaliveMs)).pipe(Stream.drop(1), Stream.as(new Keepalive()))
@@ -75,13 +76,17 @@ export interface RouteOptions {
   readonly remote?: RemotePolicy.RemotePolicy | undefined
   /** Also accept WebSocket upgrades (`GET path`) besides HTTP+NDJSON (`POST path`); default `true`. */
   readonly websocket?: boolean | undefined
+  /** Cap on a request body and on one NDJSON frame (default `RpcHttpGuard.defaultMaxBodyBytes`, 1 MiB). */
+  readonly maxBodyBytes?: number | undefined
 }
 
 /**
  * `PoolRpcs` served on an `HttpLayerRouter` at `/rpc` for the `PoolManager` in context: HTTP POST
  * with NDJSON framing (streams flow incrementally; never plain JSON, which buffers streams), plus
  * WebSocket on the same path, `disableFatalDefects` so one failing call never takes the others on
- * its connection down, and `PoolAuth` with the given token.
+ * its connection down, and `PoolAuth` with the given token. `RpcHttpGuard` stands in front of both:
+ * the token is checked before the body is read or the socket upgraded, and bodies and NDJSON frames
+ * are capped at `maxBodyBytes`.
  *
  * Serve it with `HttpLayerRouter.serve(PoolRpcHandlers.layerRoute({ token }))` over an `HttpServer`.
  *
@@ -91,18 +96,28 @@ export const layerRoute = (
   options: RouteOptions
 ): Layer.Layer<never, never, HttpLayerRouter.HttpRouter | PoolManager> => {
   const path = options.path ?? "/rpc"
-  const http = RpcServer.layerHttpRouter({ group: PoolRpcs, path, protocol: "http", disableFatalDefects: true })
+  const guard = { token: options.token, maxBodyBytes: options.maxBodyBytes ?? RpcHttpGuard.defaultMaxBodyBytes }
+  const mount = (method: "POST" | "GET", make: typeof RpcServer.makeProtocolWithHttpApp) =>
+    Layer.effect(
+      RpcServer.Protocol,
+      Effect.gen(function*() {
+        const router = yield* HttpLayerRouter.HttpRouter
+        const { httpApp, protocol } = yield* make
+        yield* router.add(method, path, RpcHttpGuard.guard(httpApp, guard))
+        return protocol
+      })
+    )
+  const server = (method: "POST" | "GET", make: typeof RpcServer.makeProtocolWithHttpApp) =>
+    RpcServer.layer(PoolRpcs, { disableFatalDefects: true }).pipe(Layer.provide(mount(method, make)))
+  const http = server("POST", RpcServer.makeProtocolWithHttpApp)
   const routes = options.websocket === false
     ? http
-    : Layer.merge(
-      http,
-      RpcServer.layerHttpRouter({ group: PoolRpcs, path, protocol: "websocket", disableFatalDefects: true })
-    )
+    : Layer.merge(http, server("GET", RpcServer.makeProtocolWithHttpAppWebsocket))
   return routes.pipe(
     Layer.provide([
       layerWith(options.remote ?? RemotePolicy.registrationDisabled),
       PoolAuth.layerServer(options.token),
-      RpcSerialization.layerNdjson
+      RpcSerialization.layerNdjsonWith({ maxBufferSize: guard.maxBodyBytes })
     ])
   )
 }

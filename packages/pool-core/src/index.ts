@@ -69,3 +69,6 @@ export * as RemotePolicy from "./RemotePolicy.js"
 
 /** Bearer-token auth of `PoolRpcs`: `PoolAuthMiddleware`, `layerServer(token)` and `layerClient(token)`. */
 export * as PoolAuth from "./PoolAuth.js"
+
+/** The HTTP-level guard of the RPC endpoint: token checked before the body is read, body size capped. */
+export * as RpcHttpGuard from "./RpcHttpGuard.js"

@@ -1,5 +1,6 @@
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import { RpcHttpGuard } from "@llama-orch/pool-core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -34,37 +35,27 @@ const receivedBody = (source: IncomingMessage, declared: number): Buffer | undef
 
 /**
  * Reads the rest of the body as it arrives, up to `limit` bytes. Past the limit it stops keeping
- * what arrives and fails at once, leaving the stream to Node, which discards the rest after the
- * answer: the client gets its 413 rather than a reset connection.
+ * what arrives, reads and throws away the rest (up to `RpcHttpGuard.discardLimitBytes`) and fails
+ * with 413: a client still sending reads its 413 rather than a reset connection (EPIPE).
  */
 const streamedBody = (source: IncomingMessage, limit: number): Effect.Effect<Buffer, ApiFailure> =>
-  Effect.async<Buffer, ApiFailure>((resume) => {
-    const chunks: Array<Buffer> = []
-    let bytes = 0
-    const stop = () => {
-      source.off("data", onData)
-      source.off("end", onEnd)
-      source.off("error", onError)
+  Effect.flatMap(RpcHttpGuard.readBounded(source, limit), (read) => {
+    switch (read._tag) {
+      case "Body":
+        return Effect.succeed(read.body)
+      case "TooLarge":
+        return refuseTooLarge(source, limit)
+      case "Failed":
+        return Effect.fail(invalidParams("the request body could not be read to its end"))
     }
-    const onData = (chunk: Buffer) => {
-      bytes += chunk.length
-      if (bytes <= limit) return void chunks.push(chunk)
-      stop()
-      resume(Effect.fail(payloadTooLarge(limit)))
-    }
-    const onEnd = () => {
-      stop()
-      resume(Effect.succeed(Buffer.concat(chunks, bytes)))
-    }
-    const onError = () => {
-      stop()
-      resume(Effect.fail(invalidParams("the request body could not be read to its end")))
-    }
-    source.on("data", onData)
-    source.once("end", onEnd)
-    source.once("error", onError)
-    return Effect.sync(stop)
   })
+
+/** The 413 for an oversized body, once the rest of it has been read and discarded (bounded). */
+const refuseTooLarge = (source: IncomingMessage | undefined, limit: number): Effect.Effect<never, ApiFailure> =>
+  Effect.zipRight(
+    source === undefined ? Effect.void : RpcHttpGuard.discardRest(source, RpcHttpGuard.discardLimitBytes),
+    Effect.fail(payloadTooLarge(limit))
+  )
 
 /**
  * The body of a Node request: taken at once when it is all there, else read as it arrives. The
@@ -90,8 +81,8 @@ export const readJson = <A, I>(
     const { maxBodyBytes } = yield* ServerSettings
     const request = yield* HttpServerRequest.HttpServerRequest
     const declared = Number(request.headers["content-length"] ?? "0")
-    if (declared > maxBodyBytes) return yield* Effect.fail(payloadTooLarge(maxBodyBytes))
     const source = nodeRequest(request)
+    if (declared > maxBodyBytes) return yield* refuseTooLarge(source, maxBodyBytes)
     const text = source === undefined
       ? yield* request.text.pipe(
         HttpIncomingMessage.withMaxBodySize(Option.some(maxBodyBytes)),
@@ -99,6 +90,12 @@ export const readJson = <A, I>(
       )
       : (yield* nodeBody(source, declared, maxBodyBytes)).toString("utf8")
     if (text.trim() === "") return yield* Effect.fail(invalidParams("the request body is empty; expected JSON"))
+    // a 3000-deep body overflowed the stack while its Schema error was formatted (a 500)
+    if (RpcHttpGuard.jsonNestsDeeperThan(text, RpcHttpGuard.maxJsonDepth)) {
+      return yield* Effect.fail(
+        invalidParams(`the request body nests deeper than ${RpcHttpGuard.maxJsonDepth} levels`)
+      )
+    }
     const json = parse(text)
     if (Either.isLeft(json)) return yield* Effect.fail(json.left)
     const decoded = decode(json.right)

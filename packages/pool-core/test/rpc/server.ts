@@ -27,7 +27,7 @@ export const rawClient = (baseUrl: string, token: Redacted.Redacted<string> | un
   Effect.flatMap(
     Layer.build(
       Layer.mergeAll(
-        RpcClient.layerProtocolHttp({ url: `${baseUrl}/rpc` }).pipe(
+        RpcClient.layerProtocolHttp({ url: `${baseUrl}/rpc`, transformClient: PoolAuth.httpClientAuth(token) }).pipe(
           Layer.provide([RpcSerialization.layerNdjson, NodeHttpClient.layerUndici])
         ),
         PoolAuth.layerClient(token)

@@ -38,6 +38,8 @@ describe("secrets in config errors", () => {
     for (const key of ["token", "api_token", "token_file", "api_key", "client_secret", "password"]) {
       expect(ConfigFile.isSecretKey(key)).toBe(true)
     }
-    for (const key of ["port", "host", "keys", "openai_default_max_tokens", "session_token_budget", "monkey", 0]) expect(ConfigFile.isSecretKey(key)).toBe(false)
+    for (const key of ["port", "host", "keys", "openai_default_max_tokens", "session_token_budget", "monkey", 0]) {
+      expect(ConfigFile.isSecretKey(key)).toBe(false)
+    }
   })
 })

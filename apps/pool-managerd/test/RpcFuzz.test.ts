@@ -77,7 +77,10 @@ describe("POST /rpc fuzz against a real pool-managerd", () => {
             })
             await response.arrayBuffer()
             statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1)
-            if (!authorized) return response.status === 401
+            // refused before the body is read: no token (401), or not the RPC's media type (415)
+            if (!authorized) {
+              return response.status === 401 || (response.status === 415 && contentType !== "application/ndjson")
+            }
             return response.status < 500
           }),
           { numRuns: 200, seed: 7 }

@@ -4,9 +4,10 @@
  *
  * Start-up: the manager reaps engines a crashed earlier run left behind, registers the configured
  * pools and preloads them in the background; the server then listens and prints its listening
- * line. Shutdown (closing the layer, e.g. SIGTERM): the routes stop, open RPC streams end and
- * their leases are released, the server closes, then every pool is drained within
- * `shutdown_deadline_ms` and every engine is stopped.
+ * line. Shutdown (closing the layer, e.g. SIGTERM): first every pool drains while the RPC still
+ * serves — new leases are refused, granted leases run on until they end or `shutdown_deadline_ms`
+ * passes — and its engine stops; then the routes stop, open RPC streams end, the server closes and
+ * the manager closes.
  *
  * @since 0.1.0
  */
@@ -16,7 +17,13 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
 import type * as Path from "@effect/platform/Path"
 import { BindSafety, RequestGuard, Serve } from "@llama-orch/daemon-kit"
-import { EmbeddedPoolManager, PoolRpcHandlers } from "@llama-orch/pool-core"
+import {
+  DrainOptions,
+  EmbeddedPoolManager,
+  PoolManager,
+  type PoolManagerService,
+  PoolRpcHandlers
+} from "@llama-orch/pool-core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -33,6 +40,28 @@ export const tokenHint = "token or token_file in the config file, or POOL_MANAGE
 
 /** The media type of the RPC's NDJSON request bodies, the only bodies pool-managerd reads. */
 const rpcContentType = "application/ndjson"
+
+/**
+ * The first step of shutting down: every pool is drained at once — new leases are refused with
+ * `PoolDraining`, leases already granted (remote generations in flight) run on until they end or
+ * `deadlineMs` passes — and its engine is then stopped. The RPC keeps serving meanwhile, so lease
+ * streams stay open and `Watch` followers see every pool go Draining, then Stopped.
+ *
+ * @since 0.1.0
+ */
+export const drainAll = (pools: PoolManagerService, deadlineMs: number): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const statuses = yield* Effect.orElseSucceed(pools.list, () => [])
+    const leased = statuses.reduce((n, status) => n + status.activeLeases, 0)
+    yield* Effect.logInfo(
+      `pool-managerd is shutting down: draining ${statuses.length} pool(s) with ${leased} lease(s) for up to ${deadlineMs} ms.`
+    )
+    const options = new DrainOptions({ deadlineMs })
+    yield* Effect.forEach(statuses, (status) => Effect.ignore(pools.drain(status.poolId, options)), {
+      concurrency: "unbounded",
+      discard: true
+    })
+  })
 
 /**
  * The daemon: checks bind safety, then builds the manager and serves it. Run it with
@@ -87,10 +116,18 @@ export const layer = (
     ),
     () => settings.remote.allowRegister && settings.manager.modelDir === undefined
   ))
+  // released first, while the routes still serve: leased work runs on until the deadline
+  const drainFirst = Layer.scopedDiscard(
+    Effect.flatMap(
+      PoolManager,
+      (pools) => Effect.addFinalizer(() => drainAll(pools, settings.manager.shutdownDeadlineMs))
+    )
+  )
   const stopped = Layer.scopedDiscard(
     Effect.addFinalizer(() => Effect.logInfo("pool-managerd stopped; every engine is stopped."))
   )
   return Serve.layer(routes, { host: settings.host, port: settings.port }).pipe(
+    Layer.flatMap(() => drainFirst),
     Layer.provide(manager),
     Layer.provide(stopped),
     Layer.provide(started),

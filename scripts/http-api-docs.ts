@@ -58,7 +58,16 @@ export const markdownReference = (document: string): string => {
     "",
     "JSON field names are snake_case. Every response carries `X-Correlation-Id`. Errors use the envelope",
     "`{ code, message, retriable, retry_after_ms?, policy_label?, pool_id?, engine? }`; 429 and 503 also",
-    "carry `Retry-After` (whole seconds) and `X-Backoff-Ms`.",
+    "carry `Retry-After` (whole seconds) and `X-Backoff-Ms` when they are retriable. A pool whose restart",
+    "circuit is open (state `Failed`) answers 503 `POOL_UNREADY` with `retriable: false`, policy label",
+    "`pool-failed` and no `Retry-After`: it stays down until an operator preloads or reloads it. Bodies",
+    "over `max_body_bytes` get 413; bodies nested deeper than 64 levels get 400.",
+    "",
+    "Request bodies must be `application/json` (415 `UNSUPPORTED_MEDIA_TYPE` otherwise). While the daemon",
+    "listens on loopback, a `Host` other than `localhost`, a loopback address or an `allowed_hosts` name",
+    "gets 403 `FORBIDDEN`, and so does a POST whose `Origin` is neither the daemon's own nor in",
+    "`allowed_origins`; those origins also get CORS (`OPTIONS` preflights answer 204). See",
+    "[SECURITY](SECURITY.md).",
     ""
   ]
   const paths = field(spec, "paths")

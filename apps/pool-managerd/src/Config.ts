@@ -162,7 +162,12 @@ const toProfile = (entry: typeof EngineEntry.Type, index: number, source: string
       protocol: entry.protocol,
       command: entry.command ?? mock.command,
       args: entry.mock ? [...mock.args, ...mockEngineProfileArgs, ...entry.args] : entry.args,
-      ...(entry.env === undefined ? {} : { env: entry.env }),
+      // the mock engine, like llama-server, reads its API key from LLAMA_API_KEY: out of the process list
+      ...(entry.mock
+        ? { env: { LLAMA_API_KEY: "{api_key}", ...entry.env } }
+        : entry.env === undefined
+        ? {}
+        : { env: entry.env }),
       healthPath: entry.health_path ?? "/health",
       ...(entry.version_args === undefined ? {} : { versionArgs: entry.version_args })
     })

@@ -17,6 +17,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type { EngineProtocol } from "@llama-orch/pool-core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as EngineTransport from "./EngineTransport.js"
 import { EngineFailure, type EngineTransportService, type Verdict } from "./EngineTransport.js"
@@ -48,7 +49,8 @@ export type EngineOutput =
   }
 
 /**
- * Where to send the task: the lease's engine URL and protocol.
+ * Where to send the task: the lease's engine URL, protocol and, when the engine was started with
+ * one, its API key (sent as `Authorization: Bearer`).
  *
  * @since 0.1.0
  */
@@ -56,6 +58,7 @@ export interface EngineTarget {
   readonly url: string
   readonly protocol: EngineProtocol
   readonly model: string
+  readonly apiKey?: Redacted.Redacted<string> | undefined
 }
 
 const trimSlash = (url: string): string => url.endsWith("/") ? url.slice(0, -1) : url
@@ -168,7 +171,8 @@ export const runWith = (
       }
       return "more"
     }
-    return Effect.flatMap(transport.post(url, JSON.stringify(body), deliver, signal), () => {
+    const authorization = target.apiKey === undefined ? undefined : `Bearer ${Redacted.value(target.apiKey)}`
+    return Effect.flatMap(transport.post(url, JSON.stringify(body), deliver, signal, authorization), () => {
       if (failure === undefined && done === undefined) deliver(undefined)
       if (failure !== undefined) return Effect.fail(failure)
       return done === undefined

@@ -15,6 +15,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import { identity } from "effect/Function"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 
@@ -54,13 +55,15 @@ export interface EngineTransportService {
    * ends. Succeeds then. After `"done"` the rest of the body is read and dropped for at most
    * `drainAfterDoneMs`, then the request is cut. A non-2xx answer fails with its status and the
    * start of its body, a broken connection with what the socket reported; interrupting it, or
-   * aborting `signal`, aborts the request (an aborted request fails).
+   * aborting `signal`, aborts the request (an aborted request fails). `authorization` is sent as
+   * the `Authorization` header (the engine's API key, from the lease).
    */
   readonly post: (
     url: string,
     body: string,
     onBytes: (bytes: Uint8Array) => Verdict,
-    signal?: AbortSignal
+    signal?: AbortSignal,
+    authorization?: string
   ) => Effect.Effect<void, EngineFailure>
 }
 
@@ -104,14 +107,15 @@ class Stop {
  * @since 0.2.0
  */
 export const fromHttpClient = (client: HttpClient.HttpClient): EngineTransportService => ({
-  post: (url, body, onBytes, signal) => {
+  post: (url, body, onBytes, signal, authorization) => {
     const fail = (reason: string, status?: number) =>
       new EngineFailure({ url, reason, ...(status === undefined ? {} : { status }) })
     const exchange = Effect.gen(function*() {
       const response = yield* client.execute(
         HttpClientRequest.post(url).pipe(
           HttpClientRequest.bodyText(body, "application/json"),
-          HttpClientRequest.setHeader("accept", "text/event-stream")
+          HttpClientRequest.setHeader("accept", "text/event-stream"),
+          authorization === undefined ? identity : HttpClientRequest.setHeader("authorization", authorization)
         )
       ).pipe(
         Effect.retry({ times: 1, while: (e) => e._tag === "RequestError" && e.reason === "Transport" }),

@@ -33,6 +33,8 @@ export interface Options {
   readonly drainAfterDoneMs?: number | undefined
 }
 
+const plainHeaders = { "content-type": "application/json", accept: "text/event-stream" } as const
+
 /** How much of a refusal's body goes into the error. */
 const refusalChars = 200
 
@@ -49,7 +51,7 @@ export const make = (options: Options = {}): Effect.Effect<EngineTransportServic
       (agent) => Effect.promise(() => agent.destroy())
     )
 
-    const post: EngineTransportService["post"] = (url, body, onBytes, signal) =>
+    const post: EngineTransportService["post"] = (url, body, onBytes, signal, authorization) =>
       Effect.async<void, EngineFailure>((resume) => {
         const fail = (reason: string, status?: number) =>
           resume(Effect.fail(new EngineFailure({ url, reason, ...(status === undefined ? {} : { status }) })))
@@ -84,7 +86,7 @@ export const make = (options: Options = {}): Effect.Effect<EngineTransportServic
             origin: target.origin,
             path: target.pathname + target.search,
             method: "POST",
-            headers: { "content-type": "application/json", accept: "text/event-stream" },
+            headers: authorization === undefined ? plainHeaders : { ...plainHeaders, authorization },
             body
           }, {
             onRequestStart: (c) => {

@@ -5,6 +5,7 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as Config from "effect/Config"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { defaultSettings } from "./config.js"
@@ -47,6 +48,13 @@ const options = {
   ),
   hangHealth: flag("hang-health", "/health never answers (the request stays open)."),
   ignoreSigterm: flag("ignore-sigterm", "Log SIGTERM and keep running (SIGKILL still works)."),
+  apiKey: Options.redacted("api-key").pipe(
+    Options.withFallbackConfig(Config.redacted("LLAMA_API_KEY")),
+    Options.optional,
+    Options.withDescription(
+      "Require `Authorization: Bearer KEY` on every route but /health (env LLAMA_API_KEY, as llama-server)."
+    )
+  ),
   exitCode: Options.integer("exit-code").pipe(
     Options.withSchema(Schema.Int.pipe(Schema.between(0, 255))),
     Options.withDefault(defaultSettings.exitCode),

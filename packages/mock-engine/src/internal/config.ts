@@ -5,6 +5,7 @@
  */
 import * as Context from "effect/Context"
 import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 
 /** Settings of one running mock engine. */
 export interface EngineSettings {
@@ -21,6 +22,8 @@ export interface EngineSettings {
   readonly hangHealth: boolean
   readonly ignoreSigterm: boolean
   readonly exitCode: number
+  /** When set, every route but `/health` needs `Authorization: Bearer <key>` (as llama-server's `--api-key`). */
+  readonly apiKey: Option.Option<Redacted.Redacted<string>>
 }
 
 /** The settings of the running engine, provided to every route. */
@@ -38,5 +41,6 @@ export const defaultSettings: Omit<EngineSettings, "port"> = {
   crashAfterTokens: Option.none(),
   hangHealth: false,
   ignoreSigterm: false,
-  exitCode: 1
+  exitCode: 1,
+  apiKey: Option.none()
 }

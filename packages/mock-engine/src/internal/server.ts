@@ -12,6 +12,8 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import { createServer } from "node:http"
 import { EngineConfig, type EngineSettings } from "./config.js"
 import { llamaError } from "./http.js"
@@ -20,6 +22,8 @@ import { openAiRoutes } from "./openai.js"
 import { EngineState, logLine } from "./state.js"
 
 const notFound = llamaError({ status: 404, message: "File Not Found", type: "not_found_error" })
+const invalidKey = llamaError({ status: 401, message: "Invalid API Key", type: "authentication_error" })
+const publicPaths = new Set(["/health", "/v1/health"])
 
 /** Every route, built once: a router is a lookup tree, not something to build per request. */
 const routes = HttpRouter.concat(llamaRoutes, openAiRoutes)
@@ -28,6 +32,11 @@ const routes = HttpRouter.concat(llamaRoutes, openAiRoutes)
 const app = Effect.gen(function*() {
   const state = yield* EngineState
   const request = yield* HttpServerRequest.HttpServerRequest
+  const { apiKey } = yield* EngineConfig
+  if (
+    Option.isSome(apiKey) && !publicPaths.has(request.url) &&
+    request.headers["authorization"] !== `Bearer ${Redacted.value(apiKey.value)}`
+  ) return invalidKey
   if (request.url !== "/health" && !(yield* state.isLoaded)) return loadingResponse
   return yield* routes
 }).pipe(Effect.catchTag("RouteNotFound", () => Effect.succeed(notFound)))

@@ -9,7 +9,9 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Redacted from "effect/Redacted"
 import * as NodeCrypto from "node:crypto"
+import type { EngineProfile } from "../EngineProfile.js"
 import { PreloadFailed } from "../PoolErrors.js"
 import { type FailureKind, Handoff, LastError } from "../PoolStatus.js"
 import { current, type ManagerContext, type Pool, update } from "./context.js"
@@ -18,6 +20,14 @@ import { freePort } from "./freePort.js"
 import { LifecycleEvent } from "./lifecycle.js"
 import { type ActiveEngine, advance } from "./poolState.js"
 import { awaitReady, httpProbe } from "./probes.js"
+
+/**
+ * Whether a profile starts its engines with an API key: `{api_key}` in its arguments, or in its
+ * environment (`LLAMA_API_KEY: "{api_key}"` for llama-server, `VLLM_API_KEY` for vLLM), which keeps
+ * the key out of the process list.
+ */
+export const usesApiKey = (profile: EngineProfile): boolean =>
+  [...profile.args, ...Object.values(profile.env ?? {})].some((value) => value.includes("{api_key}"))
 
 /** The base URL of an engine on `host:port`. */
 export const engineUrl = (host: string, port: number): string =>
@@ -91,21 +101,30 @@ export const launch = (
       : yield* freePort(config.host).pipe(
         Effect.mapError((error) => fail("SpawnFailed", `no free port on ${config.host}: ${error.message}`))
       )
-    const args = renderArgs(profile.args, {
+    // a fresh key per engine process, when the profile passes one to the engine
+    const apiKey = usesApiKey(profile) ? Redacted.make(NodeCrypto.randomBytes(24).toString("base64url")) : undefined
+    const vars = {
       model: modelPath,
       host: config.host,
       port: String(port),
       slots: String(spec.slots),
       ctx: String(spec.ctxMax),
       deviceMask: spec.deviceMask ?? "",
-      poolId: pool.id
-    })
+      poolId: pool.id,
+      ...(apiKey === undefined ? {} : { api_key: Redacted.value(apiKey) })
+    }
+    const args = renderArgs(profile.args, vars)
+    const profileEnv = profile.env === undefined
+      ? undefined
+      : Object.fromEntries(
+        Object.entries(profile.env).map(([name, value]) => [name, renderArgs([value], vars)[0] ?? value])
+      )
     const version = yield* Effect.fork(ctx.engineVersion(profile))
     const process = yield* spawnEngine(ctx, {
       poolId: pool.id,
       profile,
       args,
-      env: engineEnv(profile.env, spec.env, spec.deviceMask),
+      env: engineEnv(profileEnv, spec.env, spec.deviceMask),
       port,
       stopGraceMs: config.stopGraceMs,
       pidfileKey: options.pidfileKey
@@ -131,6 +150,7 @@ export const launch = (
       url,
       model: options.model,
       engineVersion: yield* Fiber.join(version),
+      apiKey,
       pidfileKey: options.pidfileKey
     }
   }).pipe(Effect.annotateLogs({ pool_id: pool.id, engine: pool.profile.name }))

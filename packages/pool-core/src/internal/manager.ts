@@ -245,7 +245,8 @@ export const makeEmbeddedPoolManager = (
                   url: data.handoff?.url ?? "",
                   engine: pool.profile.name,
                   protocol: pool.profile.protocol,
-                  model: data.model
+                  model: data.model,
+                  apiKey: data.engine?.apiKey
                 }, true)
                 return [Either.right(granted), { ...data, leases: HashMap.set(data.leases, leaseId, data.generation) }]
               }

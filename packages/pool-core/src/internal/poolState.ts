@@ -6,6 +6,7 @@
 import * as DateTime from "effect/DateTime"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 import type { EngineProfile } from "../EngineProfile.js"
 import type { PoolId } from "../PoolId.js"
 import type { PoolSpec } from "../PoolSpec.js"
@@ -21,6 +22,8 @@ export interface ActiveEngine {
   readonly url: string
   readonly model: string
   readonly engineVersion: string
+  /** The engine's API key, when its profile uses `{api_key}`; only leases carry it. */
+  readonly apiKey: Redacted.Redacted<string> | undefined
   /** The pidfile name this engine uses (see `StateFiles.pidfile`). */
   readonly pidfileKey: string
 }

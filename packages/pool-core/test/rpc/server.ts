@@ -4,14 +4,17 @@ import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { RpcClient, RpcSerialization } from "@effect/rpc"
 import { Context, Effect, Layer, type Redacted } from "effect"
 import { createServer } from "node:http"
-import { PoolAuth, PoolRpcHandlers, PoolRpcs } from "../../src/index.js"
+import { PoolAuth, PoolRpcHandlers, PoolRpcs, RemotePolicy } from "../../src/index.js"
 import { StubPoolManager } from "./StubPoolManager.js"
 
 /** Serves the stub manager over RPC with the given token; returns the server's base URL. */
 export const serveStub = (token: Redacted.Redacted<string> | undefined) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
-      HttpLayerRouter.serve(PoolRpcHandlers.layerRoute({ token }), { disableLogger: true }).pipe(
+      HttpLayerRouter.serve(
+        PoolRpcHandlers.layerRoute({ token, remote: RemotePolicy.RemotePolicy.make({ allowRegister: true }) }),
+        { disableLogger: true }
+      ).pipe(
         Layer.provide(StubPoolManager),
         Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 }))
       )

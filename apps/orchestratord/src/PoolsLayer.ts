@@ -7,17 +7,18 @@
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import type { PlatformError } from "@effect/platform/Error"
-import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import type { ConfigFile as ConfigFiles } from "@llama-orch/daemon-kit"
 import { PoolClient } from "@llama-orch/pool-client"
-import { EmbeddedPoolManager, type PoolManager } from "@llama-orch/pool-core"
+import { EmbeddedPoolManager, type PoolManager, type StateDirRefused } from "@llama-orch/pool-core"
 import { Config as PoolManagerdConfig } from "@llama-orch/pool-managerd"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as NodeOs from "node:os"
+import * as NodeProcess from "node:process"
 import { type ConfigFile, EmbeddedSection, mockPool } from "./Config.js"
 import { apiVersion } from "./ServerSettings.js"
 
@@ -44,13 +45,27 @@ export const modeOf = (
     ? { _tag: "Remote", url: config.pool_manager.url, token: remoteToken }
     : { _tag: "Embedded", config, source }
 
+/**
+ * Where embedded pools keep their pidfiles when the file names no `state_dir`: a directory of this
+ * user that outlives the process (`$XDG_STATE_HOME/llama-orch/orchestratord`, by default
+ * `~/.local/state/llama-orch/orchestratord`), so engines a crashed run left behind are reaped at the
+ * next start. Never the shared temporary directory, which another user could create first.
+ *
+ * @since 0.1.0
+ */
+export const defaultStateDir = (path: Path.Path): string => {
+  const xdg = NodeProcess.env["XDG_STATE_HOME"]
+  const base = xdg !== undefined && path.isAbsolute(xdg) ? xdg : path.join(NodeOs.homedir(), ".local", "state")
+  return path.join(base, "llama-orch", "orchestratord")
+}
+
 const embedded = (
   config: ConfigFile,
   source: string
-): Layer.Layer<PoolManager, PlatformError | ConfigFiles.ConfigError> =>
-  Layer.unwrapScoped(Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const stateDir = config.state_dir ?? (yield* fs.makeTempDirectoryScoped({ prefix: "orchestratord-" }))
+): Layer.Layer<PoolManager, ConfigFiles.ConfigError | StateDirRefused> =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const path = yield* Path.Path
+    const stateDir = config.state_dir ?? defaultStateDir(path)
     const section = Schema.encodeSync(EmbeddedSection)(config)
     const declared = config.pools.length > 0 ? section : { ...section, ...mockPool }
     const pmConfig = Schema.decodeUnknownSync(PoolManagerdConfig.PoolManagerdConfig)(declared)
@@ -68,7 +83,7 @@ const embedded = (
  *
  * @since 0.1.0
  */
-export const layer = (mode: PoolsMode): Layer.Layer<PoolManager, PlatformError | ConfigFiles.ConfigError> =>
+export const layer = (mode: PoolsMode): Layer.Layer<PoolManager, ConfigFiles.ConfigError | StateDirRefused> =>
   mode._tag === "Remote"
     // events reconnect within 2 s of pool-managerd's return (default cap 10 s): the pool view
     // the orchestrator places tasks with is only as fresh as they are

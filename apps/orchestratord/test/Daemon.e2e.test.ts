@@ -8,7 +8,7 @@ import { SpawnDaemon } from "@llama-orch/daemon-kit"
 import { Context, Effect, Layer, Schedule } from "effect"
 import { fileURLToPath } from "node:url"
 import OpenAI from "openai"
-import { childPids, isAlive, waitGone, waitOk } from "./fixtures/processes.js"
+import { childPids, isAlive, privateStateHome, waitGone, waitOk } from "./fixtures/processes.js"
 import { nth, readSse } from "./fixtures/sse.js"
 
 const root = fileURLToPath(new URL("../../..", import.meta.url))
@@ -22,6 +22,7 @@ const DaemonLive = Layer.scoped(
     const daemon = yield* SpawnDaemon.spawnDaemon({
       entry,
       args: ["--port", "0"],
+      env: yield* privateStateHome,
       cwd: root,
       startTimeout: "120 seconds"
     })

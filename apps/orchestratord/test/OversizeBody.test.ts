@@ -9,6 +9,7 @@ import { SpawnDaemon } from "@llama-orch/daemon-kit"
 import { Context, Effect, Layer } from "effect"
 import { request } from "node:http"
 import { fileURLToPath } from "node:url"
+import { privateStateHome } from "./fixtures/processes.js"
 
 const MiB = 1024 * 1024
 const root = fileURLToPath(new URL("../../..", import.meta.url))
@@ -20,7 +21,10 @@ class Daemon extends Context.Tag("test/OversizeDaemon")<Daemon, SpawnDaemon.Runn
 // reads in step with the client's writes and the race never shows
 const DaemonLive = Layer.scoped(
   Daemon,
-  SpawnDaemon.spawnDaemon({ entry, args: ["--port", "0"], cwd: root, startTimeout: "120 seconds" })
+  Effect.flatMap(
+    privateStateHome,
+    (env) => SpawnDaemon.spawnDaemon({ entry, args: ["--port", "0"], env, cwd: root, startTimeout: "120 seconds" })
+  )
 ).pipe(Layer.provide(NodeContext.layer))
 
 /** Sends the whole `body` (declared, or chunked), like an ordinary client, then reads the answer:

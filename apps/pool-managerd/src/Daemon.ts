@@ -22,7 +22,8 @@ import {
   EmbeddedPoolManager,
   PoolManager,
   type PoolManagerService,
-  PoolRpcHandlers
+  PoolRpcHandlers,
+  type StateDirRefused
 } from "@llama-orch/pool-core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -73,7 +74,7 @@ export const layer = (
   settings: Settings
 ): Layer.Layer<
   never,
-  BindSafety.BindRefused | RequestGuard.WildcardOriginRefused | HttpServerError.ServeError,
+  BindSafety.BindRefused | RequestGuard.WildcardOriginRefused | StateDirRefused | HttpServerError.ServeError,
   CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
 > => {
   const manager = EmbeddedPoolManager.layer(settings.manager).pipe(Layer.provide(NodeHttpClient.layerUndici))

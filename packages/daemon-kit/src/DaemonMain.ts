@@ -6,7 +6,7 @@
  * |---|---|
  * | 0 | normal end, or shutdown by SIGTERM/SIGINT |
  * | 1 | an unexpected failure (logged as a JSON line with its cause) |
- * | 2 | a start-up refusal: bad command line, invalid configuration (`ConfigError`), binding beyond loopback without a token (`BindRefused`), `allowed_origins: ["*"]` without a token (`WildcardOriginRefused`); the reason is written to stderr as plain text |
+ * | 2 | a start-up refusal: bad command line, invalid configuration (`ConfigError`), binding beyond loopback without a token (`BindRefused`), `allowed_origins: ["*"]` without a token (`WildcardOriginRefused`), a state directory of another user or locked by another manager (`StateDirRefused`); the reason is written to stderr as plain text |
  *
  * @since 0.1.0
  */
@@ -30,7 +30,7 @@ import * as Logging from "./Logging.js"
  */
 export const usageExitCode = 2
 
-const startupTags = new Set(["ConfigError", "BindRefused", "WildcardOriginRefused"])
+const startupTags = new Set(["ConfigError", "BindRefused", "WildcardOriginRefused", "StateDirRefused"])
 
 /**
  * Whether a failure is a start-up refusal (a `ConfigError` or `BindRefused`), reported as plain

@@ -19,6 +19,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { EngineProfile } from "./EngineProfile.js"
 import { makeEmbeddedPoolManager } from "./internal/manager.js"
+import type { StateDirRefused } from "./PoolErrors.js"
 import { PoolManager } from "./PoolManager.js"
 import { PoolSpec } from "./PoolSpec.js"
 
@@ -115,8 +116,9 @@ export const decodeOptions = (input: EmbeddedOptionsInput): Effect.Effect<Embedd
 
 /**
  * The embedded `PoolManager`. Closing the layer's scope drains every pool (up to
- * `shutdownDeadlineMs`) and stops every engine. At start it reaps engines a crashed earlier run
- * left behind (from the pidfiles in `stateDir`).
+ * `shutdownDeadlineMs`) and stops every engine. At start it takes `stateDir` (created 0700; refused
+ * with `StateDirRefused` when another user owns it or another manager holds its lock) and reaps
+ * engines a crashed earlier run left behind (from the pidfiles in `stateDir`).
  *
  * @since 0.1.0
  */
@@ -124,6 +126,6 @@ export const layer = (
   options: EmbeddedOptionsInput
 ): Layer.Layer<
   PoolManager,
-  never,
+  StateDirRefused,
   CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | HttpClient.HttpClient
 > => Layer.scoped(PoolManager, Effect.flatMap(decodeOptions(options), makeEmbeddedPoolManager))

@@ -180,3 +180,18 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthoriz
  * @since 0.1.0
  */
 export type TransportError = PoolManagerUnavailable | Unauthorized
+
+/**
+ * The manager cannot use its state directory: another user owns it, another manager holds its
+ * lock, or it cannot be created. Daemons exit with code 2 and this message.
+ *
+ * @since 0.1.0
+ */
+export class StateDirRefused extends Schema.TaggedError<StateDirRefused>()("StateDirRefused", {
+  stateDir: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `refusing the state directory ${this.stateDir}: ${this.reason}`
+  }
+}

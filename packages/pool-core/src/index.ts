@@ -29,6 +29,7 @@ export {
   PreloadFailed,
   ReloadFailed,
   SlotsExhausted,
+  StateDirRefused,
   type TransportError,
   Unauthorized
 } from "./PoolErrors.js"

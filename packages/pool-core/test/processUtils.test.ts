@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Option } from "effect"
 import { engineEnv, renderArgs } from "../src/internal/engineProcess.js"
-import { parseCmdline, parseStatStartTime } from "../src/internal/processControl.js"
+import { parseCmdline, parseStatProcessGroup, parseStatStartTime } from "../src/internal/processControl.js"
 import { sameProcess } from "../src/internal/reaper.js"
 import { appendLine, tail } from "../src/internal/ringBuffer.js"
 import { PidRecord } from "../src/internal/stateFiles.js"
@@ -56,10 +56,33 @@ describe("/proc parsing", () => {
       procStartTime: "777"
     })
     const argv = ["/usr/bin/node", "engine.js", "--port", "1"]
-    expect(sameProcess(record, Option.some("777"), argv)).toBe(true)
-    expect(sameProcess(record, Option.some("778"), argv)).toBe(false)
-    expect(sameProcess(record, Option.some("777"), ["/usr/bin/node", "other.js", "--port", "1"])).toBe(false)
-    expect(sameProcess(record, Option.none(), argv)).toBe(false)
+    const group = Option.some(10)
+    expect(sameProcess(record, Option.some("777"), argv, group)).toBe(true)
+    expect(sameProcess(record, Option.some("778"), argv, group)).toBe(false)
+    expect(sameProcess(record, Option.some("777"), ["/usr/bin/node", "other.js", "--port", "1"], group)).toBe(false)
+    expect(sameProcess(record, Option.none(), argv, group)).toBe(false)
+  })
+
+  it("trusts a record only for a process that leads its own group, whatever pgid the file claims", () => {
+    const base = {
+      poolId: "p1",
+      pid: 10,
+      startedAt: 0,
+      command: "/usr/bin/node",
+      args: ["engine.js"],
+      procStartTime: "777"
+    }
+    const argv = ["/usr/bin/node", "engine.js"]
+    // a planted pgid (1: every process) is refused even when the pid itself checks out
+    expect(sameProcess(new PidRecord({ ...base, pgid: 1 }), Option.some("777"), argv, Option.some(10))).toBe(false)
+    // the process is in another group than it leads
+    expect(sameProcess(new PidRecord({ ...base, pgid: 10 }), Option.some("777"), argv, Option.some(1))).toBe(false)
+    expect(sameProcess(new PidRecord({ ...base, pgid: 10 }), Option.some("777"), argv, Option.none())).toBe(false)
+  })
+
+  it("reads the process group from /proc/<pid>/stat", () => {
+    expect(parseStatProcessGroup("10 (node (x) y) S 1 10 10 0 -1")).toEqual(Option.some(10))
+    expect(parseStatProcessGroup("garbage")).toEqual(Option.none())
   })
 })
 

@@ -17,6 +17,8 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as NodeCrypto from "node:crypto"
+import * as NodeProcess from "node:process"
 import type { EngineProfile } from "../EngineProfile.js"
 import { PreloadFailed } from "../PoolErrors.js"
 import { parseStatStartTime } from "./processControl.js"
@@ -74,6 +76,32 @@ export const renderArgs = (
     arg.replace(/\{(\w+)\}/g, (whole, name: string) => Object.hasOwn(vars, name) ? vars[name] ?? whole : whole)
   )
 
+/**
+ * The environment variable every engine carries: `<pidfile key>:<random id>`, also written to the
+ * spawn's intent file, so that a manager killed between the spawn and the pidfile leaves an engine
+ * the next manager can still find.
+ */
+export const engineMarker = "LLAMA_ORCH_ENGINE"
+
+/** Test hook: with this variable set to `1`, the manager kills itself right after a spawn, before the pidfile. */
+export const crashAfterSpawnHook = "LLAMA_ORCH_TEST_CRASH_AFTER_SPAWN"
+
+const basePattern =
+  /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|TZ|TMPDIR|LD_LIBRARY_PATH|LC_\w+|CUDA_\w+|NVIDIA_\w+|HIP_\w+|ROCR_\w+|ROCM_\w+|HSA_\w+|HF_\w+|XDG_CACHE_HOME)$/
+
+/**
+ * What an engine inherits from the daemon's environment: the search path, the user, the locale and
+ * time zone, and the GPU runtime's variables (CUDA, NVIDIA, HIP/ROCm, HF caches) — never the
+ * daemons' tokens or anything else. A profile's `env` adds what an engine needs beyond that.
+ */
+export const baseEnvironment = (environment: Readonly<Record<string, string | undefined>>): Record<string, string> => {
+  const base: Record<string, string> = {}
+  for (const [name, value] of Object.entries(environment)) {
+    if (value !== undefined && basePattern.test(name)) base[name] = value
+  }
+  return base
+}
+
 /** The engine's extra environment: profile env, then spec env, then `CUDA_VISIBLE_DEVICES` from the device mask. */
 export const engineEnv = (
   profileEnv: Readonly<Record<string, string>> | undefined,
@@ -128,7 +156,14 @@ export const spawnEngine = (
   Effect.gen(function*() {
     const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
     const { profile } = request
-    const command = Command.make(profile.command, ...request.args).pipe(Command.env(request.env))
+    // intent first: a manager killed between the spawn and the pidfile leaves this file, and a
+    // later manager finds the engine by the marker in its environment
+    const marker = `${request.pidfileKey}:${NodeCrypto.randomUUID()}`
+    const intent = deps.files.intentFile(request.pidfileKey)
+    yield* deps.files.writeIntent(intent, marker)
+    const command = Command.make(profile.command, ...request.args).pipe(
+      Command.env({ ...baseEnvironment(NodeProcess.env), ...request.env, [engineMarker]: marker }, { extendEnv: false })
+    )
     const proc = yield* deps.executor.start(command).pipe(
       Scope.extend(scope),
       Effect.mapError((error) =>
@@ -139,8 +174,11 @@ export const spawnEngine = (
           reason: `could not run ${profile.command}: ${error.message}`
         })
       ),
-      Effect.tapError(() => Scope.close(scope, Exit.void))
+      Effect.tapError(() => Effect.zipRight(deps.files.remove(intent), Scope.close(scope, Exit.void)))
     )
+    if (NodeProcess.env[crashAfterSpawnHook] === "1") {
+      yield* Effect.sync(() => NodeProcess.kill(NodeProcess.pid, "SIGKILL"))
+    }
     const pid = proc.pid
     const startedAt = Date.now()
     const stdout = yield* Ref.make("")
@@ -176,6 +214,7 @@ export const spawnEngine = (
         procStartTime: Option.getOrUndefined(procStartTime)
       })
     )
+    yield* deps.files.remove(intent)
 
     // the executor's own kill waits for the exit without a timeout: bound it, then escalate
     const signalAndWait = (signal: "SIGTERM" | "SIGKILL", timeoutMs: number) =>

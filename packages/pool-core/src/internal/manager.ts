@@ -36,7 +36,8 @@ import {
   PoolUnready,
   PreloadFailed,
   ReloadFailed,
-  SlotsExhausted
+  SlotsExhausted,
+  type StateDirRefused
 } from "../PoolErrors.js"
 import { type PoolEvent, Snapshot, StatusChanged } from "../PoolEvent.js"
 import type { PoolId } from "../PoolId.js"
@@ -50,7 +51,8 @@ import { resolveModel } from "./launcher.js"
 import { leaseVerdict } from "./lifecycle.js"
 import * as Operations from "./operations.js"
 import { initialData, toStatus } from "./poolState.js"
-import { reapStaleEngines } from "./reaper.js"
+import { reapIntents, reapStaleEngines } from "./reaper.js"
+import { takeStateDir } from "./stateDir.js"
 import { makeStateFiles } from "./stateFiles.js"
 
 type LeaseRefused = PoolDraining | PoolUnready | SlotsExhausted
@@ -62,7 +64,7 @@ export const makeEmbeddedPoolManager = (
   options: EmbeddedOptions
 ): Effect.Effect<
   PoolManagerService,
-  never,
+  StateDirRefused,
   Scope.Scope | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | HttpClient.HttpClient
 > =>
   Effect.gen(function*() {
@@ -74,8 +76,9 @@ export const makeEmbeddedPoolManager = (
     // pools live in their own scope, closed only after the shutdown finalizer below has drained them
     const poolsScope = yield* Scope.fork(scope, ExecutionStrategy.parallel)
     const files = yield* makeStateFiles(options.stateDir)
-    yield* files.ensureDirs
+    yield* takeStateDir(fs, path, options.stateDir, [files.runDir, files.handoffDir])
     yield* reapStaleEngines(fs, files, Math.min(options.stopGraceMs, 5_000))
+    yield* reapIntents(fs, files, Math.min(options.stopGraceMs, 5_000))
     yield* clearHandoffs(fs, path, files.handoffDir)
 
     const versions = yield* SynchronizedRef.make(HashMap.empty<string, Deferred.Deferred<string>>())

@@ -66,6 +66,15 @@ export const parseStatStartTime = (stat: string): Option.Option<string> => {
   return value !== undefined && /^\d+$/.test(value) ? Option.some(value) : Option.none()
 }
 
+/** The process group (field 5 of `/proc/<pid>/stat`) from the text of that file. */
+export const parseStatProcessGroup = (stat: string): Option.Option<number> => {
+  const close = stat.lastIndexOf(")")
+  if (close < 0) return Option.none()
+  // fields[0] is field 3 (state), so field 5 is fields[2]
+  const value = stat.slice(close + 1).trim().split(/\s+/)[2]
+  return value !== undefined && /^\d+$/.test(value) ? Option.some(Number(value)) : Option.none()
+}
+
 /** The argument vector from the text of `/proc/<pid>/cmdline` (NUL-separated). */
 export const parseCmdline = (cmdline: string): ReadonlyArray<string> => {
   const parts = cmdline.split("\u0000")

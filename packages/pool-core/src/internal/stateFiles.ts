@@ -33,8 +33,11 @@ export interface StateFiles {
   /** The pidfile of a pool's engine; `key` is the pool id, or `<poolId>+surge` for a surge reload's second engine. */
   readonly pidfile: (key: string) => string
   readonly handoffFile: (poolId: string) => string
-  /** Creates the directories. */
-  readonly ensureDirs: Effect.Effect<void>
+  /** The intent file of a spawn about to happen (`run/<key>.intent`), holding the engine's marker. */
+  readonly intentFile: (key: string) => string
+  readonly writeIntent: (file: string, marker: string) => Effect.Effect<void>
+  /** Every intent file with its marker (an unreadable one with `undefined`). */
+  readonly readIntents: Effect.Effect<ReadonlyArray<{ readonly file: string; readonly marker: string | undefined }>>
   readonly writePid: (file: string, record: PidRecord) => Effect.Effect<void>
   readonly writeHandoff: (handoff: Handoff) => Effect.Effect<void>
   /** Removes a file; a missing file is fine. */
@@ -52,11 +55,13 @@ export const makeStateFiles = (stateDir: string): Effect.Effect<StateFiles, neve
     const handoffDir = path.join(stateDir, "handoff")
     const pidfile = (key: string) => path.join(runDir, `${key}.json`)
     const handoffFile = (poolId: string) => path.join(handoffDir, `${poolId}.json`)
+    const intentFile = (key: string) => path.join(runDir, `${key}.intent`)
 
     const writeAtomic = (file: string, text: string) =>
       Effect.gen(function*() {
         const tmp = `${file}.${process.pid}.${Date.now().toString(36)}.tmp`
-        yield* fs.writeFileString(tmp, text)
+        // private whatever the umask: pidfiles steer the reaper, handoffs name engine ports
+        yield* fs.writeFileString(tmp, text, { mode: 0o600 })
         yield* fs.rename(tmp, file).pipe(Effect.tapError(() => fs.remove(tmp).pipe(Effect.ignore)))
       }).pipe(
         Effect.catchAll((error) => Effect.logWarning(`could not write ${file}: ${error.message}`))
@@ -76,15 +81,25 @@ export const makeStateFiles = (stateDir: string): Effect.Effect<StateFiles, neve
         ))
     })
 
+    const readIntents = Effect.gen(function*() {
+      const names = yield* fs.readDirectory(runDir).pipe(Effect.orElseSucceed(() => []))
+      const files = names.filter((name) => name.endsWith(".intent")).map((name) => path.join(runDir, name))
+      return yield* Effect.forEach(files, (file) =>
+        fs.readFileString(file).pipe(
+          Effect.map((text): string | undefined => text.trim() === "" ? undefined : text.trim()),
+          Effect.orElseSucceed(() => undefined),
+          Effect.map((marker) => ({ file, marker }))
+        ))
+    })
+
     return {
       runDir,
       handoffDir,
       pidfile,
       handoffFile,
-      ensureDirs: Effect.all([
-        fs.makeDirectory(runDir, { recursive: true }),
-        fs.makeDirectory(handoffDir, { recursive: true })
-      ]).pipe(Effect.catchAll((error) => Effect.logWarning(`could not create ${stateDir}: ${error.message}`))),
+      intentFile,
+      writeIntent: (file, marker) => writeAtomic(file, marker),
+      readIntents,
       writePid: (file, record) =>
         Schema.encode(PidRecordJson)(record).pipe(
           Effect.orDie,

@@ -20,7 +20,8 @@ import {
   PoolId,
   PoolManager,
   PoolSpec,
-  type PoolStatus
+  type PoolStatus,
+  type StateDirRefused
 } from "../../src/index.js"
 
 const mock = mockEngineCommand()
@@ -110,7 +111,7 @@ export const withManager = <A, E>(
     E,
     PoolManager | Scope.Scope | FileSystem.FileSystem | Path.Path
   >
-): Effect.Effect<A, E | PlatformError> =>
+): Effect.Effect<A, E | PlatformError | StateDirRefused> =>
   Effect.gen(function*() {
     const pids = yield* Ref.make<ReadonlyArray<Spawned>>([])
     const fs = yield* FileSystem.FileSystem

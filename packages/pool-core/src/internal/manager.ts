@@ -79,6 +79,15 @@ export const makeEmbeddedPoolManager = (
     yield* takeStateDir(fs, path, options.stateDir, [files.runDir, files.handoffDir])
     yield* reapStaleEngines(fs, files, Math.min(options.stopGraceMs, 5_000))
     yield* reapIntents(fs, files, Math.min(options.stopGraceMs, 5_000))
+    // engines bind where their own defaults say unless the profile passes the manager's address
+    yield* Effect.forEach(
+      options.profiles.filter((profile) => !profile.args.some((arg) => arg.includes("{host}"))),
+      (profile) =>
+        Effect.logWarning(
+          `engine profile ${profile.name} has no {host} in its args: its engines listen where the engine's own default says, perhaps on every interface`
+        ),
+      { discard: true }
+    )
     yield* clearHandoffs(fs, path, files.handoffDir)
 
     const versions = yield* SynchronizedRef.make(HashMap.empty<string, Deferred.Deferred<string>>())

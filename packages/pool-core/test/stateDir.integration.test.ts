@@ -16,12 +16,12 @@ import { EmbeddedPoolManager, PoolId, PoolManager, StateDirRefused } from "../sr
 import { parseStatStartTime } from "../src/internal/processControl.js"
 import { alive, awaitGone, profiles, readyPool, withManager } from "./support/harness.js"
 
-/** The pids of processes whose environment names `prefix` in the engine marker. */
-const markedWith = (prefix: string): ReadonlyArray<number> =>
+/** The pids of processes whose environment carries exactly this engine marker. */
+const markedWith = (marker: string): ReadonlyArray<number> =>
   readdirSync("/proc").filter((name) => /^\d+$/.test(name)).flatMap((name) => {
     try {
       const environ = readFileSync(`/proc/${name}/environ`, "utf8").split("\u0000")
-      return environ.some((entry) => entry.startsWith(`LLAMA_ORCH_ENGINE=${prefix}`)) ? [Number(name)] : []
+      return environ.includes(`LLAMA_ORCH_ENGINE=${marker}`) ? [Number(name)] : []
     } catch {
       return []
     }
@@ -72,8 +72,10 @@ describe("embedded pool manager: state directory", () => {
             .pipe(Command.env({ LLAMA_ORCH_TEST_CRASH_AFTER_SPAWN: "1" }))
         ).pipe(Effect.either)
         expect(exit._tag).toBe("Left")
-        expect(readdirSync(`${stateDir}/run`).filter((f) => f.endsWith(".json"))).toEqual([])
-        const orphans = markedWith("orphan-a:")
+        expect(readdirSync(`${stateDir}/run`)).toEqual(["orphan-a.intent"])
+        const marker = readFileSync(`${stateDir}/run/orphan-a.intent`, "utf8")
+        expect(marker).toMatch(/^orphan-a:[0-9a-f-]{36}$/)
+        const orphans = markedWith(marker)
         expect(orphans).toHaveLength(1)
 
         yield* withManager({ stateDir }, () =>

@@ -85,7 +85,7 @@ export interface Emit {
 
 /**
  * Serves `text/event-stream` fed by `register`, which runs in the request's scope and pushes frames
- * synchronously: a `retry:` hint first (which also flushes the headers), comment heartbeats every
+ * synchronously: a `retry:` hint (or `options.opening`) first, which also flushes the headers, comment heartbeats every
  * `heartbeatMs`, and `final` appended when the daemon shuts down while the response is open.
  *
  * The body is a Node readable the server pipes to the socket, so a frame costs one push and no
@@ -137,7 +137,7 @@ export const push = <R>(
         body.push(null)
       }
     }
-    emit.frame("retry: 1000\n\n")
+    emit.frame(options.opening ?? "retry: 1000\n\n")
     // a callback and a timer rather than two fibers: a response costs no fork for either
     yield* signal.onShutdown(() => {
       emit.frame(options.final)
@@ -176,6 +176,12 @@ export const defaultMaxBufferedBytes = 8 * 1024 * 1024
 export interface Options {
   readonly heartbeatMs: number
   readonly final: string
+  /**
+   * The first frame, which also flushes the headers: `retry: 1000` by default. OpenAI-compatible
+   * streams carry only `data:` events (clients such as the Python `openai` parse every event as
+   * JSON), so they open with a comment.
+   */
+  readonly opening?: string | undefined
   readonly maxBufferedBytes?: number | undefined
 }
 

@@ -164,6 +164,36 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 180_000 })("orchestrator
       expect(unknown.code).toBe("model_not_found")
     }), 90_000)
 
+  it.effect(
+    "/v1 streams carry only data events and comments, as OpenAI's framing (no retry:, id: or event:)",
+    () =>
+      Effect.gen(function*() {
+        const { url } = yield* Daemon
+        for (
+          const [path, body] of [
+            ["/v1/chat/completions", { messages: [{ role: "user", content: "hi" }] }],
+            ["/v1/completions", { prompt: "hi" }]
+          ] as const
+        ) {
+          const text = yield* Effect.promise(() =>
+            fetch(`${url}${path}`, {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ model: "mock-model", max_tokens: 3, stream: true, ...body })
+            }).then((r) => r.text())
+          )
+          const events = text.split("\n\n").filter((e) => e !== "")
+          // every event is one `data:` line (JSON, or the final [DONE]) or a comment
+          for (const event of events) expect(event).toMatch(/^(data: .+|:.*)$/)
+          const data = events.filter((e) => e.startsWith("data: ")).map((e) => e.slice(6))
+          expect(data.at(-1)).toBe("[DONE]")
+          for (const d of data.slice(0, -1)) expect(() => JSON.parse(d)).not.toThrow()
+          expect(data.length).toBeGreaterThanOrEqual(4)
+        }
+      }),
+    90_000
+  )
+
   it.effect("a client that disconnects from a streaming chat cancels its task", () =>
     Effect.gen(function*() {
       const { url } = yield* Daemon

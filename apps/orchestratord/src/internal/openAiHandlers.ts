@@ -146,6 +146,8 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
             {
               heartbeatMs: settings.heartbeatMs,
               final: "data: [DONE]\n\n",
+              // only data events and comments: a lone `retry:` event broke the Python openai client
+              opening: ": ok\n\n",
               maxBufferedBytes: settings.sseMaxBufferedBytes
             }
           )

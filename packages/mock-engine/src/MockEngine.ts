@@ -25,6 +25,8 @@ export interface MockEngineOptions {
   readonly crashOnStart?: boolean | undefined
   readonly crashAfterTokens?: number | undefined
   readonly hangHealth?: boolean | undefined
+  /** Serve `/v1/embeddings`. */
+  readonly embeddings?: boolean | undefined
   readonly ignoreSigterm?: boolean | undefined
   readonly exitCode?: number | undefined
   /** How long to wait for the listening line (default 30 seconds). */
@@ -74,6 +76,7 @@ export const toArgs = (options: MockEngineOptions): ReadonlyArray<string> => {
     ...bool("--crash-on-start", options.crashOnStart),
     ...value("--crash-after-tokens", options.crashAfterTokens),
     ...bool("--hang-health", options.hangHealth),
+    ...bool("--embeddings", options.embeddings),
     ...bool("--ignore-sigterm", options.ignoreSigterm),
     ...value("--exit-code", options.exitCode)
   ]

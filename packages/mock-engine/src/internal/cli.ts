@@ -46,6 +46,7 @@ const options = {
     Options.optional,
     Options.withDescription("Exit abruptly with --exit-code right after the N-th token emitted in total.")
   ),
+  embeddings: flag("embeddings", "Serve /v1/embeddings (deterministic unit vectors), as llama-server's --embeddings."),
   hangHealth: flag("hang-health", "/health never answers (the request stays open)."),
   ignoreSigterm: flag("ignore-sigterm", "Log SIGTERM and keep running (SIGKILL still works)."),
   apiKey: Options.redacted("api-key").pipe(

@@ -22,6 +22,8 @@ export interface EngineSettings {
   readonly hangHealth: boolean
   readonly ignoreSigterm: boolean
   readonly exitCode: number
+  /** Serve `/v1/embeddings` (as llama-server's `--embeddings`); otherwise it answers 501. */
+  readonly embeddings: boolean
   /** When set, every route but `/health` needs `Authorization: Bearer <key>` (as llama-server's `--api-key`). */
   readonly apiKey: Option.Option<Redacted.Redacted<string>>
 }
@@ -42,5 +44,6 @@ export const defaultSettings: Omit<EngineSettings, "port"> = {
   hangHealth: false,
   ignoreSigterm: false,
   exitCode: 1,
+  embeddings: false,
   apiKey: Option.none()
 }

@@ -18,6 +18,11 @@ export interface GenerationRequest {
   /** `< 0` means "until end of sequence". */
   readonly maxTokens: number
   readonly stop: ReadonlyArray<string>
+  /**
+   * Turns the planned word pieces into the pieces to emit (JSON output, tool-call arguments); the
+   * default emits the words.
+   */
+  readonly render?: ((pieces: ReadonlyArray<string>) => ReadonlyArray<string>) | undefined
 }
 
 /** llama-server's timings block. */
@@ -91,18 +96,19 @@ export const generate = (
     stop: request.stop,
     ctxLeft: ctx - tokensEvaluated
   })
+  const pieces = request.render === undefined ? planned.pieces : request.render(planned.pieces)
   return Either.right((onToken) =>
     Effect.scoped(Effect.gen(function*() {
       const slot = yield* state.acquireSlot
       const startedAt = yield* Clock.currentTimeMillis
       // one loop per generation, no stream stage per token
-      for (let index = 0; index < planned.pieces.length; index++) {
+      for (let index = 0; index < pieces.length; index++) {
         yield* state.beforeToken
         yield* state.afterToken
         onToken({
           _tag: "Token",
           slot,
-          piece: planned.pieces[index] ?? "",
+          piece: pieces[index] ?? "",
           predicted: index + 1,
           evaluated: tokensEvaluated
         })
@@ -110,12 +116,12 @@ export const generate = (
       yield* state.crashIfDue
       const predictedMs = (yield* Clock.currentTimeMillis) - startedAt
       const promptMs = tokensEvaluated * promptMsPerToken
-      const predictedN = planned.pieces.length
+      const predictedN = pieces.length
       yield* state.recordTimings(tokensEvaluated, promptMs, predictedMs)
       return {
         _tag: "Done",
         slot,
-        content: planned.pieces.join(""),
+        content: pieces.join(""),
         stopType: planned.stopType,
         stoppingWord: planned.stoppingWord,
         tokensPredicted: predictedN,

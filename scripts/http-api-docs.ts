@@ -68,6 +68,21 @@ export const markdownReference = (document: string): string => {
     "gets 403 `FORBIDDEN`, and so does a POST whose `Origin` is neither the daemon's own nor in",
     "`allowed_origins`; those origins also get CORS (`OPTIONS` preflights answer 204). See",
     "[SECURITY](SECURITY.md).",
+    "",
+    "The OpenAI-compatible routes (`/v1/...`) answer errors in OpenAI's envelope",
+    "`{ error: { message, type, code, param } }`, `param` naming the request field at fault. Parameters",
+    "orchestratord does not act on itself (`tools`, `tool_choice`, `parallel_tool_calls`,",
+    "`response_format`, `n`, `logprobs`, `top_logprobs`, `presence_penalty`, `frequency_penalty`,",
+    "`logit_bias`; for completions also `echo` and `suffix`) are checked and passed to the engine as they",
+    "are, and what comes back (tool-call deltas, several choices, log probabilities, reasoning text) is",
+    "relayed. Chat on llama.cpp engines goes to llama-server's own `/v1/chat/completions`, so the model's",
+    "chat template applies. llama.cpp generates one choice per request: `n > 1` for a model a llama.cpp",
+    "pool serves is 400 with `param: \"n\"`. `stream_options.include_usage` adds a last chunk with",
+    "`choices: []` and `usage`; `usage` holds the engine's own counts when it reports them, and",
+    "`system_fingerprint` is the engine's. On `/v2`, a `token` event may carry `c` (the choice, when not 0)",
+    "and `x` (those extra fields as the engine sent them), and `end` carries `finish_reason` and",
+    "`system_fingerprint` when the engine gave them; a task may set `engine_params` (any fields but the",
+    "task's own) to send such parameters itself.",
     ""
   ]
   const paths = field(spec, "paths")

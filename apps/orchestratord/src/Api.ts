@@ -18,6 +18,9 @@ import {
   ChatCompletionRequest,
   Completion,
   CompletionRequest,
+  EmbeddingsRequest,
+  EmbeddingsResponse,
+  Model,
   ModelList,
   OpenAiError
 } from "./OpenAiSchemas.js"
@@ -134,7 +137,18 @@ export class MetaGroup extends HttpApiGroup.make("meta")
  * @since 0.1.0
  */
 export class OpenAiGroup extends HttpApiGroup.make("openai")
-  .add(HttpApiEndpoint.get("models", "/v1/models").addSuccess(ModelList))
+  .add(
+    HttpApiEndpoint.get("models", "/v1/models")
+      .addSuccess(ModelList)
+      .annotate(OpenApi.Summary, "List the models the pools serve")
+  )
+  .add(
+    HttpApiEndpoint.get("model", "/v1/models/:id")
+      .setPath(byId)
+      .addSuccess(Model)
+      .addError(OpenAiError, { status: 404 })
+      .annotate(OpenApi.Summary, "One model the pools serve")
+  )
   .add(
     HttpApiEndpoint.post("chat", "/v1/chat/completions")
       .setPayload(ChatCompletionRequest)
@@ -147,6 +161,13 @@ export class OpenAiGroup extends HttpApiGroup.make("openai")
       .setPayload(CompletionRequest)
       .addSuccess(Completion)
       .addError(OpenAiError, { status: 400 })
+  )
+  .add(
+    HttpApiEndpoint.post("embeddings", "/v1/embeddings")
+      .setPayload(EmbeddingsRequest)
+      .addSuccess(EmbeddingsResponse)
+      .addError(OpenAiError, { status: 400 })
+      .annotate(OpenApi.Summary, "Embeddings from an engine serving the model (on one of its slots)")
   )
 {}
 

@@ -7,7 +7,7 @@
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { RequestGuard } from "@llama-orch/daemon-kit"
-import type { Failed, SubmitError, TaskNotFound } from "@llama-orch/orchestrator-core"
+import type { EngineTransport, Failed, SubmitError, TaskNotFound } from "@llama-orch/orchestrator-core"
 import { ErrorEnvelope } from "@llama-orch/orchestrator-core"
 import type {
   PoolDraining,
@@ -35,19 +35,23 @@ export class ApiFailure extends Data.TaggedError("ApiFailure")<{
   readonly envelope: ErrorEnvelope
   readonly rolledBack?: boolean | undefined
   readonly stderrTail?: string | undefined
+  /** The request field at fault (OpenAI's `error.param`), when one is. */
+  readonly param?: string | undefined
 }> {}
+
+type EngineFailure = EngineTransport.EngineFailure
 
 const make = (
   status: number,
   fields: ConstructorParameters<typeof ErrorEnvelope>[0],
-  extra?: { rolledBack?: boolean; stderrTail?: string | undefined }
+  extra?: { rolledBack?: boolean; stderrTail?: string | undefined; param?: string | undefined }
 ): ApiFailure => new ApiFailure({ status, envelope: new ErrorEnvelope(fields), ...extra })
 
 const clampRetry = (ms: number): number => Math.min(60_000, Math.max(100, Math.round(ms)))
 
 /** @since 0.1.0 */
-export const invalidParams = (message: string): ApiFailure =>
-  make(400, { code: "INVALID_PARAMS", message, retriable: false })
+export const invalidParams = (message: string, param?: string): ApiFailure =>
+  make(400, { code: "INVALID_PARAMS", message, retriable: false }, param === undefined ? undefined : { param })
 
 /** @since 0.1.0 */
 export const payloadTooLarge = (limit: number): ApiFailure =>
@@ -121,8 +125,30 @@ export const fromParseError = (error: ParseResult.ParseError): ApiFailure => {
   const first = issues[0]
   if (first === undefined) return invalidParams("invalid request body")
   const field = first.path.map(String).join(".")
-  return invalidParams(field === "" ? first.message : `${field}: ${first.message}`)
+  return field === "" ? invalidParams(first.message) : invalidParams(`${field}: ${first.message}`, field)
 }
+
+/**
+ * An engine's refusal or failure, for answers relayed from an engine (embeddings): a 4xx or a 501
+ * (an engine that does not serve the operation) is the request's fault, 400 with the engine's
+ * words; anything else is a 502 `WORKER_RESET`, retriable.
+ *
+ * @since 0.1.0
+ */
+export const fromEngineFailure = (error: EngineFailure): ApiFailure =>
+  error.status !== undefined && ((error.status >= 400 && error.status < 500) || error.status === 501)
+    ? invalidParams(`the engine refused the request: ${error.reason} (HTTP ${error.status})`, "model")
+    : make(502, { code: "WORKER_RESET", message: error.message, retriable: true })
+
+/**
+ * A model no pool serves (`GET /v1/models/{id}`).
+ *
+ * @since 0.1.0
+ */
+export const modelNotFound = (model: string): ApiFailure =>
+  make(404, { code: "MODEL_NOT_FOUND", message: `no pool serves model ${model}`, retriable: false }, {
+    param: "model"
+  })
 
 /**
  * Maps the typed errors of `Orchestrator.submit`.
@@ -310,7 +336,7 @@ export const toOpenAiResponse = (failure: ApiFailure): HttpServerResponse.HttpSe
         message: failure.envelope.message,
         type: openAiType(failure.status),
         code: failure.envelope.code.toLowerCase(),
-        param: null
+        param: failure.param ?? null
       }
     },
     { status: failure.status, headers: backoffHeaders(failure) }

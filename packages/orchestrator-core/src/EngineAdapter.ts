@@ -1,10 +1,14 @@
 /**
  * Engine adapters: send a task to a leased engine and stream what it generates, by protocol.
  *
- * - `llamacpp`: `POST {url}/completion` with `stream: true` (`n_predict`, `seed`, `temperature`,
- *   `top_p`, `stop`); chat messages are rendered into a prompt with a simple role template.
  * - `openai`: `POST {url}/v1/completions` (prompt) or `{url}/v1/chat/completions` (messages) with
- *   `stream: true`, ending with `data: [DONE]`.
+ *   `stream: true` and `stream_options.include_usage` (so the engine's own token counts are
+ *   reported), ending with `data: [DONE]`. `engine_params` are sent as they are, and what comes
+ *   back beyond text (tool-call deltas, log probabilities, several choices) is relayed.
+ * - `llamacpp`: prompts go to llama-server's native `POST {url}/completion` (`n_predict`, `seed`,
+ *   `temperature`, `top_p`, `stop`); chat, and any task with `engine_params`, go to its
+ *   OpenAI-compatible endpoints as above, so the model's own chat template (from the GGUF) renders
+ *   the messages.
  *
  * A non-2xx answer, a malformed event, a broken connection or a stream that ends before the final
  * event all fail with `EngineFailure`. Interrupting the consumer aborts the HTTP request. After the
@@ -21,10 +25,9 @@ import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as EngineTransport from "./EngineTransport.js"
 import { EngineFailure, type EngineTransportService, type Verdict } from "./EngineTransport.js"
-import { decodeLlama, decodeOpenAI } from "./internal/engineChunks.js"
-import { promptText } from "./internal/prompt.js"
+import { choiceExtras, decodeLlama, decodeOpenAI } from "./internal/engineChunks.js"
 import { SseDecoder } from "./internal/sse.js"
-import type { TaskRequest } from "./TaskRequest.js"
+import type { ChatMessage, TaskRequest } from "./TaskRequest.js"
 
 /**
  * The engine failed: refused the request, broke the connection or sent something unreadable.
@@ -40,12 +43,22 @@ export { EngineFailure }
  * @since 0.1.0
  */
 export type EngineOutput =
-  | { readonly _tag: "Text"; readonly text: string }
+  | {
+    readonly _tag: "Text"
+    readonly text: string
+    /** The choice this piece belongs to, when not 0. */
+    readonly choice?: number | undefined
+    /** What the piece carries beyond text (see `Token.x`). */
+    readonly extra?: Record<string, unknown> | undefined
+  }
   | {
     readonly _tag: "Done"
     readonly tokensIn?: number | undefined
     readonly tokensOut?: number | undefined
     readonly decodeMs?: number | undefined
+    /** The engine's reason to stop choice 0 (`stop`, `length`, `tool_calls`, ...). */
+    readonly finishReason?: string | undefined
+    readonly systemFingerprint?: string | undefined
   }
 
 /**
@@ -70,27 +83,53 @@ const sampling = (request: TaskRequest) => ({
   ...(request.stop === undefined ? {} : { stop: request.stop })
 })
 
+/** A chat message as OpenAI endpoints take it. */
+const wireMessage = (m: ChatMessage) => ({
+  role: m.role,
+  content: m.content,
+  ...(m.toolCalls === undefined ? {} : { tool_calls: m.toolCalls }),
+  ...(m.toolCallId === undefined ? {} : { tool_call_id: m.toolCallId }),
+  ...(m.name === undefined ? {} : { name: m.name })
+})
+
 /**
- * The endpoint and JSON body a task is sent with.
+ * The endpoint and JSON body a task is sent with, and which kind of stream answers
+ * (`llamacpp`: llama-server's native events; `openai`: OpenAI chunks).
  *
  * @since 0.1.0
  */
 export const requestFor = (
   target: EngineTarget,
   request: TaskRequest
-): { readonly url: string; readonly body: object } => {
+): { readonly url: string; readonly body: object; readonly stream: EngineProtocol } => {
   const base = trimSlash(target.url)
-  if (target.protocol === "llamacpp") {
+  if (target.protocol === "llamacpp" && request.messages === undefined && request.engineParams === undefined) {
     return {
       url: `${base}/completion`,
-      body: { prompt: promptText(request), n_predict: request.maxTokens, stream: true, ...sampling(request) }
+      body: { prompt: request.prompt ?? "", n_predict: request.maxTokens, stream: true, ...sampling(request) },
+      stream: "llamacpp"
     }
   }
-  const common = { model: target.model, max_tokens: request.maxTokens, stream: true, ...sampling(request) }
+  const common = {
+    ...request.engineParams,
+    model: target.model,
+    max_tokens: request.maxTokens,
+    stream: true,
+    stream_options: { include_usage: true },
+    ...sampling(request)
+  }
   return request.messages !== undefined
-    ? { url: `${base}/v1/chat/completions`, body: { ...common, messages: request.messages } }
-    : { url: `${base}/v1/completions`, body: { ...common, prompt: request.prompt ?? "" } }
+    ? {
+      url: `${base}/v1/chat/completions`,
+      body: { ...common, messages: request.messages.map(wireMessage) },
+      stream: "openai"
+    }
+    : { url: `${base}/v1/completions`, body: { ...common, prompt: request.prompt ?? "" }, stream: "openai" }
 }
+
+/** OpenAI's name for llama-server's `stop_type`. */
+const llamaFinish = (stopType: string | undefined): string | undefined =>
+  stopType === "limit" ? "length" : stopType === "eos" || stopType === "word" ? "stop" : undefined
 
 type Parsed = Either.Either<ReadonlyArray<EngineOutput>, string>
 
@@ -104,22 +143,51 @@ const parseLlama = (data: string): Parsed => {
       _tag: "Done",
       tokensIn: c.tokens_evaluated,
       tokensOut: c.tokens_predicted,
-      decodeMs: c.timings?.predicted_ms
+      decodeMs: c.timings?.predicted_ms,
+      finishReason: llamaFinish(c.stop_type)
     })
   }
   return Either.right(out)
 }
 
 const makeOpenAIParser = () => {
-  let usage: { tokensIn?: number | undefined; tokensOut?: number | undefined } = {}
+  const done: {
+    -readonly [K in keyof Done]: Done[K]
+  } = { _tag: "Done" }
+  const none: ReadonlyArray<EngineOutput> = []
   return (data: string): Parsed => {
-    if (data.trim() === "[DONE]") return Either.right([{ _tag: "Done", ...usage }])
+    if (data.trim() === "[DONE]") return Either.right([done])
     const c = decodeOpenAI(data)
     if (c === undefined) return Either.left("malformed OpenAI event")
-    if (c.usage) usage = { tokensIn: c.usage.prompt_tokens, tokensOut: c.usage.completion_tokens }
-    const choice = c.choices[0]
-    const text = choice?.text ?? choice?.delta?.content ?? ""
-    return Either.right(text === "" ? [] : [{ _tag: "Text", text }])
+    if (c.usage) {
+      done.tokensIn = c.usage.prompt_tokens
+      done.tokensOut = c.usage.completion_tokens
+    }
+    if (typeof c.system_fingerprint === "string") done.systemFingerprint = c.system_fingerprint
+    // the usual chunk: one choice, text only
+    const only = c.choices.length === 1 ? c.choices[0] : undefined
+    if (only !== undefined && (only.index ?? 0) === 0) {
+      if (typeof only.finish_reason === "string") done.finishReason = only.finish_reason
+      const extra = choiceExtras(only)
+      const text = only.text ?? only.delta?.content ?? ""
+      if (extra === undefined) return Either.right(text === "" ? none : [{ _tag: "Text", text }])
+      return Either.right([{ _tag: "Text", text, extra }])
+    }
+    const out: Array<EngineOutput> = []
+    for (const choice of c.choices) {
+      const index = choice.index ?? 0
+      if (index === 0 && typeof choice.finish_reason === "string") done.finishReason = choice.finish_reason
+      const extra = choiceExtras(choice)
+      const text = choice.text ?? choice.delta?.content ?? ""
+      if (text === "" && extra === undefined) continue
+      out.push({
+        _tag: "Text",
+        text,
+        ...(index === 0 ? {} : { choice: index }),
+        ...(extra === undefined ? {} : { extra })
+      })
+    }
+    return Either.right(out)
   }
 }
 
@@ -140,12 +208,12 @@ export const runWith = (
   transport: EngineTransportService,
   target: EngineTarget,
   request: TaskRequest,
-  onText: (text: string) => void,
+  onText: (text: string, choice?: number, extra?: Record<string, unknown>) => void,
   signal?: AbortSignal
 ): Effect.Effect<Done, EngineFailure> =>
   Effect.suspend(() => {
-    const { body, url } = requestFor(target, request)
-    const parse = target.protocol === "llamacpp" ? parseLlama : makeOpenAIParser()
+    const { body, stream, url } = requestFor(target, request)
+    const parse = stream === "llamacpp" ? parseLlama : makeOpenAIParser()
     const decoder = new SseDecoder()
     const events: Array<string> = []
     let done: Done | undefined
@@ -166,7 +234,8 @@ export const runWith = (
             done = o
             return "done"
           }
-          onText(o.text)
+          if (o.choice === undefined && o.extra === undefined) onText(o.text)
+          else onText(o.text, o.choice, o.extra)
         }
       }
       return "more"
@@ -192,7 +261,7 @@ export const runWith = (
 export const run = (
   target: EngineTarget,
   request: TaskRequest,
-  onText: (text: string) => void
+  onText: (text: string, choice?: number, extra?: Record<string, unknown>) => void
 ): Effect.Effect<Done, EngineFailure, HttpClient.HttpClient> =>
   Effect.flatMap(EngineTransport.current, (transport) => runWith(transport, target, request, onText))
 
@@ -208,7 +277,17 @@ export const stream = (
 ): Stream.Stream<EngineOutput, EngineFailure, HttpClient.HttpClient> =>
   Stream.asyncPush<EngineOutput, EngineFailure, HttpClient.HttpClient>(
     (emit) =>
-      run(target, request, (text) => emit.single({ _tag: "Text", text })).pipe(
+      run(
+        target,
+        request,
+        (text, choice, extra) =>
+          emit.single({
+            _tag: "Text",
+            text,
+            ...(choice === undefined ? {} : { choice }),
+            ...(extra === undefined ? {} : { extra })
+          })
+      ).pipe(
         Effect.match({
           onFailure: (error) => emit.fail(error),
           onSuccess: (done) => {

@@ -12,6 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import type { EmbeddingsError } from "./Embeddings.js"
 import { make } from "./internal/orchestrator.js"
 import { OrchestratorOptions } from "./OrchestratorOptions.js"
 import type { SubmitError, TaskNotFound } from "./TaskErrors.js"
@@ -64,6 +65,16 @@ export interface OrchestratorService {
   readonly get: (taskId: string) => Effect.Effect<TaskSnapshot, TaskNotFound>
   /** How many tasks wait per model. */
   readonly queueDepths: Effect.Effect<ReadonlyMap<string, number>>
+  /**
+   * Sends an OpenAI embeddings request to an engine serving `model`, on one of its pools' slots,
+   * and answers the engine's JSON (see `Embeddings.forward`).
+   *
+   * @since 0.1.0
+   */
+  readonly embeddings: (
+    model: string,
+    body: Readonly<Record<string, unknown>>
+  ) => Effect.Effect<unknown, EmbeddingsError>
 }
 
 /**

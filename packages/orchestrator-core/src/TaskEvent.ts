@@ -50,13 +50,19 @@ export const Metrics = Schema.TaggedStruct("metrics", {
 export interface Metrics extends Schema.Schema.Type<typeof Metrics> {}
 
 /**
- * One generated token: text `t`, index `i` (0-based, consecutive).
+ * One generated token: text `t`, index `i` (0-based, consecutive). When the engine sends more than
+ * text (OpenAI-protocol engines answering `engine_params`: tool-call deltas, log probabilities,
+ * reasoning text, several choices), `c` is the choice index (absent: 0) and `x` holds those fields
+ * as the engine sent them (`delta` fields other than `content`, `logprobs`, and `finish_reason` of
+ * choices other than 0); `t` may then be empty.
  *
  * @since 0.1.0
  */
 export const Token = Schema.TaggedStruct("token", {
   t: Schema.String,
-  i: Schema.Int
+  i: Schema.Int,
+  c: Schema.optional(Schema.Int),
+  x: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
 })
 
 /**
@@ -75,7 +81,11 @@ export const End = Schema.TaggedStruct("end", {
   tokensOut: Schema.propertySignature(Schema.Int).pipe(Schema.fromKey("tokens_out")),
   tokensIn: Schema.propertySignature(Schema.Int).pipe(Schema.fromKey("tokens_in")),
   decodeTimeMs: Schema.propertySignature(Schema.Number).pipe(Schema.fromKey("decode_time_ms")),
-  decodeMs: Schema.propertySignature(Schema.Number).pipe(Schema.fromKey("decode_ms"))
+  decodeMs: Schema.propertySignature(Schema.Number).pipe(Schema.fromKey("decode_ms")),
+  /** Why the engine stopped (`stop`, `length`, `tool_calls`, ...), when it says. */
+  finishReason: Schema.optional(Schema.String).pipe(Schema.fromKey("finish_reason")),
+  /** The engine's `system_fingerprint`, when it sends one. */
+  systemFingerprint: Schema.optional(Schema.String).pipe(Schema.fromKey("system_fingerprint"))
 })
 
 /**

@@ -26,8 +26,47 @@ export type Priority = typeof Priority.Type
  */
 export class ChatMessage extends Schema.Class<ChatMessage>("ChatMessage")({
   role: Schema.Literal("system", "user", "assistant", "tool", "developer"),
-  content: Schema.String
+  content: Schema.String,
+  /** The calls an assistant message made (OpenAI's `tool_calls`), sent to the engine as they are. */
+  toolCalls: Schema.optional(Schema.Array(Schema.Unknown)).pipe(Schema.fromKey("tool_calls")),
+  /** Which call a `tool` message answers. */
+  toolCallId: Schema.optional(Schema.String).pipe(Schema.fromKey("tool_call_id")),
+  name: Schema.optional(Schema.String)
 }) {}
+
+/**
+ * Request fields a task sets itself, which `engine_params` may not set.
+ *
+ * @since 0.1.0
+ */
+export const reservedEngineParams: ReadonlySet<string> = new Set([
+  "model",
+  "prompt",
+  "messages",
+  "stream",
+  "stream_options",
+  "max_tokens",
+  "max_completion_tokens",
+  "n_predict",
+  "seed",
+  "temperature",
+  "top_p",
+  "stop"
+])
+
+/**
+ * Fields sent to the engine as they are, for what the task's own fields do not cover (OpenAI's
+ * `tools`, `tool_choice`, `response_format`, `n`, `logprobs`, ...). Such a task always goes to the
+ * engine's OpenAI-compatible endpoints (llama-server serves them too).
+ *
+ * @since 0.1.0
+ */
+export const EngineParams = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
+  Schema.filter((params) => {
+    const reserved = Object.keys(params).find((key) => reservedEngineParams.has(key))
+    return reserved === undefined ? true : `engine_params may not set '${reserved}': it is a field of the task`
+  })
+)
 
 /**
  * Placement hints: `pinPoolId` routes the task to that pool or fails, never silently elsewhere.
@@ -64,6 +103,7 @@ export class TaskRequest extends Schema.Class<TaskRequest>("TaskRequest")(
     temperature: Schema.optional(Schema.Number.pipe(Schema.between(0, 2))),
     topP: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))).pipe(Schema.fromKey("top_p")),
     stop: Schema.optional(Schema.Array(Schema.String).pipe(Schema.maxItems(16))),
+    engineParams: Schema.optional(EngineParams).pipe(Schema.fromKey("engine_params")),
     deadlineMs: Schema.optional(Schema.Int.pipe(Schema.positive())).pipe(Schema.fromKey("deadline_ms")),
     placement: Schema.optional(Placement)
   }).pipe(

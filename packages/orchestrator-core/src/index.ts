@@ -29,6 +29,9 @@ export * as EngineAdapter from "./EngineAdapter.js"
 /** How engine requests travel: the `EngineTransport` service, over the `HttpClient` by default. */
 export * as EngineTransport from "./EngineTransport.js"
 
+/** Embeddings requests sent to an engine serving the model, on a leased slot. */
+export * as Embeddings from "./Embeddings.js"
+
 /** The engine transport over undici (Node): the fast path for daemons on Node. */
 export * as NodeEngineTransport from "./NodeEngineTransport.js"
 
@@ -56,4 +59,4 @@ export {
 export { End, Failed, isTerminal, Metrics, SequencedEvent, Started, TaskEvent, Token } from "./TaskEvent.js"
 
 /** Task requests. */
-export { ChatMessage, Placement, Priority, TaskRequest } from "./TaskRequest.js"
+export { ChatMessage, EngineParams, Placement, Priority, reservedEngineParams, TaskRequest } from "./TaskRequest.js"

@@ -92,12 +92,27 @@ describe("pool manager failures", () => {
 })
 
 describe("engine adapters", () => {
-  it("build llama.cpp and OpenAI requests (chat rendered for llama.cpp)", () => {
+  it("build llama.cpp and OpenAI requests (llama.cpp chat goes to its OpenAI endpoint, never a template of ours)", () => {
     const chat = task({ prompt: undefined, messages: [{ role: "user", content: "hi" }], temperature: 0.5, top_p: 0.9 })
     const llama = EngineAdapter.requestFor({ url: "http://e/", protocol: "llamacpp", model: "m" }, chat)
     expect(llama).toEqual({
+      url: "http://e/v1/chat/completions",
+      body: {
+        model: "m",
+        max_tokens: 8,
+        stream: true,
+        stream_options: { include_usage: true },
+        temperature: 0.5,
+        top_p: 0.9,
+        messages: [{ role: "user", content: "hi" }]
+      },
+      stream: "openai"
+    })
+    const llamaPrompt = EngineAdapter.requestFor({ url: "http://e/", protocol: "llamacpp", model: "m" }, task({}))
+    expect(llamaPrompt).toEqual({
       url: "http://e/completion",
-      body: { prompt: "<|user|>\nhi\n<|assistant|>\n", n_predict: 8, stream: true, temperature: 0.5, top_p: 0.9 }
+      body: { prompt: "hello", n_predict: 8, stream: true },
+      stream: "llamacpp"
     })
     const openaiChat = EngineAdapter.requestFor({ url: "http://e", protocol: "openai", model: "m" }, chat)
     expect(openaiChat.url).toBe("http://e/v1/chat/completions")
@@ -110,8 +125,27 @@ describe("engine adapters", () => {
     const completion = EngineAdapter.requestFor({ url: "http://e", protocol: "openai", model: "m" }, task({ seed: 3 }))
     expect(completion).toEqual({
       url: "http://e/v1/completions",
-      body: { model: "m", max_tokens: 8, stream: true, seed: 3, prompt: "hello" }
+      body: {
+        model: "m",
+        max_tokens: 8,
+        stream: true,
+        stream_options: { include_usage: true },
+        seed: 3,
+        prompt: "hello"
+      },
+      stream: "openai"
     })
+    // engine params go as they are, and take a llama.cpp prompt to the OpenAI endpoint too
+    const tools = [{ type: "function", function: { name: "f" } }]
+    const withParams = EngineAdapter.requestFor(
+      { url: "http://e", protocol: "llamacpp", model: "m" },
+      task({ engine_params: { tools, n: 2 } })
+    )
+    expect(withParams).toMatchObject({ url: "http://e/v1/completions", body: { tools, n: 2 }, stream: "openai" })
+  })
+
+  it("refuses engine params that would set a field of the task", () => {
+    expect(() => task({ engine_params: { stream: false } })).toThrow(/may not set 'stream'/)
   })
 
   it.effect("parse OpenAI chat chunks up to [DONE], with usage", () =>

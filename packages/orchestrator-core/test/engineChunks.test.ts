@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Arbitrary, Either, FastCheck, Schema } from "effect"
-import { LlamaChunk, OpenAIChunk, quickLlama, quickOpenAI } from "../src/internal/engineChunks.js"
+import { choiceExtras, LlamaChunk, OpenAIChunk, quickLlama, quickOpenAI } from "../src/internal/engineChunks.js"
 
 const fc = FastCheck
 
@@ -29,10 +29,18 @@ const openAILike = fc.record({
   choices: field(fc.array(
     fc.record({
       text: field(fc.option(fc.string(), { nil: null })),
-      delta: field(fc.record({ content: field(fc.option(fc.string(), { nil: null })), role: fc.string() }, {
+      delta: field(fc.record({
+        content: field(fc.option(fc.string(), { nil: null })),
+        role: fc.string(),
+        refusal: field(fc.option(fc.string(), { nil: null })),
+        reasoning_content: field(fc.option(fc.string(), { nil: null })),
+        tool_calls: fc.jsonValue()
+      }, {
         requiredKeys: []
       })),
-      index: fc.nat()
+      index: field(fc.nat()),
+      logprobs: fc.jsonValue(),
+      finish_reason: field(fc.option(fc.constantFrom("stop", "length", "tool_calls"), { nil: null }))
     }, { requiredKeys: [] }),
     { maxLength: 3 }
   )),
@@ -42,7 +50,8 @@ const openAILike = fc.record({
     }),
     { nil: null }
   )),
-  model: fc.string()
+  model: fc.string(),
+  system_fingerprint: field(fc.option(fc.string(), { nil: null }))
 }, { requiredKeys: [] })
 
 /** The hand check accepts only what the schema accepts, with the same result. */
@@ -82,4 +91,16 @@ describe("engine chunk decoding", () => {
       takes(OpenAIChunk, quickOpenAI, openai)
     }
   )
+
+  it("keeps what a choice carries beyond text, and nothing in the usual case", () => {
+    expect(choiceExtras({ index: 0, delta: { content: "a" }, logprobs: null, finish_reason: null })).toBeUndefined()
+    const call = [{ index: 0, id: "c1", type: "function", function: { name: "f", arguments: "" } }]
+    expect(choiceExtras({ index: 0, delta: { content: null, tool_calls: call }, finish_reason: null })).toEqual({
+      delta: { tool_calls: call }
+    })
+    expect(
+      choiceExtras({ index: 1, delta: { reasoning_content: "hm" }, logprobs: { content: [] }, finish_reason: "stop" })
+    )
+      .toEqual({ delta: { reasoning_content: "hm" }, logprobs: { content: [] }, finish_reason: "stop" })
+  })
 })

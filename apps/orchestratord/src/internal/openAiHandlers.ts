@@ -1,7 +1,14 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ShutdownSignal } from "@llama-orch/daemon-kit"
-import { Failed, Orchestrator, TaskRequest } from "@llama-orch/orchestrator-core"
+import {
+  type End,
+  EngineTransport,
+  Failed,
+  Orchestrator,
+  type OrchestratorService,
+  type TaskRequest
+} from "@llama-orch/orchestrator-core"
 import { PoolManager } from "@llama-orch/pool-core"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -12,52 +19,29 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { OrchestratorApi } from "../Api.js"
 import {
-  type ApiFailure,
-  fromParseError,
+  fromEngineFailure,
   fromPoolError,
   fromStreamError,
   fromSubmitError,
+  modelNotFound,
   shuttingDown
 } from "../ApiFailure.js"
-import { ChatCompletionRequest, CompletionRequest } from "../OpenAiSchemas.js"
+import { ChatCompletionRequest, CompletionRequest, EmbeddingsRequest, EmbeddingsResponse } from "../OpenAiSchemas.js"
 import { ServerSettings } from "../ServerSettings.js"
 import * as Sse from "../Sse.js"
 import { readJson } from "./body.js"
+import { finishReason, Gathered, type Kind, richChoice, usageOf } from "./openAiChoices.js"
+import { chatTask, completionTask, needsProtocolCheck, unsupportedBy } from "./openAiRequests.js"
 import { recoverOpenAi } from "./respond.js"
-
-type Kind = "chat" | "text"
 
 interface Sampling {
   readonly model: string
-  readonly max_tokens?: number | null | undefined
-  readonly temperature?: number | null | undefined
-  readonly top_p?: number | null | undefined
-  readonly seed?: number | null | undefined
-  readonly stop?: string | ReadonlyArray<string> | null | undefined
   readonly stream?: boolean | null | undefined
+  readonly stream_options?: { readonly include_usage?: boolean | null | undefined } | null | undefined
 }
 
 const readChat = readJson(ChatCompletionRequest)
 const readCompletion = readJson(CompletionRequest)
-const decodeTaskRequest = Schema.decodeUnknownEither(TaskRequest)
-
-const toTaskRequest = (
-  body: Sampling,
-  maxTokens: number,
-  input: { readonly prompt: string } | { readonly messages: ReadonlyArray<{ role: string; content: string }> }
-): Either.Either<TaskRequest, ApiFailure> =>
-  Either.mapLeft(
-    decodeTaskRequest({
-      model_ref: body.model,
-      max_tokens: maxTokens,
-      ...input,
-      ...(body.temperature == null ? {} : { temperature: body.temperature }),
-      ...(body.top_p == null ? {} : { top_p: body.top_p }),
-      ...(body.seed == null ? {} : { seed: body.seed }),
-      ...(body.stop == null ? {} : { stop: typeof body.stop === "string" ? [body.stop] : body.stop })
-    }),
-    fromParseError
-  )
 
 const errorBody = (event: Failed) => ({
   error: { message: event.message, type: "server_error", code: event.code.toLowerCase(), param: null }
@@ -65,8 +49,7 @@ const errorBody = (event: Failed) => ({
 
 interface Outcome {
   text: string
-  tokensIn: number
-  tokensOut: number
+  end: End | undefined
   failure: Failed | undefined
 }
 
@@ -81,35 +64,37 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
     const run = (kind: Kind, body: Sampling, request: TaskRequest) =>
       Effect.gen(function*() {
         if (yield* signal.isShuttingDown) return yield* Effect.fail(shuttingDown())
+        if (needsProtocolCheck(request)) {
+          const refused = unsupportedBy(request, yield* pools.list.pipe(Effect.mapError(fromPoolError)))
+          if (refused !== undefined) return yield* Effect.fail(refused)
+        }
         const admission = yield* orchestrator.submit(request).pipe(Effect.mapError(fromSubmitError))
         const taskId = admission.taskId
         const created = Math.floor((yield* Clock.currentTimeMillis) / 1000)
         const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${taskId}`
-        const finishReason = (tokensOut: number) => tokensOut >= request.maxTokens ? "length" : "stop"
+        const object = kind === "chat" ? "chat.completion.chunk" : "text_completion"
         const cancel = orchestrator.cancel(taskId).pipe(Effect.ignore)
-        const choice = (content: string | undefined, first: boolean, finish: string | null) =>
-          kind === "chat"
-            ? {
-              index: 0,
-              delta: content === undefined ? {} : first ? { role: "assistant", content } : { content },
-              finish_reason: finish
-            }
-            : { index: 0, text: content ?? "", finish_reason: finish }
-        const chunk = (content: string | undefined, first: boolean, finish: string | null) =>
-          `data: ${
-            JSON.stringify({
-              id,
-              object: kind === "chat" ? "chat.completion.chunk" : "text_completion",
-              created,
-              model: body.model,
-              choices: [choice(content, first, finish)]
-            })
-          }\n\n`
+        const fingerprint = (end: End) =>
+          end.systemFingerprint === undefined ? {} : { system_fingerprint: end.systemFingerprint }
+        const chunk = (choices: ReadonlyArray<unknown>, extra?: object) =>
+          `data: ${JSON.stringify({ id, object, created, model: body.model, ...extra, choices })}\n\n`
+        const finishChunk = (end: End) => {
+          const finish = finishReason(end, request.maxTokens)
+          return chunk(
+            [
+              kind === "chat"
+                ? { index: 0, delta: {}, logprobs: null, finish_reason: finish }
+                : { index: 0, text: "", logprobs: null, finish_reason: finish }
+            ],
+            fingerprint(end)
+          )
+        }
+        const includeUsage = body.stream_options?.include_usage === true
 
         // the hot path: a token chunk is a precomputed prefix plus the token, not a JSON.stringify of the object
-        const head = `data: {"id":${JSON.stringify(id)},"object":"${
-          kind === "chat" ? "chat.completion.chunk" : "text_completion"
-        }","created":${created},"model":${JSON.stringify(body.model)},"choices":[{"index":0,`
+        const head = `data: {"id":${JSON.stringify(id)},"object":"${object}","created":${created},"model":${
+          JSON.stringify(body.model)
+        },"choices":[{"index":0,`
         const tokenChunk = (t: string, first: boolean) =>
           kind === "chat"
             ? `${head}"delta":{${first ? "\"role\":\"assistant\"," : ""}"content":${
@@ -122,17 +107,29 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
             (emit) =>
               Effect.gen(function*() {
                 let finished = false
+                // choices that have had their first delta (which carries the role)
+                const opened = new Set<number>()
                 // a client that goes away cancels its task (so does shutdown)
                 yield* Effect.scopeWith((scope) =>
                   Scope.addFinalizer(scope, Effect.suspend(() => finished ? Effect.void : cancel))
                 )
                 const ended = yield* orchestrator.subscribe(taskId, ({ event }) => {
                   switch (event._tag) {
-                    case "token":
-                      return emit.frame(tokenChunk(event.t, event.i === 0))
+                    case "token": {
+                      const choice = event.c ?? 0
+                      const first = !opened.has(choice)
+                      if (first) opened.add(choice)
+                      if (event.x === undefined && choice === 0) return emit.frame(tokenChunk(event.t, first))
+                      return emit.frame(chunk([richChoice(kind, event, first)]))
+                    }
                     case "end":
                       finished = true
-                      emit.frame(chunk(undefined, false, finishReason(event.tokensOut)))
+                      emit.frame(finishChunk(event))
+                      if (includeUsage) {
+                        emit.frame(
+                          chunk([], { ...fingerprint(event), usage: usageOf(event.tokensIn, event.tokensOut) })
+                        )
+                      }
                       emit.frame("data: [DONE]\n\n")
                       return emit.end()
                     case "error":
@@ -154,55 +151,44 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
         }
 
         // pushed events gathered in place: a stream fold would cost a stream stage per token
+        const gathered = new Gathered(kind)
         const outcome = yield* Effect.scoped(Effect.gen(function*() {
-          const gathered: Outcome = { text: "", tokensIn: 0, tokensOut: 0, failure: undefined }
+          const out: Outcome = { text: "", end: undefined, failure: undefined }
           const finished = yield* Deferred.make<void>()
           const ended = yield* orchestrator.subscribe(taskId, ({ event }) => {
             switch (event._tag) {
               case "token":
-                gathered.text += event.t
+                if (event.x === undefined && event.c === undefined) out.text += event.t
+                else gathered.add(event)
                 return
               case "end":
-                gathered.tokensIn = event.tokensIn
-                gathered.tokensOut = event.tokensOut
+                out.end = event
                 return Deferred.unsafeDone(finished, Exit.void)
               case "error":
-                gathered.failure = event
+                out.failure = event
                 return Deferred.unsafeDone(finished, Exit.void)
             }
           })
           if (!ended) yield* Deferred.await(finished)
-          return gathered
+          return out
         })).pipe(
           Effect.catchAll(() => Effect.fail(fromStreamError(notRetained))),
           Effect.onInterrupt(() => cancel)
         )
         if (outcome.failure !== undefined) return yield* Effect.fail(fromStreamError(outcome.failure))
-        const usage = {
-          prompt_tokens: outcome.tokensIn,
-          completion_tokens: outcome.tokensOut,
-          total_tokens: outcome.tokensIn + outcome.tokensOut
-        }
-        const finish = finishReason(outcome.tokensOut)
-        return HttpServerResponse.unsafeJson(
-          kind === "chat"
-            ? {
-              id,
-              object: "chat.completion",
-              created,
-              model: body.model,
-              choices: [{ index: 0, message: { role: "assistant", content: outcome.text }, finish_reason: finish }],
-              usage
-            }
-            : {
-              id,
-              object: "text_completion",
-              created,
-              model: body.model,
-              choices: [{ index: 0, text: outcome.text, finish_reason: finish }],
-              usage
-            }
-        )
+        const end = outcome.end
+        if (end === undefined) return yield* Effect.fail(fromStreamError(notRetained))
+        // plain text of choice 0 comes first: it was gathered apart, on the fast path
+        if (outcome.text !== "") gathered.add({ _tag: "token", t: outcome.text, i: 0 })
+        return HttpServerResponse.unsafeJson({
+          id,
+          object: kind === "chat" ? "chat.completion" : "text_completion",
+          created,
+          model: body.model,
+          ...fingerprint(end),
+          choices: gathered.render(finishReason(end, request.maxTokens)),
+          usage: usageOf(end.tokensIn, end.tokensOut)
+        })
       })
 
     return handlers
@@ -213,28 +199,57 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
           const models = [...new Set(statuses.map((s) => s.model))].sort()
           return HttpServerResponse.unsafeJson({
             object: "list",
-            data: models.map((model) => ({ id: model, object: "model", created, owned_by: "llama-orch" }))
+            data: models.map((model) => modelEntry(model, created))
           })
+        }).pipe(recoverOpenAi))
+      .handleRaw("model", ({ path }) =>
+        Effect.gen(function*() {
+          const statuses = yield* pools.list.pipe(Effect.mapError(fromPoolError))
+          if (!statuses.some((s) => s.model === path.id)) {
+            return yield* Effect.fail(modelNotFound(path.id))
+          }
+          const created = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+          return HttpServerResponse.unsafeJson(modelEntry(path.id, created))
         }).pipe(recoverOpenAi))
       .handleRaw("chat", () =>
         Effect.gen(function*() {
           const body = yield* readChat
-          const messages = body.messages.map((m) => ({
-            role: m.role,
-            content: typeof m.content === "string" ? m.content : m.content.map((part) => part.text).join("")
-          }))
-          const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? settings.openAiDefaultMaxTokens
-          const request = yield* toTaskRequest(body, maxTokens, { messages })
+          const request = yield* chatTask(body, settings.openAiDefaultMaxTokens)
           return yield* run("chat", body, request)
         }).pipe(recoverOpenAi))
       .handleRaw("completions", () =>
         Effect.gen(function*() {
           const body = yield* readCompletion
-          const prompt = typeof body.prompt === "string" ? body.prompt : body.prompt.join("")
-          const request = yield* toTaskRequest(body, body.max_tokens ?? settings.openAiDefaultMaxTokens, { prompt })
+          const request = yield* completionTask(body, settings.openAiDefaultMaxTokens)
           return yield* run("text", body, request)
         }).pipe(recoverOpenAi))
+      .handleRaw("embeddings", () =>
+        Effect.gen(function*() {
+          if (yield* signal.isShuttingDown) return yield* Effect.fail(shuttingDown())
+          const body = yield* readEmbeddings
+          return yield* forwardEmbeddings(orchestrator, body)
+        }).pipe(recoverOpenAi))
   }))
+
+const readEmbeddings = readJson(EmbeddingsRequest)
+const decodeEmbeddings = Schema.decodeUnknownEither(EmbeddingsResponse)
+
+/** Sends an embeddings request to an engine serving its model and relays the checked answer. */
+const forwardEmbeddings = (orchestrator: OrchestratorService, body: typeof EmbeddingsRequest.Type) =>
+  orchestrator.embeddings(body.model, body).pipe(
+    Effect.mapError((e) => e._tag === "EngineFailure" ? fromEngineFailure(e) : fromSubmitError(e)),
+    Effect.flatMap((json) => {
+      const decoded = decodeEmbeddings(json)
+      return Either.isRight(decoded)
+        ? Effect.succeed(HttpServerResponse.unsafeJson({ ...decoded.right, model: body.model }))
+        : Effect.fail(fromEngineFailure(
+          new EngineTransport.EngineFailure({ url: "/v1/embeddings", reason: "the engine's answer is not embeddings" })
+        ))
+    })
+  )
+
+/** One `GET /v1/models` entry. */
+const modelEntry = (model: string, created: number) => ({ id: model, object: "model", created, owned_by: "llama-orch" })
 
 const notRetained = Failed.make({
   code: "INTERNAL",

@@ -12,6 +12,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AdmissionCheck from "../Admission.js"
+import * as Embeddings from "../Embeddings.js"
 import * as EngineTransport from "../EngineTransport.js"
 import type { OrchestratorService } from "../Orchestrator.js"
 import * as OrchestratorMetrics from "../OrchestratorMetrics.js"
@@ -304,7 +305,8 @@ export const make = (
         Effect.flatMap(lookup(taskId), (record) => subscribe(record, opts?.afterId ?? 0, onEvent)),
       cancel,
       get: (taskId) => lookup(taskId).pipe(Effect.map(snapshot)),
-      queueDepths: Effect.sync(() => new Map(Array.from(queues.byModel, ([model, queue]) => [model, queue.size])))
+      queueDepths: Effect.sync(() => new Map(Array.from(queues.byModel, ([model, queue]) => [model, queue.size]))),
+      embeddings: (model, body) => Embeddings.forward(pools, transport, model, body)
     }
   })
 

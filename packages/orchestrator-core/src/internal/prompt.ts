@@ -1,10 +1,13 @@
 import type { ChatMessage, TaskRequest } from "../TaskRequest.js"
 
-/** Renders chat messages into one prompt with a simple role-tagged template for completion-only engines. */
+/**
+ * Chat messages as one text, only to estimate their tokens at admission: what the engine sees is
+ * rendered by the engine, with the model's own chat template.
+ */
 export const renderChat = (messages: ReadonlyArray<ChatMessage>): string =>
   messages.map((m) => `<|${m.role}|>\n${m.content}\n`).join("") + "<|assistant|>\n"
 
-/** The prompt text a task sends to a completion endpoint. */
+/** The text a task's prompt tokens are estimated from. */
 export const promptText = (request: TaskRequest): string =>
   request.prompt ?? (request.messages === undefined ? "" : renderChat(request.messages))
 

@@ -8,7 +8,7 @@ import * as EngineAdapter from "../EngineAdapter.js"
 import type { EngineTransportService } from "../EngineTransport.js"
 import * as OrchestratorMetrics from "../OrchestratorMetrics.js"
 import type { OrchestratorOptions } from "../OrchestratorOptions.js"
-import type { End } from "../TaskEvent.js"
+import type { End, Token } from "../TaskEvent.js"
 import { type MetricLabels, record as recordMetric } from "./metricLabels.js"
 import { emit, fail, type TaskRecord } from "./taskLog.js"
 
@@ -100,10 +100,19 @@ export const runTask = (
       const abort = new AbortController()
       const timedOut: { error: WatchdogTimeout | undefined } = { error: undefined }
       // the hot path: each piece becomes a token event as its bytes arrive, no stream stage per token
-      const consume = EngineAdapter.runWith(ctx.transport, lease, record.request, (text) => {
+      const consume = EngineAdapter.runWith(ctx.transport, lease, record.request, (text, choice, extra) => {
         const at = clock.unsafeCurrentTimeMillis()
         progress.lastAt = at
-        if (emit(record, { _tag: "token", t: text, i: record.tokensOut }, at)) {
+        const token: Token = choice === undefined && extra === undefined
+          ? { _tag: "token", t: text, i: record.tokensOut }
+          : {
+            _tag: "token",
+            t: text,
+            i: record.tokensOut,
+            ...(choice === undefined ? {} : { c: choice }),
+            ...(extra === undefined ? {} : { x: extra })
+          }
+        if (emit(record, token, at)) {
           record.tokensOut++
           if (progress.firstTokenAt === undefined) {
             progress.firstTokenAt = at
@@ -151,13 +160,17 @@ export const runTask = (
       const done = progress.done
       const endedAt = yield* Clock.currentTimeMillis
       const ended = yield* Effect.sync(() => {
+        // the engine's own counts, when it reports them, over the estimate and the pieces counted
         if (done.tokensIn !== undefined) record.tokensIn = done.tokensIn
+        if (done.tokensOut !== undefined) record.tokensOut = done.tokensOut
         const event: End = {
           _tag: "end",
           tokensOut: record.tokensOut,
           tokensIn: record.tokensIn,
           decodeTimeMs: endedAt - leasedAt,
-          decodeMs: done.decodeMs ?? endedAt - (progress.firstTokenAt ?? endedAt)
+          decodeMs: done.decodeMs ?? endedAt - (progress.firstTokenAt ?? endedAt),
+          ...(done.finishReason === undefined ? {} : { finishReason: done.finishReason }),
+          ...(done.systemFingerprint === undefined ? {} : { systemFingerprint: done.systemFingerprint })
         }
         if (!emit(record, event, endedAt)) return false
         ctx.onEnded(record, endedAt - leasedAt, endedAt)

@@ -1,0 +1,140 @@
+/**
+ * OpenAI choices from task events: the chunks of a stream and the choices of a whole answer,
+ * including what engines send beyond text (`Token.c` and `Token.x`: several choices, tool-call
+ * deltas, log probabilities, reasoning text), merged the way OpenAI clients merge them.
+ */
+import type { End, Token } from "@llama-orch/orchestrator-core"
+
+/** Chat or text completion. */
+export type Kind = "chat" | "text"
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** The `choices[]` entry of a stream chunk for a token event that carries more than text. */
+export const richChoice = (kind: Kind, event: Token, first: boolean): Record<string, unknown> => {
+  const x = event.x ?? {}
+  const extraDelta = isRecord(x.delta) ? x.delta : {}
+  const common = { index: event.c ?? 0 }
+  const tail = {
+    logprobs: x.logprobs ?? null,
+    finish_reason: typeof x.finish_reason === "string" ? x.finish_reason : null
+  }
+  if (kind === "text") return { ...common, text: event.t, ...tail }
+  return {
+    ...common,
+    delta: {
+      ...(first ? { role: "assistant" } : {}),
+      ...(event.t === "" ? {} : { content: event.t }),
+      ...extraDelta
+    },
+    ...tail
+  }
+}
+
+interface ToolCall {
+  id: string
+  type: string
+  function: { name: string; arguments: string }
+}
+
+/** One choice as it is gathered. */
+class Choice {
+  text = ""
+  reasoning = ""
+  refusal: string | undefined
+  readonly toolCalls: Array<ToolCall> = []
+  logprobs: Record<string, unknown> | undefined
+  finish: string | undefined
+
+  add(event: Token): void {
+    this.text += event.t
+    const x = event.x
+    if (x === undefined) return
+    if (typeof x.finish_reason === "string") this.finish = x.finish_reason
+    if (isRecord(x.logprobs)) this.logprobs = mergeLogprobs(this.logprobs, x.logprobs)
+    const delta = x.delta
+    if (!isRecord(delta)) return
+    if (typeof delta.reasoning_content === "string") this.reasoning += delta.reasoning_content
+    if (typeof delta.refusal === "string") this.refusal = (this.refusal ?? "") + delta.refusal
+    if (Array.isArray(delta.tool_calls)) { for (const call of delta.tool_calls) this.addCall(call) }
+  }
+
+  /** Merges one tool-call delta: the first one of an index names the call, the rest add arguments. */
+  private addCall(delta: unknown): void {
+    if (!isRecord(delta)) return
+    const index = typeof delta.index === "number" ? delta.index : this.toolCalls.length
+    const call = this.toolCalls[index] ??= { id: "", type: "function", function: { name: "", arguments: "" } }
+    if (typeof delta.id === "string") call.id = delta.id
+    if (typeof delta.type === "string") call.type = delta.type
+    const fn = delta.function
+    if (isRecord(fn)) {
+      if (typeof fn.name === "string") call.function.name += fn.name
+      if (typeof fn.arguments === "string") call.function.arguments += fn.arguments
+    }
+  }
+}
+
+/** Concatenates the arrays of two log-probability blocks (`content`, `tokens`, `token_logprobs`, ...). */
+const mergeLogprobs = (
+  into: Record<string, unknown> | undefined,
+  next: Record<string, unknown>
+): Record<string, unknown> => {
+  if (into === undefined) return { ...next }
+  for (const [key, value] of Object.entries(next)) {
+    const prior = into[key]
+    into[key] = Array.isArray(prior) && Array.isArray(value) ? [...prior, ...value] : value
+  }
+  return into
+}
+
+/** The choices of a whole (non-streamed) answer, gathered from token events. */
+export class Gathered {
+  private readonly choices = new Map<number, Choice>()
+
+  constructor(private readonly kind: Kind) {}
+
+  /** Folds in one token event. */
+  add(event: Token): void {
+    const index = event.c ?? 0
+    let choice = this.choices.get(index)
+    if (choice === undefined) {
+      choice = new Choice()
+      this.choices.set(index, choice)
+    }
+    choice.add(event)
+  }
+
+  /** The `choices[]` of the answer; choice 0 ends with the task's own finish reason. */
+  render(finish0: string): ReadonlyArray<Record<string, unknown>> {
+    if (!this.choices.has(0)) this.choices.set(0, new Choice())
+    return [...this.choices.entries()].sort(([a], [b]) => a - b).map(([index, choice]) => {
+      const finish = index === 0 ? finish0 : choice.finish ?? "stop"
+      const logprobs = choice.logprobs ?? null
+      if (this.kind === "text") return { index, text: choice.text, logprobs, finish_reason: finish }
+      const calls = choice.toolCalls.filter((c) => c !== undefined)
+      return {
+        index,
+        message: {
+          role: "assistant",
+          content: calls.length > 0 && choice.text === "" ? null : choice.text,
+          ...(calls.length > 0 ? { tool_calls: calls } : {}),
+          ...(choice.reasoning === "" ? {} : { reasoning_content: choice.reasoning }),
+          ...(choice.refusal === undefined ? {} : { refusal: choice.refusal })
+        },
+        logprobs,
+        finish_reason: finish
+      }
+    })
+  }
+}
+
+/** The finish reason of choice 0: the engine's, or else `length` when the task used all its tokens. */
+export const finishReason = (end: End, maxTokens: number): string =>
+  end.finishReason ?? (end.tokensOut >= maxTokens ? "length" : "stop")
+
+/** OpenAI's `usage` from the task's counts (the engine's own, when it reported them). */
+export const usageOf = (tokensIn: number, tokensOut: number) => ({
+  prompt_tokens: tokensIn,
+  completion_tokens: tokensOut,
+  total_tokens: tokensIn + tokensOut
+})

@@ -83,6 +83,12 @@ export const markdownReference = (document: string): string => {
     "and `x` (those extra fields as the engine sent them), and `end` carries `finish_reason` and",
     "`system_fingerprint` when the engine gave them; a task may set `engine_params` (any fields but the",
     "task's own) to send such parameters itself.",
+    "",
+    "A task that waits for an engine still loading its model (no pool of the model Ready) receives",
+    "`loading` events `{ pool_id, elapsed_ms, eta_ms?, fraction?, progress? }` each time the load reports",
+    "(every second): `eta_ms` from the last load of that model, `progress` the engine's own last loading",
+    "line. Its `predicted_start_ms` includes the time the load has left. Pool statuses carry the same",
+    "`loading` block while an engine loads.",
     ""
   ]
   const paths = field(spec, "paths")

@@ -34,7 +34,7 @@ export const frame = (event: string, data: unknown, id?: number | string): strin
 export const taskEventFrame = (sequenced: SequencedEvent): string => {
   const event = sequenced.event
   // the hot path: one frame per token, without going through the union's encoder
-  if (event._tag === "token") {
+  if (event._tag === "token" && event.c === undefined && event.x === undefined) {
     return `id: ${sequenced.id}\nevent: token\ndata: {"t":${JSON.stringify(event.t)},"i":${event.i}}\n\n`
   }
   const { _tag, ...data } = encodeTaskEvent(event)

@@ -1,6 +1,7 @@
 /**
  * Task events, in the order a task's stream emits them: `started`, `metrics` while queued and at
- * dispatch, `token`s, then exactly one of `end` or `error`. Nothing follows `end` or `error`.
+ * dispatch (and `loading` while its model's engine loads), `token`s, then exactly one of `end` or
+ * `error`. Nothing follows `end` or `error`.
  *
  * Events are plain tagged structs, told apart by `_tag`: a stream carries one per generated token,
  * and a struct costs a fraction of what a schema class costs to make and to read (about a sixth of
@@ -48,6 +49,28 @@ export const Metrics = Schema.TaggedStruct("metrics", {
  * @since 0.1.0
  */
 export interface Metrics extends Schema.Schema.Type<typeof Metrics> {}
+
+/**
+ * The task waits for an engine that is loading its model: how long the load has run, the time
+ * left by the last load of that model (`eta_ms`, when known), and the engine's own last progress
+ * line. Sent to queued tasks while no pool of the model is Ready, each time the load reports.
+ *
+ * @since 0.1.0
+ */
+export const Loading = Schema.TaggedStruct("loading", {
+  poolId: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("pool_id")),
+  elapsedMs: Schema.propertySignature(Schema.Int).pipe(Schema.fromKey("elapsed_ms")),
+  etaMs: Schema.optional(Schema.Number).pipe(Schema.fromKey("eta_ms")),
+  fraction: Schema.optional(Schema.Number),
+  progress: Schema.optional(Schema.String)
+})
+
+/**
+ * The task waits for an engine that is loading its model.
+ *
+ * @since 0.1.0
+ */
+export interface Loading extends Schema.Schema.Type<typeof Loading> {}
 
 /**
  * One generated token: text `t`, index `i` (0-based, consecutive). When the engine sends more than
@@ -119,7 +142,7 @@ export interface Failed extends Schema.Schema.Type<typeof Failed> {}
  *
  * @since 0.1.0
  */
-export const TaskEvent = Schema.Union(Started, Metrics, Token, End, Failed)
+export const TaskEvent = Schema.Union(Started, Metrics, Loading, Token, End, Failed)
 
 /**
  * @since 0.1.0

@@ -56,7 +56,7 @@ export {
 } from "./TaskErrors.js"
 
 /** Task events and their sequenced envelope. */
-export { End, Failed, isTerminal, Metrics, SequencedEvent, Started, TaskEvent, Token } from "./TaskEvent.js"
+export { End, Failed, isTerminal, Loading, Metrics, SequencedEvent, Started, TaskEvent, Token } from "./TaskEvent.js"
 
 /** Task requests. */
 export { ChatMessage, EngineParams, Placement, Priority, reservedEngineParams, TaskRequest } from "./TaskRequest.js"

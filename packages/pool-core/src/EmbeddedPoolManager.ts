@@ -89,6 +89,11 @@ export class EmbeddedOptions extends Schema.Class<EmbeddedOptions>("EmbeddedOpti
   startupTimeoutMs: Schema.optionalWith(PositiveInt, { default: () => 120_000 }),
   /** Timeout of one health probe, in milliseconds (default 1 000). */
   probeTimeoutMs: Schema.optionalWith(PositiveInt, { default: () => 1_000 }),
+  /**
+   * While an engine loads, how often its progress is published in the pool's status (`loading`)
+   * (milliseconds, default 1 000); it is logged at info every 5 seconds.
+   */
+  progressIntervalMs: Schema.optionalWith(PositiveInt, { default: () => 1_000 }),
   /** Timeout of the `versionArgs` command, in milliseconds (default 10 000). */
   versionTimeoutMs: Schema.optionalWith(PositiveInt, { default: () => 10_000 }),
   /** Liveness probing of Ready engines. */

@@ -81,6 +81,32 @@ export class Handoff extends Schema.Class<Handoff>("Handoff")({
 }) {}
 
 /**
+ * An engine loading for the pool (from spawn to its first successful health probe): since when,
+ * the engine's own last progress line (llama-server's `load_tensors: ...`, vLLM's `Loading
+ * safetensors checkpoint shards: 50% ...`), the fraction done when that line gives a percentage,
+ * and how long the last load of this model on this engine took (`expectedMs`), from which callers
+ * estimate the time left.
+ *
+ * @since 0.1.0
+ */
+export class Loading extends Schema.Class<Loading>("Loading")({
+  since: Schema.DateTimeUtc,
+  elapsedMs: Schema.Int,
+  progress: Schema.optional(Schema.String),
+  fraction: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))),
+  expectedMs: Schema.optional(Schema.Int)
+}) {
+  /** The time left by the last load of this model, or by the fraction done; `undefined` when unknown. */
+  get remainingMs(): number | undefined {
+    if (this.expectedMs !== undefined) return Math.max(0, this.expectedMs - this.elapsedMs)
+    if (this.fraction !== undefined && this.fraction > 0.05) {
+      return Math.max(0, Math.round(this.elapsedMs / this.fraction - this.elapsedMs))
+    }
+    return undefined
+  }
+}
+
+/**
  * A snapshot of one pool. `activeLeases + slotsFree == slotsTotal` always holds.
  *
  * @since 0.1.0
@@ -105,5 +131,7 @@ export class PoolStatus extends Schema.Class<PoolStatus>("PoolStatus")({
   restarts: Schema.Int,
   lastError: Schema.optional(LastError),
   nextRestartAt: Schema.optional(Schema.DateTimeUtc),
-  readySince: Schema.optional(Schema.DateTimeUtc)
+  readySince: Schema.optional(Schema.DateTimeUtc),
+  /** An engine loading for the pool (state `Starting`, or a reload's new engine), with its progress. */
+  loading: Schema.optional(Loading)
 }) {}

@@ -57,7 +57,7 @@ export {
 export { DeviceMask, ModelRef, PoolSpec } from "./PoolSpec.js"
 
 /** Pool status, states, handoff and last error. */
-export { FailureKind, Handoff, LastError, PoolState, PoolStatus } from "./PoolStatus.js"
+export { FailureKind, Handoff, LastError, Loading, PoolState, PoolStatus } from "./PoolStatus.js"
 
 /** The RPC contract of the pool manager (`PoolRpcs`, served at `/rpc`) and its `Watch` frames. */
 export { defaultKeepaliveMs, Keepalive, LeaseFrame, PoolRpcs, WatchFrame } from "./PoolRpcs.js"

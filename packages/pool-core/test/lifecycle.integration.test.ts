@@ -53,9 +53,18 @@ describe("embedded pool manager: lifecycle with real engine processes", () => {
           expect(pidfile.procStartTime).toMatch(/^\d+$/)
 
           const seen = statusesOf(yield* Ref.get(events), "p1")
-          expect(seen.map((s) => s.state)).toEqual(["Registered", "Starting", "Ready"])
-          expect(seen[2]?.handoff).toEqual(a)
-          expect(seen.filter((s) => s.state === "Starting")).toHaveLength(1)
+          // consecutive statuses of one state: the load's progress, published while Starting
+          expect(seen.map((s) => s.state).filter((s, i, all) => s !== all[i - 1])).toEqual([
+            "Registered",
+            "Starting",
+            "Ready"
+          ])
+          expect(seen.filter((s) => s.state === "Starting").some((s) => s.loading !== undefined)).toBe(true)
+          expect(seen.at(-1)?.loading).toBeUndefined()
+          expect(seen.at(-1)?.handoff).toEqual(a)
+          // one start: every progress report is of the same load
+          const loads = new Set(seen.flatMap((s) => s.loading === undefined ? [] : [String(s.loading.since)]))
+          expect(loads.size).toBe(1)
 
           const logged: Array<string> = []
           const capture = Logger.replace(

@@ -1,5 +1,5 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { PoolManager } from "@llama-orch/pool-core"
+import { type Loading as PoolLoading, PoolManager, type PoolStatus } from "@llama-orch/pool-core"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -27,7 +27,7 @@ import {
   type SubmitError,
   TaskNotFound
 } from "../TaskErrors.js"
-import { Started } from "../TaskEvent.js"
+import { type Loading, Started } from "../TaskEvent.js"
 import { Admission } from "../TaskSnapshot.js"
 import { MetricLabels, record as recordMetric } from "./metricLabels.js"
 import { type Launch, ModelQueues } from "./modelQueues.js"
@@ -118,9 +118,29 @@ export const make = (
 
     const firstSnapshot = yield* Deferred.make<void>()
     // a callback rather than a stream: every lease taken and given back is an event
+    const clock = yield* Effect.clock
+    /** Tells the model's queued tasks how a load they wait for goes, while no pool of it is Ready. */
+    const announceLoading = (status: PoolStatus, loading: PoolLoading) => {
+      const queue = queues.byModel.get(status.model)
+      if (queue === undefined || queue.size === 0 || view.capacity(status.model).slots > 0) return
+      const remainingMs = loading.remainingMs
+      const event: Loading = {
+        _tag: "loading",
+        poolId: status.poolId,
+        elapsedMs: loading.elapsedMs,
+        ...(remainingMs === undefined ? {} : { etaMs: remainingMs }),
+        ...(loading.fraction === undefined ? {} : { fraction: loading.fraction }),
+        ...(loading.progress === undefined ? {} : { progress: loading.progress })
+      }
+      const now = clock.unsafeCurrentTimeMillis()
+      for (const entry of queue.entries()) emit(entry.value, event, now)
+    }
     yield* pools.watch((event) => {
       Deferred.unsafeDone(firstSnapshot, Exit.void)
       if (view.apply(event) && queues.anyWaiting()) wake()
+      if (event._tag === "StatusChanged" && event.status.loading !== undefined) {
+        announceLoading(event.status, event.status.loading)
+      }
     }).pipe(
       Effect.catchAllCause(() => Effect.void),
       Effect.zipRight(Effect.sleep(1_000)),

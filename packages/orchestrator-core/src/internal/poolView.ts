@@ -104,10 +104,32 @@ export class PoolView {
     return Predictions.retryAfterMs(this.capacity(model).slots, this.meanService(model))
   }
 
-  /** The predicted start of a task of the model at `position`. */
+  /**
+   * The predicted start of a task of the model at `position`. With no Ready pool but one loading,
+   * the time its load has left (by the last load of the model) comes first.
+   */
   startIn(model: string, position: number): number {
     const { free, slots } = this.capacity(model)
-    return Predictions.predictedStartMs(position, free, slots, this.meanService(model))
+    const mean = this.meanService(model)
+    if (slots > 0) return Predictions.predictedStartMs(position, free, slots, mean)
+    const loading = this.soonestLoad(model)
+    if (loading === undefined) return Predictions.predictedStartMs(position, free, slots, mean)
+    return loading.remainingMs + Predictions.predictedStartMs(position, loading.slots, loading.slots, mean)
+  }
+
+  /** The load of the model's pools that should end first (unknown time left counts as 0). */
+  soonestLoad(
+    model: string
+  ): { readonly poolId: string; readonly remainingMs: number; readonly slots: number } | undefined {
+    let best: { poolId: string; remainingMs: number; slots: number } | undefined
+    for (const p of this.pools.values()) {
+      if (p.model !== model || p.loading === undefined || p.state === "Ready") continue
+      const remainingMs = p.loading.remainingMs ?? 0
+      if (best === undefined || remainingMs < best.remainingMs) {
+        best = { poolId: p.poolId, remainingMs, slots: p.slotsTotal }
+      }
+    }
+    return best
   }
 
   /** The chance to finish within the deadline (`deadlineLeftMs` from now) when starting in `startMs`. */

@@ -57,6 +57,8 @@ export interface ManagerContext {
   /** The engine version of a profile, detected once. */
   readonly engineVersion: (profile: EngineProfile) => Effect.Effect<string>
   readonly startedAt: number
+  /** How long the last successful load of each engine profile + model took, in milliseconds. */
+  readonly loadTimes: Map<string, number>
 }
 
 /**

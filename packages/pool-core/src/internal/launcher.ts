@@ -14,10 +14,11 @@ import * as NodeCrypto from "node:crypto"
 import type { EngineProfile } from "../EngineProfile.js"
 import { PreloadFailed } from "../PoolErrors.js"
 import { type FailureKind, Handoff, LastError } from "../PoolStatus.js"
-import { current, type ManagerContext, type Pool, update } from "./context.js"
+import { commit, current, type ManagerContext, type Pool, update } from "./context.js"
 import { describeExit, engineEnv, renderArgs, spawnEngine } from "./engineProcess.js"
 import { freePort } from "./freePort.js"
 import { LifecycleEvent } from "./lifecycle.js"
+import { progressOf } from "./loadProgress.js"
 import { type ActiveEngine, advance } from "./poolState.js"
 import { awaitReady, httpProbe } from "./probes.js"
 
@@ -132,7 +133,25 @@ export const launch = (
     yield* Effect.logInfo(`engine started (pid ${process.pid}, port ${port}, model ${options.model})`)
     const url = engineUrl(config.host, port)
     const timeoutMs = spec.startupTimeoutMs ?? config.startupTimeoutMs
-    yield* awaitReady({ probe: probeOf(ctx, pool, url), exited: process.exited, timeoutMs }).pipe(
+    const loadKey = `${profile.name}\u0000${options.model}`
+    const since = yield* Clock.currentTimeMillis
+    yield* reportLoading(ctx, pool, process.stderrTail, since, ctx.loadTimes.get(loadKey))
+    yield* Effect.raceFirst(
+      awaitReady({ probe: probeOf(ctx, pool, url), exited: process.exited, timeoutMs }),
+      reportLoading(ctx, pool, process.stderrTail, since, ctx.loadTimes.get(loadKey)).pipe(
+        Effect.delay(config.progressIntervalMs),
+        Effect.forever
+      )
+    ).pipe(
+      Effect.tap(() => Effect.map(Clock.currentTimeMillis, (now) => ctx.loadTimes.set(loadKey, now - since))),
+      Effect.tapErrorCause(() =>
+        commit(
+          ctx,
+          pool,
+          "loading-ended",
+          (data) => [undefined, data.loading === undefined ? undefined : { ...data, loading: undefined }]
+        )
+      ),
       Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : process.stop),
       Effect.catchAll((failure) =>
         Effect.flatMap(process.stderrTail, (stderrTail) =>
@@ -196,11 +215,52 @@ export const promote = (
       restarts: data.restarts + (options.restarted ? 1 : 0),
       nextRestartAt: undefined,
       readySince: now,
-      engineVersion: engine.engineVersion
+      engineVersion: engine.engineVersion,
+      loading: undefined
     }))
     yield* Effect.logInfo(`pool ready (generation ${generation}, ${engine.url})`)
     return handoff
   }).pipe(Effect.annotateLogs({ pool_id: pool.id, engine: pool.profile.name }))
+
+/** How often a load's progress is logged (it is published at every report). */
+const logEveryMs = 5_000
+
+/**
+ * Publishes how far an engine's load has come (`loading` in the pool's status), and logs it at
+ * info every `logEveryMs`.
+ */
+const reportLoading = (
+  ctx: ManagerContext,
+  pool: Pool,
+  stderrTail: Effect.Effect<string>,
+  since: number,
+  expectedMs: number | undefined
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const { fraction, progress } = progressOf(yield* stderrTail)
+    const elapsedMs = now - since
+    const previous = pool.data.current.loading
+    yield* update(ctx, pool, "loading", (data) => ({
+      ...data,
+      loading: { since, elapsedMs, progress, fraction, expectedMs }
+    }))
+    // logged at the first report after the start, then every `logEveryMs`
+    const logged = previous !== undefined && previous.elapsedMs > 0 &&
+      Math.floor(previous.elapsedMs / logEveryMs) === Math.floor(elapsedMs / logEveryMs)
+    if (logged || elapsedMs === 0) return
+    const left = expectedMs === undefined
+      ? ""
+      : `, about ${Math.ceil(Math.max(0, expectedMs - elapsedMs) / 1000)} s left`
+    const done = fraction === undefined ? "" : `, ${Math.round(fraction * 100)}%`
+    yield* Effect.logInfo(`engine loading: ${(elapsedMs / 1000).toFixed(1)} s${done}${left}`).pipe(
+      Effect.annotateLogs({
+        elapsed_ms: elapsedMs,
+        ...(progress === undefined ? {} : { engine_progress: progress }),
+        ...(expectedMs === undefined ? {} : { expected_ms: expectedMs })
+      })
+    )
+  })
 
 /** Marks the pool Starting (an engine is being launched for it). */
 export const markStarting = (ctx: ManagerContext, pool: Pool, reason: string, model: string): Effect.Effect<void> =>

@@ -124,7 +124,8 @@ export const makeEmbeddedPoolManager = (
       supervisors: yield* FiberMap.make<PoolId>(),
       closing: yield* Ref.make(false),
       engineVersion,
-      startedAt: yield* Clock.currentTimeMillis
+      startedAt: yield* Clock.currentTimeMillis,
+      loadTimes: new Map()
     }
 
     const find = (poolId: PoolId) =>

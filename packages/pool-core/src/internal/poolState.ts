@@ -10,7 +10,7 @@ import type * as Redacted from "effect/Redacted"
 import type { EngineProfile } from "../EngineProfile.js"
 import type { PoolId } from "../PoolId.js"
 import type { PoolSpec } from "../PoolSpec.js"
-import { type Handoff, type LastError, type PoolState, PoolStatus } from "../PoolStatus.js"
+import { type Handoff, type LastError, Loading, type PoolState, PoolStatus } from "../PoolStatus.js"
 import type { EngineProcess } from "./engineProcess.js"
 import { isLive, type LifecycleEvent, transition } from "./lifecycle.js"
 import { emptyHistory, type FailureHistory } from "./restartPolicy.js"
@@ -52,6 +52,17 @@ export interface PoolData {
   readonly readySince: number | undefined
   readonly engineVersion: string | undefined
   readonly history: FailureHistory
+  /** An engine loading for the pool, with its progress; cleared when it is Ready or failed. */
+  readonly loading: LoadingData | undefined
+}
+
+/** Progress of an engine's load (see `Loading`). */
+export interface LoadingData {
+  readonly since: number
+  readonly elapsedMs: number
+  readonly progress?: string | undefined
+  readonly fraction?: number | undefined
+  readonly expectedMs?: number | undefined
 }
 
 /** The part of a pool that never changes. */
@@ -75,7 +86,8 @@ export const initialData = (spec: PoolSpec): PoolData => ({
   nextRestartAt: undefined,
   readySince: undefined,
   engineVersion: undefined,
-  history: emptyHistory
+  history: emptyHistory,
+  loading: undefined
 })
 
 /** The state after `event`; an event the state machine does not allow leaves the state as it is. */
@@ -118,6 +130,13 @@ export const toStatus = (pool: PoolIdentity, data: PoolData): PoolStatus => {
     restarts: data.restarts,
     lastError: data.lastError,
     nextRestartAt: utc(data.nextRestartAt),
-    readySince: utc(data.readySince)
+    readySince: utc(data.readySince),
+    loading: data.loading === undefined ? undefined : new Loading({
+      since: DateTime.unsafeMake(data.loading.since),
+      elapsedMs: data.loading.elapsedMs,
+      progress: data.loading.progress,
+      fraction: data.loading.fraction,
+      expectedMs: data.loading.expectedMs
+    }, true)
   }, true)
 }

@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config"
 
 export default defineConfig({
   test: {
-    projects: ["packages/*", "apps/*", "examples/*", "scripts"],
+    projects: ["packages/*", "apps/*", "examples/*", "scripts", "deploy"],
     pool: "forks",
     // Most test files wait on real processes and sockets rather than compute, so run more files
     // at once than there are cores (the default is one fewer than the cores: one at a time on 2).

@@ -110,7 +110,10 @@ export const defaults = {
   host: "127.0.0.1",
   port: 8080,
   tokenEnv: "ORCHESTRATORD_TOKEN",
-  poolManagerTokenEnv: "POOL_MANAGERD_TOKEN"
+  poolManagerTokenEnv: "POOL_MANAGERD_TOKEN",
+  /** The systemd credentials (`LoadCredential=`) the tokens are read from when passed. */
+  tokenCredential: "orchestratord.token",
+  poolManagerTokenCredential: "pool-managerd.token"
 } as const
 
 /**

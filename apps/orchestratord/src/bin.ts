@@ -45,6 +45,7 @@ const orchestratord = Command.make(
       const token = yield* Secret.resolveSecret({
         key: "token",
         env: defaults.tokenEnv,
+        credential: defaults.tokenCredential,
         value: config.token,
         file: config.token_file,
         source
@@ -54,13 +55,14 @@ const orchestratord = Command.make(
         : yield* Secret.resolveSecret({
           key: "pool_manager.token",
           env: defaults.poolManagerTokenEnv,
+          credential: defaults.poolManagerTokenCredential,
           value: config.pool_manager.token,
           file: config.pool_manager.token_file,
           source
         })
       const host = CommandLine.override(config.host ?? defaults.host, flags.host)
       const port = CommandLine.override(config.port ?? defaults.port, flags.port)
-      const tokenHint = `token, token_file or ${defaults.tokenEnv}`
+      const tokenHint = `token, token_file, ${defaults.tokenEnv} or the ${defaults.tokenCredential} credential`
       yield* BindSafety.ensureBindAllowed(host, token, tokenHint)
       yield* RequestGuard.ensureOriginsAllowed(config.allowed_origins, token, tokenHint)
       yield* Effect.logInfo(

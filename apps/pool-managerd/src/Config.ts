@@ -19,11 +19,17 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
 const Env = Schema.Record({ key: Schema.String, value: Schema.String })
 
 /**
- * The default address, port and state directory.
+ * The default address, port, state directory and token credential.
  *
  * @since 0.1.0
  */
-export const defaults = { host: "127.0.0.1", port: 9200, stateDir: "./.state/pool-managerd" } as const
+export const defaults = {
+  host: "127.0.0.1",
+  port: 9200,
+  stateDir: "./.state/pool-managerd",
+  /** The systemd credential (`LoadCredential=`) the token is read from when passed. */
+  tokenCredential: "pool-managerd.token"
+} as const
 
 /**
  * One engine profile in the file. With `mock: true` the profile runs the mock engine of
@@ -238,8 +244,8 @@ const remotePolicy = (config: PoolManagerdConfig): RemotePolicy.RemotePolicy => 
 
 /**
  * Turns a decoded file and the flags into `Settings`: checks references between pools and
- * engines, resolves the token (`POOL_MANAGERD_TOKEN`, `POOL_MANAGERD_TOKEN_FILE`, `token`,
- * `token_file`) and fills in defaults. `source` names the file in errors.
+ * engines, resolves the token (`POOL_MANAGERD_TOKEN`, `POOL_MANAGERD_TOKEN_FILE`, the systemd
+ * credential `pool-managerd.token`, `token`, `token_file`) and fills in defaults. `source` names the file in errors.
  *
  * @since 0.1.0
  */
@@ -255,6 +261,7 @@ export const resolve = (
     const token = yield* Secret.resolveSecret({
       key: "token",
       env: "POOL_MANAGERD_TOKEN",
+      credential: defaults.tokenCredential,
       value: config.token,
       file: config.token_file,
       source

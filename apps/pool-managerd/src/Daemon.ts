@@ -37,7 +37,8 @@ import * as PoolMetrics from "./PoolMetrics.js"
  *
  * @since 0.1.0
  */
-export const tokenHint = "token or token_file in the config file, or POOL_MANAGERD_TOKEN / POOL_MANAGERD_TOKEN_FILE"
+export const tokenHint =
+  "token or token_file in the config file, POOL_MANAGERD_TOKEN / POOL_MANAGERD_TOKEN_FILE, or the pool-managerd.token credential"
 
 /** The media type of the RPC's NDJSON request bodies, the only bodies pool-managerd reads. */
 const rpcContentType = "application/ndjson"

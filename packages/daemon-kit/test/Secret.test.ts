@@ -35,6 +35,32 @@ describe("Secret.resolveSecret", () => {
       expect(none).toEqual(Option.none())
     }).pipe(Effect.provide(NodeContext.layer)))
 
+  it.scoped("reads a systemd credential after the environment, and a missing one is no secret", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const credentials = yield* fs.makeTempDirectoryScoped()
+      yield* fs.writeFileString(`${credentials}/daemon.token`, "from-credential\n")
+      yield* fs.writeFileString(`${credentials}/empty.token`, "")
+      const base = { key: "token", env: "DAEMON_TOKEN", credential: "daemon.token" }
+      const withCredentials = (env: Record<string, string>) => withEnv({ CREDENTIALS_DIRECTORY: credentials, ...env })
+      const fromEnv = yield* Secret.resolveSecret(base).pipe(withCredentials({ DAEMON_TOKEN: "from-env" }))
+      expect(value(fromEnv)).toEqual(Option.some("from-env"))
+      const fromCredential = yield* Secret.resolveSecret({ ...base, value: "from-config" }).pipe(withCredentials({}))
+      expect(value(fromCredential)).toEqual(Option.some("from-credential"))
+      // the unit offers the credential but the host has none: the configuration decides, or no token
+      const missing = { ...base, credential: "absent.token" }
+      const fallback = yield* Secret.resolveSecret({ ...missing, value: "from-config" }).pipe(withCredentials({}))
+      expect(value(fallback)).toEqual(Option.some("from-config"))
+      expect(yield* Secret.resolveSecret(missing).pipe(withCredentials({}))).toEqual(Option.none())
+      // outside systemd the credential is not looked for
+      expect(yield* Secret.resolveSecret(base).pipe(withEnv({}))).toEqual(Option.none())
+      const empty = yield* Effect.flip(
+        Secret.resolveSecret({ ...base, credential: "empty.token" }).pipe(withCredentials({}))
+      )
+      expect(empty.issues[0]?.path).toBe("empty.token")
+      expect(empty.message).toContain("is empty")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
   it.effect("the secret is redacted when printed", () =>
     Effect.gen(function*() {
       const secret = yield* Secret.resolveSecret({ key: "token", env: "DAEMON_TOKEN", value: "s3cret" })

@@ -132,3 +132,74 @@ export const parse = (text: string): Effect.Effect<ReadonlyMap<string, Family>, 
     }
     return Effect.succeed(families)
   })
+
+/**
+ * Options of `conventions`.
+ *
+ * @since 0.2.0
+ */
+export interface ConventionOptions {
+  /** Every family's name must start with one of these (e.g. the daemon's prefix, `process_`, `nodejs_`). */
+  readonly prefixes: ReadonlyArray<string>
+}
+
+const baseUnits = ["_seconds", "_bytes"]
+
+/**
+ * What the exposition's families break of the naming conventions that `promtool` does not check:
+ * a name outside `prefixes`, a missing or placeholder `# HELP`, a `*_total` that is not a counter or
+ * a counter that is not `*_total`, a histogram or summary not in a base unit (`_seconds`,
+ * `_bytes`), and milliseconds anywhere in a name. One sentence a problem; none when it conforms.
+ *
+ * @since 0.2.0
+ */
+export const conventions = (
+  families: ReadonlyMap<string, Family>,
+  options: ConventionOptions
+): ReadonlyArray<string> => {
+  const problems: Array<string> = []
+  for (const [name, family] of families) {
+    if (!options.prefixes.some((prefix) => name.startsWith(prefix))) {
+      problems.push(`${name} does not start with ${options.prefixes.join(" or ")}`)
+    }
+    if (family.help === undefined || family.help === "" || family.help === "description missing") {
+      problems.push(`${name} has no HELP text`)
+    }
+    if (name.endsWith("_total") !== (family.type === "counter")) {
+      problems.push(`${name} is a ${family.type ?? "untyped metric"}: only counters, and all of them, end in _total`)
+    }
+    if ((family.type === "histogram" || family.type === "summary") && !baseUnits.some((u) => name.endsWith(u))) {
+      problems.push(`${name} is a ${family.type} whose name does not end in ${baseUnits.join(" or ")}`)
+    }
+    if (/_ms(_|$)|millis/.test(name)) problems.push(`${name} is in milliseconds, not seconds`)
+  }
+  return problems
+}
+
+/**
+ * What `lint` found: promtool's exit code and output, and the broken conventions.
+ *
+ * @since 0.2.0
+ */
+export interface LintResult extends CheckResult {
+  readonly problems: ReadonlyArray<string>
+}
+
+/**
+ * `checkMetrics` and `conventions` in one: a conforming exposition gives
+ * `{ exitCode: 0, output: "", problems: [] }`. A malformed line is a problem.
+ *
+ * @since 0.2.0
+ */
+export const lint = (
+  text: string,
+  options: ConventionOptions & { readonly command?: string | undefined }
+): Effect.Effect<LintResult, PromtoolMissing | PlatformError.PlatformError, CommandExecutor.CommandExecutor> =>
+  Effect.gen(function*() {
+    const checked = yield* checkMetrics(text, options)
+    const problems = yield* parse(text).pipe(
+      Effect.map((families) => conventions(families, options)),
+      Effect.catchAll((malformed) => Effect.succeed([malformed]))
+    )
+    return { ...checked, problems }
+  })

@@ -136,6 +136,39 @@ describe("Promtool", () => {
       expect(error.message).toContain("prometheus")
     }).pipe(Effect.provide(NodeContext.layer)))
 
+  it.effect("conventions names what promtool lets through", () =>
+    Effect.gen(function*() {
+      const families = yield* Promtool.parse([
+        "# HELP app_ok_total fine",
+        "# TYPE app_ok_total counter",
+        "app_ok_total 0",
+        "# HELP app_hits a counter without _total",
+        "# TYPE app_hits counter",
+        "app_hits 1",
+        "# HELP app_wait_ms waits",
+        "# TYPE app_wait_ms histogram",
+        "app_wait_ms_bucket{le=\"+Inf\"} 0",
+        "app_wait_ms_sum 0",
+        "app_wait_ms_count 0",
+        "# HELP other_up description missing",
+        "# TYPE other_up gauge",
+        "other_up 1",
+        ""
+      ].join("\n"))
+      expect(families.get("app_wait_ms")?.samples.map((s) => s.name)).toEqual([
+        "app_wait_ms_bucket",
+        "app_wait_ms_sum",
+        "app_wait_ms_count"
+      ])
+      expect(Promtool.conventions(families, { prefixes: ["app_"] })).toEqual([
+        "app_hits is a counter: only counters, and all of them, end in _total",
+        "app_wait_ms is a histogram whose name does not end in _seconds or _bytes",
+        "app_wait_ms is in milliseconds, not seconds",
+        "other_up does not start with app_",
+        "other_up has no HELP text"
+      ])
+    }))
+
   it.effect("parse refuses a malformed line", () =>
     Effect.gen(function*() {
       expect(yield* Effect.flip(Promtool.parse("dk_ok 1\nnot a sample\n"))).toBe("malformed line: not a sample")

@@ -55,8 +55,8 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 180_000 })("orchestrator
       })
       // the embedded pools are on orchestratord's /metrics, next to the task metrics
       const metrics = yield* Effect.promise(() => fetch(`${url}/metrics`).then((r) => r.text()))
-      expect(metrics).toMatch(/^pool_slots_total\{[^}]*pool_id="mock-0"[^}]*\} 4$/m)
-      expect(metrics).toMatch(/^pool_state\{[^}]*pool_id="mock-0"[^}]*state="Ready"[^}]*\} 1$/m)
+      expect(metrics).toMatch(/^pool_managerd_pool_slots\{[^}]*pool_id="mock-0"[^}]*\} 4$/m)
+      expect(metrics).toMatch(/^pool_managerd_pool_state\{[^}]*pool_id="mock-0"[^}]*state="Ready"[^}]*\} 1$/m)
     }), 60_000)
 
   it.effect(

@@ -269,8 +269,8 @@ layer(server, { excludeTestServices: true })("orchestratord HTTP API", (it) => {
       expect(metrics.headers.get("content-type")).toContain("text/plain")
       // with the pools embedded, /metrics reports them too
       const text = yield* Effect.promise(() => metrics.text())
-      expect(text).toMatch(/^pool_slots_total\{[^}]*pool_id="mock-0"[^}]*\} 4$/m)
-      expect(text).toMatch(/^pool_ready\{[^}]*pool_id="mock-0"[^}]*\} 1$/m)
+      expect(text).toMatch(/^pool_managerd_pool_slots\{[^}]*pool_id="mock-0"[^}]*\} 4$/m)
+      expect(text).toMatch(/^pool_managerd_pool_ready\{[^}]*pool_id="mock-0"[^}]*\} 1$/m)
     }))
 })
 

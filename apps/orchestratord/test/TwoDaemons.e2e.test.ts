@@ -9,6 +9,7 @@ import { assert, expect, it } from "@effect/vitest"
 import { SpawnDaemon } from "@llama-orch/daemon-kit"
 import { Effect, Schedule } from "effect"
 import { fileURLToPath } from "node:url"
+import { scrapeConformant } from "./fixtures/metrics.js"
 import { childPids, isAlive, waitGone, waitOk } from "./fixtures/processes.js"
 import { readSse } from "./fixtures/sse.js"
 
@@ -98,6 +99,16 @@ it.scopedLive("orchestratord (remote) and pool-managerd as two processes", () =>
 
     // tasks stream through the remote pool
     yield* runTask(orch.url, "mock-model")
+    // each daemon's /metrics passes promtool under its own prefix: the pools are pool-managerd's alone
+    const orchMetrics = yield* scrapeConformant(orch.url, ["orchestratord_"])
+    expect(
+      orchMetrics.value("orchestratord_tasks_started_total", `{pool_id="gpu-0",engine="mock",priority="interactive"}`)
+    )
+      .toBe(1)
+    expect(orchMetrics.value("orchestratord_tasks_started_total", `{pool_id="gpu-0",engine="mock",priority="batch"}`))
+      .toBe(0)
+    const pmMetrics = yield* scrapeConformant(pm1.url, ["pool_managerd_"])
+    expect(pmMetrics.value("pool_managerd_pool_restarts_total", `{pool_id="gpu-0",engine="mock"}`)).toBe(0)
 
     // reload through the control plane reaches pool-managerd
     const reload = yield* post(`${orch.url}/v2/pools/gpu-0/reload`, { model_ref: "mock-model-b", strategy: "surge" })

@@ -1,7 +1,9 @@
 /**
  * The pool metrics of `pool-managerd`, exposed at `GET /metrics` in the Prometheus text format:
- * gauges set from `PoolManager.list` at each scrape, and counters and the preload histogram moved by
- * pool events when they happen. Every series is labelled with `pool_id` and `engine`.
+ * gauges set from `PoolManager.list` at each scrape, and the restart counter and the preload
+ * histogram (in seconds) moved by pool events when they happen, there at zero from the first sight
+ * of a pool. Every name starts with `pool_managerd_pool_`; every series is labelled with `pool_id`
+ * and `engine`. orchestratord with embedded pools exposes them under the same names.
  *
  * @since 0.1.0
  */
@@ -14,19 +16,22 @@ import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as Ref from "effect/Ref"
 
-const ready = Metric.gauge("pool_ready", { description: "1 when the pool is Ready, else 0" })
-const slotsTotal = Metric.gauge("pool_slots_total", { description: "slots of the pool" })
-const slotsFree = Metric.gauge("pool_slots_free", { description: "slots of the pool not leased" })
-const activeLeases = Metric.gauge("pool_active_leases", { description: "leases currently held" })
-const state = Metric.gauge("pool_state", { description: "1 for the pool's current state, 0 for the others" })
-const restarts = Metric.counter("pool_restarts_total", {
-  description: "supervised restarts of the pool's engine",
+const ready = Metric.gauge("pool_managerd_pool_ready", { description: "1 when the pool is Ready, else 0." })
+const slots = Metric.gauge("pool_managerd_pool_slots", { description: "Slots of the pool." })
+const slotsFree = Metric.gauge("pool_managerd_pool_slots_free", { description: "Slots of the pool not leased." })
+const activeLeases = Metric.gauge("pool_managerd_pool_active_leases", { description: "Leases currently held." })
+const state = Metric.gauge("pool_managerd_pool_state", {
+  description: "1 for the pool's current state, 0 for the others."
+})
+const restarts = Metric.counter("pool_managerd_pool_restarts_total", {
+  description: "Supervised restarts of the pool's engine.",
   incremental: true
 })
+// 50 ms to about 7 min, doubling
 const preloadDuration = Metric.histogram(
-  "pool_preload_duration_ms",
-  MetricBoundaries.exponential({ start: 50, factor: 2, count: 14 }),
-  "time from Starting to Ready, in milliseconds"
+  "pool_managerd_pool_preload_duration_seconds",
+  MetricBoundaries.fromIterable(Array.from({ length: 14 }, (_, i) => 0.05 * 2 ** i)),
+  "Seconds from Starting to Ready."
 )
 
 const states: ReadonlyArray<PoolState> = PoolState.literals
@@ -42,7 +47,7 @@ const tagged = <T, I, O>(metric: Metric.Metric<T, I, O>, labels: Labels) =>
 const setGauges = (status: PoolStatus | undefined, labels: Labels): Effect.Effect<void> =>
   Effect.all([
     Metric.set(tagged(ready, labels), status?.ready === true ? 1 : 0),
-    Metric.set(tagged(slotsTotal, labels), status?.slotsTotal ?? 0),
+    Metric.set(tagged(slots, labels), status?.slotsTotal ?? 0),
     Metric.set(tagged(slotsFree, labels), status?.slotsFree ?? 0),
     Metric.set(tagged(activeLeases, labels), status?.activeLeases ?? 0),
     Effect.forEach(states, (s) =>
@@ -76,12 +81,17 @@ export const trackEvents: Effect.Effect<void, never, PoolManager> = Effect.gen(f
     const now = clock.unsafeCurrentTimeMillis()
     const labels = { poolId: status.poolId, engine: status.engine }
     const entering = (s: PoolState) => status.state === s && before?.state !== s
+    if (before === undefined) {
+      // the counter and the histogram are there at zero from the first sight of the pool
+      tagged(restarts, labels).unsafeValue([])
+      tagged(preloadDuration, labels).unsafeValue([])
+    }
     if (!baseline && before !== undefined && status.restarts > before.restarts) {
       tagged(restarts, labels).unsafeUpdate(status.restarts - before.restarts, [])
     }
     const startingAt = entering("Starting") ? now : status.state === "Starting" ? before?.startingAt : undefined
     if (!baseline && entering("Ready") && before?.startingAt !== undefined) {
-      tagged(preloadDuration, labels).unsafeUpdate(now - before.startingAt, [])
+      tagged(preloadDuration, labels).unsafeUpdate((now - before.startingAt) / 1000, [])
     }
     seen.set(status.poolId, {
       state: status.state,

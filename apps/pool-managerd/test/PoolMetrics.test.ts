@@ -60,7 +60,7 @@ const sample = (text: string, series: string): number | undefined => {
 const render = Effect.flatten(PrometheusMetrics.makeRenderer)
 
 describe("PoolMetrics", () => {
-  it.scoped("measures Starting → Ready on the clock and counts restarts only when they happen", () =>
+  it.scoped("measures Starting → Ready in seconds on the clock and counts restarts only when they happen", () =>
     Effect.gen(function*() {
       const events = yield* Queue.unbounded<PoolEvent>()
       const id = "metrics-events"
@@ -73,12 +73,15 @@ describe("PoolMetrics", () => {
       yield* Queue.offer(events, new StatusChanged({ status: status(id, "Ready", 3), reason: "ready" }))
       yield* Effect.yieldNow()
       let text = yield* Effect.repeat(render, {
-        until: (t) => sample(t, `pool_preload_duration_ms_count${labels}`) === 1
+        until: (t) => sample(t, `pool_managerd_pool_preload_duration_seconds_count${labels}`) === 1
       })
-      expect(sample(text, `pool_preload_duration_ms_sum${labels}`)).toBe(1500)
-      expect(sample(text, `pool_preload_duration_ms_bucket{pool_id="${id}",engine="mock",le="1600"}`)).toBe(1)
-      expect(sample(text, `pool_preload_duration_ms_bucket{pool_id="${id}",engine="mock",le="800"}`)).toBe(0)
-      expect(sample(text, `pool_restarts_total${labels}`)).toBeUndefined()
+      expect(sample(text, `pool_managerd_pool_preload_duration_seconds_sum${labels}`)).toBe(1.5)
+      expect(sample(text, `pool_managerd_pool_preload_duration_seconds_bucket{pool_id="${id}",engine="mock",le="1.6"}`))
+        .toBe(1)
+      expect(sample(text, `pool_managerd_pool_preload_duration_seconds_bucket{pool_id="${id}",engine="mock",le="0.8"}`))
+        .toBe(0)
+      // there at 0 from the first sight of the pool, and not moved by the baseline's restarts
+      expect(sample(text, `pool_managerd_pool_restarts_total${labels}`)).toBe(0)
 
       // a lease changes nothing but the gauges
       yield* Queue.offer(events, new StatusChanged({ status: status(id, "Ready", 3, 1), reason: "lease-acquired" }))
@@ -88,9 +91,11 @@ describe("PoolMetrics", () => {
       yield* Queue.offer(events, new StatusChanged({ status: status(id, "Starting", 4), reason: "restart" }))
       yield* TestClock.adjust("250 millis")
       yield* Queue.offer(events, new StatusChanged({ status: status(id, "Ready", 4), reason: "ready" }))
-      text = yield* Effect.repeat(render, { until: (t) => sample(t, `pool_preload_duration_ms_count${labels}`) === 2 })
-      expect(sample(text, `pool_restarts_total${labels}`)).toBe(1)
-      expect(sample(text, `pool_preload_duration_ms_sum${labels}`)).toBe(1750)
+      text = yield* Effect.repeat(render, {
+        until: (t) => sample(t, `pool_managerd_pool_preload_duration_seconds_count${labels}`) === 2
+      })
+      expect(sample(text, `pool_managerd_pool_restarts_total${labels}`)).toBe(1)
+      expect(sample(text, `pool_managerd_pool_preload_duration_seconds_sum${labels}`)).toBe(1.75)
       yield* Fiber.interrupt(follower)
     }))
 
@@ -102,17 +107,17 @@ describe("PoolMetrics", () => {
       const labels = `{pool_id="metrics-gauge",engine="mock"}`
       yield* update
       let text = yield* render
-      expect(sample(text, `pool_ready${labels}`)).toBe(1)
-      expect(sample(text, `pool_slots_total${labels}`)).toBe(2)
-      expect(sample(text, `pool_slots_free${labels}`)).toBe(1)
-      expect(sample(text, `pool_active_leases${labels}`)).toBe(1)
-      expect(sample(text, `pool_state{pool_id="metrics-gauge",engine="mock",state="Ready"}`)).toBe(1)
-      expect(sample(text, `pool_state{pool_id="metrics-gauge",engine="mock",state="Draining"}`)).toBe(0)
+      expect(sample(text, `pool_managerd_pool_ready${labels}`)).toBe(1)
+      expect(sample(text, `pool_managerd_pool_slots${labels}`)).toBe(2)
+      expect(sample(text, `pool_managerd_pool_slots_free${labels}`)).toBe(1)
+      expect(sample(text, `pool_managerd_pool_active_leases${labels}`)).toBe(1)
+      expect(sample(text, `pool_managerd_pool_state{pool_id="metrics-gauge",engine="mock",state="Ready"}`)).toBe(1)
+      expect(sample(text, `pool_managerd_pool_state{pool_id="metrics-gauge",engine="mock",state="Draining"}`)).toBe(0)
       pools = []
       yield* update
       text = yield* render
-      expect(sample(text, `pool_ready${labels}`)).toBe(0)
-      expect(sample(text, `pool_slots_total${labels}`)).toBe(0)
-      expect(sample(text, `pool_state{pool_id="metrics-gauge",engine="mock",state="Ready"}`)).toBe(0)
+      expect(sample(text, `pool_managerd_pool_ready${labels}`)).toBe(0)
+      expect(sample(text, `pool_managerd_pool_slots${labels}`)).toBe(0)
+      expect(sample(text, `pool_managerd_pool_state{pool_id="metrics-gauge",engine="mock",state="Ready"}`)).toBe(0)
     }))
 })

@@ -2,7 +2,17 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { EngineNotAllowed, PoolId, PoolSpec, Unauthorized } from "@llama-orch/pool-core"
 import { Effect, Schedule } from "effect"
-import { alive, awaitGone, awaitReady, entry, getText, rpcClient, SpawnDaemon, writeConfig } from "./helpers.js"
+import {
+  alive,
+  awaitGone,
+  awaitReady,
+  entry,
+  expectConformant,
+  getText,
+  rpcClient,
+  SpawnDaemon,
+  writeConfig
+} from "./helpers.js"
 
 const token = "pm-test-token-6f1c9a"
 
@@ -39,14 +49,19 @@ describe("pool-managerd as a real process", () => {
         expect(health.pools).toEqual([expect.objectContaining({ pool_id: "mock-a", state: "Ready", ready: true })])
 
         const metrics = yield* getText(`${daemon.url}/metrics`)
-        expect(metrics).toMatch(/^pool_ready\{pool_id="mock-a",engine="mock"\} 1$/m)
-        expect(metrics).toMatch(/^pool_slots_total\{pool_id="mock-a",engine="mock"\} 2$/m)
-        expect(metrics).toMatch(/^pool_slots_free\{pool_id="mock-a",engine="mock"\} 2$/m)
-        expect(metrics).toMatch(/^pool_active_leases\{pool_id="mock-a",engine="mock"\} 0$/m)
-        expect(metrics).toMatch(/^pool_state\{pool_id="mock-a",engine="mock",state="Ready"\} 1$/m)
-        expect(metrics).toMatch(/^pool_state\{pool_id="mock-a",engine="mock",state="Starting"\} 0$/m)
-        expect(metrics).toMatch(/^pool_preload_duration_ms_count\{pool_id="mock-a",engine="mock"\} 1$/m)
-        expect(metrics).not.toMatch(/^pool_restarts_total\{pool_id="mock-a"[^}]*\} [1-9]/m)
+        expect(metrics).toMatch(/^pool_managerd_pool_ready\{pool_id="mock-a",engine="mock"\} 1$/m)
+        expect(metrics).toMatch(/^pool_managerd_pool_slots\{pool_id="mock-a",engine="mock"\} 2$/m)
+        expect(metrics).toMatch(/^pool_managerd_pool_slots_free\{pool_id="mock-a",engine="mock"\} 2$/m)
+        expect(metrics).toMatch(/^pool_managerd_pool_active_leases\{pool_id="mock-a",engine="mock"\} 0$/m)
+        expect(metrics).toMatch(/^pool_managerd_pool_state\{pool_id="mock-a",engine="mock",state="Ready"\} 1$/m)
+        expect(metrics).toMatch(/^pool_managerd_pool_state\{pool_id="mock-a",engine="mock",state="Starting"\} 0$/m)
+        expect(metrics).toMatch(
+          /^pool_managerd_pool_preload_duration_seconds_count\{pool_id="mock-a",engine="mock"\} 1$/m
+        )
+        // the restart counter is there at 0 before the first restart
+        expect(metrics).toMatch(/^# TYPE pool_managerd_pool_restarts_total counter$/m)
+        expect(metrics).toMatch(/^pool_managerd_pool_restarts_total\{pool_id="mock-a",engine="mock"\} 0$/m)
+        yield* expectConformant(metrics)
 
         // the RPC endpoint needs the token, and only configured engine profiles may be registered
         const client = yield* rpcClient(daemon.url, token)
@@ -82,10 +97,21 @@ describe("pool-managerd as a real process", () => {
         if (newPid === undefined) return expect.fail("the restarted pool has no handoff")
         const after = yield* getText(`${daemon.url}/metrics`)
         expect(after).toMatch(
-          new RegExp(`^pool_restarts_total\\{pool_id="mock-a",engine="mock"\\} ${restarted.restarts}$`, "m")
+          new RegExp(
+            `^pool_managerd_pool_restarts_total\\{pool_id="mock-a",engine="mock"\\} ${restarted.restarts}$`,
+            "m"
+          )
         )
-        expect(after).toMatch(/^pool_preload_duration_ms_count\{pool_id="mock-a",engine="mock"\} 2$/m)
-        expect(after).toMatch(/^pool_ready\{pool_id="mock-a",engine="mock"\} 1$/m)
+        expect(after).toMatch(
+          /^pool_managerd_pool_preload_duration_seconds_count\{pool_id="mock-a",engine="mock"\} 2$/m
+        )
+        expect(after).toMatch(/^pool_managerd_pool_ready\{pool_id="mock-a",engine="mock"\} 1$/m)
+        // a preload of the mock engine (100 ms of loading) takes well under a minute: seconds, not milliseconds
+        const preloadSum = /^pool_managerd_pool_preload_duration_seconds_sum\{pool_id="mock-a",engine="mock"\} (\S+)$/m
+          .exec(after)
+        expect(Number(preloadSum?.[1])).toBeGreaterThan(0.1)
+        expect(Number(preloadSum?.[1])).toBeLessThan(120)
+        yield* expectConformant(after)
 
         // SIGTERM: drain, stop the engine, exit 0
         yield* daemon.signal("SIGTERM")

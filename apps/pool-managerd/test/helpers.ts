@@ -4,7 +4,8 @@ import { NodeSocket } from "@effect/platform-node"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as RpcClient from "@effect/rpc/RpcClient"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
-import { SpawnDaemon } from "@llama-orch/daemon-kit"
+import { expect } from "@effect/vitest"
+import { Promtool, SpawnDaemon } from "@llama-orch/daemon-kit"
 import { PoolAuth, PoolRpcs } from "@llama-orch/pool-core"
 import { Duration, Effect, Layer, Redacted, Schedule, Schema } from "effect"
 
@@ -79,6 +80,17 @@ export const alive = SpawnDaemon.isProcessAlive
 export const awaitGone = (pid: number) =>
   Effect.suspend(() => alive(pid) ? Effect.fail("alive") : Effect.void).pipe(
     Effect.retry({ schedule: Schedule.spaced(Duration.millis(100)), times: 300 })
+  )
+
+/**
+ * `promtool check metrics` finds nothing in pool-managerd's `/metrics`, and every family is named
+ * `pool_managerd_*` (or is a process or Node.js runtime metric) with its HELP, counters and only
+ * they end in `_total`, and durations are in seconds.
+ */
+export const expectConformant = (text: string) =>
+  Effect.map(
+    Promtool.lint(text, { prefixes: ["pool_managerd_", "process_", "nodejs_"] }),
+    (result) => expect(result).toEqual({ exitCode: 0, output: "", problems: [] })
   )
 
 export { SpawnDaemon }

@@ -1,8 +1,8 @@
 /**
  * @llama-orch/daemon-kit: the plumbing the llama-orch daemons share — YAML configuration decoded
  * with Schema, secrets, command-line options, bind safety, serving an `HttpLayerRouter` app with a
- * listening line and graceful shutdown, JSON-lines logs, Prometheus metrics, and a test helper
- * that runs a daemon as a real process.
+ * listening line and graceful shutdown, JSON-lines logs, Prometheus metrics, and test helpers that
+ * run a daemon as a real process and lint its metrics with `promtool`.
  *
  * @since 0.1.0
  */
@@ -22,8 +22,11 @@ export * as DaemonMain from "./DaemonMain.js"
 /** JSON-lines logging on stderr (`timestamp`, `level`, `message` + annotations). */
 export * as Logging from "./Logging.js"
 
-/** Prometheus text exposition of Effect `Metric`s, and a `/metrics` route. */
+/** Prometheus text exposition of Effect `Metric`s and of the process and Node.js runtime, and a `/metrics` route. */
 export * as PrometheusMetrics from "./PrometheusMetrics.js"
+
+/** Test helper: `promtool check metrics` on an exposition, and its metric families for assertions. */
+export * as Promtool from "./Promtool.js"
 
 /** Refusing browser-driven requests: the `Host` allow-list, `Origin` checks, body media types and opt-in CORS. */
 export * as RequestGuard from "./RequestGuard.js"

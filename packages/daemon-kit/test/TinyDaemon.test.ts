@@ -1,6 +1,6 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { SpawnDaemon } from "@llama-orch/daemon-kit"
+import { Promtool, SpawnDaemon } from "@llama-orch/daemon-kit"
 import { Effect } from "effect"
 
 const entry = new URL("./fixtures/tiny-daemon.ts", import.meta.url).pathname
@@ -21,6 +21,8 @@ describe("a daemon built with daemon-kit, as a real process", () => {
         const metrics = yield* Effect.promise(() => fetch(`${daemon.url}/metrics`).then((r) => r.text()))
         expect(metrics).toContain("# TYPE tiny_hits_total counter")
         expect(metrics).toMatch(/^tiny_hits_total\{route="hello"\} 1$/m)
+        expect(metrics).toMatch(/^process_cpu_seconds_total \S+$/m)
+        expect(yield* Promtool.checkMetrics(metrics)).toEqual({ exitCode: 0, output: "" })
 
         const response = yield* Effect.promise(() => fetch(`${daemon.url}/stream`))
         const body = response.body

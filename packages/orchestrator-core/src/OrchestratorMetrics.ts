@@ -1,85 +1,113 @@
 /**
- * The orchestrator's metrics as Effect `Metric`s, named as the daemon exposes them. Counters move
- * only when the event happens. Labels: `priority` on admission counters, `pool_id` and `engine` on
- * dispatch counters and latencies, `model` on `queue_depth`, `reason` on rejections and `policy`
- * on backpressure events.
+ * The orchestrator's metrics as Effect `Metric`s, named as orchestratord exposes them: every name
+ * starts with `orchestratord_`, counters end in `_total`, durations are in seconds. Labels:
+ * `priority` on admission counters, `pool_id` and `engine` on dispatch counters and latencies,
+ * `model` on `queue_depth`, `reason` on rejections and `policy` on backpressure events.
+ *
+ * Counters move only when the event happens, and are there at 0 before it: the orchestrator
+ * creates the series of every priority, rejection reason and its queue policy when it starts, and
+ * those of each pool (with the latency histograms) when it first sees the pool.
  *
  * @since 0.1.0
  */
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import type { ErrorCode, SubmitError } from "./TaskErrors.js"
 
-const latencyBoundaries = MetricBoundaries.exponential({ start: 1, factor: 2, count: 18 })
+// 1 ms to about 2 min, doubling
+const latencyBoundaries = MetricBoundaries.fromIterable(
+  Array.from({ length: 18 }, (_, i) => 2 ** i / 1000)
+)
 
 /**
  * Tasks admitted into a queue (label `priority`).
  *
  * @since 0.1.0
  */
-export const tasksEnqueued = Metric.counter("tasks_enqueued_total", { description: "tasks admitted into a queue" })
+export const tasksEnqueued = Metric.counter("orchestratord_tasks_enqueued_total", {
+  description: "Tasks admitted into a queue.",
+  incremental: true
+})
 
 /**
  * Tasks dispatched to a pool (labels `pool_id`, `engine`, `priority`).
  *
  * @since 0.1.0
  */
-export const tasksStarted = Metric.counter("tasks_started_total", { description: "tasks dispatched to a pool" })
+export const tasksStarted = Metric.counter("orchestratord_tasks_started_total", {
+  description: "Tasks dispatched to a pool.",
+  incremental: true
+})
 
 /**
  * Tasks cancelled by their client (label `priority`).
  *
  * @since 0.1.0
  */
-export const tasksCanceled = Metric.counter("tasks_canceled_total", { description: "tasks cancelled by a client" })
+export const tasksCanceled = Metric.counter("orchestratord_tasks_canceled_total", {
+  description: "Tasks cancelled by their client.",
+  incremental: true
+})
 
 /**
  * Tasks refused at admission (label `reason`: the error code).
  *
  * @since 0.1.0
  */
-export const tasksRejected = Metric.counter("tasks_rejected_total", { description: "tasks refused at admission" })
+export const tasksRejected = Metric.counter("orchestratord_tasks_rejected_total", {
+  description: "Tasks refused at admission, by error code.",
+  incremental: true
+})
 
 /**
  * Tasks waiting, per model (label `model`).
  *
  * @since 0.1.0
  */
-export const queueDepth = Metric.gauge("queue_depth", { description: "tasks waiting in a model's queue" })
+export const queueDepth = Metric.gauge("orchestratord_queue_depth", {
+  description: "Tasks waiting in a model's queue."
+})
 
 /**
  * Prompt tokens of finished tasks (labels `pool_id`, `engine`).
  *
  * @since 0.1.0
  */
-export const tokensIn = Metric.counter("tokens_in_total", { description: "prompt tokens of finished tasks" })
+export const tokensIn = Metric.counter("orchestratord_tokens_in_total", {
+  description: "Prompt tokens of finished tasks.",
+  incremental: true
+})
 
 /**
  * Generated tokens streamed to clients (labels `pool_id`, `engine`).
  *
  * @since 0.1.0
  */
-export const tokensOut = Metric.counter("tokens_out_total", { description: "generated tokens streamed to clients" })
+export const tokensOut = Metric.counter("orchestratord_tokens_out_total", {
+  description: "Generated tokens streamed to clients.",
+  incremental: true
+})
 
 /**
- * Milliseconds from admission to the first token (labels `pool_id`, `engine`).
+ * Seconds from admission to the first token (labels `pool_id`, `engine`).
  *
  * @since 0.1.0
  */
 export const latencyFirstToken = Metric.histogram(
-  "latency_first_token_ms",
+  "orchestratord_latency_first_token_seconds",
   latencyBoundaries,
-  "milliseconds from admission to the first token"
+  "Seconds from a task's admission to its first token."
 )
 
 /**
- * Milliseconds from dispatch to the end of decoding (labels `pool_id`, `engine`).
+ * Seconds from dispatch to the end of decoding (labels `pool_id`, `engine`).
  *
  * @since 0.1.0
  */
 export const latencyDecode = Metric.histogram(
-  "latency_decode_ms",
+  "orchestratord_latency_decode_seconds",
   latencyBoundaries,
-  "milliseconds from dispatch to the end of decoding"
+  "Seconds from a task's dispatch to the end of its decoding."
 )
 
 /**
@@ -87,6 +115,21 @@ export const latencyDecode = Metric.histogram(
  *
  * @since 0.1.0
  */
-export const admissionBackpressure = Metric.counter("admission_backpressure_events_total", {
-  description: "full-queue refusals and evictions"
+export const admissionBackpressure = Metric.counter("orchestratord_admission_backpressure_events_total", {
+  description: "Full-queue refusals and evictions, by queue policy.",
+  incremental: true
 })
+
+/**
+ * The `reason` label of `tasksRejected` for each error `submit` fails with: its error code.
+ *
+ * @since 0.2.0
+ */
+export const rejectionReasons: { readonly [Tag in SubmitError["_tag"]]: ErrorCode } = {
+  InvalidParams: "INVALID_PARAMS",
+  ModelNotFound: "MODEL_NOT_FOUND",
+  AdmissionRejected: "ADMISSION_REJECT",
+  BudgetExceeded: "BUDGET_EXCEEDED",
+  NoReadyPool: "POOL_UNREADY",
+  PoolsUnavailable: "POOL_UNAVAILABLE"
+}

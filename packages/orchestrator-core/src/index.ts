@@ -11,7 +11,7 @@ export { Admission, Orchestrator, type OrchestratorService, TaskSnapshot, TaskSt
 /** Settings of `Orchestrator.layer`, with their defaults. */
 export { OrchestratorOptions } from "./OrchestratorOptions.js"
 
-/** The orchestrator's metrics (`tasks_enqueued_total`, `queue_depth`, ...) as Effect `Metric`s. */
+/** The orchestrator's metrics (`orchestratord_tasks_enqueued_total`, `orchestratord_queue_depth`, ...) as Effect `Metric`s. */
 export * as OrchestratorMetrics from "./OrchestratorMetrics.js"
 
 /** Admission checks: model known, context fits, pin valid, some pool Ready or starting. */

@@ -12,7 +12,56 @@ const hang: Script = { events: [], then: "hang" }
 const count = (metric: Metric.Metric.Counter<number>, key: string, value: string) =>
   Metric.value(metric.pipe(Metric.tagged(key, value))).pipe(Effect.map((state) => state.count))
 
+/** The series of a metric in the registry, as `label=value,...` strings. */
+const seriesOf = (name: string) =>
+  Metric.snapshot.pipe(Effect.map((pairs) =>
+    pairs
+      .filter((pair) => pair.metricKey.name === name)
+      .map((pair) => pair.metricKey.tags.map((tag) => `${tag.key}=${tag.value}`).join(","))
+  ))
+
 describe("metrics", () => {
+  it.effect("counters and latencies are there at zero before their first event", () =>
+    Effect.gen(function*() {
+      const h = yield* harness([poolStatus("zero-pool", { slots: 1 })], () => hang, { policy: "drop-lru" })
+      expect(yield* seriesOf("orchestratord_tasks_enqueued_total")).toEqual(
+        expect.arrayContaining(["priority=interactive", "priority=batch"])
+      )
+      expect(yield* seriesOf("orchestratord_tasks_canceled_total")).toEqual(
+        expect.arrayContaining(["priority=interactive", "priority=batch"])
+      )
+      expect(yield* seriesOf("orchestratord_tasks_rejected_total")).toEqual(expect.arrayContaining([
+        "reason=INVALID_PARAMS",
+        "reason=MODEL_NOT_FOUND",
+        "reason=ADMISSION_REJECT",
+        "reason=BUDGET_EXCEEDED",
+        "reason=POOL_UNREADY",
+        "reason=POOL_UNAVAILABLE"
+      ]))
+      expect(yield* seriesOf("orchestratord_admission_backpressure_events_total")).toContain("policy=drop-lru")
+      expect(yield* seriesOf("orchestratord_tasks_started_total")).toEqual(expect.arrayContaining([
+        "pool_id=zero-pool,engine=fake,priority=interactive",
+        "pool_id=zero-pool,engine=fake,priority=batch"
+      ]))
+      for (
+        const name of [
+          "orchestratord_tokens_in_total",
+          "orchestratord_tokens_out_total",
+          "orchestratord_latency_first_token_seconds",
+          "orchestratord_latency_decode_seconds"
+        ]
+      ) {
+        expect(yield* seriesOf(name), name).toContain("pool_id=zero-pool,engine=fake")
+      }
+      const started = OrchestratorMetrics.tasksStarted.pipe(
+        Metric.tagged("pool_id", "zero-pool"),
+        Metric.tagged("engine", "fake"),
+        Metric.tagged("priority", "batch")
+      )
+      expect((yield* Metric.value(started)).count).toBe(0)
+      yield* h.close
+    }))
+
   it.effect("counters move only when their event happens", () =>
     Effect.gen(function*() {
       const h = yield* harness([poolStatus("p1", { slots: 1 })], () => hang)

@@ -26,3 +26,9 @@ export const record = <Type, In, Out>(
   input: In,
   labels: ReadonlyArray<MetricLabel.MetricLabel>
 ): void => metric.unsafeUpdate(input, labels)
+
+/** Creates the series of `metric` for `labels` at its zero value, without recording anything. */
+export const touch = <Type, In, Out>(
+  metric: Metric.Metric<Type, In, Out>,
+  labels: ReadonlyArray<MetricLabel.MetricLabel>
+): void => void metric.unsafeValue(labels)

@@ -35,6 +35,7 @@ import { PoolView } from "./poolView.js"
 import { runTask } from "./runner.js"
 import { singleFlight } from "./singleFlight.js"
 import { emit, fail, follow, makeRecord, snapshot, subscribe, type TaskRecord } from "./taskLog.js"
+import { ZeroSeries } from "./zeroSeries.js"
 
 /** How long building the layer waits for the pool manager's first snapshot. */
 const snapshotWaitMs = 5_000
@@ -67,6 +68,8 @@ export const make = (
     const count = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, input: In, key: string, value: string) =>
       Effect.sync(() => recordMetric(metric, input, labels.of([key, value])))
     const reportDepth = (model: string) => count(OrchestratorMetrics.queueDepth, queues.depth(model), "model", model)
+    const zeroSeries = new ZeroSeries(labels)
+    zeroSeries.atStart(options.policy)
 
     const runContext = {
       pools,
@@ -137,6 +140,8 @@ export const make = (
     }
     yield* pools.watch((event) => {
       Deferred.unsafeDone(firstSnapshot, Exit.void)
+      if (event._tag === "Snapshot") { for (const status of event.pools) zeroSeries.pool(status) }
+      else zeroSeries.pool(event.status)
       if (view.apply(event) && queues.anyWaiting()) wake()
       if (event._tag === "StatusChanged" && event.status.loading !== undefined) {
         announceLoading(event.status, event.status.loading)
@@ -188,8 +193,10 @@ export const make = (
         return Effect.succeed(record)
       }))
 
-    const reject = <E extends SubmitError>(error: E, reason: string) =>
-      count(OrchestratorMetrics.tasksRejected, 1, "reason", reason).pipe(Effect.zipRight(Effect.fail(error)))
+    const reject = <E extends SubmitError>(error: E) =>
+      count(OrchestratorMetrics.tasksRejected, 1, "reason", OrchestratorMetrics.rejectionReasons[error._tag]).pipe(
+        Effect.zipRight(Effect.fail(error))
+      )
 
     // concurrent submits share one `list` (a round trip each against a remote pool manager)
     const listPools = singleFlight(pools.list)
@@ -200,20 +207,18 @@ export const make = (
       Effect.gen(function*() {
         const model = request.modelRef
         const list = yield* listPools.pipe(
-          Effect.catchAll((e) =>
-            reject(new PoolsUnavailable({ reason: e.message, retryAfterMs: retryAfter(model) }), "POOL_UNAVAILABLE")
-          )
+          Effect.catchAll((e) => reject(new PoolsUnavailable({ reason: e.message, retryAfterMs: retryAfter(model) })))
         )
         const checked = AdmissionCheck.check(request, list, {
           allowPinning: options.allowPinning,
           retryAfterMs: retryAfter(model)
         })
-        if (Either.isLeft(checked)) return yield* reject(checked.left, codeOf(checked.left._tag))
+        if (Either.isLeft(checked)) return yield* reject(checked.left)
         const now = yield* Clock.currentTimeMillis
         const outcome = yield* Effect.sync(() => admit(request, checked.right.tokensIn, now))
         if (outcome._tag === "Refused") {
           if (outcome.error._tag === "AdmissionRejected") yield* backpressure
-          return yield* reject(outcome.error, codeOf(outcome.error._tag))
+          return yield* reject(outcome.error)
         }
         if (outcome.evicted) yield* backpressure
         yield* count(OrchestratorMetrics.tasksEnqueued, 1, "priority", request.priority)
@@ -329,20 +334,3 @@ export const make = (
       embeddings: (model, body) => Embeddings.forward(pools, transport, model, body)
     }
   })
-
-const codeOf = (tag: SubmitError["_tag"]): string => {
-  switch (tag) {
-    case "InvalidParams":
-      return "INVALID_PARAMS"
-    case "ModelNotFound":
-      return "MODEL_NOT_FOUND"
-    case "AdmissionRejected":
-      return "ADMISSION_REJECT"
-    case "BudgetExceeded":
-      return "BUDGET_EXCEEDED"
-    case "NoReadyPool":
-      return "POOL_UNREADY"
-    case "PoolsUnavailable":
-      return "POOL_UNAVAILABLE"
-  }
-}

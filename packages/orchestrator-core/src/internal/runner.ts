@@ -116,7 +116,7 @@ export const runTask = (
           record.tokensOut++
           if (progress.firstTokenAt === undefined) {
             progress.firstTokenAt = at
-            recordMetric(OrchestratorMetrics.latencyFirstToken, at - record.submittedAt, poolLabels)
+            recordMetric(OrchestratorMetrics.latencyFirstToken, (at - record.submittedAt) / 1000, poolLabels)
           }
         }
       }, abort.signal).pipe(Effect.map((done) => {
@@ -179,7 +179,7 @@ export const runTask = (
       if (ended) {
         recordMetric(OrchestratorMetrics.tokensIn, record.tokensIn, poolLabels)
         recordMetric(OrchestratorMetrics.tokensOut, record.tokensOut, poolLabels)
-        recordMetric(OrchestratorMetrics.latencyDecode, endedAt - leasedAt, poolLabels)
+        recordMetric(OrchestratorMetrics.latencyDecode, (endedAt - leasedAt) / 1000, poolLabels)
         // `whenLogLevel` first: annotating costs an acquire-use-release even when the line is dropped
         yield* Effect.whenLogLevel(
           Effect.logDebug("Task ended.").pipe(

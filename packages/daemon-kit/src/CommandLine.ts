@@ -4,14 +4,14 @@
  * llama-orch executable:
  *
  * - a bad command line (unknown flag, bad value, `--port 70000`) is one plain line on stderr,
- *   `NAME: problem`, and exit code 2;
+ *   `NAME: problem`, and exit code 2 (see `ProgramExit`);
  * - `--log-level LEVEL` is accepted anywhere on the line and wins over the configuration file;
  * - `--wizard` (the interactive mode `@effect/cli` adds) is refused: these programs run unattended;
  * - no colour when the output is not a terminal or `NO_COLOR` is set (https://no-color.org);
  * - `--version` prints the package's own version (`packageVersion`).
  *
- * This module loads nothing beyond `effect` and `@effect/cli`, so an engine process can use it
- * (`@llama-orch/daemon-kit/CommandLine`) without the daemons' plumbing.
+ * This module loads nothing beyond `effect`, `@effect/cli` and `@effect/platform`, so an engine
+ * process can use it (`@llama-orch/daemon-kit/CommandLine`) without the daemons' plumbing.
  *
  * @since 0.1.0
  */
@@ -21,21 +21,19 @@ import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as FileSystem from "@effect/platform/FileSystem"
-import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as nodeFs from "node:fs"
 import * as nodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { format } from "node:util"
+import { colourAllowed, oneLine, stripAnsi, UsageError } from "./ProgramExit.js"
 
 /**
  * A path flag (`--NAME PATH`) that need not exist yet but, when it does, must be a `kind` (a file
@@ -147,112 +145,6 @@ export const listenOptions = (defaults: { readonly host: string; readonly port: 
  * @since 0.1.0
  */
 export const override = <A>(fromFile: A, flag: Option.Option<A>): A => Option.getOrElse(flag, () => fromFile)
-
-/**
- * The command line asks for something this program does not do (`--wizard`, a bad `--log-level`).
- * A start-up refusal: `NAME: message` on stderr, exit code 2.
- *
- * @since 0.3.0
- */
-export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", { message: Schema.String }) {}
-
-/**
- * The exit code of a bad command line or another start-up refusal.
- *
- * @since 0.3.0
- */
-export const usageExitCode = 2
-
-const startupTags = new Set(["UsageError", "ConfigError", "BindRefused", "WildcardOriginRefused", "StateDirRefused"])
-
-/**
- * Whether a failure is a start-up refusal (`UsageError`, `ConfigError`, `BindRefused`,
- * `WildcardOriginRefused`, `StateDirRefused`): reported as one plain line, exit code 2.
- *
- * @since 0.3.0
- */
-export const isStartupRefusal = (error: unknown): error is { readonly _tag: string; readonly message: string } =>
-  Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" && startupTags.has(error._tag) &&
-  Predicate.hasProperty(error, "message") && typeof error.message === "string"
-
-const ansiEscape = new RegExp("\\u001b\\[[0-9;?]*[ -/]*[@-~]", "g")
-
-/**
- * The text without ANSI escape sequences (colours, bold, …).
- *
- * @since 0.3.0
- */
-export const stripAnsi = (text: string): string => text.replace(ansiEscape, "")
-
-/**
- * A message as one line: its non-empty lines, trimmed, joined — after a line ending in `:` with a
- * space, otherwise with `; ` (`invalid configuration in f.yaml:\n  port: …\n  host: …` reads
- * `invalid configuration in f.yaml: port: …; host: …`). ANSI escapes are removed.
- *
- * @since 0.3.0
- */
-export const oneLine = (message: string): string =>
-  stripAnsi(message).split("\n").map((line) => line.trim()).filter((line) => line !== "").reduce(
-    (joined, line) => joined === "" ? line : `${joined}${joined.endsWith(":") ? " " : "; "}${line}`,
-    ""
-  )
-
-/**
- * The exit code and stderr text (`undefined`: already written) when a program ends with a bad
- * command line or another start-up refusal; `None` for any other failure.
- *
- * @since 0.3.0
- */
-export const refusalReport = (
-  name: string,
-  error: unknown
-): Option.Option<{ readonly code: number; readonly stderr: string | undefined }> => {
-  // @effect/cli has written its one line already (see `runArgv`)
-  if (ValidationError.isValidationError(error)) return Option.some({ code: usageExitCode, stderr: undefined })
-  if (isStartupRefusal(error)) {
-    return Option.some({ code: usageExitCode, stderr: `${name}: ${oneLine(error.message)}\n` })
-  }
-  return Option.none()
-}
-
-/**
- * The exit code and stderr text (`undefined`: nothing more to write) at the end of a program: `0`
- * for success or interruption (SIGTERM/SIGINT), `2` for a bad command line or another start-up
- * refusal (`refusalReport`), otherwise `1` with the text `unexpected` makes of the cause.
- *
- * @since 0.3.0
- */
-export const exitReport = <A, E>(
-  name: string,
-  exit: Exit.Exit<A, E>,
-  unexpected: (cause: Cause.Cause<E>) => string
-): { readonly code: number; readonly stderr: string | undefined } => {
-  if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return { code: 0, stderr: undefined }
-  const refusal = Option.flatMap(Cause.failureOption(exit.cause), (error) => refusalReport(name, error))
-  return Option.getOrElse(refusal, () => ({ code: 1, stderr: unexpected(exit.cause) }))
-}
-
-/**
- * A `teardown` for `NodeRuntime.runMain`: writes what `exitReport` says to stderr, then exits with
- * its code.
- *
- * @since 0.3.0
- */
-export const teardown =
-  <E>(name: string, unexpected: (cause: Cause.Cause<E>) => string) =>
-  <A>(exit: Exit.Exit<A, E>, onExit: (code: number) => void): void => {
-    const report = exitReport(name, exit, unexpected)
-    if (report.stderr === undefined) return onExit(report.code)
-    process.stderr.write(report.stderr, () => onExit(report.code))
-  }
-
-/**
- * Whether a stream may be coloured: it is a terminal and `NO_COLOR` is unset or empty.
- *
- * @since 0.3.0
- */
-export const colourAllowed = (stream: { readonly isTTY?: boolean | undefined }): boolean =>
-  stream.isTTY === true && (process.env["NO_COLOR"] ?? "") === ""
 
 /**
  * The console `@effect/cli` writes through (help, version, errors): its errors become one plain

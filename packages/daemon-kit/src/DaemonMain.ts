@@ -20,15 +20,15 @@ import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import * as CommandLine from "./CommandLine.js"
 import * as Logging from "./Logging.js"
+import * as ProgramExit from "./ProgramExit.js"
 
 /**
  * The exit code of a start-up refusal.
  *
  * @since 0.1.0
  */
-export const usageExitCode = CommandLine.usageExitCode
+export const usageExitCode = ProgramExit.usageExitCode
 
 /**
  * Whether a failure is a start-up refusal (`UsageError`, `ConfigError`, `BindRefused`,
@@ -36,7 +36,7 @@ export const usageExitCode = CommandLine.usageExitCode
  *
  * @since 0.1.0
  */
-export const isStartupRefusal = CommandLine.isStartupRefusal
+export const isStartupRefusal = ProgramExit.isStartupRefusal
 
 /**
  * The exit code and the text to write to stderr for the end of a daemon program.
@@ -47,7 +47,7 @@ export const exitReport = <E, A>(
   name: string,
   exit: Exit.Exit<A, E>
 ): { readonly code: number; readonly stderr: string | undefined } =>
-  CommandLine.exitReport(name, exit, unexpected(name))
+  ProgramExit.exitReport(name, exit, unexpected(name))
 
 const unexpected = (name: string) => <E>(cause: Cause.Cause<E>): string =>
   `${
@@ -107,6 +107,6 @@ export const run = <A, E>(
     {
       disablePrettyLogger: true,
       disableErrorReporting: true,
-      teardown: CommandLine.teardown(options.name, unexpected(options.name))
+      teardown: ProgramExit.teardown(options.name, unexpected(options.name))
     }
   )

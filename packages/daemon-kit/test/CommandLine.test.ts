@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { CommandLine } from "@llama-orch/daemon-kit"
+import { CommandLine, ProgramExit } from "@llama-orch/daemon-kit"
 import { Either, LogLevel, Option } from "effect"
 
 const conventions = (...args: ReadonlyArray<string>) => CommandLine.applyConventions(args)
@@ -22,7 +22,7 @@ describe("CommandLine.applyConventions", () => {
   })
 
   it("refuses --wizard and a missing or unknown level with a UsageError naming the flag", () => {
-    const message = (result: Either.Either<CommandLine.Conventions, CommandLine.UsageError>) =>
+    const message = (result: Either.Either<CommandLine.Conventions, ProgramExit.UsageError>) =>
       Either.match(result, { onLeft: (error) => `${error._tag}: ${error.message}`, onRight: () => "accepted" })
     expect(message(conventions("--port", "0", "--wizard"))).toMatch(/^UsageError: --wizard is not available/)
     expect(message(conventions("--Wizard"))).toMatch(/^UsageError: --wizard is not available/)
@@ -33,11 +33,11 @@ describe("CommandLine.applyConventions", () => {
   })
 })
 
-describe("CommandLine.oneLine", () => {
+describe("ProgramExit.oneLine", () => {
   it("joins a message's lines into one, after a colon with a space, otherwise with '; ', without colours", () => {
-    expect(CommandLine.oneLine("invalid configuration in f.yaml:\n  port: too big\n  host: empty\n")).toBe(
+    expect(ProgramExit.oneLine("invalid configuration in f.yaml:\n  port: too big\n  host: empty\n")).toBe(
       "invalid configuration in f.yaml: port: too big; host: empty"
     )
-    expect(CommandLine.oneLine("\u001b[31;1m'abc' is not a integer\u001b[0m\n\n")).toBe("'abc' is not a integer")
+    expect(ProgramExit.oneLine("\u001b[31;1m'abc' is not a integer\u001b[0m\n\n")).toBe("'abc' is not a integer")
   })
 })

@@ -6,6 +6,7 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as CommandLine from "@llama-orch/daemon-kit/CommandLine"
+import * as ProgramExit from "@llama-orch/daemon-kit/ProgramExit"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import { mockEngine } from "./internal/cli.js"
@@ -20,6 +21,6 @@ CommandLine.runArgv(mockEngine, { name, version }).pipe(
   Effect.provide(NodeContext.layer),
   NodeRuntime.runMain({
     disableErrorReporting: true,
-    teardown: CommandLine.teardown(name, (cause) => `${name}: ${Cause.pretty(cause)}\n`)
+    teardown: ProgramExit.teardown(name, (cause) => `${name}: ${Cause.pretty(cause)}\n`)
   })
 )

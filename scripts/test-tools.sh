@@ -6,6 +6,7 @@ set -uo pipefail
 tools=(
   "systemd-analyze systemd"
   "promtool prometheus"
+  "script bsdutils"
 )
 missing=()
 for entry in "${tools[@]}"; do

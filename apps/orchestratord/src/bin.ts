@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * `orchestratord [--config FILE] [--host H] [--port N]`: the llama-orch orchestrator daemon.
+ * `orchestratord [--config FILE] [--host H] [--port N] [--log-level LEVEL]`: the llama-orch
+ * orchestrator daemon.
  *
  * @since 0.1.0
  */
@@ -15,19 +16,9 @@ import {
 } from "@llama-orch/daemon-kit"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import { ConfigFile, defaults } from "./Config.js"
 import * as Daemon from "./Daemon.js"
-import { apiVersion } from "./ServerSettings.js"
-
-const levels = {
-  debug: LogLevel.Debug,
-  info: LogLevel.Info,
-  warning: LogLevel.Warning,
-  error: LogLevel.Error
-} as const
 
 const orchestratord = Command.make(
   "orchestratord",
@@ -65,12 +56,12 @@ const orchestratord = Command.make(
       const tokenHint = `token, token_file, ${defaults.tokenEnv} or the ${defaults.tokenCredential} credential`
       yield* BindSafety.ensureBindAllowed(host, token, tokenHint)
       yield* RequestGuard.ensureOriginsAllowed(config.allowed_origins, token, tokenHint)
-      yield* Effect.logInfo(
+      const starting = Effect.logInfo(
         config.pool_manager === undefined
           ? "Starting orchestratord with embedded pools."
           : "Starting orchestratord against a remote pool manager."
       ).pipe(Effect.annotateLogs({ pool_manager: config.pool_manager?.url ?? "embedded" }))
-      return yield* Layer.launch(
+      const daemon = Layer.launch(
         Daemon.layer({
           host,
           port,
@@ -79,11 +70,12 @@ const orchestratord = Command.make(
           config,
           source
         })
-      ).pipe(Logger.withMinimumLogLevel(levels[config.log_level ?? "info"]))
+      )
+      // --log-level, else the file's log level, applies from here on
+      return yield* Effect.zipRight(starting, daemon).pipe(CommandLine.withLogLevel(config.log_level))
     })
 ).pipe(Command.withDescription("The llama-orch orchestrator: admission queues, token streaming and the HTTP API."))
 
-DaemonMain.run(CommandLine.runArgv(orchestratord, { name: "orchestratord", version: apiVersion }), {
-  name: "orchestratord",
-  logLevel: LogLevel.Debug
-})
+const version = CommandLine.packageVersion(import.meta.url, "@llama-orch/orchestratord")
+
+DaemonMain.run(CommandLine.runArgv(orchestratord, { name: "orchestratord", version }), { name: "orchestratord" })

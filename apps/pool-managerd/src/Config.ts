@@ -144,7 +144,7 @@ export interface Settings {
   readonly remote: RemotePolicy.RemotePolicy
   /** Cap on an RPC request body and on one NDJSON frame, in bytes (`max_body_bytes`, default 1 MiB). */
   readonly maxBodyBytes: number
-  /** The file's `log_level`, if set (otherwise `--log-level` or `info`). */
+  /** The file's `log_level`, if set (`--log-level` wins over it; default `info`). */
   readonly logLevel: "debug" | "info" | "warning" | "error" | undefined
   readonly manager: EmbeddedPoolManager.EmbeddedOptions
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `pool-managerd` command: `pool-managerd [--config FILE] [--host H] [--port N] [--state-dir DIR]`.
+ * The `pool-managerd` command: `pool-managerd [--config FILE] [--host H] [--port N] [--state-dir DIR]
+ * [--log-level LEVEL]`.
  *
  * @since 0.1.0
  */
@@ -9,25 +10,16 @@ import * as Options from "@effect/cli/Options"
 import { CommandLine, DaemonMain } from "@llama-orch/daemon-kit"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Config from "./Config.js"
 import * as Daemon from "./Daemon.js"
 import { version } from "./version.js"
 
-const stateDir = Options.directory("state-dir", { exists: "either" }).pipe(
+const stateDir = CommandLine.path("state-dir", "directory").pipe(
   Options.withDescription(
     `directory for pidfiles and handoff files (default ${Config.defaults.stateDir}); one daemon per directory`
   ),
   Options.optional
 )
-
-const logLevels = {
-  debug: LogLevel.Debug,
-  info: LogLevel.Info,
-  warning: LogLevel.Warning,
-  error: LogLevel.Error
-} as const
 
 const command = Command.make(
   "pool-managerd",
@@ -35,11 +27,8 @@ const command = Command.make(
   ({ listen, stateDir }) =>
     Effect.gen(function*() {
       const settings = yield* Config.load(listen.config, { host: listen.host, port: listen.port, stateDir }, version)
-      const daemon = Layer.launch(Daemon.layer(settings))
-      // the file's log level applies from here on
-      return yield* settings.logLevel === undefined
-        ? daemon
-        : Logger.withMinimumLogLevel(daemon, logLevels[settings.logLevel])
+      // --log-level, else the file's log level, applies from here on
+      return yield* Layer.launch(Daemon.layer(settings)).pipe(CommandLine.withLogLevel(settings.logLevel))
     })
 ).pipe(Command.withDescription("Runs local LLM engines as pools and serves the PoolManager RPC."))
 

@@ -6,41 +6,37 @@
  * |---|---|
  * | 0 | normal end, or shutdown by SIGTERM/SIGINT |
  * | 1 | an unexpected failure (logged as a JSON line with its cause) |
- * | 2 | a start-up refusal: bad command line, invalid configuration (`ConfigError`), binding beyond loopback without a token (`BindRefused`), `allowed_origins: ["*"]` without a token (`WildcardOriginRefused`), a state directory of another user or locked by another manager (`StateDirRefused`); the reason is written to stderr as plain text |
+ * | 2 | a start-up refusal: bad command line (unknown flag, bad value, `--wizard`: `UsageError`), invalid configuration (`ConfigError`), binding beyond loopback without a token (`BindRefused`), `allowed_origins: ["*"]` without a token (`WildcardOriginRefused`), a state directory of another user or locked by another manager (`StateDirRefused`); the reason is written to stderr as one plain line, `NAME: reason`, and nothing else |
  *
  * @since 0.1.0
  */
-import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
 import * as Logging from "./Logging.js"
+import * as ProgramExit from "./ProgramExit.js"
 
 /**
  * The exit code of a start-up refusal.
  *
  * @since 0.1.0
  */
-export const usageExitCode = 2
-
-const startupTags = new Set(["ConfigError", "BindRefused", "WildcardOriginRefused", "StateDirRefused"])
+export const usageExitCode = ProgramExit.usageExitCode
 
 /**
- * Whether a failure is a start-up refusal (a `ConfigError` or `BindRefused`), reported as plain
- * text with exit code 2.
+ * Whether a failure is a start-up refusal (`UsageError`, `ConfigError`, `BindRefused`,
+ * `WildcardOriginRefused`, `StateDirRefused`), reported as one plain line with exit code 2.
  *
  * @since 0.1.0
  */
-export const isStartupRefusal = (error: unknown): error is { readonly _tag: string; readonly message: string } =>
-  Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" && startupTags.has(error._tag) &&
-  Predicate.hasProperty(error, "message") && typeof error.message === "string"
+export const isStartupRefusal = ProgramExit.isStartupRefusal
 
 /**
  * The exit code and the text to write to stderr for the end of a daemon program.
@@ -50,26 +46,18 @@ export const isStartupRefusal = (error: unknown): error is { readonly _tag: stri
 export const exitReport = <E, A>(
   name: string,
   exit: Exit.Exit<A, E>
-): { readonly code: number; readonly stderr: string | undefined } => {
-  if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return { code: 0, stderr: undefined }
-  const failure = Cause.failureOption(exit.cause)
-  if (Option.isSome(failure)) {
-    const error: unknown = failure.value
-    if (ValidationError.isValidationError(error)) return { code: usageExitCode, stderr: undefined }
-    if (isStartupRefusal(error)) return { code: usageExitCode, stderr: `${name}: ${error.message}\n` }
-  }
-  return {
-    code: 1,
-    stderr: `${
-      JSON.stringify({
-        timestamp: new Date().toISOString(),
-        level: "fatal",
-        message: `${name} stopped because of an unexpected failure.`,
-        cause: Cause.pretty(exit.cause, { renderErrorCause: true })
-      })
-    }\n`
-  }
-}
+): { readonly code: number; readonly stderr: string | undefined } =>
+  ProgramExit.exitReport(name, exit, unexpected(name))
+
+const unexpected = (name: string) => <E>(cause: Cause.Cause<E>): string =>
+  `${
+    JSON.stringify({
+      timestamp: new Date().toISOString(),
+      level: "fatal",
+      message: `${name} stopped because of an unexpected failure.`,
+      cause: Cause.pretty(cause, { renderErrorCause: true })
+    })
+  }\n`
 
 /**
  * Options of `run`.
@@ -112,15 +100,13 @@ export const run = <A, E>(
 ): void =>
   NodeRuntime.runMain(
     (options.tracing === true ? program : withoutTracing(program)).pipe(
-      Effect.provide(Layer.merge(NodeContext.layer, Logging.layer({ level: options.logLevel })))
+      Effect.provide(Layer.merge(NodeContext.layer, Logging.layer({ level: options.logLevel }))),
+      // the teardown reports how the program ended; the runtime would add a debug line with a stack
+      (self) => Effect.zipRight(FiberRef.set(FiberRef.unhandledErrorLogLevel, Option.none()), self)
     ),
     {
       disablePrettyLogger: true,
       disableErrorReporting: true,
-      teardown: (exit, onExit) => {
-        const report = exitReport(options.name, exit)
-        if (report.stderr === undefined) return onExit(report.code)
-        process.stderr.write(report.stderr, () => onExit(report.code))
-      }
+      teardown: ProgramExit.teardown(options.name, unexpected(options.name))
     }
   )

@@ -10,7 +10,7 @@
 /** Bind safety: loopback-only unless a token is configured (`isLoopbackHost`, `ensureBindAllowed`, `BindRefused`). */
 export * as BindSafety from "./BindSafety.js"
 
-/** Shared command-line options (`--config`, `--host`, `--port`) and the flags-override-file rule. */
+/** Shared command-line options (`--config`, `--host`, `--port`, `--log-level`), the flags-override-file rule and the conventions of every executable. */
 export * as CommandLine from "./CommandLine.js"
 
 /** YAML configuration files decoded with a Schema; `ConfigError` names the file and every bad field. */
@@ -21,6 +21,9 @@ export * as DaemonMain from "./DaemonMain.js"
 
 /** JSON-lines logging on stderr (`timestamp`, `level`, `message` + annotations). */
 export * as Logging from "./Logging.js"
+
+/** How a program's end is reported: exit codes 0/1/2, start-up refusals as one plain line, no colour off a terminal. */
+export * as ProgramExit from "./ProgramExit.js"
 
 /** Prometheus text exposition of Effect `Metric`s and of the process and Node.js runtime, and a `/metrics` route. */
 export * as PrometheusMetrics from "./PrometheusMetrics.js"

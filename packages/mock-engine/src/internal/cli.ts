@@ -5,15 +5,14 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as CommandLine from "@llama-orch/daemon-kit/CommandLine"
 import * as Config from "effect/Config"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import { defaultSettings } from "./config.js"
 import { runEngine } from "./server.js"
 
 const count = (name: string, min: number, description: string, fallback: number) =>
-  Options.integer(name).pipe(
-    Options.withSchema(Schema.Int.pipe(Schema.greaterThanOrEqualTo(min))),
+  CommandLine.integer(name, { min }).pipe(
     Options.withDefault(fallback),
     Options.withDescription(description)
   )
@@ -21,8 +20,7 @@ const count = (name: string, min: number, description: string, fallback: number)
 const flag = (name: string, description: string) => Options.boolean(name).pipe(Options.withDescription(description))
 
 const options = {
-  port: Options.integer("port").pipe(
-    Options.withSchema(Schema.Int.pipe(Schema.between(0, 65535))),
+  port: CommandLine.portNumber("port").pipe(
     Options.withDescription("TCP port to listen on; 0 lets the OS pick one (the real port is printed).")
   ),
   host: Options.text("host").pipe(
@@ -41,8 +39,7 @@ const options = {
     "crash-on-start",
     "Print a model-load error to stderr and exit with --exit-code before listening."
   ),
-  crashAfterTokens: Options.integer("crash-after-tokens").pipe(
-    Options.withSchema(Schema.Int.pipe(Schema.greaterThanOrEqualTo(0))),
+  crashAfterTokens: CommandLine.integer("crash-after-tokens", { min: 0 }).pipe(
     Options.optional,
     Options.withDescription("Exit abruptly with --exit-code right after the N-th token emitted in total.")
   ),
@@ -56,8 +53,7 @@ const options = {
       "Require `Authorization: Bearer KEY` on every route but /health (env LLAMA_API_KEY, as llama-server)."
     )
   ),
-  exitCode: Options.integer("exit-code").pipe(
-    Options.withSchema(Schema.Int.pipe(Schema.between(0, 255))),
+  exitCode: CommandLine.integer("exit-code", { min: 0, max: 255 }).pipe(
     Options.withDefault(defaultSettings.exitCode),
     Options.withDescription("Exit code for --crash-on-start and --crash-after-tokens.")
   )

@@ -7,6 +7,7 @@
  *
  * @internal
  */
+import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
@@ -40,13 +41,34 @@ const findLockfile = (dir: string): string | undefined => {
   }
 }
 
+const hashSources = (hash: ReturnType<typeof createHash>, srcDir: string): void => {
+  const files = fs.readdirSync(srcDir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts")).sort()
+  for (const file of files) {
+    hash.update(file).update("\0").update(fs.readFileSync(path.join(srcDir, file))).update("\0")
+  }
+}
+
+const Manifest = Schema.parseJson(Schema.Struct({
+  dependencies: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), {
+    default: () => ({})
+  })
+}))
+
+/** The source directories of the workspace packages (`workspace:` dependencies) the bundle takes in. */
+const workspaceSourceDirs = (packageDir: string): ReadonlyArray<string> => {
+  const manifest = Schema.decodeUnknownSync(Manifest)(fs.readFileSync(path.join(packageDir, "package.json"), "utf8"))
+  return Object.entries(manifest.dependencies)
+    .filter(([, version]) => version.startsWith("workspace:"))
+    .map(([name]) => path.join(fs.realpathSync(path.join(packageDir, "node_modules", name)), "src"))
+    .sort()
+}
+
 /** Bundles `srcDir/bin.ts` (unless already cached) and returns the path of the cached `bin.js`, or undefined. */
 export const cachedBin = (srcDir: string, packageDir: string): string | undefined => {
   try {
     const hash = createHash("sha256")
-    const files = fs.readdirSync(srcDir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts")).sort()
-    for (const file of files) {
-      hash.update(file).update("\0").update(fs.readFileSync(path.join(srcDir, file))).update("\0")
+    for (const dir of [srcDir, ...workspaceSourceDirs(packageDir)]) {
+      hashSources(hash.update(path.relative(packageDir, dir)).update("\0"), dir)
     }
     const lockfile = findLockfile(packageDir)
     for (const extra of [path.join(packageDir, "package.json"), lockfile]) {

@@ -132,7 +132,7 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
                       }
                       emit.frame("data: [DONE]\n\n")
                       return emit.end()
-                    case "error":
+                    case "failed":
                       finished = true
                       emit.frame(`data: ${JSON.stringify(errorBody(event))}\n\n`)
                       return emit.end()
@@ -164,7 +164,7 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
               case "end":
                 out.end = event
                 return Deferred.unsafeDone(finished, Exit.void)
-              case "error":
+              case "failed":
                 out.failure = event
                 return Deferred.unsafeDone(finished, Exit.void)
             }

@@ -22,7 +22,8 @@ import {
   EmbeddingsResponse,
   Model,
   ModelList,
-  OpenAiError
+  OpenAiError,
+  shutdownFinishReason
 } from "./OpenAiSchemas.js"
 import { apiVersion } from "./ServerSettings.js"
 import { StreamParams } from "./Sse.js"
@@ -41,6 +42,8 @@ import {
 } from "./WireSchemas.js"
 
 const EventStream = HttpApiSchema.Text({ contentType: "text/event-stream" })
+const streamCutByShutdown = "A stream cut because orchestratord shuts down ends with a chunk whose finish_reason is " +
+  `"${shutdownFinishReason}", then data: [DONE].`
 const byId = Schema.Struct({ id: Schema.String })
 
 /**
@@ -168,13 +171,22 @@ export class OpenAiGroup extends HttpApiGroup.make("openai")
       .setPayload(ChatCompletionRequest)
       .addSuccess(ChatCompletion)
       .addError(OpenAiError, { status: 400 })
-      .annotate(OpenApi.Description, "With stream: true the answer is text/event-stream of chat.completion.chunk.")
+      .annotate(
+        OpenApi.Description,
+        "With stream: true the answer is text/event-stream of chat.completion.chunk, ending with data: [DONE]. " +
+          streamCutByShutdown
+      )
   )
   .add(
     HttpApiEndpoint.post("completions", "/v1/completions")
       .setPayload(CompletionRequest)
       .addSuccess(Completion)
       .addError(OpenAiError, { status: 400 })
+      .annotate(
+        OpenApi.Description,
+        "With stream: true the answer is text/event-stream of text_completion chunks, ending with data: [DONE]. " +
+          streamCutByShutdown
+      )
   )
   .add(
     HttpApiEndpoint.post("embeddings", "/v1/embeddings")

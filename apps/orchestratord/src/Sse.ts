@@ -189,7 +189,7 @@ export const push = <R>(
     emit.frame(options.opening ?? "retry: 1000\n\n")
     // a callback and a timer rather than two fibers: a response costs no fork for either
     yield* signal.onShutdown(() => {
-      emit.frame(options.final)
+      emit.frame(typeof options.final === "string" ? options.final : options.final())
       emit.end()
     })
     const heartbeat = setInterval(() => emit.frame(heartbeatFrame), options.heartbeatMs)
@@ -224,7 +224,8 @@ export const defaultMaxBufferedBytes = 8 * 1024 * 1024
  */
 export interface Options {
   readonly heartbeatMs: number
-  readonly final: string
+  /** The frame sent at shutdown, or what makes it then (from the state of the stream). */
+  readonly final: string | (() => string)
   /**
    * The first frame, which also flushes the headers: `retry: 1000` by default. OpenAI-compatible
    * streams carry only `data:` events (clients such as the Python `openai` parse every event as

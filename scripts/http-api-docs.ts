@@ -46,6 +46,22 @@ const describeSchema = (schema: unknown): string => {
   return typeof type === "string" ? type : "object"
 }
 
+/** The query parameters of an operation, one Markdown list item each. */
+const queryParameters = (operation: unknown): ReadonlyArray<string> => {
+  const parameters = field(operation, "parameters")
+  if (!Array.isArray(parameters)) return []
+  return parameters.filter((p) => field(p, "in") === "query").map((p) => {
+    const values = field(field(p, "schema"), "enum")
+    const type = Array.isArray(values)
+      ? values.map((v) => `\`${String(v)}\``).join(" \\| ")
+      : describeSchema(field(p, "schema"))
+    const description = text(field(p, "description"))
+    return `- \`${text(field(p, "name"))}${field(p, "required") === true ? "" : "?"}\` (${type})${
+      description ? `: ${description}` : ""
+    }`
+  })
+}
+
 /** The Markdown reference: one section per route, then the schemas' fields. */
 export const markdownReference = (document: string): string => {
   const spec: unknown = JSON.parse(document)
@@ -101,6 +117,8 @@ export const markdownReference = (document: string): string => {
         if (summary) out.push(summary, "")
         const body = field(field(field(field(operation, "requestBody"), "content"), "application/json"), "schema")
         if (body !== undefined) out.push(`Request body: ${describeSchema(body)}`, "")
+        const query = queryParameters(operation)
+        if (query.length > 0) out.push("Query:", "", ...query, "")
         const responses = field(operation, "responses")
         if (isObject(responses)) {
           out.push("| status | body |", "|---|---|")

@@ -22,9 +22,11 @@ import {
   EmbeddingsResponse,
   Model,
   ModelList,
-  OpenAiError
+  OpenAiError,
+  shutdownFinishReason
 } from "./OpenAiSchemas.js"
 import { apiVersion } from "./ServerSettings.js"
+import { StreamParams } from "./Sse.js"
 import {
   Capabilities,
   DrainAccepted,
@@ -40,6 +42,8 @@ import {
 } from "./WireSchemas.js"
 
 const EventStream = HttpApiSchema.Text({ contentType: "text/event-stream" })
+const streamCutByShutdown = "A stream cut because orchestratord shuts down ends with a chunk whose finish_reason is " +
+  `"${shutdownFinishReason}", then data: [DONE].`
 const byId = Schema.Struct({ id: Schema.String })
 
 /**
@@ -60,12 +64,16 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
   .add(
     HttpApiEndpoint.get("events", "/v2/tasks/:id/events")
       .setPath(byId)
+      .setUrlParams(StreamParams)
       .addSuccess(EventStream)
+      .addSuccess(HttpApiSchema.NoContent)
       .addError(ErrorEnvelope, { status: 404 })
       .annotate(
         OpenApi.Description,
-        "Server-sent events: started, metrics, token, then end or error. Every event has an id; reconnect with " +
-          "Last-Event-ID to resume."
+        "Server-sent events: started, metrics, token, then end or failed. Every event has an id; reconnect with " +
+          "Last-Event-ID to resume. A task that has ended answers 204 once nothing is left to send (Last-Event-ID " +
+          "at or past its last event), which tells an EventSource to stop reconnecting; without Last-Event-ID it " +
+          "replays the retained events."
       )
   )
   .add(
@@ -90,7 +98,16 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
  */
 export class PoolsGroup extends HttpApiGroup.make("pools")
   .add(HttpApiEndpoint.get("list", "/v2/pools").addSuccess(PoolList).addError(ErrorEnvelope, { status: 503 }))
-  .add(HttpApiEndpoint.get("events", "/v2/pools/events").addSuccess(EventStream))
+  .add(
+    HttpApiEndpoint.get("events", "/v2/pools/events")
+      .setUrlParams(StreamParams)
+      .addSuccess(EventStream)
+      .annotate(
+        OpenApi.Description,
+        "Server-sent events: snapshot first, then status for every change; failed (retriable) when the pool " +
+          "manager cannot be reached."
+      )
+  )
   .add(
     HttpApiEndpoint.get("health", "/v2/pools/:id/health")
       .setPath(byId)
@@ -154,13 +171,22 @@ export class OpenAiGroup extends HttpApiGroup.make("openai")
       .setPayload(ChatCompletionRequest)
       .addSuccess(ChatCompletion)
       .addError(OpenAiError, { status: 400 })
-      .annotate(OpenApi.Description, "With stream: true the answer is text/event-stream of chat.completion.chunk.")
+      .annotate(
+        OpenApi.Description,
+        "With stream: true the answer is text/event-stream of chat.completion.chunk, ending with data: [DONE]. " +
+          streamCutByShutdown
+      )
   )
   .add(
     HttpApiEndpoint.post("completions", "/v1/completions")
       .setPayload(CompletionRequest)
       .addSuccess(Completion)
       .addError(OpenAiError, { status: 400 })
+      .annotate(
+        OpenApi.Description,
+        "With stream: true the answer is text/event-stream of text_completion chunks, ending with data: [DONE]. " +
+          streamCutByShutdown
+      )
   )
   .add(
     HttpApiEndpoint.post("embeddings", "/v1/embeddings")

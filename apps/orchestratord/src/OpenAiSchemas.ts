@@ -279,3 +279,12 @@ export const OpenAiError = Schema.Struct({
     param: Schema.NullOr(Schema.String)
   })
 }).annotations({ identifier: "OpenAiError" })
+
+/**
+ * The `finish_reason` of the last chunk of a `/v1` stream cut because orchestratord is shutting
+ * down, sent before `data: [DONE]` (OpenAI's own values are `stop`, `length` and the like; clients
+ * pass others through).
+ *
+ * @since 0.3.0
+ */
+export const shutdownFinishReason = "shutdown"

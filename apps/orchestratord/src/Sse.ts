@@ -26,19 +26,67 @@ export const frame = (event: string, data: unknown, id?: number | string): strin
   `${id === undefined ? "" : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
 
 /**
- * A task event as an SSE frame: the sequence number as `id:`, the event tag as `event:` and the
- * snake_case encoding of the event (without its tag) as `data:`.
+ * The SSE event name of a failure on the `/v2` streams: a task's `failed` event, and the final
+ * frame of a stream cut by shutdown or by the pool manager. Not `error`: a browser `EventSource`
+ * hands an event of that name to its `onerror` handler, as if the connection had failed.
+ *
+ * @since 0.3.0
+ */
+export const failedEvent = "failed"
+
+/**
+ * The name the failure event had before `failed`, sent instead when a stream is requested with
+ * `?legacy_error_event=1`; to be removed in the next minor release.
+ *
+ * @since 0.3.0
+ */
+export const legacyFailedEvent = "error"
+
+/**
+ * The name of the failure event: `failed`, or the legacy `error`.
+ *
+ * @since 0.3.0
+ */
+export type FailedEventName = typeof failedEvent | typeof legacyFailedEvent
+
+/**
+ * The query string of the `/v2` event streams: `legacy_error_event=1` names the failure event
+ * `error`, as before `failed`.
+ *
+ * @since 0.3.0
+ */
+export const StreamParams = Schema.Struct({
+  legacy_error_event: Schema.optional(
+    Schema.Literal("0", "1").annotations({
+      description: "`1` names the failure event `error`, as before it was `failed` (deprecated: removed in the next " +
+        "minor release)"
+    })
+  )
+})
+
+/**
+ * The failure event name a request asked for.
+ *
+ * @since 0.3.0
+ */
+export const failedEventName = (params: typeof StreamParams.Type): FailedEventName =>
+  params.legacy_error_event === "1" ? legacyFailedEvent : failedEvent
+
+/**
+ * A task event as an SSE frame: the sequence number as `id:`, the event tag as `event:` (a
+ * `failed` event under `failedName`) and the snake_case encoding of the event (without its tag) as
+ * `data:`.
  *
  * @since 0.1.0
  */
-export const taskEventFrame = (sequenced: SequencedEvent): string => {
+export const taskEventFrame = (sequenced: SequencedEvent, failedName: FailedEventName = failedEvent): string => {
   const event = sequenced.event
   // the hot path: one frame per token, without going through the union's encoder
   if (event._tag === "token" && event.c === undefined && event.x === undefined) {
     return `id: ${sequenced.id}\nevent: token\ndata: {"t":${JSON.stringify(event.t)},"i":${event.i}}\n\n`
   }
   const { _tag, ...data } = encodeTaskEvent(event)
-  return frame(_tag, data, sequenced.id)
+  return frame(_tag === "failed" ? failedName : _tag, data, sequenced.id)
 }
 
 /**
@@ -49,17 +97,18 @@ export const taskEventFrame = (sequenced: SequencedEvent): string => {
 export const heartbeatFrame = ": heartbeat\n\n"
 
 /**
- * The final frame of a task stream cut by shutdown: a retriable `error` without an id, so a client
- * that reconnects elsewhere resumes from the last real event.
+ * The final frame of a `/v2` stream cut by shutdown: a retriable failure event without an id, so a
+ * client that reconnects elsewhere resumes from the last real event.
  *
  * @since 0.1.0
  */
-export const shutdownFrame = frame("error", {
-  code: "POOL_UNAVAILABLE",
-  message: "orchestratord is shutting down",
-  retriable: true,
-  retry_after_ms: 1000
-})
+export const shutdownFrame = (failedName: FailedEventName = failedEvent): string =>
+  frame(failedName, {
+    code: "POOL_UNAVAILABLE",
+    message: "orchestratord is shutting down",
+    retriable: true,
+    retry_after_ms: 1000
+  })
 
 /**
  * The headers of every SSE response.
@@ -140,7 +189,7 @@ export const push = <R>(
     emit.frame(options.opening ?? "retry: 1000\n\n")
     // a callback and a timer rather than two fibers: a response costs no fork for either
     yield* signal.onShutdown(() => {
-      emit.frame(options.final)
+      emit.frame(typeof options.final === "string" ? options.final : options.final())
       emit.end()
     })
     const heartbeat = setInterval(() => emit.frame(heartbeatFrame), options.heartbeatMs)
@@ -175,7 +224,8 @@ export const defaultMaxBufferedBytes = 8 * 1024 * 1024
  */
 export interface Options {
   readonly heartbeatMs: number
-  readonly final: string
+  /** The frame sent at shutdown, or what makes it then (from the state of the stream). */
+  readonly final: string | (() => string)
   /**
    * The first frame, which also flushes the headers: `retry: 1000` by default. OpenAI-compatible
    * streams carry only `data:` events (clients such as the Python `openai` parse every event as

@@ -5,45 +5,17 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, expect, layer } from "@effect/vitest"
 import { SpawnDaemon } from "@llama-orch/daemon-kit"
-import { Context, Effect, Layer, Schedule } from "effect"
-import { fileURLToPath } from "node:url"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Schedule } from "effect"
+import type { EventSourceMessage } from "eventsource-parser"
 import OpenAI from "openai"
-import { childPids, isAlive, privateStateHome, waitGone, waitOk } from "./fixtures/processes.js"
+import { shutdownFinishReason } from "../src/OpenAiSchemas.js"
+import { spawnDefaultDaemon, submit } from "./fixtures/daemon.js"
+import { childPids, isAlive, waitGone, waitOk } from "./fixtures/processes.js"
 import { nth, readSse } from "./fixtures/sse.js"
-
-const root = fileURLToPath(new URL("../../..", import.meta.url))
-const entry = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
 
 class Daemon extends Context.Tag("test/Daemon")<Daemon, SpawnDaemon.RunningDaemon>() {}
 
-const DaemonLive = Layer.scoped(
-  Daemon,
-  Effect.gen(function*() {
-    const daemon = yield* SpawnDaemon.spawnDaemon({
-      entry,
-      args: ["--port", "0"],
-      env: yield* privateStateHome,
-      cwd: root,
-      startTimeout: "120 seconds"
-    })
-    yield* waitOk(`${daemon.url}/ready`)
-    return daemon
-  })
-).pipe(Layer.provide(NodeContext.layer))
-
-const post = (url: string, body: unknown) =>
-  Effect.promise(() =>
-    fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
-  )
-
-const submit = (url: string, body: Record<string, unknown>) =>
-  Effect.gen(function*() {
-    const response = yield* post(`${url}/v2/tasks`, { model_ref: "mock-model", prompt: "hello there", ...body })
-    expect(response.status).toBe(202)
-    const accepted: unknown = yield* Effect.promise(() => response.json())
-    assert(typeof accepted === "object" && accepted !== null && "task_id" in accepted && "streams" in accepted)
-    return { taskId: String(accepted.task_id), accepted }
-  })
+const DaemonLive = Layer.scoped(Daemon, spawnDefaultDaemon).pipe(Layer.provide(NodeContext.layer))
 
 layer(DaemonLive, { excludeTestServices: true, timeout: 180_000 })("orchestratord process (no config)", (it) => {
   it.effect("serves the mock pool: /v2/pools lists mock-0 serving mock-model, Ready", () =>
@@ -106,7 +78,7 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 180_000 })("orchestrator
       expect(cancel.status).toBe(204)
       const { events } = yield* reading.await.pipe(Effect.flatten)
       const last = nth(events, -1)
-      expect(last.event).toBe("error")
+      expect(last.event).toBe("failed")
       expect(JSON.parse(last.data)).toMatchObject({ code: "CANCELLED", retriable: false })
       expect(events.filter((e) => e.event === "token").length).toBeLessThan(2000)
       const snapshot: unknown = yield* Effect.promise(() => fetch(`${url}/v2/tasks/${taskId}`).then((r) => r.json()))
@@ -239,26 +211,98 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 180_000 })("orchestrator
     }), 60_000)
 
   it.effect(
-    "SIGTERM: open SSE streams end with a final event, the daemon exits 0 and no engine is left",
+    "SIGTERM: open SSE streams end with a final event (/v1: a shutdown finish chunk, then [DONE]), the daemon " +
+      "exits 0 and no engine is left",
     () =>
       Effect.gen(function*() {
         const daemon = yield* Daemon
         const engines = childPids(daemon.pid)
         expect(engines.length).toBeGreaterThan(0)
         const { taskId } = yield* submit(daemon.url, { max_tokens: 3000 })
-        const response = yield* Effect.promise(() => fetch(`${daemon.url}/v2/tasks/${taskId}/events`))
-        const reading = yield* Effect.fork(Effect.promise(() => readSse(response)))
-        yield* Effect.sleep("500 millis")
+        const v2 = yield* follow(
+          fetch(`${daemon.url}/v2/tasks/${taskId}/events`),
+          (events) => events.some((e) => e.event === "token")
+        )
+        const pools = yield* follow(
+          fetch(`${daemon.url}/v2/pools/events`),
+          (events) => events.some((e) => e.event === "snapshot")
+        )
+        const v1 = (path: string, body: Record<string, unknown>) =>
+          follow(
+            fetch(`${daemon.url}${path}`, {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ model: "mock-model", max_tokens: 3000, stream: true, ...body })
+            }),
+            (events) => events.some((e) => e.data.includes("\"content\":") || e.data.includes("\"text\":\""))
+          )
+        const chat = yield* v1("/v1/chat/completions", { messages: [{ role: "user", content: "long" }] })
+        const text = yield* v1("/v1/completions", { prompt: "long" })
+        // and through the official client, which must take the custom finish_reason
+        const client = new OpenAI({ baseURL: `${daemon.url}/v1`, apiKey: "unused", maxRetries: 0 })
+        const sdkStreaming = yield* Deferred.make<void>()
+        const sdk = yield* Effect.fork(Effect.promise(async () => {
+          const stream = await client.chat.completions.create({
+            model: "mock-model",
+            messages: [{ role: "user", content: "long" }],
+            max_tokens: 3000,
+            stream: true
+          })
+          const finishes: Array<string> = []
+          for await (const chunk of stream) {
+            const choice = chunk.choices[0]
+            if (choice?.delta.content) Deferred.unsafeDone(sdkStreaming, Exit.void)
+            if (choice?.finish_reason) finishes.push(choice.finish_reason)
+          }
+          return finishes
+        }))
+        // every stream is under way: signal only once tokens flow on each
+        yield* Effect.all([v2.streaming, pools.streaming, chat.streaming, text.streaming, Deferred.await(sdkStreaming)])
         yield* daemon.signal("SIGTERM")
         const exit = yield* daemon.exit.pipe(Effect.timeout("60 seconds"))
         expect(exit).toEqual({ _tag: "Exited", code: 0 })
-        const { events } = yield* reading.await.pipe(Effect.flatten)
-        const last = nth(events, -1)
-        expect(last.event).toBe("error")
-        expect(JSON.parse(last.data)).toMatchObject({ retriable: true })
+        for (const events of [yield* v2.events, yield* pools.events]) {
+          const last = nth(events, -1)
+          expect(last.event).toBe("failed")
+          expect(JSON.parse(last.data)).toMatchObject({ retriable: true })
+        }
+        for (const events of [yield* chat.events, yield* text.events]) {
+          const data = events.map((e) => e.data)
+          expect(data.at(-1)).toBe("[DONE]")
+          const finishes = data.slice(0, -1).map((d) => finishReason(JSON.parse(d)))
+          // only the last chunk has a finish_reason, and it says why the stream ended
+          expect(finishes.filter((f) => f !== null)).toEqual([shutdownFinishReason])
+          expect(finishes.at(-1)).toBe(shutdownFinishReason)
+        }
+        expect(yield* Fiber.join(sdk)).toEqual([shutdownFinishReason])
         yield* waitGone(engines)
         expect(engines.filter(isAlive)).toEqual([])
       }),
     90_000
   )
 })
+
+/** Reads an event stream in the background; `streaming` resolves once `started` holds for its events. */
+const follow = (
+  request: Promise<Response>,
+  started: (events: ReadonlyArray<EventSourceMessage>) => boolean
+) =>
+  Effect.gen(function*() {
+    const streaming = yield* Deferred.make<void>()
+    const reading = yield* Effect.fork(Effect.promise(async () => {
+      const response = await request
+      return readSse(response, undefined, (events) => {
+        if (started(events)) Deferred.unsafeDone(streaming, Exit.void)
+      })
+    }))
+    return { streaming: Deferred.await(streaming), events: Effect.map(Fiber.join(reading), (read) => read.events) }
+  })
+
+/** The `finish_reason` of a chunk's first choice (`undefined` when it has none). */
+const finishReason = (chunk: unknown): unknown => {
+  if (typeof chunk !== "object" || chunk === null || !("choices" in chunk) || !Array.isArray(chunk.choices)) {
+    return undefined
+  }
+  const choice: unknown = chunk.choices[0]
+  return typeof choice === "object" && choice !== null && "finish_reason" in choice ? choice.finish_reason : undefined
+}

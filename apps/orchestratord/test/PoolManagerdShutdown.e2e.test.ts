@@ -93,12 +93,12 @@ it.scopedLive(
       expect(shortEvents.at(-1)?.event).toBe("end")
       // the long one was cut at the deadline (its engine stopped) and said so
       const longEnd = longEvents.at(-1)
-      expect(longEnd?.event).toBe("error")
+      expect(longEnd?.event).toBe("failed")
       expect(JSON.parse(longEnd?.data ?? "{}")).toMatchObject({ code: "WORKER_RESET", retriable: true })
       expect(longEvents.filter((e) => e.event === "token").length).toBeLessThan(200)
       // the queued task got a final event too, not silence
       const queuedEnd = queuedEvents.at(-1)
-      expect(queuedEnd?.event).toBe("error")
+      expect(queuedEnd?.event).toBe("failed")
       expect(JSON.parse(queuedEnd?.data ?? "{}")).toMatchObject({ code: "POOL_UNREADY", retriable: true })
 
       expect(yield* pm.exit.pipe(Effect.timeout("60 seconds"))).toEqual({ _tag: "Exited", code: 0 })

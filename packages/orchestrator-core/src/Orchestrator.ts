@@ -39,7 +39,7 @@ export interface OrchestratorService {
   readonly submit: (request: TaskRequest) => Effect.Effect<Admission, SubmitError>
   /**
    * The task's events from the first one after `afterId` (0 or absent: from the start), live until
-   * the terminal `end` or `error`. Retained 60 s after the task ends.
+   * the terminal `end` or `failed`. Retained 60 s after the task ends.
    */
   readonly events: (
     taskId: string,
@@ -90,7 +90,7 @@ export class Orchestrator extends Context.Tag("@llama-orch/orchestrator-core/Orc
    * The orchestrator over the `PoolManager` in context, sending work to engines with the
    * `EngineTransport` in context when one is provided (`NodeEngineTransport.layer()` on Node),
    * otherwise with the `HttpClient` in context. Closing the layer ends every open task with
-   * `error {code: "CANCELLED", retriable: true}` and releases every lease.
+   * `failed {code: "CANCELLED", retriable: true}` and releases every lease.
    */
   static layer(
     options: OrchestratorOptions | typeof OrchestratorOptions.Encoded = {}

@@ -1,7 +1,7 @@
 /**
  * Task events, in the order a task's stream emits them: `started`, `metrics` while queued and at
  * dispatch (and `loading` while its model's engine loads), `token`s, then exactly one of `end` or
- * `error`. Nothing follows `end` or `error`.
+ * `failed`. Nothing follows `end` or `failed`.
  *
  * Events are plain tagged structs, told apart by `_tag`: a stream carries one per generated token,
  * and a struct costs a fraction of what a schema class costs to make and to read (about a sixth of
@@ -119,11 +119,12 @@ export const End = Schema.TaggedStruct("end", {
 export interface End extends Schema.Schema.Type<typeof End> {}
 
 /**
- * The task failed or was cancelled.
+ * The task failed or was cancelled. Tagged `failed`, not `error`: a browser `EventSource` hands an
+ * SSE event named `error` to its `onerror` handler, as if the connection had failed.
  *
  * @since 0.1.0
  */
-export const Failed = Schema.TaggedStruct("error", {
+export const Failed = Schema.TaggedStruct("failed", {
   code: ErrorCode,
   message: Schema.String,
   retriable: Schema.Boolean,
@@ -172,4 +173,4 @@ export interface SequencedEvent extends Schema.Schema.Type<typeof SequencedEvent
  *
  * @since 0.1.0
  */
-export const isTerminal = (event: TaskEvent): event is End | Failed => event._tag === "end" || event._tag === "error"
+export const isTerminal = (event: TaskEvent): event is End | Failed => event._tag === "end" || event._tag === "failed"

@@ -141,7 +141,7 @@ describe("Orchestrator (fake engine, TestClock)", () => {
       expect((yield* h.orchestrator.queueDepths).get("m")).toBe(0)
       const q = yield* collect(h.orchestrator.events(queued.taskId))
       // the first task was dispatched as it was admitted, so the second queued at the head
-      expect(tags(q)).toEqual(["started", "error"])
+      expect(tags(q)).toEqual(["started", "failed"])
       const started = q[0].event
       expect(Schema.is(Started)(started) && started.queuePosition).toBe(0)
       expect(q[1].event).toEqual(
@@ -152,7 +152,7 @@ describe("Orchestrator (fake engine, TestClock)", () => {
       expect(h.log.aborted).toBe(1)
       expect(h.counters.active.get("p1")).toBe(0)
       const r = yield* collect(h.orchestrator.events(running.taskId))
-      expect(tags(r)).toEqual(["started", "metrics", "error"])
+      expect(tags(r)).toEqual(["started", "metrics", "failed"])
       yield* h.orchestrator.cancel(running.taskId)
       expect((yield* collect(h.orchestrator.events(running.taskId))).length).toBe(3)
       expect(h.log.requests.length).toBe(1)

@@ -6,7 +6,7 @@ import { awaitReady, maxConcurrent, mockProfile, withStack } from "./helpers/emb
 import { task } from "./helpers/harness.js"
 
 const terminalCount = (events: ReadonlyArray<SequencedEvent>) =>
-  events.filter((e) => e.event._tag === "end" || e.event._tag === "error").length
+  events.filter((e) => e.event._tag === "end" || e.event._tag === "failed").length
 
 /** Checks the shape of one task's events: ids from 1, tokens consecutive from 0, one terminal event, last. */
 const checkShape = (events: ReadonlyArray<SequencedEvent>) => {
@@ -16,7 +16,7 @@ const checkShape = (events: ReadonlyArray<SequencedEvent>) => {
   expect(tokens).toEqual(tokens.map((_, i) => i))
   expect(terminalCount(events)).toBe(1)
   const last = events.at(-1)?.event
-  expect(last?._tag === "end" || last?._tag === "error").toBe(true)
+  expect(last?._tag === "end" || last?._tag === "failed").toBe(true)
   return { tokens: tokens.length, last }
 }
 

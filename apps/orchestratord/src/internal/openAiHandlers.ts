@@ -26,7 +26,13 @@ import {
   modelNotFound,
   shuttingDown
 } from "../ApiFailure.js"
-import { ChatCompletionRequest, CompletionRequest, EmbeddingsRequest, EmbeddingsResponse } from "../OpenAiSchemas.js"
+import {
+  ChatCompletionRequest,
+  CompletionRequest,
+  EmbeddingsRequest,
+  EmbeddingsResponse,
+  shutdownFinishReason
+} from "../OpenAiSchemas.js"
 import { ServerSettings } from "../ServerSettings.js"
 import * as Sse from "../Sse.js"
 import { readJson } from "./body.js"
@@ -78,17 +84,12 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
           end.systemFingerprint === undefined ? {} : { system_fingerprint: end.systemFingerprint }
         const chunk = (choices: ReadonlyArray<unknown>, extra?: object) =>
           `data: ${JSON.stringify({ id, object, created, model: body.model, ...extra, choices })}\n\n`
-        const finishChunk = (end: End) => {
-          const finish = finishReason(end, request.maxTokens)
-          return chunk(
-            [
-              kind === "chat"
-                ? { index: 0, delta: {}, logprobs: null, finish_reason: finish }
-                : { index: 0, text: "", logprobs: null, finish_reason: finish }
-            ],
-            fingerprint(end)
-          )
-        }
+        // the choice of a chunk that only ends it
+        const endChoice = (index: number, finish: string) =>
+          kind === "chat"
+            ? { index, delta: {}, logprobs: null, finish_reason: finish }
+            : { index, text: "", logprobs: null, finish_reason: finish }
+        const finishChunk = (end: End) => chunk([endChoice(0, finishReason(end, request.maxTokens))], fingerprint(end))
         const includeUsage = body.stream_options?.include_usage === true
 
         // the hot path: a token chunk is a precomputed prefix plus the token, not a JSON.stringify of the object
@@ -103,12 +104,19 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
             : `${head}"text":${JSON.stringify(t)},"finish_reason":null}]}\n\n`
 
         if (body.stream === true) {
+          // choices that have had their first delta (which carries the role)
+          const opened = new Set<number>()
+          // the last chunk of a stream cut by shutdown: every choice under way ends, saying why
+          const shutdownChunk = () =>
+            chunk(
+              (opened.size === 0 ? [0] : [...opened].sort((a, b) => a - b)).map((index) =>
+                endChoice(index, shutdownFinishReason)
+              )
+            )
           return yield* Sse.push(
             (emit) =>
               Effect.gen(function*() {
                 let finished = false
-                // choices that have had their first delta (which carries the role)
-                const opened = new Set<number>()
                 // a client that goes away cancels its task (so does shutdown)
                 yield* Effect.scopeWith((scope) =>
                   Scope.addFinalizer(scope, Effect.suspend(() => finished ? Effect.void : cancel))
@@ -132,7 +140,7 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
                       }
                       emit.frame("data: [DONE]\n\n")
                       return emit.end()
-                    case "error":
+                    case "failed":
                       finished = true
                       emit.frame(`data: ${JSON.stringify(errorBody(event))}\n\n`)
                       return emit.end()
@@ -142,7 +150,8 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
               }).pipe(Effect.catchAll(() => Effect.sync(emit.end))),
             {
               heartbeatMs: settings.heartbeatMs,
-              final: "data: [DONE]\n\n",
+              // a stream cut by shutdown says so in its finish_reason before [DONE]
+              final: () => shutdownChunk() + "data: [DONE]\n\n",
               // only data events and comments: a lone `retry:` event broke the Python openai client
               opening: ": ok\n\n",
               maxBufferedBytes: settings.sseMaxBufferedBytes
@@ -164,7 +173,7 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
               case "end":
                 out.end = event
                 return Deferred.unsafeDone(finished, Exit.void)
-              case "error":
+              case "failed":
                 out.failure = event
                 return Deferred.unsafeDone(finished, Exit.void)
             }

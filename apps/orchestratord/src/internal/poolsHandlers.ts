@@ -119,7 +119,8 @@ export const PoolsLive = HttpApiBuilder.group(OrchestratorApi, "pools", (handler
             })
           )
         }).pipe(recover))
-      .handleRaw("events", () => {
+      .handleRaw("events", ({ urlParams }) => {
+        const failedName = Sse.failedEventName(urlParams)
         const encodeSummary = Schema.encodeSync(PoolSummary)
         const frames = pools.events.pipe(
           Stream.zipWithIndex,
@@ -141,12 +142,12 @@ export const PoolsLive = HttpApiBuilder.group(OrchestratorApi, "pools", (handler
                 ))
           ),
           Stream.catchAll((error) =>
-            Stream.make(Sse.frame("error", { code: "POOL_UNAVAILABLE", message: error.message, retriable: true }))
+            Stream.make(Sse.frame(failedName, { code: "POOL_UNAVAILABLE", message: error.message, retriable: true }))
           )
         )
         return Sse.response(frames, {
           heartbeatMs: settings.heartbeatMs,
-          final: Sse.shutdownFrame,
+          final: Sse.shutdownFrame(failedName),
           maxBufferedBytes: settings.sseMaxBufferedBytes
         })
       })

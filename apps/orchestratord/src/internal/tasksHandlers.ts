@@ -54,28 +54,39 @@ export const TasksLive = HttpApiBuilder.group(OrchestratorApi, "tasks", (handler
             { status: 202 }
           )
         }).pipe(recover))
-      .handleRaw("events", ({ path, request }) =>
+      .handleRaw("events", ({ path, request, urlParams }) =>
         Effect.gen(function*() {
-          yield* orchestrator.get(path.id).pipe(Effect.mapError(fromTaskNotFound))
           const afterId = parseLastEventId(request.headers["last-event-id"])
+          const failedName = Sse.failedEventName(urlParams)
+          // subscribed before the response exists, so an ended task with nothing left to send can
+          // answer 204; frames that arrive meanwhile wait in `pending` until `emit` takes over
+          const pending: Array<string> = []
+          let target: Sse.Emit | undefined
+          let terminal = false
+          const ended = yield* orchestrator.subscribe(path.id, (sequenced) => {
+            const frame = Sse.taskEventFrame(sequenced, failedName)
+            const last = isTerminal(sequenced.event)
+            if (target === undefined) {
+              pending.push(frame)
+              terminal = last
+            } else {
+              target.frame(frame)
+              if (last) target.end()
+            }
+          }, { afterId }).pipe(Effect.mapError(fromTaskNotFound))
+          // everything up to the final event has been delivered: 204 is how an EventSource is told
+          // not to reconnect (a 200 that ends at once makes it reconnect every `retry` forever)
+          if (ended && pending.length === 0) return HttpServerResponse.empty({ status: 204 })
           return yield* Sse.push(
             (emit) =>
-              orchestrator.subscribe(path.id, (sequenced) => {
-                emit.frame(Sse.taskEventFrame(sequenced))
-                if (isTerminal(sequenced.event)) emit.end()
-              }, { afterId }).pipe(
-                Effect.flatMap((ended) => ended ? Effect.sync(emit.end) : Effect.void),
-                // the task expired between the lookup and the subscription
-                Effect.catchAll((error) =>
-                  Effect.sync(() => {
-                    emit.frame(Sse.frame("error", { code: "NOT_FOUND", message: error.message, retriable: false }))
-                    emit.end()
-                  })
-                )
-              ),
+              Effect.sync(() => {
+                for (const frame of pending) emit.frame(frame)
+                if (terminal) emit.end()
+                else target = emit
+              }),
             {
               heartbeatMs: settings.heartbeatMs,
-              final: Sse.shutdownFrame,
+              final: Sse.shutdownFrame(failedName),
               maxBufferedBytes: settings.sseMaxBufferedBytes
             }
           )

@@ -97,7 +97,7 @@ export const emit = (record: TaskRecord, event: TaskEvent, now: number): boolean
   return true
 }
 
-/** Ends the task with an `error` event; answers whether it was still open. */
+/** Ends the task with a `failed` event; answers whether it was still open. */
 export const fail = (
   record: TaskRecord,
   now: number,

@@ -67,6 +67,13 @@ const weather = {
 }
 const ask = [{ role: "user" as const, content: "call get_weather for Paris" }]
 
+/** The bytes of a stream with its ids, timestamps and generated words replaced by placeholders. */
+const normalized = (text: string) =>
+  text
+    .replace(/"id":"(chatcmpl|cmpl)-[^"]+"/g, "\"id\":\"<ID>\"")
+    .replace(/"created":\d+/g, "\"created\":<T>")
+    .replace(/"(content|text)":" [a-z]+"/g, "\"$1\":\"<W>\"")
+
 layer(ClientLive, { excludeTestServices: true, timeout: 180_000 })("OpenAI conformance (official client)", (it) => {
   for (const model of ["model-oa", "model-ll"]) {
     it.effect(`tool calls come back whole and streamed, and the agent loop goes on (${model})`, () =>
@@ -262,5 +269,37 @@ layer(ClientLive, { excludeTestServices: true, timeout: 180_000 })("OpenAI confo
       expect(String((refused as { message?: unknown }).message)).toMatch(/embeddings/)
       const unknown = yield* failure(() => openai.embeddings.create({ model: "nope", input: "a" }))
       expect(unknown).toMatchObject({ status: 404 })
+    }))
+
+  it.effect("chat and completions streams are OpenAI's documented framing: data: <chunk>, blank line, data: [DONE]", () =>
+    Effect.gen(function*() {
+      const { url } = yield* Client
+      const stream = (path: string, body: object) =>
+        promise(() =>
+          fetch(`${url}${path}`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ model: "model-oa", max_tokens: 2, stream: true, ...body })
+          }).then(async (r) => ({ type: r.headers.get("content-type"), text: await r.text() }))
+        )
+      const head = "\"id\":\"<ID>\",\"object\":\"chat.completion.chunk\",\"created\":<T>,\"model\":\"model-oa\""
+      const chat = yield* stream("/v1/chat/completions", { messages: [{ role: "user", content: "hi" }] })
+      expect(chat.type).toMatch(/^text\/event-stream/)
+      expect(normalized(chat.text)).toBe(
+        ": ok\n\n" +
+          `data: {${head},"choices":[{"index":0,"delta":{"role":"assistant","content":"<W>"},"logprobs":null,"finish_reason":null}]}\n\n` +
+          `data: {${head},"choices":[{"index":0,"delta":{"content":"<W>"},"logprobs":null,"finish_reason":null}]}\n\n` +
+          `data: {${head},"system_fingerprint":"b0-mock-engine","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"length"}]}\n\n` +
+          "data: [DONE]\n\n"
+      )
+      const textHead = "\"id\":\"<ID>\",\"object\":\"text_completion\",\"created\":<T>,\"model\":\"model-oa\""
+      const text = yield* stream("/v1/completions", { prompt: "hi" })
+      expect(normalized(text.text)).toBe(
+        ": ok\n\n" +
+          `data: {${textHead},"choices":[{"index":0,"text":"<W>","logprobs":null,"finish_reason":null}]}\n\n` +
+          `data: {${textHead},"choices":[{"index":0,"text":"<W>","logprobs":null,"finish_reason":null}]}\n\n` +
+          `data: {${textHead},"system_fingerprint":"b0-mock-engine","choices":[{"index":0,"text":"","logprobs":null,"finish_reason":"length"}]}\n\n` +
+          "data: [DONE]\n\n"
+      )
     }))
 })

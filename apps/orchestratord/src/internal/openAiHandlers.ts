@@ -100,8 +100,8 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
           kind === "chat"
             ? `${head}"delta":{${first ? "\"role\":\"assistant\"," : ""}"content":${
               JSON.stringify(t)
-            }},"finish_reason":null}]}\n\n`
-            : `${head}"text":${JSON.stringify(t)},"finish_reason":null}]}\n\n`
+            }},"logprobs":null,"finish_reason":null}]}\n\n`
+            : `${head}"text":${JSON.stringify(t)},"logprobs":null,"finish_reason":null}]}\n\n`
 
         if (body.stream === true) {
           // choices that have had their first delta (which carries the role)

@@ -271,7 +271,7 @@ layer(ClientLive, { excludeTestServices: true, timeout: 180_000 })("OpenAI confo
       expect(unknown).toMatchObject({ status: 404 })
     }))
 
-  it.effect("chat and completions streams are OpenAI's documented framing: data: <chunk>, blank line, data: [DONE]", () =>
+  it.effect("chat and completions streams are OpenAI's documented framing, which the Python openai client (and LiteLLM, LangChain-py) parse event by event as JSON", () =>
     Effect.gen(function*() {
       const { url } = yield* Client
       const stream = (path: string, body: object) =>

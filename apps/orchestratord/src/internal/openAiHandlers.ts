@@ -5,6 +5,7 @@ import {
   type End,
   EngineTransport,
   Failed,
+  type Loading,
   Orchestrator,
   type OrchestratorService,
   type TaskRequest
@@ -123,6 +124,9 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
                 )
                 const ended = yield* orchestrator.subscribe(taskId, ({ event }) => {
                   switch (event._tag) {
+                    case "loading":
+                      // a comment: OpenAI clients skip it, a person watching the stream sees the load move
+                      return emit.frame(`: ${loadingComment(event)}\n\n`)
                     case "token": {
                       const choice = event.c ?? 0
                       const first = !opened.has(choice)
@@ -256,6 +260,11 @@ const forwardEmbeddings = (orchestrator: OrchestratorService, body: typeof Embed
         ))
     })
   )
+
+/** A load the task waits for, in words: `loading pool p: 12.3 s, about 30 s left`. */
+const loadingComment = (event: Loading): string =>
+  `loading ${event.poolId}: ${(event.elapsedMs / 1000).toFixed(1)} s` +
+  (event.etaMs === undefined ? "" : `, about ${Math.ceil(event.etaMs / 1000)} s left`)
 
 /** One `GET /v1/models` entry. */
 const modelEntry = (model: string, created: number) => ({ id: model, object: "model", created, owned_by: "llama-orch" })

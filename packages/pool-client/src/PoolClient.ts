@@ -68,11 +68,18 @@ export interface Options {
     /** Longest delay (default 2 s). */
     readonly cap?: Duration.DurationInput | undefined
   } | undefined
-  /** Backoff between `events` reconnections (default 250 ms doubling up to 10 s, forever). */
-  readonly reconnect?: {
-    readonly base?: Duration.DurationInput | undefined
-    readonly cap?: Duration.DurationInput | undefined
-  } | undefined
+  /**
+   * Backoff between `events` reconnections (default 250 ms doubling up to 10 s, forever); `false`:
+   * `events` and `watch` fail when the connection is lost, for a caller that follows the daemon
+   * itself (`MultiPoolManager` marks the node unreachable then).
+   */
+  readonly reconnect?:
+    | {
+      readonly base?: Duration.DurationInput | undefined
+      readonly cap?: Duration.DurationInput | undefined
+    }
+    | false
+    | undefined
 }
 
 /**
@@ -117,9 +124,10 @@ export const make = (
     ).pipe(Schedule.intersect(Schedule.recurs(options.retry?.times ?? 3)))
     const idempotent = <A, E>(effect: Effect.Effect<A, E | PoolManagerUnavailable>) =>
       Effect.retry(effect, { schedule: retrySchedule, while: isTransient })
+    const reconnect = options.reconnect === false ? undefined : options.reconnect
     const reconnectSchedule = backoff(
-      Duration.decode(options.reconnect?.base ?? "250 millis"),
-      Duration.decode(options.reconnect?.cap ?? "10 seconds")
+      Duration.decode(reconnect?.base ?? "250 millis"),
+      Duration.decode(reconnect?.cap ?? "10 seconds")
     )
 
     const watchOnce: Stream.Stream<PoolEvent, PoolManagerUnavailable | Unauthorized> = client
@@ -134,7 +142,7 @@ export const make = (
         Stream.filter(isPoolEvent)
       )
 
-    const events = watchOnce.pipe(
+    const events = options.reconnect === false ? watchOnce : watchOnce.pipe(
       Stream.retry(Schedule.whileInput(reconnectSchedule, (error: unknown) => isTransient(error)))
     )
 

@@ -42,7 +42,10 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
  * @since 0.1.0
  */
 export class PoolSpec extends Schema.Class<PoolSpec>("PoolSpec")({
-  id: PoolId,
+  /** The pool's id on its own manager: never node-qualified (it names files in the state directory). */
+  id: PoolId.pipe(
+    Schema.filter((id) => !id.includes("/") || "a pool spec's id is its manager's own: no 'node/' prefix")
+  ),
   engine: Schema.NonEmptyTrimmedString,
   model: ModelRef,
   slots: Schema.optionalWith(PositiveInt.pipe(Schema.lessThanOrEqualTo(1024)), { default: () => 1 }),

@@ -107,6 +107,18 @@ export class Loading extends Schema.Class<Loading>("Loading")({
 }
 
 /**
+ * Whether a pool's node (its pool manager) answers.
+ *
+ * @since 0.1.0
+ */
+export const NodeState = Schema.Literal("reachable", "unreachable")
+
+/**
+ * @since 0.1.0
+ */
+export type NodeState = typeof NodeState.Type
+
+/**
  * A snapshot of one pool. `activeLeases + slotsFree == slotsTotal` always holds.
  *
  * @since 0.1.0
@@ -133,5 +145,12 @@ export class PoolStatus extends Schema.Class<PoolStatus>("PoolStatus")({
   nextRestartAt: Schema.optional(Schema.DateTimeUtc),
   readySince: Schema.optional(Schema.DateTimeUtc),
   /** An engine loading for the pool (state `Starting`, or a reload's new engine), with its progress. */
-  loading: Schema.optional(Loading)
+  loading: Schema.optional(Loading),
+  /** The node (pool manager) the pool runs on, over several of them (`MultiPoolManager`). */
+  node: Schema.optional(Schema.String),
+  /**
+   * Whether that node answers. An `unreachable` node's pools keep their last known status and
+   * take no work until it answers again.
+   */
+  nodeState: Schema.optional(NodeState)
 }) {}

@@ -34,11 +34,14 @@ export {
   Unauthorized
 } from "./PoolErrors.js"
 
+/** Several pool managers (the nodes of a cluster) as one, with node-qualified pool ids. */
+export * as MultiPoolManager from "./MultiPoolManager.js"
+
 /** Pool events: `Snapshot` first, then `StatusChanged`. */
 export { PoolEvent, Snapshot, StatusChanged } from "./PoolEvent.js"
 
 /** Pool ids: branded, file-name safe strings. */
-export { PoolId, PoolIdPattern } from "./PoolId.js"
+export { PoolId, PoolIdPattern, QualifiedPoolIdPattern, splitPoolId } from "./PoolId.js"
 
 /** The `PoolManager` service tag, the types of its operations, and `watchEvents` (a `watch` made of `events`). */
 export {
@@ -57,7 +60,7 @@ export {
 export { DeviceMask, ModelRef, PoolSpec } from "./PoolSpec.js"
 
 /** Pool status, states, handoff and last error. */
-export { FailureKind, Handoff, LastError, Loading, PoolState, PoolStatus } from "./PoolStatus.js"
+export { FailureKind, Handoff, LastError, Loading, NodeState, PoolState, PoolStatus } from "./PoolStatus.js"
 
 /** The RPC contract of the pool manager (`PoolRpcs`, served at `/rpc`) and its `Watch` frames. */
 export { defaultKeepaliveMs, Keepalive, LeaseFrame, PoolRpcs, WatchFrame } from "./PoolRpcs.js"

@@ -76,7 +76,7 @@ export const headers = {
  * What a push-based event stream hands its source: `frame` writes one frame, `end` ends the
  * response (later frames are dropped).
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Emit {
   readonly frame: (frame: string) => void
@@ -94,7 +94,7 @@ export interface Emit {
  * frame), in the same order. Everything `register` starts ends with the request's scope: when the
  * response has been written after `end`, when the client goes away, or at shutdown.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const push = <R>(
   register: (emit: Emit) => Effect.Effect<unknown, never, R | Scope.Scope>,
@@ -163,7 +163,7 @@ export const push = <R>(
 /**
  * How much an event stream may buffer for a client that does not read before it is cut: 8 MiB.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const defaultMaxBufferedBytes = 8 * 1024 * 1024
 
@@ -171,7 +171,7 @@ export const defaultMaxBufferedBytes = 8 * 1024 * 1024
  * Options of an event stream: heartbeat interval, the frame sent at shutdown, and the buffer limit
  * for a client that does not read (`defaultMaxBufferedBytes` when absent).
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Options {
   readonly heartbeatMs: number

@@ -5,8 +5,8 @@
  * log probabilities, the usage chunk, `system_fingerprint`, `GET /v1/models/{id}`, embeddings —
  * reaches the engine and comes back; what an engine cannot do is a 400 naming the `param`.
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import { FileSystem } from "@effect/platform"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
 import { SpawnDaemon } from "@llama-orch/daemon-kit"
 import { Context, Effect, Layer, Schedule } from "effect"
@@ -200,10 +200,12 @@ layer(ClientLive, { excludeTestServices: true, timeout: 180_000 })("OpenAI confo
             stream_options: { include_usage: true }
           })
         )
-        for (const chunk of yield* promise(async () => {
-          for await (const c of stream) chunks.push(c)
-          return chunks
-        })) expect(chunk.object).toBe("chat.completion.chunk")
+        for (
+          const chunk of yield* promise(async () => {
+            for await (const c of stream) chunks.push(c)
+            return chunks
+          })
+        ) expect(chunk.object).toBe("chat.completion.chunk")
         const last = chunks[chunks.length - 1]
         expect(last?.choices).toEqual([])
         // the mock counts a prompt as ceil(chars / 4) of the chat its template renders

@@ -1,8 +1,12 @@
 /**
  * @llama-orch/daemon-kit: the plumbing the llama-orch daemons share — YAML configuration decoded
  * with Schema, secrets, command-line options, bind safety, serving an `HttpLayerRouter` app with a
- * listening line and graceful shutdown, JSON-lines logs, Prometheus metrics, and a test helper
- * that runs a daemon as a real process.
+ * listening line and graceful shutdown, JSON-lines logs, and a test helper that runs a daemon as a
+ * real process.
+ *
+ * Prometheus metrics are a separate entry point, `@llama-orch/daemon-kit/PrometheusMetrics`: it
+ * needs the optional peer dependencies `@effect/opentelemetry` and
+ * `@opentelemetry/exporter-prometheus`, which nothing else in the package loads.
  *
  * @since 0.1.0
  */
@@ -21,9 +25,6 @@ export * as DaemonMain from "./DaemonMain.js"
 
 /** JSON-lines logging on stderr (`timestamp`, `level`, `message` + annotations). */
 export * as Logging from "./Logging.js"
-
-/** Prometheus text exposition of Effect `Metric`s, and a `/metrics` route. */
-export * as PrometheusMetrics from "./PrometheusMetrics.js"
 
 /** Refusing browser-driven requests: the `Host` allow-list, `Origin` checks, body media types and opt-in CORS. */
 export * as RequestGuard from "./RequestGuard.js"

@@ -1,6 +1,6 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { describe, expect, it } from "@effect/vitest"
-import { PrometheusMetrics } from "@llama-orch/daemon-kit"
+import * as PrometheusMetrics from "@llama-orch/daemon-kit/PrometheusMetrics"
 import { Effect, Metric, MetricBoundaries } from "effect"
 
 // Parses the text exposition format into samples, checking every line is well formed.

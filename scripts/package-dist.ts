@@ -25,9 +25,14 @@ const distProblems = (dir: string): ReadonlyArray<string> => {
   if (!fs.existsSync(dist)) return ["dist/ does not exist: run the build"]
   const sources = modules(src, ".ts")
   const compiled = new Set(modules(dist, ".js"))
+  // a daemon without a library surface builds no declarations (`"declaration": false`)
+  const build: { compilerOptions?: { declaration?: boolean } } = JSON.parse(
+    fs.readFileSync(path.join(dir, "tsconfig.build.json"), "utf8")
+  )
+  const outputs = build.compilerOptions?.declaration === true ? [".js", ".d.ts"] : [".js"]
   const problems: Array<string> = []
   for (const module of sources) {
-    for (const ext of [".js", ".d.ts"]) {
+    for (const ext of outputs) {
       const out = path.join(dist, module + ext)
       if (!fs.existsSync(out)) problems.push(`dist/${module}${ext} is missing`)
       else if (fs.statSync(out).mtimeMs < fs.statSync(path.join(src, `${module}.ts`)).mtimeMs) {

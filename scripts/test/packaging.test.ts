@@ -1,14 +1,16 @@
 /**
  * The packaging test: build and `pnpm pack` every published package, install the tarballs with npm
- * into a fresh project outside the workspace, typecheck a consumer script against the installed
- * `.d.ts` files, run it, and run the daemons' installed CLIs.
+ * into a fresh project outside the workspace (with the lockfile's versions of Effect 3), typecheck
+ * a consumer and every `ts` block of the READMEs against the installed `.d.ts` files, run the
+ * consumer embedded and against the installed pool-managerd, and run the daemons' installed CLIs.
  */
 import { execFile, type ExecFileOptions } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { repoRoot, workspacePackages } from "./workspace.js"
+import { docBlocks } from "./docs.js"
+import { lockedVersions, repoRoot, workspacePackages } from "./workspace.js"
 
 const pnpm = ["--yes", "pnpm@10.34.8"]
 /** Runs a command without blocking the test worker; a failure carries the command's output. */
@@ -22,23 +24,67 @@ const run = (command: string, args: ReadonlyArray<string>, options: ExecFileOpti
     })
   })
 
+/** What the consumer installs besides the tarballs: the peers the READMEs name, and their tools. */
+const consumerPeers = [
+  "effect",
+  "@effect/platform",
+  "@effect/platform-node",
+  "@effect/rpc",
+  "@effect/cli",
+  "@effect/printer",
+  "@effect/printer-ansi",
+  "@effect/opentelemetry",
+  "@opentelemetry/exporter-prometheus",
+  "openai",
+  "typescript",
+  "@types/node"
+]
+
+/** The consumer's settings under Bundler resolution (the committed tsconfig.json is strict NodeNext). */
+const bundlerConfig = {
+  extends: "./tsconfig.json",
+  compilerOptions: { module: "ESNext", moduleResolution: "Bundler", skipLibCheck: true, noEmit: true }
+}
+
+interface InstalledManifest {
+  readonly type?: string
+  readonly engines?: { readonly node?: string }
+  readonly exports: Record<string, string | Record<string, string>>
+  readonly bin?: Record<string, string>
+  readonly dependencies?: Record<string, string>
+  readonly peerDependencies?: Record<string, string>
+  readonly peerDependenciesMeta?: Record<string, { readonly optional?: boolean }>
+}
+
+/** Every folder named `node_modules/<name>` under `dir`. */
+const copiesOf = (dir: string, name: string): ReadonlyArray<string> =>
+  fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) =>
+    f.endsWith(`node_modules/${name}`) && fs.statSync(path.join(dir, f)).isDirectory()
+  )
+
 describe("packaging", () => {
   const published = workspacePackages().filter((p) => !p.private)
   const project = fs.mkdtempSync(path.join(os.tmpdir(), "llama-orch-consumer-"))
   const tarballs = path.join(project, "tarballs")
+  const snippets = docBlocks().filter((b) => b.lang === "ts")
+  const installed = (name: string): InstalledManifest =>
+    JSON.parse(fs.readFileSync(path.join(project, "node_modules", name, "package.json"), "utf8"))
+  const libraries = () => published.filter((p) => installed(p.name).exports["."] !== undefined)
 
   beforeAll(async () => {
-    await run("npx", [...pnpm, "run", "build"], { cwd: repoRoot })
+    // `prepack` refuses a dist/ that is not the build of src/; build only when one is not
+    const stale = await Promise.all(
+      published.map((p) =>
+        run("node", ["--import", "tsx", path.join(repoRoot, "scripts/package-dist.ts"), "check"], { cwd: p.dir }).then(
+          () => false,
+          () => true
+        )
+      )
+    )
+    if (stale.some((s) => s)) await run("npx", [...pnpm, "run", "build"], { cwd: repoRoot })
     fs.mkdirSync(tarballs)
     for (const pkg of published) await run("npx", [...pnpm, "pack", "--pack-destination", tarballs], { cwd: pkg.dir })
-    const rootManifest: { devDependencies: Record<string, string> } = JSON.parse(
-      fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")
-    )
-    const fromRoot = (name: string): string => {
-      const range = rootManifest.devDependencies[name]
-      if (range === undefined) throw new Error(`no version of ${name} in the root package.json`)
-      return range
-    }
+    const locked = lockedVersions()
     const dependencies: Record<string, string> = Object.fromEntries(
       fs.readdirSync(tarballs).map((file) => {
         const pkg = published.find((p) => file.startsWith(`${p.name.replace("@", "").replace("/", "-")}-`))
@@ -46,10 +92,10 @@ describe("packaging", () => {
         return [pkg.name, `file:./tarballs/${file}`]
       })
     )
-    for (
-      const peer of ["effect", "@effect/platform", "@effect/platform-node", "@effect/rpc", "typescript", "@types/node"]
-    ) {
-      dependencies[peer] = fromRoot(peer)
+    for (const peer of consumerPeers) {
+      const version = locked.get(peer)
+      if (version === undefined) throw new Error(`no version of ${peer} in pnpm-lock.yaml`)
+      dependencies[peer] = version
     }
     // @effect/platform-node's declarations refer to the ws package's types
     dependencies["@types/ws"] = "^8.5.12"
@@ -58,7 +104,14 @@ describe("packaging", () => {
       JSON.stringify({ name: "llama-orch-consumer", private: true, type: "module", dependencies }, null, 2)
     )
     fs.cpSync(path.join(repoRoot, "scripts/test/consumer"), project, { recursive: true })
-    await run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: project })
+    // every ts block of the docs becomes a module of the consumer, compiled with it
+    fs.mkdirSync(path.join(project, "src/docs"))
+    for (const block of snippets) {
+      const name = `${block.file.replace(/[/.]/g, "_")}_${block.line}.ts`
+      fs.writeFileSync(path.join(project, "src/docs", name), `// ${block.file}:${block.line}\n${block.code}\n`)
+    }
+    fs.writeFileSync(path.join(project, "tsconfig.bundler.json"), JSON.stringify(bundlerConfig, null, 2))
+    await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: project })
   }, 900_000)
 
   afterAll(() => fs.rmSync(project, { recursive: true, force: true }))
@@ -66,38 +119,110 @@ describe("packaging", () => {
   it("packs every published package with its entry points, types, bins, README and LICENSE", () => {
     expect(published.length).toBeGreaterThanOrEqual(7)
     for (const pkg of published) {
-      const installed = path.join(project, "node_modules", pkg.name)
-      const manifest: {
-        exports: { "."?: { types: string; default: string } }
-        bin?: Record<string, string>
-        dependencies?: Record<string, string>
-      } = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8"))
-      const entry = manifest.exports["."]
-      if (entry !== undefined) {
-        expect(fs.existsSync(path.join(installed, entry.types)), `${pkg.name} types`).toBe(true)
-        expect(fs.existsSync(path.join(installed, entry.default)), `${pkg.name} js`).toBe(true)
+      const dir = path.join(project, "node_modules", pkg.name)
+      const manifest = installed(pkg.name)
+      for (const [subpath, entry] of Object.entries(manifest.exports)) {
+        if (typeof entry === "string") continue
+        // `types` before `default`, so that node16, nodenext and bundler resolution all find the .d.ts
+        const conditions = Object.keys(entry)
+        expect(conditions.indexOf("types"), `${pkg.name} ${subpath}`).toBeGreaterThanOrEqual(0)
+        expect(conditions.indexOf("types"), `${pkg.name} ${subpath}`).toBeLessThan(conditions.indexOf("default"))
+        for (const condition of ["types", "default"]) {
+          expect(fs.existsSync(path.join(dir, entry[condition] ?? "")), `${pkg.name} ${subpath} ${condition}`).toBe(
+            true
+          )
+        }
       }
       for (const bin of Object.values(manifest.bin ?? {})) {
-        expect(fs.existsSync(path.join(installed, bin)), `${pkg.name} bin ${bin}`).toBe(true)
+        expect(fs.existsSync(path.join(dir, bin)), `${pkg.name} bin ${bin}`).toBe(true)
       }
-      expect(entry !== undefined || manifest.bin !== undefined, `${pkg.name} has no entry point`).toBe(true)
+      expect(manifest.exports["."] !== undefined || manifest.bin !== undefined, `${pkg.name} has no entry point`).toBe(
+        true
+      )
       for (const file of ["README.md", "LICENSE"]) {
-        expect(fs.existsSync(path.join(installed, file)), `${pkg.name} ${file}`).toBe(true)
+        expect(fs.existsSync(path.join(dir, file)), `${pkg.name} ${file}`).toBe(true)
       }
-      for (const [dep, range] of Object.entries(manifest.dependencies ?? {})) {
+      for (const [dep, range] of Object.entries({ ...manifest.dependencies, ...manifest.peerDependencies })) {
         expect(range, `${pkg.name} -> ${dep}`).not.toMatch(/^workspace:/)
       }
     }
   })
 
-  it("typechecks the consumer against the installed .d.ts files", async () => {
+  it("declares ESM only and Node >= 20.19.0; libraries take Effect 3 and pool-core as peers and refuse Effect 4", () => {
+    expect(libraries().map((p) => p.name)).toContain("@llama-orch/pool-core")
+    for (const pkg of published) {
+      const manifest = installed(pkg.name)
+      expect(manifest.type, pkg.name).toBe("module")
+      expect(manifest.engines?.node, pkg.name).toBe(">=20.19.0")
+    }
+    for (const pkg of libraries()) {
+      const manifest = installed(pkg.name)
+      for (const dep of Object.keys(manifest.dependencies ?? {})) {
+        expect(dep, `${pkg.name} depends on ${dep}: a second copy for whoever also uses it`).not.toMatch(
+          /^(effect|@effect\/(platform|platform-node|rpc|cli)|@llama-orch\/pool-core)$/
+        )
+      }
+      for (const [peer, range] of Object.entries(manifest.peerDependencies ?? {})) {
+        if (peer === "effect") expect(range, pkg.name).toMatch(/^\^3\.\d+\.\d+$/)
+        else if (peer.startsWith("@effect/")) expect(range, `${pkg.name} ${peer}`).toMatch(/^\^0\.\d+\.\d+$/)
+      }
+    }
+    for (const name of ["@llama-orch/pool-client", "@llama-orch/orchestrator-core"]) {
+      expect(Object.keys(installed(name).peerDependencies ?? {}), name).toContain("@llama-orch/pool-core")
+    }
+  })
+
+  it("daemon-kit leaves OpenTelemetry to the programs that serve metrics", () => {
+    const manifest = installed("@llama-orch/daemon-kit")
+    const otel = /^@(effect\/opentelemetry|opentelemetry\/)/
+    expect(Object.keys(manifest.dependencies ?? {}).filter((d) => otel.test(d))).toEqual([])
+    const optional = Object.keys(manifest.peerDependencies ?? {}).filter((d) => otel.test(d))
+    expect(optional.length).toBeGreaterThan(0)
+    for (const peer of optional) expect(manifest.peerDependenciesMeta?.[peer]?.optional, peer).toBe(true)
+    const dist = path.join(project, "node_modules/@llama-orch/daemon-kit/dist")
+    const loading = fs.readdirSync(dist).filter((f) =>
+      f.endsWith(".js") &&
+      /from "@(effect\/opentelemetry|opentelemetry\/)/.test(fs.readFileSync(path.join(dist, f), "utf8"))
+    )
+    expect(loading).toEqual(["PrometheusMetrics.js"])
+  })
+
+  it("installs exactly one copy of pool-core next to pool-client, orchestrator-core and the daemons", () => {
+    expect(copiesOf(project, "@llama-orch/pool-core")).toEqual(["node_modules/@llama-orch/pool-core"])
+    expect(copiesOf(project, "effect")).toEqual(["node_modules/effect"])
+  })
+
+  it("typechecks the consumer and every ts block of the READMEs and docs, strict, under NodeNext", async () => {
+    expect(snippets.length).toBeGreaterThanOrEqual(13)
     await run(path.join(project, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], { cwd: project })
     expect(fs.existsSync(path.join(project, "out/main.js"))).toBe(true)
+    expect(fs.readdirSync(path.join(project, "out/docs")).length).toBe(snippets.length)
+  })
+
+  it("typechecks them under Bundler resolution too", async () => {
+    const out = await run(path.join(project, "node_modules/.bin/tsc"), ["-p", "tsconfig.bundler.json"], {
+      cwd: project
+    })
+    expect(out).toBe("")
   })
 
   it("runs the consumer: embedded pool on the mock engine, lease, a completion through the orchestrator", async () => {
     const out = await run("node", ["out/main.js"], { cwd: project, timeout: 120_000 })
     expect(out).toContain("consumer: ok")
+  })
+
+  it("runs the consumer remotely: the installed pool-managerd bin, pool-client's layer under the orchestrator", async () => {
+    const out = await run("node", ["out/remote.js"], { cwd: project, timeout: 120_000 })
+    expect(out).toContain("over pool-client")
+    expect(out).toContain("consumer remote: ok")
+  })
+
+  it("loads every library with require() from CommonJS", async () => {
+    const script = libraries().map((p) =>
+      `if (Object.keys(require(${JSON.stringify(p.name)})).length === 0) throw new Error(${JSON.stringify(p.name)})`
+    ).join(";")
+    await run("node", ["--input-type=commonjs", "-e", script], { cwd: project })
+    expect(libraries().length).toBeGreaterThanOrEqual(6)
   })
 
   it("installs the daemons as CLIs", async () => {

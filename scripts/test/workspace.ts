@@ -43,3 +43,22 @@ export const copyWorkingTree = (prefix: string): string => {
   }
   return target
 }
+
+/**
+ * The version the lockfile installs for each direct dependency of the workspace's importers (the
+ * first one found when two importers differ), without pnpm's peer suffix.
+ */
+export const lockedVersions = (root: string = repoRoot): ReadonlyMap<string, string> => {
+  const lines = fs.readFileSync(path.join(root, "pnpm-lock.yaml"), "utf8").split("\n")
+  const start = lines.indexOf("importers:")
+  const end = lines.findIndex((line, i) => i > start && /^\S/.test(line))
+  const versions = new Map<string, string>()
+  let name: string | undefined
+  for (const line of lines.slice(start + 1, end === -1 ? undefined : end)) {
+    const dependency = /^ {6}'?([^':\s]+)'?:$/.exec(line)
+    if (dependency !== null) name = dependency[1]
+    const version = /^ {8}version: ([^(\s]+)/.exec(line)
+    if (version?.[1] !== undefined && name !== undefined && !versions.has(name)) versions.set(name, version[1])
+  }
+  return versions
+}

@@ -285,6 +285,6 @@ export const OpenAiError = Schema.Struct({
  * down, sent before `data: [DONE]` (OpenAI's own values are `stop`, `length` and the like; clients
  * pass others through).
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const shutdownFinishReason = "shutdown"

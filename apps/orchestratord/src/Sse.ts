@@ -30,7 +30,7 @@ export const frame = (event: string, data: unknown, id?: number | string): strin
  * frame of a stream cut by shutdown or by the pool manager. Not `error`: a browser `EventSource`
  * hands an event of that name to its `onerror` handler, as if the connection had failed.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const failedEvent = "failed"
 
@@ -38,14 +38,14 @@ export const failedEvent = "failed"
  * The name the failure event had before `failed`, sent instead when a stream is requested with
  * `?legacy_error_event=1`; to be removed in the next minor release.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const legacyFailedEvent = "error"
 
 /**
  * The name of the failure event: `failed`, or the legacy `error`.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export type FailedEventName = typeof failedEvent | typeof legacyFailedEvent
 
@@ -53,7 +53,7 @@ export type FailedEventName = typeof failedEvent | typeof legacyFailedEvent
  * The query string of the `/v2` event streams: `legacy_error_event=1` names the failure event
  * `error`, as before `failed`.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const StreamParams = Schema.Struct({
   legacy_error_event: Schema.optional(
@@ -67,7 +67,7 @@ export const StreamParams = Schema.Struct({
 /**
  * The failure event name a request asked for.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const failedEventName = (params: typeof StreamParams.Type): FailedEventName =>
   params.legacy_error_event === "1" ? legacyFailedEvent : failedEvent
@@ -125,7 +125,7 @@ export const headers = {
  * What a push-based event stream hands its source: `frame` writes one frame, `end` ends the
  * response (later frames are dropped).
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Emit {
   readonly frame: (frame: string) => void
@@ -143,7 +143,7 @@ export interface Emit {
  * frame), in the same order. Everything `register` starts ends with the request's scope: when the
  * response has been written after `end`, when the client goes away, or at shutdown.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const push = <R>(
   register: (emit: Emit) => Effect.Effect<unknown, never, R | Scope.Scope>,
@@ -212,7 +212,7 @@ export const push = <R>(
 /**
  * How much an event stream may buffer for a client that does not read before it is cut: 8 MiB.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const defaultMaxBufferedBytes = 8 * 1024 * 1024
 
@@ -220,7 +220,7 @@ export const defaultMaxBufferedBytes = 8 * 1024 * 1024
  * Options of an event stream: heartbeat interval, the frame sent at shutdown, and the buffer limit
  * for a client that does not read (`defaultMaxBufferedBytes` when absent).
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Options {
   readonly heartbeatMs: number

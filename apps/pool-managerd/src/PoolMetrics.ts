@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import type * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import { PrometheusMetrics } from "@llama-orch/daemon-kit"
+import * as PrometheusMetrics from "@llama-orch/daemon-kit/PrometheusMetrics"
 import { PoolManager, PoolState, type PoolStatus } from "@llama-orch/pool-core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

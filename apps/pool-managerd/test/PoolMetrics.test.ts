@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { PrometheusMetrics } from "@llama-orch/daemon-kit"
+import * as PrometheusMetrics from "@llama-orch/daemon-kit/PrometheusMetrics"
 import {
   PoolId,
   PoolManager,

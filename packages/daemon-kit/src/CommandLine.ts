@@ -40,7 +40,7 @@ import { colourAllowed, oneLine, stripAnsi, UsageError } from "./ProgramExit.js"
  * or a directory). A path that cannot be looked at (a file in the middle, no permission) is
  * refused as a bad command line naming the flag, not a crash.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const path = (name: string, kind: "file" | "directory"): Options.Options<string> =>
   Options.text(name).pipe(
@@ -92,7 +92,7 @@ export const host = (defaultHost: string): Options.Options<Option.Option<string>
  * refused with a message naming the flag, the range and the value, e.g.
  * `--slots must be an integer from 1 up, not '0'`.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const integer = (
   name: string,
@@ -115,7 +115,7 @@ export const integer = (
  * A TCP port flag (`--NAME N`, `0` to `65535`): anything else is refused with a message naming the
  * flag and the value, e.g. `--port must be a port number from 0 to 65535, not '70000'`.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const portNumber = (name: string): Options.Options<number> =>
   integer(name, { min: 0, max: 65535, what: "a port number" })
@@ -151,7 +151,7 @@ export const override = <A>(fromFile: A, flag: Option.Option<A>): A => Option.ge
  * line `NAME: problem` on stderr, and colours are removed from the rest unless stdout may be
  * coloured (`colourAllowed`).
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const cliConsole = (name: string, base: Console.Console): Console.Console => ({
   ...base,
@@ -171,7 +171,7 @@ export const cliConsole = (name: string, base: Console.Console): Console.Console
  * The names `--log-level` accepts (as `@effect/cli`'s own flag): `all`, `fatal`, `error`,
  * `warning`, `info`, `debug`, `trace`, `none`.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export type LogLevelName = Lowercase<LogLevel.LogLevel["_tag"]>
 
@@ -182,7 +182,7 @@ const logLevels: ReadonlyMap<string, LogLevel.LogLevel> = new Map(
 /**
  * The `--log-level` given on the command line, if any (provided by `runArgv`).
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export class LogLevelFlag extends Context.Reference<LogLevelFlag>()("@llama-orch/daemon-kit/CommandLine/LogLevelFlag", {
   defaultValue: (): Option.Option<LogLevel.LogLevel> => Option.none()
@@ -191,7 +191,7 @@ export class LogLevelFlag extends Context.Reference<LogLevelFlag>()("@llama-orch
 /**
  * The arguments left for `@effect/cli` once the conventions are applied, and the `--log-level`.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface Conventions {
   readonly args: ReadonlyArray<string>
@@ -205,7 +205,7 @@ const flagName = (arg: string): string => arg.split("=", 1)[0]!.toLowerCase()
  * `--log-level LEVEL` / `--log-level=LEVEL`, wherever it is (the last one wins), and refuses
  * `--wizard`. Arguments after `--` are left alone.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const applyConventions = (args: ReadonlyArray<string>): Either.Either<Conventions, UsageError> => {
   const rest: Array<string> = []
@@ -247,7 +247,7 @@ export const applyConventions = (args: ReadonlyArray<string>): Either.Either<Con
  * Runs `self` with the minimum log level of the command line's `--log-level`, else of the
  * configuration file (`fromConfig`), else unchanged; says which at debug level.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const withLogLevel = (fromConfig: LogLevelName | undefined) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
   Effect.flatMap(LogLevelFlag, (flag) => {
@@ -301,7 +301,7 @@ const decodeManifest = Schema.decodeUnknownEither(PackageManifest)
  * module at `moduleUrl` (works from `src`, `dist` and bundles inside the package); `0.0.0` when
  * there is none.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const packageVersion = (moduleUrl: string, packageName: string): string => {
   for (let dir = nodePath.dirname(fileURLToPath(moduleUrl));; dir = nodePath.dirname(dir)) {

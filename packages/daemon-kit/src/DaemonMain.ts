@@ -79,7 +79,7 @@ export interface RunOptions {
  * would otherwise build and drop them, with every request's URL and headers as attributes: about
  * a fifth of the CPU of a small request.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const withoutTracing = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   self.pipe(

@@ -11,7 +11,7 @@
  * terminal and `NO_COLOR` is unset (https://no-color.org). Loads nothing beyond `effect` and
  * `@effect/cli` (`@llama-orch/daemon-kit/ProgramExit`).
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as Cause from "effect/Cause"
@@ -24,14 +24,14 @@ import * as Schema from "effect/Schema"
  * The command line asks for something this program does not do (`--wizard`, a bad `--log-level`).
  * A start-up refusal: `NAME: message` on stderr, exit code 2.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", { message: Schema.String }) {}
 
 /**
  * The exit code of a bad command line or another start-up refusal.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const usageExitCode = 2
 
@@ -41,7 +41,7 @@ const startupTags = new Set(["UsageError", "ConfigError", "BindRefused", "Wildca
  * Whether a failure is a start-up refusal (`UsageError`, `ConfigError`, `BindRefused`,
  * `WildcardOriginRefused`, `StateDirRefused`): reported as one plain line, exit code 2.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const isStartupRefusal = (error: unknown): error is { readonly _tag: string; readonly message: string } =>
   Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" && startupTags.has(error._tag) &&
@@ -52,7 +52,7 @@ const ansiEscape = new RegExp("\\u001b\\[[0-9;?]*[ -/]*[@-~]", "g")
 /**
  * The text without ANSI escape sequences (colours, bold, …).
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const stripAnsi = (text: string): string => text.replace(ansiEscape, "")
 
@@ -61,7 +61,7 @@ export const stripAnsi = (text: string): string => text.replace(ansiEscape, "")
  * space, otherwise with `; ` (`invalid configuration in f.yaml:\n  port: …\n  host: …` reads
  * `invalid configuration in f.yaml: port: …; host: …`). ANSI escapes are removed.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const oneLine = (message: string): string =>
   stripAnsi(message).split("\n").map((line) => line.trim()).filter((line) => line !== "").reduce(
@@ -73,7 +73,7 @@ export const oneLine = (message: string): string =>
  * The exit code and stderr text (`undefined`: already written) when a program ends with a bad
  * command line or another start-up refusal; `None` for any other failure.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const refusalReport = (
   name: string,
@@ -92,7 +92,7 @@ export const refusalReport = (
  * for success or interruption (SIGTERM/SIGINT), `2` for a bad command line or another start-up
  * refusal (`refusalReport`), otherwise `1` with the text `unexpected` makes of the cause.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const exitReport = <A, E>(
   name: string,
@@ -108,7 +108,7 @@ export const exitReport = <A, E>(
  * A `teardown` for `NodeRuntime.runMain`: writes what `exitReport` says to stderr, then exits with
  * its code.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const teardown =
   <E>(name: string, unexpected: (cause: Cause.Cause<E>) => string) =>
@@ -121,7 +121,7 @@ export const teardown =
 /**
  * Whether a stream may be coloured: it is a terminal and `NO_COLOR` is unset or empty.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const colourAllowed = (stream: { readonly isTTY?: boolean | undefined }): boolean =>
   stream.isTTY === true && (process.env["NO_COLOR"] ?? "") === ""

@@ -81,7 +81,7 @@ const gaugesNamedTotal = [
  * `nodejs_eventloop_lag_seconds`, `nodejs_heap_size_used_bytes`, `nodejs_gc_duration_seconds`, ...):
  * `prom-client`'s default collectors in a registry that is cleared when the scope closes.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const makeProcessRenderer: Effect.Effect<Effect.Effect<string>, never, Scope.Scope> = Effect.map(
   Effect.acquireRelease(

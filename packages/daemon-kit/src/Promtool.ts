@@ -3,7 +3,7 @@
  * `promtool check metrics`, and read it back as metric families for assertions. `promtool` comes
  * with Debian's `prometheus` package.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
@@ -15,7 +15,7 @@ import * as Stream from "effect/Stream"
 /**
  * `promtool` is not installed (or not on `PATH`).
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export class PromtoolMissing extends Schema.TaggedError<PromtoolMissing>()("PromtoolMissing", {
   command: Schema.String
@@ -28,7 +28,7 @@ export class PromtoolMissing extends Schema.TaggedError<PromtoolMissing>()("Prom
 /**
  * What `promtool check metrics` said: its exit code and everything it printed (one problem a line).
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface CheckResult {
   readonly exitCode: number
@@ -42,7 +42,7 @@ const collect = <E>(stream: Stream.Stream<Uint8Array, E>) =>
  * Runs `promtool check metrics` on `text` (fed on its standard input). Exit code 0 and no output
  * mean the exposition parses and breaks none of promtool's naming rules.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const checkMetrics = (
   text: string,
@@ -68,7 +68,7 @@ export const checkMetrics = (
  * One sample line: its name (with any `_bucket`, `_sum`, `_count` suffix), labels as written
  * (`{a="1",b="2"}` or empty) and value.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Sample {
   readonly name: string
@@ -79,7 +79,7 @@ export interface Sample {
 /**
  * A metric family: its `# TYPE`, its `# HELP` text and its samples.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Family {
   readonly type: string | undefined
@@ -96,7 +96,7 @@ const grouped: ReadonlySet<string | undefined> = new Set(["histogram", "summary"
  * and `_count` samples belong to its family. A line that is none of `# HELP`, `# TYPE`, another
  * comment or a sample is an error.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const parse = (text: string): Effect.Effect<ReadonlyMap<string, Family>, string> =>
   Effect.suspend(() => {
@@ -136,7 +136,7 @@ export const parse = (text: string): Effect.Effect<ReadonlyMap<string, Family>, 
 /**
  * Options of `conventions`.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface ConventionOptions {
   /** Every family's name must start with one of these (e.g. the daemon's prefix, `process_`, `nodejs_`). */
@@ -151,7 +151,7 @@ const baseUnits = ["_seconds", "_bytes"]
  * a counter that is not `*_total`, a histogram or summary not in a base unit (`_seconds`,
  * `_bytes`), and milliseconds anywhere in a name. One sentence a problem; none when it conforms.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const conventions = (
   families: ReadonlyMap<string, Family>,
@@ -179,7 +179,7 @@ export const conventions = (
 /**
  * What `lint` found: promtool's exit code and output, and the broken conventions.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface LintResult extends CheckResult {
   readonly problems: ReadonlyArray<string>
@@ -189,7 +189,7 @@ export interface LintResult extends CheckResult {
  * `checkMetrics` and `conventions` in one: a conforming exposition gives
  * `{ exitCode: 0, output: "", problems: [] }`. A malformed line is a problem.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const lint = (
   text: string,

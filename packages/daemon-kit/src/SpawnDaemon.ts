@@ -1,6 +1,7 @@
 /**
- * A test helper: start a daemon's TypeScript entry point as a real process, wait for its
- * `listening on http://HOST:PORT` line, and stop it when the scope closes (SIGTERM, then SIGKILL
+ * A test helper: start a daemon's entry point as a real process — an installed package's bin
+ * (`.js`, run by plain `node`) or a workspace TypeScript source (`.ts`, run through `tsx`) — wait
+ * for its `listening on http://HOST:PORT` line, and stop it when the scope closes (SIGTERM, then SIGKILL
  * after a grace period). Its stdout and stderr are captured for assertions.
  *
  * @since 0.1.0
@@ -41,7 +42,7 @@ export class DaemonStartFailed extends Schema.TaggedError<DaemonStartFailed>()("
  * @since 0.1.0
  */
 export interface SpawnOptions {
-  /** The TypeScript (or JavaScript) entry point. */
+  /** The entry point: a JavaScript file (e.g. an installed package's bin) or a TypeScript source. */
   readonly entry: string
   /** Its arguments. */
   readonly args?: ReadonlyArray<string> | undefined
@@ -49,7 +50,10 @@ export interface SpawnOptions {
   readonly env?: Record<string, string> | undefined
   /** Working directory (default: the current one). */
   readonly cwd?: string | undefined
-  /** Node options before the entry (default: resolve workspace sources, load `tsx`). */
+  /**
+   * Node options before the entry. Default: none for JavaScript; for a `.ts`/`.mts`/`.cts` entry,
+   * `sourceNodeArgs` (workspace sources, `tsx`, which must then be installed).
+   */
   readonly nodeArgs?: ReadonlyArray<string> | undefined
   /** How long to wait for the listening line (default 60 s). */
   readonly startTimeout?: Duration.DurationInput | undefined
@@ -105,6 +109,14 @@ const tsxLoader = (): string => {
 export const sourceNodeArgs: ReadonlyArray<string> = ["--conditions=@llama-orch/source", "--import", tsxLoader()]
 
 /**
+ * The Node options an entry runs with when `nodeArgs` is not given: `sourceNodeArgs` for a
+ * TypeScript entry, none for JavaScript (plain `node`, no `tsx` needed).
+ *
+ * @since 0.1.0
+ */
+export const defaultNodeArgs = (entry: string): ReadonlyArray<string> => /\.[cm]?ts$/.test(entry) ? sourceNodeArgs : []
+
+/**
  * Whether a process with this id exists (signal 0). For asserting that no process is left behind.
  *
  * @since 0.1.0
@@ -144,7 +156,7 @@ const start = (options: SpawnOptions) =>
   Effect.gen(function*() {
     const command = Command.make(
       process.execPath,
-      ...(options.nodeArgs ?? sourceNodeArgs),
+      ...(options.nodeArgs ?? defaultNodeArgs(options.entry)),
       options.entry,
       ...(options.args ?? [])
     ).pipe(

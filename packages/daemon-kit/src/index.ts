@@ -1,8 +1,12 @@
 /**
  * @llama-orch/daemon-kit: the plumbing the llama-orch daemons share — YAML configuration decoded
  * with Schema, secrets, command-line options, bind safety, serving an `HttpLayerRouter` app with a
- * listening line and graceful shutdown, JSON-lines logs, Prometheus metrics, and test helpers that
- * run a daemon as a real process and lint its metrics with `promtool`.
+ * listening line and graceful shutdown, JSON-lines logs, and test helpers that run a daemon as a
+ * real process and lint its metrics with `promtool`.
+ *
+ * Prometheus metrics are a separate entry point, `@llama-orch/daemon-kit/PrometheusMetrics`: it
+ * needs the optional peer dependencies `@effect/opentelemetry` and
+ * `@opentelemetry/exporter-prometheus`, which nothing else in the package loads.
  *
  * @since 0.1.0
  */
@@ -24,9 +28,6 @@ export * as Logging from "./Logging.js"
 
 /** How a program's end is reported: exit codes 0/1/2, start-up refusals as one plain line, no colour off a terminal. */
 export * as ProgramExit from "./ProgramExit.js"
-
-/** Prometheus text exposition of Effect `Metric`s and of the process and Node.js runtime, and a `/metrics` route. */
-export * as PrometheusMetrics from "./PrometheusMetrics.js"
 
 /** Test helper: `promtool check metrics` on an exposition, and its metric families for assertions. */
 export * as Promtool from "./Promtool.js"

@@ -1,7 +1,8 @@
 import { NodeContext } from "@effect/platform-node"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { describe, expect, it } from "@effect/vitest"
-import { PrometheusMetrics, Promtool } from "@llama-orch/daemon-kit"
+import { Promtool } from "@llama-orch/daemon-kit"
+import * as PrometheusMetrics from "@llama-orch/daemon-kit/PrometheusMetrics"
 import { Effect, Metric, MetricBoundaries } from "effect"
 
 const sample = (families: ReadonlyMap<string, Promtool.Family>, family: string, name = family, labels = "") =>

@@ -194,7 +194,7 @@ const makeOpenAIParser = () => {
 /**
  * The engine's final output: its counters, when it reports them.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export type Done = Extract<EngineOutput, { readonly _tag: "Done" }>
 
@@ -202,7 +202,7 @@ export type Done = Extract<EngineOutput, { readonly _tag: "Done" }>
  * `run` with the transport given rather than taken from context; aborting `signal` aborts the
  * request (and fails).
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const runWith = (
   transport: EngineTransportService,
@@ -256,7 +256,7 @@ export const runWith = (
  * generated piece as the bytes arrive, without a stream stage per token; answers the final `Done`.
  * Fails like `stream`; interrupting it aborts the request.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const run = (
   target: EngineTarget,

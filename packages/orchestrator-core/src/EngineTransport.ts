@@ -7,7 +7,7 @@
  * `NodeEngineTransport.layer` sends with undici's dispatcher directly: about a millisecond less CPU
  * per task than the general client.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -39,14 +39,14 @@ export class EngineFailure extends Schema.TaggedError<EngineFailure>()("EngineFa
  * needs (the rest of the body is read and dropped, so the keep-alive connection serves the next
  * request), `"abort"` to cut the request at once.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export type Verdict = "more" | "done" | "abort"
 
 /**
  * The transport's one operation.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface EngineTransportService {
   /**
@@ -70,7 +70,7 @@ export interface EngineTransportService {
 /**
  * The engine transport, when one is provided (see the module's description).
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export class EngineTransport extends Context.Tag("@llama-orch/orchestrator-core/EngineTransport")<
   EngineTransport,
@@ -80,14 +80,14 @@ export class EngineTransport extends Context.Tag("@llama-orch/orchestrator-core/
 /**
  * How long the body may stay open after the reader said `"done"` before the request is cut.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const drainAfterDoneMs = 1_000
 
 /**
  * A transport error's message with what the socket reported (connect timeout, reset, closed, ...).
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const withCause = (message: string, cause: unknown): string => {
   if (!(cause instanceof Error)) return message
@@ -104,7 +104,7 @@ class Stop {
  * The transport over an `HttpClient`. A pooled keep-alive connection that the engine closed
  * meanwhile fails before any answer (the engine saw no request): the request goes once more.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const fromHttpClient = (client: HttpClient.HttpClient): EngineTransportService => ({
   post: (url, body, onBytes, signal, authorization) => {
@@ -158,7 +158,7 @@ export const fromHttpClient = (client: HttpClient.HttpClient): EngineTransportSe
 /**
  * The transport in context, or one over the `HttpClient` in context when none is provided.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const current: Effect.Effect<EngineTransportService, never, HttpClient.HttpClient> = Effect.flatMap(
   Effect.serviceOption(EngineTransport),

@@ -9,7 +9,7 @@
  * so the answer is not held up by it, for at most `drainAfterDoneMs`; closing the layer cuts
  * whatever is still open.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -26,7 +26,7 @@ import {
 /**
  * Options of the Node transport.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Options {
   /** How long a body may stay open after the reader said `"done"` (default one second). */
@@ -41,7 +41,7 @@ const refusalChars = 200
 /**
  * Builds the transport; its connection pools close with the scope.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const make = (options: Options = {}): Effect.Effect<EngineTransportService, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -141,7 +141,7 @@ export const make = (options: Options = {}): Effect.Effect<EngineTransportServic
 /**
  * The Node transport as the `EngineTransport` layer.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const layer = (options: Options = {}): Layer.Layer<EngineTransport> =>
   Layer.scoped(EngineTransport, make(options))

@@ -52,7 +52,7 @@ export interface OrchestratorService {
    * call will follow). The subscription ends with the scope. `onEvent` must not block or call back
    * into the orchestrator; one that throws is unsubscribed.
    *
-   * @since 0.2.0
+   * @since 0.1.0
    */
   readonly subscribe: (
     taskId: string,

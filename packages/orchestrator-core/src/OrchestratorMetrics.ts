@@ -123,7 +123,7 @@ export const admissionBackpressure = Metric.counter("orchestratord_admission_bac
 /**
  * The `reason` label of `tasksRejected` for each error `submit` fails with: its error code.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const rejectionReasons: { readonly [Tag in SubmitError["_tag"]]: ErrorCode } = {
   InvalidParams: "INVALID_PARAMS",

@@ -164,7 +164,7 @@ export class PoolManager extends Context.Tag("@llama-orch/pool-core/PoolManager"
  * `watch` for a manager that has only its `events` stream (a remote one, a test double): runs the
  * stream, handing each event to `onEvent`.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const watchEvents = <E>(
   events: Stream.Stream<PoolEvent, E>

@@ -85,9 +85,9 @@ const embedded = (
  */
 export const layer = (mode: PoolsMode): Layer.Layer<PoolManager, ConfigFiles.ConfigError | StateDirRefused> =>
   mode._tag === "Remote"
-    // events reconnect within 2 s of pool-managerd's return (default cap 10 s): the pool view
-    // the orchestrator places tasks with is only as fresh as they are
-    ? PoolClient.layer({ url: mode.url, token: mode.token, reconnect: { cap: "2 seconds" } }).pipe(
+    // the orchestrator follows the events itself (again every second): while they are down it
+    // knows, and admission asks pool-managerd rather than trusting a stale view
+    ? PoolClient.layer({ url: mode.url, token: mode.token, reconnect: false }).pipe(
       Layer.provide(NodeHttpClient.layerUndici)
     )
     : embedded(mode.config, mode.source)

@@ -90,11 +90,13 @@ export const check = (
   }
   // every target Failed: the restart circuit is open, and no retry brings the pool back
   const failed = targets.every((p) => p.state === "Failed")
+  // a pool on an unreachable node takes no task until its node answers again
+  const reachable = (p: PoolStatus) => p.nodeState !== "unreachable"
   if (pin !== undefined) {
-    if (!targets.some((p) => p.state === "Ready")) {
+    if (!targets.some((p) => p.state === "Ready" && reachable(p))) {
       return Either.left(new NoReadyPool({ model, poolId: pin, retryAfterMs: settings.retryAfterMs, failed }))
     }
-  } else if (!serving.some((p) => p.state === "Ready" || comingUp.has(p.state))) {
+  } else if (!serving.some((p) => reachable(p) && (p.state === "Ready" || comingUp.has(p.state)))) {
     return Either.left(new NoReadyPool({ model, retryAfterMs: settings.retryAfterMs, failed }))
   }
   return Either.right({ tokensIn, ctxMax })

@@ -90,21 +90,45 @@ describe("metrics", () => {
 describe("pool manager failures", () => {
   it.effect("an unreachable pool manager refuses submissions with PoolsUnavailable", () =>
     Effect.gen(function*() {
-      const h = yield* harness([poolStatus("p1")], () => llamaTokens(["a"]), {}, {
-        list: Effect.fail(new PoolManagerUnavailable({ url: "http://127.0.0.1:9200", reason: "connection refused" }))
-      })
+      const down = new PoolManagerUnavailable({ url: "http://127.0.0.1:9200", reason: "connection refused" })
+      // the orchestrator waits 5 s for a first snapshot that never comes
+      const building = yield* Effect.fork(harness([poolStatus("p1")], () => llamaTokens(["a"]), {}, {
+        list: Effect.fail(down),
+        events: Stream.fail(down)
+      }))
+      yield* TestClock.adjust("5 seconds")
+      const h = yield* Fiber.join(building)
       const r = yield* Effect.either(h.orchestrator.submit(task()))
       expect(Either.isLeft(r) && r.left._tag).toBe("PoolsUnavailable")
       expect(Either.isLeft(r) && r.left._tag === "PoolsUnavailable" && r.left.retryAfterMs).toBeGreaterThanOrEqual(100)
       yield* h.close
     }))
 
-  it.effect("concurrent submits share one pool manager list; a later submit asks again", () =>
+  it.effect("admission checks against the pool view the manager's events keep: no list per submit", () =>
+    Effect.gen(function*() {
+      const calls = { count: 0 }
+      const h = yield* harness([poolStatus("p1", { slots: 64 })], () => hang, {}, {
+        list: Effect.suspend(() => {
+          calls.count++
+          return Effect.succeed([poolStatus("p1", { slots: 64 })])
+        })
+      })
+      for (let i = 0; i < 50; i++) yield* h.orchestrator.submit(task())
+      expect(calls.count).toBe(0)
+      // and a model the view does not know is refused from it too
+      const unknown = yield* Effect.either(h.orchestrator.submit(task({ model_ref: "other" })))
+      expect(Either.isLeft(unknown) && unknown.left._tag).toBe("ModelNotFound")
+      expect(calls.count).toBe(0)
+      yield* h.close
+    }))
+
+  it.effect("while the events are down, concurrent submits share one pool manager list; a later submit asks again", () =>
     Effect.gen(function*() {
       const pools = [poolStatus("p1", { slots: 64 })]
       const calls = { count: 0, down: false }
       const answer = yield* Effect.makeLatch(false)
-      const h = yield* harness(pools, () => hang, {}, {
+      const building = yield* Effect.fork(harness(pools, () => hang, {}, {
+        events: Stream.fail(new PoolManagerUnavailable({ url: "http://127.0.0.1:9200", reason: "connection refused" })),
         list: Effect.suspend(() => {
           calls.count++
           return answer.await.pipe(Effect.zipRight(
@@ -113,7 +137,9 @@ describe("pool manager failures", () => {
               : Effect.succeed(pools)
           ))
         })
-      })
+      }))
+      yield* TestClock.adjust("5 seconds")
+      const h = yield* Fiber.join(building)
       const burst = (n: number) =>
         Effect.fork(Effect.all(Array.from({ length: n }, () => Effect.either(h.orchestrator.submit(task()))), {
           concurrency: "unbounded"

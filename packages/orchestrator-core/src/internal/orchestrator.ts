@@ -138,7 +138,11 @@ export const make = (
       const now = clock.unsafeCurrentTimeMillis()
       for (const entry of queue.entries()) emit(entry.value, event, now)
     }
+    // whether the view follows the manager's events now: admission checks against it then, with
+    // no round trip; otherwise (not yet, or the stream is down) it asks the manager
+    const feed = { live: false }
     yield* pools.watch((event) => {
+      if (event._tag === "Snapshot") feed.live = true
       Deferred.unsafeDone(firstSnapshot, Exit.void)
       if (event._tag === "Snapshot") { for (const status of event.pools) zeroSeries.pool(status) }
       else zeroSeries.pool(event.status)
@@ -148,6 +152,9 @@ export const make = (
       }
     }).pipe(
       Effect.catchAllCause(() => Effect.void),
+      Effect.zipRight(Effect.sync(() => {
+        feed.live = false
+      })),
       Effect.zipRight(Effect.sleep(1_000)),
       Effect.forever,
       Effect.forkScoped
@@ -206,7 +213,7 @@ export const make = (
     const submit: OrchestratorService["submit"] = (request) =>
       Effect.gen(function*() {
         const model = request.modelRef
-        const list = yield* listPools.pipe(
+        const list = feed.live ? view.statuses() : yield* listPools.pipe(
           Effect.catchAll((e) => reject(new PoolsUnavailable({ reason: e.message, retryAfterMs: retryAfter(model) })))
         )
         const checked = AdmissionCheck.check(request, list, {

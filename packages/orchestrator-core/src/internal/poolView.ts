@@ -37,6 +37,11 @@ export class PoolView {
       previous.slotsFree < next.slotsFree
   }
 
+  /** Every pool's last status, ordered by pool id (what admission checks against). */
+  statuses(): ReadonlyArray<PoolStatus> {
+    return Array.from(this.pools.values()).sort((a, b) => a.poolId < b.poolId ? -1 : a.poolId > b.poolId ? 1 : 0)
+  }
+
   /** Leases this orchestrator holds (or is taking) on a pool. */
   used(poolId: string): number {
     return this.inflight.get(poolId) ?? 0
@@ -57,7 +62,7 @@ export class PoolView {
     let slots = 0
     let free = 0
     for (const p of this.pools.values()) {
-      if (p.model !== model || p.state !== "Ready") continue
+      if (p.model !== model || p.state !== "Ready" || p.nodeState === "unreachable") continue
       slots += p.slotsTotal
       free += Math.max(0, p.slotsTotal - this.used(p.poolId))
     }
@@ -81,7 +86,8 @@ export class PoolView {
       out.push({
         poolId: p.poolId,
         model: p.model,
-        state: (this.blockedUntil.get(p.poolId) ?? 0) > now ? "Backoff" : p.state,
+        // a pool on an unreachable node, or refused a lease a moment ago, takes no task for now
+        state: p.nodeState === "unreachable" || (this.blockedUntil.get(p.poolId) ?? 0) > now ? "Backoff" : p.state,
         slotsFree: Math.max(0, p.slotsTotal - this.used(p.poolId)),
         activeLeases: this.used(p.poolId)
       })

@@ -104,7 +104,8 @@ export const markdownReference = (document: string): string => {
     "`loading` events `{ pool_id, elapsed_ms, eta_ms?, fraction?, progress? }` each time the load reports",
     "(every second): `eta_ms` from the last load of that model, `progress` the engine's own last loading",
     "line. Its `predicted_start_ms` includes the time the load has left. Pool statuses carry the same",
-    "`loading` block while an engine loads.",
+    "`loading` block while an engine loads. A task whose engine fails before its first token (a dead",
+    "node, a crashed engine) is placed again once, announced by a `requeued` event `{ pool_id, reason }`.",
     ""
   ]
   const paths = field(spec, "paths")

@@ -226,7 +226,7 @@ export const runWith = (
       for (const data of events) {
         const parsed = parse(data)
         if (Either.isLeft(parsed)) {
-          failure = new EngineFailure({ url, reason: parsed.left })
+          failure = new EngineFailure({ url, reason: parsed.left, malformed: true })
           return "abort"
         }
         for (const o of parsed.right) {

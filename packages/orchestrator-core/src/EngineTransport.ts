@@ -27,7 +27,9 @@ import * as Stream from "effect/Stream"
 export class EngineFailure extends Schema.TaggedError<EngineFailure>()("EngineFailure", {
   url: Schema.String,
   reason: Schema.String,
-  status: Schema.optional(Schema.Int)
+  status: Schema.optional(Schema.Int),
+  /** The engine answered something unreadable: its fault, not the connection's or the process's. */
+  malformed: Schema.optional(Schema.Boolean)
 }) {
   override get message(): string {
     return `engine at ${this.url} failed: ${this.reason}${this.status === undefined ? "" : ` (HTTP ${this.status})`}`

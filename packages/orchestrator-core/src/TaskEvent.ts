@@ -73,6 +73,25 @@ export const Loading = Schema.TaggedStruct("loading", {
 export interface Loading extends Schema.Schema.Type<typeof Loading> {}
 
 /**
+ * The task's engine failed before its first token (its node died, its engine crashed): the task
+ * waits to be placed again, on another pool when one serves its model. It happens at most once;
+ * a second failure ends the task with `WORKER_RESET`.
+ *
+ * @since 0.1.0
+ */
+export const Requeued = Schema.TaggedStruct("requeued", {
+  poolId: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("pool_id")),
+  reason: Schema.String
+})
+
+/**
+ * The task is placed again after its engine failed before its first token.
+ *
+ * @since 0.1.0
+ */
+export interface Requeued extends Schema.Schema.Type<typeof Requeued> {}
+
+/**
  * One generated token: text `t`, index `i` (0-based, consecutive). When the engine sends more than
  * text (OpenAI-protocol engines answering `engine_params`: tool-call deltas, log probabilities,
  * reasoning text, several choices), `c` is the choice index (absent: 0) and `x` holds those fields
@@ -143,7 +162,7 @@ export interface Failed extends Schema.Schema.Type<typeof Failed> {}
  *
  * @since 0.1.0
  */
-export const TaskEvent = Schema.Union(Started, Metrics, Loading, Token, End, Failed)
+export const TaskEvent = Schema.Union(Started, Metrics, Loading, Requeued, Token, End, Failed)
 
 /**
  * @since 0.1.0

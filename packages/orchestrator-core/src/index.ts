@@ -56,7 +56,18 @@ export {
 } from "./TaskErrors.js"
 
 /** Task events and their sequenced envelope. */
-export { End, Failed, isTerminal, Loading, Metrics, SequencedEvent, Started, TaskEvent, Token } from "./TaskEvent.js"
+export {
+  End,
+  Failed,
+  isTerminal,
+  Loading,
+  Metrics,
+  Requeued,
+  SequencedEvent,
+  Started,
+  TaskEvent,
+  Token
+} from "./TaskEvent.js"
 
 /** Task requests. */
 export { ChatMessage, EngineParams, Placement, Priority, reservedEngineParams, TaskRequest } from "./TaskRequest.js"

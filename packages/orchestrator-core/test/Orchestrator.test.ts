@@ -193,18 +193,43 @@ describe("Orchestrator (fake engine, TestClock)", () => {
       yield* h.close
     }))
 
+  it.effect("an engine that fails before the first token gets the task placed again, once", () =>
+    Effect.gen(function*() {
+      const broken: Script = { events: [], then: "break" }
+      const h = yield* harness(
+        [poolStatus("p1", { slots: 1 }), poolStatus("p2", { slots: 1 })],
+        (i) => i === 0 || i === 2 || i === 3 ? broken : llamaTokens(["a", "b"]),
+        { leaseRetryMs: 50 }
+      )
+      // the first attempt breaks before any token; the second runs to the end
+      const first = yield* h.orchestrator.submit(task())
+      const events = yield* collect(h.orchestrator.events(first.taskId))
+      expect(tags(events)).toEqual(["started", "metrics", "requeued", "metrics", "token", "token", "end"])
+      expect(events[2]?.event).toMatchObject({ _tag: "requeued", reason: expect.stringMatching(/connection/) })
+      // at most once: a task whose two attempts break ends with WORKER_RESET
+      const second = yield* h.orchestrator.submit(task())
+      const again = yield* collect(h.orchestrator.events(second.taskId))
+      expect(tags(again)).toEqual(["started", "metrics", "requeued", "metrics", "failed"])
+      expect(again.at(-1)?.event).toMatchObject({ code: "WORKER_RESET", retriable: true })
+      yield* h.close
+    }))
+
   it.effect("an engine that breaks, refuses or sends garbage ends the task with WORKER_RESET", () => {
     const { layer, logged } = collectLogs()
     return Effect.gen(function*() {
       const scripts: Array<Script> = [
-        { events: [JSON.stringify({ content: "a", stop: false })], then: "break" },
-        { status: 500, events: [], then: "close" },
+        // a broken connection before the first token: placed again once, and the second break ends it
+        { events: [], then: "break" },
+        { events: [], then: "break" },
+        // refused or unreadable: never placed again
+        { status: 400, events: [], then: "close" },
         { events: ["{not json"], then: "close" },
+        // cut after a token
         { events: [JSON.stringify({ content: "a", stop: false })], then: "close" }
       ]
-      const h = yield* harness([poolStatus("p1", { slots: 4 })], (i) => scripts[i])
+      const h = yield* harness([poolStatus("p1", { slots: 4 })], (i) => scripts[i] ?? llamaTokens(["x"]))
       const ids: Array<string> = []
-      for (let n = 0; n < scripts.length; n++) {
+      for (let n = 0; n < 4; n++) {
         const { taskId } = yield* h.orchestrator.submit(task())
         ids.push(taskId)
         const events = yield* collect(h.orchestrator.events(taskId))
@@ -215,7 +240,7 @@ describe("Orchestrator (fake engine, TestClock)", () => {
       expect(h.counters.active.get("p1")).toBe(0)
       yield* h.close
       // each failure is a warning naming the task, the pool and the engine
-      const warnings = logged.filter((l) => l.level === "WARN")
+      const warnings = logged.filter((l) => l.level === "WARN" && l.message.startsWith("Task failed"))
       expect(warnings.map((l) => l.annotations.task_id)).toEqual(ids)
       for (const w of warnings) {
         expect(w.message).toMatch(/^Task failed with WORKER_RESET: engine at http:\/\/engine\.test\/completion failed/)

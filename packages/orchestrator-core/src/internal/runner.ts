@@ -193,10 +193,33 @@ export const runTask = (
   }).pipe(
     Effect.catchTags({
       LeaseRefused: (e) => Effect.logDebug(`Lease refused; the task waits again: ${e.reason}`).pipe(Effect.as(false)),
-      EngineFailure: (e) => failed(record, "WORKER_RESET", e.message, true),
+      EngineFailure: (e) => placeAgain(record, poolId, e),
       WatchdogTimeout: (e) => failed(record, "DECODE_TIMEOUT", e.reason, e.retriable)
     })
   )
+
+/**
+ * An engine that failed before the task's first token (a dead node, a crashed engine, a 5xx; not
+ * an engine that refused the request with a 4xx or answered something unreadable) gets the task placed again, once: it answers
+ * `false`, and the task waits for a pool again (the failed one is skipped for a moment). Otherwise
+ * the task ends with the retriable `WORKER_RESET`.
+ */
+const placeAgain = (record: TaskRecord, poolId: PoolId, error: EngineAdapter.EngineFailure) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const refused = (error.status !== undefined && error.status < 500) || error.malformed === true
+    if (record.terminal || record.tokensOut > 0 || record.replaced > 0 || refused) {
+      return failed(record, "WORKER_RESET", error.message, true)
+    }
+    record.replaced++
+    record.poolId = undefined
+    record.engine = undefined
+    record.startedAt = undefined
+    return emit(record, { _tag: "requeued", poolId, reason: error.message }, now)
+      ? Effect.logWarning(`Engine failed before the first token; the task is placed again: ${error.message}`).pipe(
+        Effect.as(false)
+      )
+      : Effect.succeed(true)
+  })
 
 /** Ends the task with an error and says so in the log, unless it had already ended (cancelled). */
 const failed = (record: TaskRecord, code: "WORKER_RESET" | "DECODE_TIMEOUT", message: string, retriable: boolean) =>

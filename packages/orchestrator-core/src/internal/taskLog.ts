@@ -34,6 +34,8 @@ export interface TaskRecord {
   errorCode: ErrorCode | undefined
   startedAt: number | undefined
   endedAt: number | undefined
+  /** How often the task was placed again after its engine failed before its first token (at most once). */
+  replaced: number
 }
 
 export const makeRecord = (
@@ -59,7 +61,8 @@ export const makeRecord = (
   entry: undefined,
   errorCode: undefined,
   startedAt: undefined,
-  endedAt: undefined
+  endedAt: undefined,
+  replaced: 0
 })
 
 /** Calls a listener; one that throws loses its subscription, not the task. */

@@ -11,9 +11,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { SpawnDaemon } from "@llama-orch/daemon-kit"
 import { mockEngineCommand } from "@llama-orch/mock-engine"
 import mockEnginePackage from "@llama-orch/mock-engine/package.json" with { type: "json" }
-import poolManagerdPackage from "@llama-orch/pool-managerd/package.json" with { type: "json" }
 import { Effect } from "effect"
 import { fileURLToPath } from "node:url"
+import poolManagerdPackage from "../../pool-managerd/package.json" with { type: "json" }
 import orchestratordPackage from "../package.json" with { type: "json" }
 import { privateStateHome } from "./fixtures/processes.js"
 

@@ -144,9 +144,10 @@ describe("orchestratord --log-level", () => {
         const dir = yield* fs.makeTempDirectoryScoped({ prefix: "orchestratord-cli-" })
         const file = `${dir}/orchestratord.yaml`
         yield* fs.writeFileString(file, "log_level: warning\n")
-        const env = yield* privateStateHome
+        // one state directory each: the two run at once, and a state directory takes one manager
         const stopped = (args: ReadonlyArray<string>) =>
           Effect.scoped(Effect.gen(function*() {
+            const env = yield* privateStateHome
             const daemon = yield* SpawnDaemon.spawnDaemon({ entry, args, env })
             yield* daemon.signal("SIGTERM")
             expect(yield* daemon.exit).toEqual({ _tag: "Exited", code: 0 })

@@ -1,105 +1,33 @@
 /**
- * orchestratord's configuration file (YAML, snake_case keys), validated with Schema. Three modes:
+ * orchestratord's configuration file (YAML, snake_case keys), decoded with Schema onto camelCase
+ * fields and the options classes they configure, then resolved with the flags and secrets into
+ * `Settings`. Three modes:
  *
  * - remote: `pool_manager: { url, token | token_file }` — pools live in a pool-managerd;
  * - embedded: `engines` and `pools` — orchestratord runs the engines itself. These keys (and
  *   `state_dir`, `model_dir`, `engine_host`, `shutdown_deadline_ms`, `stop_grace_ms`,
- *   `startup_timeout_ms`, `probe_timeout_ms`, `liveness`, `restart`) are pool-managerd's own
- *   schema, so a pool-managerd file's engine and pool sections can be moved over unchanged;
+ *   `startup_timeout_ms`, `probe_timeout_ms`, `liveness`, `restart`) are read by pool-daemon's
+ *   `PoolsConfig`, as pool-managerd reads them, so a pool-managerd file's engine and pool sections
+ *   can be moved over unchanged;
  * - neither (or no file at all): one embedded pool `mock-0` on the mock engine, serving `mock-model`.
  *
  * @since 0.1.0
  */
-import { QueuePolicy } from "@llama-orch/orchestrator-core"
-import { Config as PoolManagerdConfig } from "@llama-orch/pool-managerd"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import { ConfigFile as ConfigFiles, Secret, ServerConfig } from "@llama-orch/daemon-kit"
+import { OrchestratorOptions } from "@llama-orch/orchestrator-core"
+import { type EmbeddedPoolManager, PoolId, PoolSpec } from "@llama-orch/pool-core"
+import { PoolsConfig } from "@llama-orch/pool-daemon"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as NodeOs from "node:os"
+import * as NodeProcess from "node:process"
+import * as ServerSettings from "./ServerSettings.js"
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
-
-/**
- * The remote pool manager: a pool-managerd reached over RPC.
- *
- * @since 0.1.0
- */
-export const RemotePoolManager = Schema.Struct({
-  url: Schema.String.pipe(Schema.pattern(/^https?:\/\/\S+$/, { message: () => "an http:// or https:// URL" })),
-  token: Schema.optional(Schema.String),
-  token_file: Schema.optional(Schema.NonEmptyString)
-})
-
-/**
- * Queueing and streaming settings of the orchestrator.
- *
- * @since 0.1.0
- */
-export const QueueSection = Schema.Struct({
-  capacity: Schema.optional(PositiveInt),
-  policy: Schema.optional(QueuePolicy),
-  first_token_timeout_ms: Schema.optional(PositiveInt),
-  idle_timeout_ms: Schema.optional(PositiveInt),
-  retention_ms: Schema.optional(PositiveInt),
-  session_ttl_ms: Schema.optional(PositiveInt),
-  session_max_turns: Schema.optional(PositiveInt),
-  session_token_budget: Schema.optional(PositiveInt),
-  allow_pinning: Schema.optional(Schema.Boolean)
-})
-
-const {
-  host: _host,
-  log_level: _logLevel,
-  max_body_bytes: _maxBodyBytes,
-  port: _port,
-  token: _token,
-  token_file: _tokenFile,
-  allowed_hosts: allowedHosts,
-  allowed_origins: allowedOrigins,
-  // remote registration is pool-managerd's: embedded pools are registered by no remote caller
-  allow_remote_register: _allowRemoteRegister,
-  remote_register_limits: _remoteRegisterLimits,
-  ...embeddedFields
-} = PoolManagerdConfig.PoolManagerdConfig.fields
-
-/**
- * The embedded-mode keys, exactly as pool-managerd reads them.
- *
- * @since 0.1.0
- */
-export const EmbeddedSection = Schema.Struct(embeddedFields)
-
-/**
- * The whole file. Every key is optional.
- *
- * @since 0.1.0
- */
-export const ConfigFile = Schema.Struct({
-  host: Schema.optional(Schema.NonEmptyTrimmedString),
-  port: Schema.optional(Schema.Int.pipe(Schema.between(0, 65535))),
-  token: Schema.optional(Schema.String),
-  token_file: Schema.optional(Schema.NonEmptyString),
-  log_level: Schema.optional(Schema.Literal("debug", "info", "warning", "error")),
-  allowed_hosts: allowedHosts,
-  allowed_origins: allowedOrigins,
-  max_body_bytes: Schema.optional(PositiveInt),
-  heartbeat_ms: Schema.optional(PositiveInt),
-  openai_default_max_tokens: Schema.optional(PositiveInt),
-  queue: Schema.optional(QueueSection),
-  pool_manager: Schema.optional(RemotePoolManager),
-  ...embeddedFields
-}).pipe(
-  Schema.filter((c) =>
-    c.pool_manager !== undefined && (c.pools.length > 0 || c.engines.length > 0)
-      ? {
-        path: ["pool_manager"],
-        message: "set either pool_manager (remote) or engines and pools (embedded), not both"
-      }
-      : true
-  )
-)
-
-/**
- * @since 0.1.0
- */
-export type ConfigFile = typeof ConfigFile.Type
 
 /**
  * The defaults of the daemon.
@@ -117,12 +45,213 @@ export const defaults = {
 } as const
 
 /**
+ * The remote pool manager: a pool-managerd reached over RPC.
+ *
+ * @since 0.1.0
+ */
+export const RemotePoolManager = Schema.Struct({
+  url: Schema.String.pipe(Schema.pattern(/^https?:\/\/\S+$/, { message: () => "an http:// or https:// URL" })),
+  token: Schema.optional(Schema.String),
+  tokenFile: Schema.optional(Schema.NonEmptyString).pipe(Schema.fromKey("token_file"))
+})
+
+const queue = OrchestratorOptions.fields
+
+/**
+ * The `queue` section — queueing, streaming and session settings — decoded into the orchestrator's
+ * `OrchestratorOptions` (its defaults where a key is not given).
+ *
+ * @since 0.1.0
+ */
+export const QueueSection = Schema.Struct({
+  queueCapacity: queue.queueCapacity.pipe(Schema.fromKey("capacity")),
+  policy: queue.policy,
+  firstTokenTimeoutMs: queue.firstTokenTimeoutMs.pipe(Schema.fromKey("first_token_timeout_ms")),
+  idleTimeoutMs: queue.idleTimeoutMs.pipe(Schema.fromKey("idle_timeout_ms")),
+  retentionMs: queue.retentionMs.pipe(Schema.fromKey("retention_ms")),
+  sessionTtlMs: queue.sessionTtlMs.pipe(Schema.fromKey("session_ttl_ms")),
+  sessionMaxTurns: queue.sessionMaxTurns.pipe(Schema.fromKey("session_max_turns")),
+  sessionTokenBudget: queue.sessionTokenBudget.pipe(Schema.fromKey("session_token_budget")),
+  allowPinning: queue.allowPinning.pipe(Schema.fromKey("allow_pinning"))
+}).pipe(Schema.compose(OrchestratorOptions))
+
+const server = ServerConfig.fields({ ...defaults, maxBodyBytes: ServerSettings.defaults.maxBodyBytes })
+
+/**
+ * The whole file. Every key is optional.
+ *
+ * @since 0.1.0
+ */
+export const ConfigFile = Schema.Struct({
+  ...server,
+  heartbeatMs: Schema.optionalWith(PositiveInt, { default: () => ServerSettings.defaults.heartbeatMs }).pipe(
+    Schema.fromKey("heartbeat_ms")
+  ),
+  openAiDefaultMaxTokens: Schema.optionalWith(PositiveInt, {
+    default: () => ServerSettings.defaults.openAiDefaultMaxTokens
+  }).pipe(Schema.fromKey("openai_default_max_tokens")),
+  orchestrator: Schema.optionalWith(QueueSection, { default: () => OrchestratorOptions.make({}) }).pipe(
+    Schema.fromKey("queue")
+  ),
+  poolManager: Schema.optional(RemotePoolManager).pipe(Schema.fromKey("pool_manager")),
+  ...PoolsConfig.fields
+}).pipe(
+  Schema.filter((c) =>
+    c.poolManager !== undefined && (c.pools.length > 0 || c.profiles.length > 0)
+      ? {
+        path: ["pool_manager"],
+        message: "set either pool_manager (remote) or engines and pools (embedded), not both"
+      }
+      : true
+  ),
+  Schema.filter(PoolsConfig.checkReferences)
+)
+
+/**
+ * @since 0.1.0
+ */
+export type ConfigFile = typeof ConfigFile.Type
+
+/**
  * The engine and pool used when the file declares no pools: pool `mock-0` on the mock engine,
  * model `mock-model`, 4 slots, 50 tokens per second.
  *
  * @since 0.1.0
  */
-export const mockPool = {
-  engines: [{ name: "mock", mock: true, args: ["--tps", "50"] }],
-  pools: [{ id: "mock-0", engine: "mock", model: "mock-model", slots: 4, ctx_max: 4096 }]
-} as const
+export const mockPool = (): PoolsConfig.References => ({
+  profiles: [PoolsConfig.mockProfile({ name: "mock", protocol: "llamacpp", args: ["--tps", "50"] })],
+  pools: [PoolSpec.make({ id: PoolId.make("mock-0"), engine: "mock", model: "mock-model", slots: 4, ctxMax: 4096 })]
+})
+
+/**
+ * Where embedded pools keep their pidfiles when the file names no `state_dir`: a directory of this
+ * user that outlives the process (`$XDG_STATE_HOME/llama-orch/orchestratord`, by default
+ * `~/.local/state/llama-orch/orchestratord`), so engines a crashed run left behind are reaped at the
+ * next start. Never the shared temporary directory, which another user could create first.
+ *
+ * @since 0.1.0
+ */
+export const defaultStateDir = (path: Path.Path): string => {
+  const xdg = NodeProcess.env["XDG_STATE_HOME"]
+  const base = xdg !== undefined && path.isAbsolute(xdg) ? xdg : path.join(NodeOs.homedir(), ".local", "state")
+  return path.join(base, "llama-orch", "orchestratord")
+}
+
+/**
+ * How the pool manager is reached: a pool-managerd over RPC, or engines run by this process.
+ *
+ * @since 0.1.0
+ */
+export type PoolsMode =
+  | { readonly _tag: "Remote"; readonly url: string; readonly token: Option.Option<Redacted.Redacted<string>> }
+  | { readonly _tag: "Embedded"; readonly options: EmbeddedPoolManager.EmbeddedOptions }
+
+/**
+ * Command-line flags that override the file.
+ *
+ * @since 0.1.0
+ */
+export interface Overrides {
+  readonly host: Option.Option<string>
+  readonly port: Option.Option<number>
+}
+
+/**
+ * Everything the daemon needs to start.
+ *
+ * @since 0.1.0
+ */
+export interface Settings {
+  readonly host: string
+  readonly port: number
+  readonly token: Option.Option<Redacted.Redacted<string>>
+  /** Host names served besides loopback ones (`allowed_hosts`). */
+  readonly allowedHosts: ReadonlyArray<string>
+  /** Browser origins allowed to call the API (`allowed_origins`). */
+  readonly allowedOrigins: ReadonlyArray<string>
+  readonly maxBodyBytes: number
+  readonly heartbeatMs: number
+  readonly openAiDefaultMaxTokens: number
+  /** The file's `log_level`, if set (`--log-level` wins over it; default `info`). */
+  readonly logLevel: typeof ServerConfig.LogLevel.Type | undefined
+  readonly orchestrator: OrchestratorOptions
+  readonly pools: PoolsMode
+}
+
+const poolsMode = (config: ConfigFile, source: string) =>
+  Effect.gen(function*() {
+    if (config.poolManager !== undefined) {
+      const token = yield* Secret.resolveSecret({
+        key: "pool_manager.token",
+        env: defaults.poolManagerTokenEnv,
+        credential: defaults.poolManagerTokenCredential,
+        value: config.poolManager.token,
+        file: config.poolManager.tokenFile,
+        source
+      })
+      return { _tag: "Remote", url: config.poolManager.url, token } as const
+    }
+    const path = yield* Path.Path
+    const declared = config.pools.length > 0 ? config : { ...config, ...mockPool() }
+    const stateDir = config.stateDir ?? defaultStateDir(path)
+    return {
+      _tag: "Embedded",
+      options: PoolsConfig.embeddedOptions(declared, { stateDir, version: ServerSettings.apiVersion })
+    } as const
+  })
+
+/**
+ * Turns a decoded file and the flags into `Settings`: resolves the tokens (`ORCHESTRATORD_TOKEN`,
+ * `ORCHESTRATORD_TOKEN_FILE`, the systemd credential `orchestratord.token`, `token`, `token_file`;
+ * for `pool_manager` the same with `POOL_MANAGERD_TOKEN` and `pool-managerd.token`) and settles the
+ * pools: remote, declared, or the mock pool. `source` names the file in errors.
+ *
+ * @since 0.1.0
+ */
+export const resolve = (
+  config: ConfigFile,
+  overrides: Overrides,
+  source: string
+): Effect.Effect<Settings, ConfigFiles.ConfigError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const token = yield* Secret.resolveSecret({
+      key: "token",
+      env: defaults.tokenEnv,
+      credential: defaults.tokenCredential,
+      value: config.token,
+      file: config.tokenFile,
+      source
+    })
+    return {
+      host: Option.getOrElse(overrides.host, () => config.host),
+      port: Option.getOrElse(overrides.port, () => config.port),
+      token,
+      allowedHosts: config.allowedHosts,
+      allowedOrigins: config.allowedOrigins,
+      maxBodyBytes: config.maxBodyBytes,
+      heartbeatMs: config.heartbeatMs,
+      openAiDefaultMaxTokens: config.openAiDefaultMaxTokens,
+      logLevel: config.logLevel,
+      orchestrator: config.orchestrator,
+      pools: yield* poolsMode(config, source)
+    }
+  })
+
+/**
+ * Reads and resolves the configuration: the file when given (otherwise every default: the mock
+ * pool), then the flags.
+ *
+ * @since 0.1.0
+ */
+export const load = (
+  file: Option.Option<string>,
+  overrides: Overrides
+): Effect.Effect<Settings, ConfigFiles.ConfigError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const source = Option.getOrElse(file, () => "the built-in defaults")
+    const config = yield* Option.match(file, {
+      onNone: () => ConfigFiles.decodeConfig(ConfigFile, {}, source),
+      onSome: (path) => ConfigFiles.loadYamlFile(ConfigFile, path)
+    })
+    return yield* resolve(config, overrides, source)
+  })

@@ -1,80 +1,76 @@
 /**
- * The whole daemon as one layer: the pool manager (embedded or remote), the orchestrator over it,
- * and the HTTP API served with daemon-kit (listening line, shutdown signal for open streams).
- * Shutdown runs in reverse: the server stops admitting and ends open SSE streams with a final
- * event, then the orchestrator ends its tasks, then the pools drain and the engines stop.
+ * The whole daemon as one layer: bind safety, the pool manager (embedded or remote), the
+ * orchestrator over it, and the HTTP API served with daemon-kit (listening line, shutdown signal for
+ * open streams). Shutdown runs in reverse: the server stops admitting and ends open SSE streams with
+ * a final event, then the orchestrator ends its tasks, then the pools drain and the engines stop.
  *
  * @since 0.1.0
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { RequestGuard, Serve } from "@llama-orch/daemon-kit"
+import type * as HttpServerError from "@effect/platform/HttpServerError"
+import { BindSafety, RequestGuard, Serve } from "@llama-orch/daemon-kit"
 import { NodeEngineTransport, Orchestrator } from "@llama-orch/orchestrator-core"
+import type { StateDirRefused } from "@llama-orch/pool-core"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Redacted from "effect/Redacted"
-import type { ConfigFile } from "./Config.js"
+import * as Option from "effect/Option"
+import { defaults, type Settings } from "./Config.js"
 import { routes } from "./HttpServerLayer.js"
 import * as PoolsLayer from "./PoolsLayer.js"
 import * as ServerSettings from "./ServerSettings.js"
 
 /**
- * Everything the daemon needs once the command line and the file are resolved.
+ * How to configure a token, for the bind-safety message.
  *
  * @since 0.1.0
  */
-export interface DaemonOptions {
-  readonly host: string
-  readonly port: number
-  readonly token: Redacted.Redacted<string> | undefined
-  readonly poolManagerToken: Redacted.Redacted<string> | undefined
-  readonly config: ConfigFile
-  /** Names the configuration file in errors. */
-  readonly source: string
-}
-
-const orchestratorOptions = (config: ConfigFile) => {
-  const q = config.queue
-  if (q === undefined) return {}
-  return {
-    ...(q.capacity === undefined ? {} : { queueCapacity: q.capacity }),
-    ...(q.policy === undefined ? {} : { policy: q.policy }),
-    ...(q.first_token_timeout_ms === undefined ? {} : { firstTokenTimeoutMs: q.first_token_timeout_ms }),
-    ...(q.idle_timeout_ms === undefined ? {} : { idleTimeoutMs: q.idle_timeout_ms }),
-    ...(q.retention_ms === undefined ? {} : { retentionMs: q.retention_ms }),
-    ...(q.session_ttl_ms === undefined ? {} : { sessionTtlMs: q.session_ttl_ms }),
-    ...(q.session_max_turns === undefined ? {} : { sessionMaxTurns: q.session_max_turns }),
-    ...(q.session_token_budget === undefined ? {} : { sessionTokenBudget: q.session_token_budget }),
-    ...(q.allow_pinning === undefined ? {} : { allowPinning: q.allow_pinning })
-  }
-}
+export const tokenHint = `token, token_file, ${defaults.tokenEnv} or the ${defaults.tokenCredential} credential`
 
 /**
- * The daemon layer. Run it with `Layer.launch`.
+ * The daemon: checks bind safety, then builds the pools and the orchestrator and serves the API. Run
+ * it with `Layer.launch`.
  *
  * @since 0.1.0
  */
-export const layer = (options: DaemonOptions) => {
-  const pools = PoolsLayer.layer(PoolsLayer.modeOf(options.config, options.source, options.poolManagerToken))
-  const core = Orchestrator.layer(orchestratorOptions(options.config)).pipe(
-    Layer.provideMerge(pools),
+export const layer = (
+  settings: Settings
+): Layer.Layer<
+  never,
+  BindSafety.BindRefused | RequestGuard.WildcardOriginRefused | StateDirRefused | HttpServerError.ServeError
+> => {
+  const core = Orchestrator.layer(settings.orchestrator).pipe(
+    Layer.provideMerge(PoolsLayer.layer(settings.pools)),
     Layer.provide([NodeHttpClient.layerUndici, NodeEngineTransport.layer()])
   )
-  const settings = ServerSettings.layer({
-    token: options.token,
+  const server = ServerSettings.layer({
+    token: Option.getOrUndefined(settings.token),
     guard: RequestGuard.make({
-      bindHost: options.host,
-      allowedHosts: options.config.allowed_hosts,
-      allowedOrigins: options.config.allowed_origins,
+      bindHost: settings.host,
+      allowedHosts: settings.allowedHosts,
+      allowedOrigins: settings.allowedOrigins,
       bodyTypes: ["application/json"]
     }),
-    ...(options.config.max_body_bytes === undefined ? {} : { maxBodyBytes: options.config.max_body_bytes }),
-    ...(options.config.heartbeat_ms === undefined ? {} : { heartbeatMs: options.config.heartbeat_ms }),
-    ...(options.config.openai_default_max_tokens === undefined
-      ? {}
-      : { openAiDefaultMaxTokens: options.config.openai_default_max_tokens })
+    maxBodyBytes: settings.maxBodyBytes,
+    heartbeatMs: settings.heartbeatMs,
+    openAiDefaultMaxTokens: settings.openAiDefaultMaxTokens
   })
-  const embedded = options.config.pool_manager === undefined
-  return Serve.layer(routes({ poolMetrics: embedded }), { host: options.host, port: options.port }).pipe(
-    Layer.provide(core),
-    Layer.provide(settings)
+  const checked = Layer.effectDiscard(Effect.zipRight(
+    BindSafety.ensureBindAllowed(settings.host, settings.token, tokenHint),
+    RequestGuard.ensureOriginsAllowed(settings.allowedOrigins, settings.token, tokenHint)
+  ))
+  const remote = settings.pools._tag === "Remote" ? settings.pools.url : undefined
+  const started = Layer.effectDiscard(
+    Effect.logInfo(
+      remote === undefined
+        ? "Starting orchestratord with embedded pools."
+        : "Starting orchestratord against a remote pool manager."
+    ).pipe(Effect.annotateLogs({ pool_manager: remote ?? "embedded" }))
   )
+  return Serve.layer(routes({ poolMetrics: remote === undefined }), { host: settings.host, port: settings.port })
+    .pipe(
+      Layer.provide(core),
+      Layer.provide(server),
+      Layer.provide(started),
+      Layer.provide(checked)
+    )
 }

@@ -11,9 +11,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { SpawnDaemon } from "@llama-orch/daemon-kit"
 import { mockEngineCommand } from "@llama-orch/mock-engine"
 import mockEnginePackage from "@llama-orch/mock-engine/package.json" with { type: "json" }
-import poolManagerdPackage from "@llama-orch/pool-managerd/package.json" with { type: "json" }
 import { Effect } from "effect"
 import { fileURLToPath } from "node:url"
+import poolManagerdPackage from "../../pool-managerd/package.json" with { type: "json" }
 import orchestratordPackage from "../package.json" with { type: "json" }
 import { privateStateHome } from "./fixtures/processes.js"
 
@@ -144,9 +144,9 @@ describe("orchestratord --log-level", () => {
         const dir = yield* fs.makeTempDirectoryScoped({ prefix: "orchestratord-cli-" })
         const file = `${dir}/orchestratord.yaml`
         yield* fs.writeFileString(file, "log_level: warning\n")
+        // one state directory each: the two run at once, and a state directory takes one manager
         const stopped = (args: ReadonlyArray<string>) =>
           Effect.scoped(Effect.gen(function*() {
-            // a state directory each: two embedded daemons cannot share one (the second is refused)
             const env = yield* privateStateHome
             const daemon = yield* SpawnDaemon.spawnDaemon({ entry, args, env })
             yield* daemon.signal("SIGTERM")

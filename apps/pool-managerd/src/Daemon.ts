@@ -25,12 +25,11 @@ import {
   PoolRpcHandlers,
   type StateDirRefused
 } from "@llama-orch/pool-core"
+import { HealthRoute, PoolMetrics } from "@llama-orch/pool-daemon"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type { Settings } from "./Config.js"
-import * as HealthRoute from "./HealthRoute.js"
-import * as PoolMetrics from "./PoolMetrics.js"
 
 /**
  * How to configure a token, for the bind-safety message.

@@ -10,9 +10,3 @@ export * as Config from "./Config.js"
 
 /** The daemon as a Layer: bind safety, the embedded manager, `/rpc`, `/health`, `/metrics`. */
 export * as Daemon from "./Daemon.js"
-
-/** `GET /health`: version, uptime and each pool's state. */
-export * as HealthRoute from "./HealthRoute.js"
-
-/** `GET /metrics`: pool gauges, restart counter and preload histogram. */
-export * as PoolMetrics from "./PoolMetrics.js"

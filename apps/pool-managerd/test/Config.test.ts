@@ -1,7 +1,7 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigFile } from "@llama-orch/daemon-kit"
-import { mockEngineProfileArgs } from "@llama-orch/mock-engine"
+import { RemotePolicy, RpcHttpGuard } from "@llama-orch/pool-core"
 import { Config } from "@llama-orch/pool-managerd"
 import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 
@@ -19,6 +19,49 @@ const resolve = (input: unknown, overrides: Config.Overrides = noFlags) =>
 
 const paths = (error: ConfigFile.ConfigError) => error.issues.map((issue) => issue.path)
 
+const problems = (input: unknown) =>
+  Effect.map(Effect.flip(resolve(input)), (error) => error.issues.map((issue) => `${issue.path}: ${issue.message}`))
+
+/** pool-managerd's own keys and what is wrong with them, word for word (pool-daemon checks the engines and pools). */
+const mistakes: ReadonlyArray<readonly [unknown, ReadonlyArray<string>]> = [
+  [{ port: 70000 }, ["port: Expected a number between 0 and 65535, actual 70000"]],
+  [{ port: "x" }, [`port: Expected number, actual "x"`]],
+  [{ host: "" }, [`host: Expected a non empty string, actual ""`]],
+  [{ log_level: "loud" }, [
+    `log_level: Expected "debug", actual "loud" or Expected "info", actual "loud" or Expected "warning", actual "loud" or Expected "error", actual "loud"`
+  ]],
+  [{ token: 123456789012 }, ["token: Expected string (the value is not shown: it is a secret)"]],
+  [{ token: "a", token_file: "/x" }, ["token: set either token or token_file, not both"]],
+  [{ token_file: "" }, ["token_file: Expected a non empty string (the value is not shown: it is a secret)"]],
+  [{ allowed_hosts: ["*"] }, ["allowed_hosts.0: a host name or address without port, e.g. llm.internal or [fd00::1]"]],
+  [{ allowed_origins: ["ftp://x"] }, [
+    `allowed_origins.0: an origin is scheme://host[:port] (http or https, no path), or "*"; got "ftp://x"`
+  ]],
+  [{ max_body_bytes: 0 }, ["max_body_bytes: Expected a positive number, actual 0"]],
+  [
+    {
+      allow_remote_register: "yes",
+      remote_register_limits: { max_slots: 0, max_ctx: -1, max_startup_timeout_ms: 1.5 }
+    },
+    [
+      `allow_remote_register: Expected boolean, actual "yes"`,
+      "remote_register_limits.max_slots: Expected a positive number, actual 0",
+      "remote_register_limits.max_ctx: Expected a positive number, actual -1",
+      "remote_register_limits.max_startup_timeout_ms: Expected an integer, actual 1.5"
+    ]
+  ],
+  [{ state_dir: "" }, [`state_dir: Expected a non empty string, actual ""`]],
+  [{ pools: [{ id: "p", engine: "x", model: "m", ctx_max: 0 }] }, [
+    "pools.0.ctx_max: Expected a positive number, actual 0"
+  ]],
+  [{ stateDir: "/x" }, [
+    `stateDir: is unexpected, expected: "host" | "port" | "state_dir" | "model_dir" | "token" | "token_file" | "allowed_hosts" | "allowed_origins" | "allow_remote_register" | "remote_register_limits" | "max_body_bytes" | "engine_host" | "shutdown_deadline_ms" | "stop_grace_ms" | "startup_timeout_ms" | "probe_timeout_ms" | "liveness" | "restart" | "log_level" | "engines" | "pools"`
+  ]],
+  [{ queue: {} }, [
+    `queue: is unexpected, expected: "host" | "port" | "state_dir" | "model_dir" | "token" | "token_file" | "allowed_hosts" | "allowed_origins" | "allow_remote_register" | "remote_register_limits" | "max_body_bytes" | "engine_host" | "shutdown_deadline_ms" | "stop_grace_ms" | "startup_timeout_ms" | "probe_timeout_ms" | "liveness" | "restart" | "log_level" | "engines" | "pools"`
+  ]]
+]
+
 describe("pool-managerd configuration", () => {
   it.effect("defaults: loopback on 9200, no token, no pools", () =>
     Effect.gen(function*() {
@@ -29,6 +72,11 @@ describe("pool-managerd configuration", () => {
       expect(settings.manager.stateDir).toBe("./.state/pool-managerd")
       expect(settings.manager.pools).toEqual([])
       expect(settings.manager.version).toBe("1.2.3")
+      expect(settings.maxBodyBytes).toBe(RpcHttpGuard.defaultMaxBodyBytes)
+      expect(settings.allowedHosts).toEqual([])
+      expect(settings.allowedOrigins).toEqual([])
+      expect(settings.logLevel).toBeUndefined()
+      expect(settings.remote).toEqual(RemotePolicy.registrationDisabled)
     }).pipe(env({})))
 
   it.effect("maps snake_case keys onto the manager's options and pool specs; flags override the file", () =>
@@ -80,19 +128,6 @@ describe("pool-managerd configuration", () => {
       })
     }).pipe(env({})))
 
-  it.effect("a mock engine runs the mock-engine program with the profile template and extra flags", () =>
-    Effect.gen(function*() {
-      const settings = yield* resolve({ engines: [{ name: "mock", mock: true, args: ["--load-ms", "10"] }] })
-      const profile = settings.manager.profiles[0]
-      expect(profile?.command).toBe(process.execPath)
-      expect(profile?.args.some((arg) => arg.includes("mock-engine"))).toBe(true)
-      expect(profile?.args.slice(-mockEngineProfileArgs.length - 2)).toEqual([
-        ...mockEngineProfileArgs,
-        "--load-ms",
-        "10"
-      ])
-    }).pipe(env({})))
-
   it.effect("names the bad field for every kind of mistake", () =>
     Effect.gen(function*() {
       const cases: ReadonlyArray<readonly [unknown, ReadonlyArray<string>]> = [
@@ -120,6 +155,36 @@ describe("pool-managerd configuration", () => {
       }
       const badFlag = yield* Effect.flip(resolve({}, { ...noFlags, port: Option.some(-1) }))
       expect(badFlag.message).toContain("--port")
+      const emptyStateDir = yield* Effect.flip(resolve({}, { ...noFlags, stateDir: Option.some("") }))
+      expect(emptyStateDir.message).toBe("invalid configuration in command line:\n  --state-dir: is empty")
+    }).pipe(env({})))
+
+  it.effect("says what is wrong with each of its own keys, word for word; a secret's value is never shown", () =>
+    Effect.gen(function*() {
+      for (const [input, expected] of mistakes) {
+        expect(yield* problems(input), JSON.stringify(input)).toEqual(expected)
+      }
+    }).pipe(env({})))
+
+  it.effect("the server keys and the remote registration policy map onto the settings", () =>
+    Effect.gen(function*() {
+      const settings = yield* resolve({
+        allowed_hosts: ["llm.internal"],
+        allowed_origins: ["https://ui.example"],
+        max_body_bytes: 4096,
+        log_level: "debug",
+        allow_remote_register: true,
+        remote_register_limits: { max_slots: 8, max_startup_timeout_ms: 1000 }
+      })
+      expect(settings.allowedHosts).toEqual(["llm.internal"])
+      expect(settings.allowedOrigins).toEqual(["https://ui.example"])
+      expect(settings.maxBodyBytes).toBe(4096)
+      expect(settings.logLevel).toBe("debug")
+      // max_ctx keeps RemotePolicy's default
+      expect(settings.remote).toEqual(
+        RemotePolicy.RemotePolicy.make({ allowRegister: true, maxSlots: 8, maxStartupTimeoutMs: 1000 })
+      )
+      expect(settings.remote.maxCtx).toBe(131_072)
     }).pipe(env({})))
 
   it.scoped("the token comes from the environment first, then the file's token or token_file", () =>

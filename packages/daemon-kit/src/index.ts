@@ -38,6 +38,9 @@ export * as RequestGuard from "./RequestGuard.js"
 /** Secrets from the environment, `*_FILE` paths or the configuration, held as `Redacted`. */
 export * as Secret from "./Secret.js"
 
+/** The keys every daemon's file shares (`host`, `port`, `token`, `token_file`, `log_level`, `allowed_hosts`, `allowed_origins`, `max_body_bytes`) as Schema fields. */
+export * as ServerConfig from "./ServerConfig.js"
+
 /** Serving an `HttpLayerRouter` app on Node with the `listening on http://HOST:PORT` line. */
 export * as Serve from "./Serve.js"
 

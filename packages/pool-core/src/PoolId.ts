@@ -48,6 +48,20 @@ export const PoolId = Schema.String.pipe(
 export type PoolId = typeof PoolId.Type
 
 /**
+ * A pool manager's own pool id, never node-qualified: what a `PoolSpec` names and what names files
+ * under the state directory. The same branded type as `PoolId`.
+ *
+ * @since 0.1.0
+ */
+export const LocalPoolId = Schema.String.pipe(
+  Schema.pattern(PoolIdPattern, {
+    message: () => "a pool id is 1-63 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
+  }),
+  Schema.brand("PoolId"),
+  Schema.annotations({ identifier: "LocalPoolId" })
+)
+
+/**
  * Splits a node-qualified pool id: `gpu-a/qwen` → `{ node: "gpu-a", local: "qwen" }`; an
  * unqualified id has no node.
  *

@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
-import { PoolId } from "./PoolId.js"
+import { LocalPoolId } from "./PoolId.js"
 
 /**
  * A model reference: a name or a path relative to the manager's model directory. It may not be
@@ -43,9 +43,7 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
  */
 export class PoolSpec extends Schema.Class<PoolSpec>("PoolSpec")({
   /** The pool's id on its own manager: never node-qualified (it names files in the state directory). */
-  id: PoolId.pipe(
-    Schema.filter((id) => !id.includes("/") || "a pool spec's id is its manager's own: no 'node/' prefix")
-  ),
+  id: LocalPoolId,
   engine: Schema.NonEmptyTrimmedString,
   model: ModelRef,
   slots: Schema.optionalWith(PositiveInt.pipe(Schema.lessThanOrEqualTo(1024)), { default: () => 1 }),

@@ -41,7 +41,7 @@ export * as MultiPoolManager from "./MultiPoolManager.js"
 export { PoolEvent, Snapshot, StatusChanged } from "./PoolEvent.js"
 
 /** Pool ids: branded, file-name safe strings. */
-export { PoolId, PoolIdPattern, QualifiedPoolIdPattern, splitPoolId } from "./PoolId.js"
+export { LocalPoolId, PoolId, PoolIdPattern, QualifiedPoolIdPattern, splitPoolId } from "./PoolId.js"
 
 /** The `PoolManager` service tag, the types of its operations, and `watchEvents` (a `watch` made of `events`). */
 export {

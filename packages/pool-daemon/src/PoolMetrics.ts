@@ -1,9 +1,9 @@
 /**
- * The pool metrics of `pool-managerd`, exposed at `GET /metrics` in the Prometheus text format:
+ * The pool metrics of a daemon running pools (pool-managerd, orchestratord with embedded pools), exposed at `GET /metrics` in the Prometheus text format:
  * gauges set from `PoolManager.list` at each scrape, and the restart counter and the preload
  * histogram (in seconds) moved by pool events when they happen, there at zero from the first sight
  * of a pool. Every name starts with `pool_managerd_pool_`; every series is labelled with `pool_id`
- * and `engine`. orchestratord with embedded pools exposes them under the same names.
+ * and `engine`, whichever daemon exposes them.
  *
  * @since 0.1.0
  */

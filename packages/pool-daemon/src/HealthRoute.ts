@@ -1,6 +1,6 @@
 /**
- * `GET /health` of `pool-managerd` (no authentication): the manager's version, uptime and each
- * pool's state, in snake_case JSON.
+ * `GET /health` of a served pool manager, as pool-managerd answers it (no authentication): the
+ * manager's version, uptime and each pool's state, in snake_case JSON.
  *
  * @since 0.1.0
  */

@@ -10,7 +10,7 @@ import {
   watchEvents
 } from "@llama-orch/pool-core"
 import type { PoolEvent } from "@llama-orch/pool-core"
-import { PoolMetrics } from "@llama-orch/pool-managerd"
+import { PoolMetrics } from "@llama-orch/pool-daemon"
 import { Effect, Fiber, Layer, Queue, Stream, TestClock } from "effect"
 
 const status = (poolId: string, state: PoolState, restarts = 0, slotsFree = 2) =>

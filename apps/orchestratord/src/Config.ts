@@ -17,7 +17,8 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { ConfigFile as ConfigFiles, Secret, ServerConfig } from "@llama-orch/daemon-kit"
 import { OrchestratorOptions } from "@llama-orch/orchestrator-core"
-import { type EmbeddedPoolManager, PoolId, PoolSpec } from "@llama-orch/pool-core"
+import type { PoolCluster } from "@llama-orch/pool-client"
+import { type EmbeddedPoolManager, PoolId, PoolIdPattern, PoolSpec } from "@llama-orch/pool-core"
 import { PoolsConfig } from "@llama-orch/pool-daemon"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -51,6 +52,38 @@ export const defaults = {
  */
 export const RemotePoolManager = Schema.Struct({
   url: Schema.String.pipe(Schema.pattern(/^https?:\/\/\S+$/, { message: () => "an http:// or https:// URL" })),
+  token: Schema.optional(Schema.String),
+  tokenFile: Schema.optional(Schema.NonEmptyString).pipe(Schema.fromKey("token_file"))
+})
+
+const Url = Schema.String.pipe(Schema.pattern(/^https?:\/\/\S+$/, { message: () => "an http:// or https:// URL" }))
+
+/**
+ * One node of a cluster (`pool_managers[]`): a name (the prefix of its pools' ids), its
+ * pool-managerd, and its token (`token`/`token_file`, or env `POOL_MANAGERD_TOKEN_<NAME>`, else
+ * the cluster's `POOL_MANAGERD_TOKEN`).
+ *
+ * @since 0.1.0
+ */
+export const ClusterNode = Schema.Struct({
+  name: Schema.String.pipe(Schema.pattern(PoolIdPattern, {
+    message: () => "a node name is 1-63 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
+  })),
+  url: Url,
+  token: Schema.optional(Schema.String),
+  tokenFile: Schema.optional(Schema.NonEmptyString).pipe(Schema.fromKey("token_file"))
+})
+
+/**
+ * Nodes found in DNS (`discovery`): the A/AAAA records of `dns` (a headless Service), each an
+ * address of a pool-managerd on `port`, resolved again every `interval_ms`.
+ *
+ * @since 0.1.0
+ */
+export const DiscoverySection = Schema.Struct({
+  dns: Schema.NonEmptyTrimmedString,
+  port: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 65535)), { default: () => 9200 }),
+  intervalMs: Schema.optionalWith(PositiveInt, { default: () => 5_000 }).pipe(Schema.fromKey("interval_ms")),
   token: Schema.optional(Schema.String),
   tokenFile: Schema.optional(Schema.NonEmptyString).pipe(Schema.fromKey("token_file"))
 })
@@ -94,16 +127,32 @@ export const ConfigFile = Schema.Struct({
     Schema.fromKey("queue")
   ),
   poolManager: Schema.optional(RemotePoolManager).pipe(Schema.fromKey("pool_manager")),
+  poolManagers: Schema.optional(Schema.Array(ClusterNode).pipe(Schema.minItems(1))).pipe(
+    Schema.fromKey("pool_managers")
+  ),
+  discovery: Schema.optional(DiscoverySection),
   ...PoolsConfig.fields
 }).pipe(
-  Schema.filter((c) =>
-    c.poolManager !== undefined && (c.pools.length > 0 || c.profiles.length > 0)
-      ? {
+  Schema.filter((c) => {
+    const cluster = c.poolManagers !== undefined || c.discovery !== undefined
+    if (c.poolManager !== undefined && cluster) {
+      return {
         path: ["pool_manager"],
-        message: "set either pool_manager (remote) or engines and pools (embedded), not both"
+        message: "set either pool_manager (one node) or pool_managers/discovery (a cluster), not both"
       }
-      : true
-  ),
+    }
+    if ((c.poolManager !== undefined || cluster) && (c.pools.length > 0 || c.profiles.length > 0)) {
+      return {
+        path: [
+          c.poolManager !== undefined ? "pool_manager" : c.poolManagers !== undefined ? "pool_managers" : "discovery"
+        ],
+        message: "set either remote pool managers or engines and pools (embedded), not both"
+      }
+    }
+    const names = (c.poolManagers ?? []).map((n) => n.name)
+    const twice = names.find((name, i) => names.indexOf(name) !== i)
+    return twice === undefined ? true : { path: ["pool_managers"], message: `node ${twice} is named twice` }
+  }),
   Schema.filter(PoolsConfig.checkReferences)
 )
 
@@ -144,6 +193,7 @@ export const defaultStateDir = (path: Path.Path): string => {
  */
 export type PoolsMode =
   | { readonly _tag: "Remote"; readonly url: string; readonly token: Option.Option<Redacted.Redacted<string>> }
+  | { readonly _tag: "Cluster"; readonly options: PoolCluster.Options }
   | { readonly _tag: "Embedded"; readonly options: EmbeddedPoolManager.EmbeddedOptions }
 
 /**
@@ -178,6 +228,47 @@ export interface Settings {
   readonly pools: PoolsMode
 }
 
+/** A node's env variable: `POOL_MANAGERD_TOKEN_GPU_A` for node `gpu-a`. */
+const nodeTokenEnv = (name: string): string =>
+  `${defaults.poolManagerTokenEnv}_${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`
+
+/** The cluster's nodes and discovery with their tokens resolved. */
+const clusterOptions = (config: ConfigFile, source: string) =>
+  Effect.gen(function*() {
+    // the cluster's own token: what a node without one of its own, and discovered nodes, use
+    const shared = yield* Secret.resolveSecret({
+      key: "discovery.token",
+      env: defaults.poolManagerTokenEnv,
+      credential: defaults.poolManagerTokenCredential,
+      value: config.discovery?.token,
+      file: config.discovery?.tokenFile,
+      source
+    })
+    const nodes = yield* Effect.forEach(config.poolManagers ?? [], (node, i) =>
+      Effect.map(
+        Secret.resolveSecret({
+          key: `pool_managers.${i}.token`,
+          env: nodeTokenEnv(node.name),
+          value: node.token,
+          file: node.tokenFile,
+          source
+        }),
+        (own) => ({ name: node.name, url: node.url, token: Option.getOrUndefined(Option.orElse(own, () => shared)) })
+      ))
+    const discovery = config.discovery
+    return {
+      nodes,
+      ...(discovery === undefined ? {} : {
+        discovery: {
+          dns: discovery.dns,
+          port: discovery.port,
+          intervalMs: discovery.intervalMs,
+          token: Option.getOrUndefined(shared)
+        }
+      })
+    } satisfies PoolCluster.Options
+  })
+
 const poolsMode = (config: ConfigFile, source: string) =>
   Effect.gen(function*() {
     if (config.poolManager !== undefined) {
@@ -190,6 +281,9 @@ const poolsMode = (config: ConfigFile, source: string) =>
         source
       })
       return { _tag: "Remote", url: config.poolManager.url, token } as const
+    }
+    if (config.poolManagers !== undefined || config.discovery !== undefined) {
+      return { _tag: "Cluster", options: yield* clusterOptions(config, source) } as const
     }
     const path = yield* Path.Path
     const declared = config.pools.length > 0 ? config : { ...config, ...mockPool() }

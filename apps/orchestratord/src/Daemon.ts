@@ -58,15 +58,25 @@ export const layer = (
     BindSafety.ensureBindAllowed(settings.host, settings.token, tokenHint),
     RequestGuard.ensureOriginsAllowed(settings.allowedOrigins, settings.token, tokenHint)
   ))
-  const remote = settings.pools._tag === "Remote" ? settings.pools.url : undefined
+  const pools = settings.pools
   const started = Layer.effectDiscard(
-    Effect.logInfo(
-      remote === undefined
-        ? "Starting orchestratord with embedded pools."
-        : "Starting orchestratord against a remote pool manager."
-    ).pipe(Effect.annotateLogs({ pool_manager: remote ?? "embedded" }))
+    pools._tag === "Remote"
+      ? Effect.logInfo("Starting orchestratord against a remote pool manager.").pipe(
+        Effect.annotateLogs({ pool_manager: pools.url })
+      )
+      : pools._tag === "Cluster"
+      ? Effect.logInfo("Starting orchestratord over a cluster of pool managers.").pipe(
+        Effect.annotateLogs({
+          pool_manager: "cluster",
+          nodes: (pools.options.nodes ?? []).map((n) => n.name).join(","),
+          ...(pools.options.discovery === undefined ? {} : { discovery: pools.options.discovery.dns })
+        })
+      )
+      : Effect.logInfo("Starting orchestratord with embedded pools.").pipe(
+        Effect.annotateLogs({ pool_manager: "embedded" })
+      )
   )
-  return Serve.layer(routes({ poolMetrics: remote === undefined }), { host: settings.host, port: settings.port })
+  return Serve.layer(routes({ poolMetrics: pools._tag === "Embedded" }), { host: settings.host, port: settings.port })
     .pipe(
       Layer.provide(core),
       Layer.provide(server),

@@ -81,7 +81,18 @@ export class PoolSummary extends Schema.Class<PoolSummary>("PoolSummary")({
   generation: Schema.Int,
   restarts: Schema.Int,
   metrics: PoolCounters,
-  lastError: Schema.optional(PoolLastError).pipe(key("last_error"))
+  lastError: Schema.optional(PoolLastError).pipe(key("last_error")),
+  /** The node (pool-managerd) of a cluster the pool runs on. */
+  node: Schema.optional(Schema.String),
+  /** Whether that node answers: `unreachable` pools take no task until it does. */
+  nodeState: Schema.optional(Schema.Literal("reachable", "unreachable")).pipe(key("node_state")),
+  /** An engine loading for the pool, with its progress. */
+  loading: Schema.optional(Schema.Struct({
+    elapsedMs: Schema.propertySignature(Schema.Int).pipe(key("elapsed_ms")),
+    expectedMs: Schema.optional(Schema.Int).pipe(key("expected_ms")),
+    fraction: Schema.optional(Schema.Number),
+    progress: Schema.optional(Schema.String)
+  }))
 }) {}
 
 /**

@@ -50,7 +50,15 @@ export const toSummary = (status: PoolStatus, queueDepth: number): PoolSummary =
     generation: status.generation,
     restarts: status.restarts,
     metrics: counters(status, queueDepth),
-    lastError: lastError(status.lastError)
+    lastError: lastError(status.lastError),
+    node: status.node,
+    nodeState: status.nodeState,
+    loading: status.loading === undefined ? undefined : {
+      elapsedMs: status.loading.elapsedMs,
+      expectedMs: status.loading.expectedMs,
+      fraction: status.loading.fraction,
+      progress: status.loading.progress
+    }
   })
 
 /** What a pool offers, for the capabilities. */

@@ -1,0 +1,160 @@
+/**
+ * orchestratord over three pool-managerd processes (one pool each, mock engines), named in its
+ * configuration: pool ids qualified by node, tasks spread by load, a node killed with SIGKILL during
+ * a burst (every accepted task still ends exactly once: not yet started ones elsewhere, in-flight ones
+ * with WORKER_RESET), its pools unreachable at once, and the node back by itself when it restarts.
+ */
+import { FileSystem } from "@effect/platform"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { expect, it } from "@effect/vitest"
+import { SpawnDaemon } from "@llama-orch/daemon-kit"
+import { Effect, Exit, Schedule, Scope } from "effect"
+import { fileURLToPath } from "node:url"
+import { readSse } from "./fixtures/sse.js"
+
+const root = fileURLToPath(new URL("../../..", import.meta.url))
+const orchestratord = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
+const poolManagerd = fileURLToPath(new URL("../../pool-managerd/src/bin.ts", import.meta.url))
+const env = { POOL_MANAGERD_TOKEN: "cluster-secret" }
+
+const json = (url: string, init?: RequestInit) =>
+  Effect.promise(async (): Promise<{ status: number; body: unknown }> => {
+    const response = await fetch(url, init)
+    const text = await response.text()
+    return { status: response.status, body: text === "" ? undefined : JSON.parse(text) }
+  })
+
+interface Pool {
+  readonly pool_id: string
+  readonly node?: string
+  readonly node_state?: string
+  readonly state: string
+}
+
+const pools = (url: string) =>
+  Effect.map(json(`${url}/v2/pools`), (r) => (r.body as { pools: ReadonlyArray<Pool> }).pools)
+
+const until = (url: string, expected: ReadonlyArray<string>) =>
+  pools(url).pipe(
+    Effect.map((all) => all.map((p) => `${p.pool_id} ${p.node_state} ${p.state}`)),
+    Effect.filterOrFail((seen) => JSON.stringify(seen) === JSON.stringify(expected)),
+    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("90 seconds"))),
+    Effect.orDie
+  )
+
+/** Submits a task and reads its whole event stream: the pools it ran on and how it ended. */
+const runTask = (url: string) =>
+  Effect.gen(function*() {
+    const accepted = yield* json(`${url}/v2/tasks`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model_ref: "m", prompt: "hi", max_tokens: 30 })
+    })
+    expect(accepted.status).toBe(202)
+    const taskId = String((accepted.body as { task_id: string }).task_id)
+    const { events } = yield* Effect.promise(() => fetch(`${url}/v2/tasks/${taskId}/events`).then(readSse))
+    const terminal = events.filter((e) => e.event === "end" || e.event === "failed")
+    const placed = events.flatMap((e) => {
+      if (e.event !== "metrics") return []
+      const poolId = (JSON.parse(e.data) as { pool_id?: string }).pool_id
+      return poolId === undefined ? [] : [poolId]
+    })
+    return {
+      terminal: terminal.map((e) => e.event === "end" ? "end" : (JSON.parse(e.data) as { code: string }).code),
+      placed,
+      requeued: events.some((e) => e.event === "requeued")
+    }
+  })
+
+it.live(
+  "orchestratord over three pool-managerds: qualified pools, spread, SIGKILL, rejoin",
+  () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "cluster-" })
+      const node = (name: string, port: number) =>
+        Effect.gen(function*() {
+          const config = `${dir}/${name}.yaml`
+          yield* fs.writeFileString(
+            config,
+            [
+              `state_dir: ${JSON.stringify(`${dir}/${name}-state`)}`,
+              "shutdown_deadline_ms: 2000",
+              "stop_grace_ms: 2000",
+              "engines: [{ name: mock, mock: true, args: [\"--tps\", \"40\"] }]",
+              "pools: [{ id: p, engine: mock, model: m, slots: 2 }]"
+            ].join("\n")
+          )
+          return yield* SpawnDaemon.spawnDaemon({
+            entry: poolManagerd,
+            args: ["--config", config, "--port", String(port)],
+            env,
+            cwd: root,
+            startTimeout: "90 seconds"
+          })
+        })
+      const a = yield* node("a", 0)
+      const c = yield* node("c", 0)
+      const scopeB = yield* Scope.make()
+      const b = yield* node("b", 0).pipe(Scope.extend(scopeB))
+      const portB = Number(new URL(b.url).port)
+      yield* fs.writeFileString(
+        `${dir}/orch.yaml`,
+        [
+          "pool_managers:",
+          `  - { name: a, url: "${a.url}" }`,
+          `  - { name: b, url: "${b.url}" }`,
+          `  - { name: c, url: "${c.url}" }`
+        ].join("\n")
+      )
+      const orch = yield* SpawnDaemon.spawnDaemon({
+        entry: orchestratord,
+        args: ["--config", `${dir}/orch.yaml`, "--port", "0"],
+        env,
+        cwd: root,
+        startTimeout: "90 seconds"
+      })
+      yield* until(orch.url, ["a/p reachable Ready", "b/p reachable Ready", "c/p reachable Ready"])
+      const listed = yield* pools(orch.url)
+      expect(listed.map((p) => p.node)).toEqual(["a", "b", "c"])
+
+      // a burst of tasks spreads over the nodes; b dies while they run
+      const burst = yield* Effect.forEach(Array.from({ length: 12 }), () => runTask(orch.url), {
+        concurrency: "unbounded"
+      }).pipe(Effect.fork)
+      yield* pools(orch.url).pipe(
+        Effect.filterOrFail((all) => all.every((p) => p.state === "Ready")),
+        Effect.zipRight(Effect.promise(() => fetch(`${orch.url}/metrics`).then((r) => r.text()))),
+        Effect.filterOrFail((text) => /orchestratord_tasks_started_total\{[^}]*pool_id="b\/p"[^}]*\} [1-9]/.test(text)),
+        Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("30 seconds"))),
+        Effect.orDie
+      )
+      yield* b.signal("SIGKILL")
+      const results = yield* Effect.fromFiber(burst)
+      // every accepted task ended exactly once
+      for (const r of results) expect(r.terminal).toHaveLength(1)
+      const nodesUsed = new Set(results.flatMap((r) => r.placed.map((p) => p.split("/")[0])))
+      expect(nodesUsed.size).toBeGreaterThanOrEqual(2)
+      // the ones cut on b end with WORKER_RESET (after tokens) or ran again elsewhere (before any)
+      for (const r of results) {
+        if (r.terminal[0] !== "end") expect(r.terminal[0]).toBe("WORKER_RESET")
+        if (r.requeued) expect(r.placed.at(-1)?.startsWith("b/")).toBe(false)
+      }
+      yield* until(orch.url, ["a/p reachable Ready", "b/p unreachable Ready", "c/p reachable Ready"])
+      // work goes on on the others
+      const after = yield* runTask(orch.url)
+      expect(after.terminal).toEqual(["end"])
+      expect(after.placed.at(-1)?.startsWith("b/")).toBe(false)
+
+      // b comes back on its address and rejoins by itself
+      yield* Scope.close(scopeB, Exit.void)
+      yield* node("b", portB)
+      yield* until(orch.url, ["a/p reachable Ready", "b/p reachable Ready", "c/p reachable Ready"])
+      const backOn = yield* Effect.forEach(Array.from({ length: 6 }), () => runTask(orch.url), {
+        concurrency: "unbounded"
+      })
+      expect(backOn.every((r) => r.terminal[0] === "end")).toBe(true)
+      expect(backOn.some((r) => r.placed.at(-1) === "b/p")).toBe(true)
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)),
+  240_000
+)

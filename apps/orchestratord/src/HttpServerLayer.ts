@@ -11,13 +11,15 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { RequestGuard } from "@llama-orch/daemon-kit"
 import * as PrometheusMetrics from "@llama-orch/daemon-kit/PrometheusMetrics"
-import { PoolAuth } from "@llama-orch/pool-core"
+import { OrchestratorMetrics } from "@llama-orch/orchestrator-core"
+import { PoolAuth, PoolManager } from "@llama-orch/pool-core"
 import { PoolMetrics } from "@llama-orch/pool-daemon"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { randomUUID } from "node:crypto"
 import { OrchestratorApi } from "./Api.js"
@@ -121,6 +123,20 @@ export const GlobalMiddleware = HttpLayerRouter.middleware(
   { global: true }
 )
 
+/** Over a cluster: whether each node answers (`orchestratord_pool_manager_up{node}`), from its pools' statuses. */
+const nodeGauges = Effect.gen(function*() {
+  const pools = yield* PoolManager
+  const statuses = yield* pools.list.pipe(Effect.orElseSucceed(() => []))
+  const up = new Map<string, boolean>()
+  for (const status of statuses) {
+    if (status.node === undefined) continue
+    up.set(status.node, (up.get(status.node) ?? false) || status.nodeState !== "unreachable")
+  }
+  for (const [node, reachable] of up) {
+    yield* Metric.set(Metric.tagged(OrchestratorMetrics.poolManagerUp, "node", node), reachable ? 1 : 0)
+  }
+})
+
 /**
  * Every route of orchestratord. With `poolMetrics` (pools embedded in this process), `/metrics`
  * also reports the pools with pool-managerd's gauges and counters; against a remote pool-managerd
@@ -133,6 +149,6 @@ export const routes = (options: { readonly poolMetrics: boolean }) =>
     HttpLayerRouter.addHttpApi(OrchestratorApi, { openapiPath: "/openapi.json" }).pipe(
       Layer.provide([TasksLive, PoolsLive, MetaLive, OpenAiLive])
     ),
-    options.poolMetrics ? PoolMetrics.layer : PrometheusMetrics.route(),
+    options.poolMetrics ? PoolMetrics.layer : PrometheusMetrics.route({ beforeScrape: nodeGauges }),
     GlobalMiddleware
   )

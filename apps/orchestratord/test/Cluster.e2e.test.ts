@@ -141,6 +141,9 @@ it.live(
         if (r.requeued) expect(r.placed.at(-1)?.startsWith("b/")).toBe(false)
       }
       yield* until(orch.url, ["a/p reachable Ready", "b/p unreachable Ready", "c/p reachable Ready"])
+      const metrics = yield* Effect.promise(() => fetch(`${orch.url}/metrics`).then((r) => r.text()))
+      expect(metrics).toMatch(/^orchestratord_pool_manager_up\{node="b"\} 0$/m)
+      expect(metrics).toMatch(/^orchestratord_pool_manager_up\{node="a"\} 1$/m)
       // work goes on on the others
       const after = yield* runTask(orch.url)
       expect(after.terminal).toEqual(["end"])

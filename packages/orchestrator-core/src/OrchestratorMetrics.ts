@@ -111,6 +111,16 @@ export const latencyDecode = Metric.histogram(
 )
 
 /**
+ * Whether each node (pool-managerd) of a cluster answers (label `node`), set when `/metrics` is read.
+ *
+ * @since 0.1.0
+ */
+export const poolManagerUp = Metric.gauge("orchestratord_pool_manager_up", {
+  description:
+    "Whether a node (pool-managerd) of the cluster answers: 1 reachable, 0 unreachable (its pools take no task)"
+})
+
+/**
  * Full-queue events: a refusal or an eviction (label `policy`).
  *
  * @since 0.1.0

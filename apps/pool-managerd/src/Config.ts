@@ -7,7 +7,7 @@
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import { ConfigFile, RequestGuard, Secret } from "@llama-orch/daemon-kit"
-import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
+import { mockEngineProfile } from "@llama-orch/mock-engine"
 import { EmbeddedPoolManager, EngineProfile, PoolSpec, RemotePolicy, RpcHttpGuard } from "@llama-orch/pool-core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -152,28 +152,30 @@ export interface Settings {
 const toProfile = (entry: typeof EngineEntry.Type, index: number, source: string) =>
   Effect.gen(function*() {
     const path = `engines.${index}`
-    if (entry.mock && entry.command !== undefined) {
+    if (entry.command === undefined) {
+      if (!entry.mock) return yield* ConfigFile.configError(source, `${path}.command`, "is missing (or set mock: true)")
+      return mockEngineProfile({
+        name: entry.name,
+        protocol: entry.protocol,
+        args: entry.args,
+        env: entry.env,
+        healthPath: entry.health_path,
+        versionArgs: entry.version_args
+      })
+    }
+    if (entry.mock) {
       return yield* ConfigFile.configError(
         source,
         `${path}.command`,
         "a mock engine has no command (remove mock or command)"
       )
     }
-    if (!entry.mock && entry.command === undefined) {
-      return yield* ConfigFile.configError(source, `${path}.command`, "is missing (or set mock: true)")
-    }
-    const mock = mockEngineCommand()
     return EngineProfile.make({
       name: entry.name,
       protocol: entry.protocol,
-      command: entry.command ?? mock.command,
-      args: entry.mock ? [...mock.args, ...mockEngineProfileArgs, ...entry.args] : entry.args,
-      // the mock engine, like llama-server, reads its API key from LLAMA_API_KEY: out of the process list
-      ...(entry.mock
-        ? { env: { LLAMA_API_KEY: "{api_key}", ...entry.env } }
-        : entry.env === undefined
-        ? {}
-        : { env: entry.env }),
+      command: entry.command,
+      args: entry.args,
+      ...(entry.env === undefined ? {} : { env: entry.env }),
       healthPath: entry.health_path ?? "/health",
       ...(entry.version_args === undefined ? {} : { versionArgs: entry.version_args })
     })

@@ -91,6 +91,9 @@ describe("pool-managerd configuration", () => {
         "--load-ms",
         "10"
       ])
+      // the profile is mock-engine's own: its API key variable and its version command
+      expect(profile?.env).toEqual({ LLAMA_API_KEY: "{api_key}" })
+      expect(profile?.versionArgs?.at(-1)).toBe("--version")
     }).pipe(env({})))
 
   it.effect("names the bad field for every kind of mistake", () =>

@@ -124,6 +124,17 @@ export interface ControlService {
     poolId: PoolId,
     lastError: ScriptedFailure | typeof ScriptedFailure.Encoded
   ) => Effect.Effect<PoolStatus, PoolNotFound>
+  /**
+   * The pool's engine crashed and the supervisor restarts it: `Backoff` with `lastError`,
+   * `nextRestartAt` and the engine's leases invalidated; after `restartAfterMs` (default 1 000) on the
+   * clock `Starting`, and after `startupMs` `Ready` again with `restarts + 1` (or `Failed`, on a
+   * failing model). An operation or another control call before then cancels the restart.
+   */
+  readonly crash: (
+    poolId: PoolId,
+    lastError: ScriptedFailure | typeof ScriptedFailure.Encoded,
+    restartAfterMs?: number
+  ) => Effect.Effect<PoolStatus, PoolNotFound>
   /** From now on, starts of `model` fail (`true`) or succeed (`false`), as `failingModels`. */
   readonly failStarts: (model: string, fails: boolean) => Effect.Effect<void>
 }

@@ -9,6 +9,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import * as FiberMap from "effect/FiberMap"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { EngineProfile } from "../EngineProfile.js"
@@ -29,12 +30,14 @@ import { Changes } from "./changes.js"
 import { current, update } from "./context.js"
 import { feedOf, statusesOf } from "./feed.js"
 import {
+  cancelRestart,
   drain,
   type MemoryContext,
   type MemoryPool,
   preload,
   promote,
   reload,
+  restartAfter,
   shutdown,
   withoutEngine
 } from "./inMemoryOperations.js"
@@ -54,7 +57,8 @@ export const makeInMemoryPoolManager = (options: InMemoryOptions) =>
       changes: new Changes(),
       options,
       failing: new Set(options.failingModels),
-      state: { closing: false }
+      state: { closing: false },
+      restarts: yield* FiberMap.make<PoolId>()
     }
     const startedAt = yield* Clock.currentTimeMillis
     const statusesNow = () =>
@@ -169,10 +173,32 @@ export const makeInMemoryPoolManager = (options: InMemoryOptions) =>
       })
     }
 
+    /** The engine failed now: no engine, `lastError`, in `state` (with `nextRestartAt` when a restart follows). */
+    const engineFailed = (
+      pool: MemoryPool,
+      input: ScriptedFailure | typeof ScriptedFailure.Encoded,
+      state: "Failed" | "Backoff",
+      restartAfterMs: number
+    ) =>
+      Effect.gen(function*() {
+        const failure = input instanceof ScriptedFailure
+          ? input
+          : yield* Schema.decode(ScriptedFailure)(input).pipe(Effect.orDie)
+        const now = yield* Clock.currentTimeMillis
+        yield* update(ctx, pool, state === "Failed" ? "engine-failed" : "engine-exited", (data) => ({
+          ...withoutEngine(data),
+          state,
+          lastError: lastErrorOf(failure.kind, failure.message, now, failure),
+          nextRestartAt: state === "Backoff" ? now + restartAfterMs : undefined
+        }))
+        return statusOf(pool)
+      })
+
     const control: ControlService = {
       setState: (poolId, state) =>
         Effect.flatMap(find(poolId), (pool) =>
           Effect.gen(function*() {
+            yield* cancelRestart(ctx, pool)
             const data = yield* current(pool)
             if (state === "Ready" && data.handoff === undefined) yield* promote(ctx, pool, data.model, "set-state")
             else {
@@ -186,19 +212,16 @@ export const makeInMemoryPoolManager = (options: InMemoryOptions) =>
             return statusOf(pool)
           })),
       fail: (poolId, input) =>
-        Effect.gen(function*() {
-          const pool = yield* find(poolId)
-          const failure = input instanceof ScriptedFailure
-            ? input
-            : yield* Schema.decode(ScriptedFailure)(input).pipe(Effect.orDie)
-          const now = yield* Clock.currentTimeMillis
-          yield* update(ctx, pool, "engine-failed", (data) => ({
-            ...withoutEngine(data),
-            state: "Failed",
-            lastError: lastErrorOf(failure.kind, failure.message, now, failure)
-          }))
-          return statusOf(pool)
-        }),
+        Effect.flatMap(
+          find(poolId),
+          (pool) => Effect.zipRight(cancelRestart(ctx, pool), engineFailed(pool, input, "Failed", 0))
+        ),
+      crash: (poolId, input, restartAfterMs = 1_000) =>
+        Effect.flatMap(find(poolId), (pool) =>
+          Effect.tap(
+            engineFailed(pool, input, "Backoff", restartAfterMs),
+            () => FiberMap.run(ctx.restarts, pool.id, restartAfter(ctx, pool, restartAfterMs))
+          )),
       failStarts: (model, fails) =>
         Effect.sync(() => {
           if (fails) ctx.failing.add(model)

@@ -8,10 +8,12 @@ import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberMap from "effect/FiberMap"
 import * as HashMap from "effect/HashMap"
 import * as Scope from "effect/Scope"
 import type { InMemoryOptions } from "../InMemoryPoolManager.js"
 import { PreloadFailed, ReloadFailed } from "../PoolErrors.js"
+import type { PoolId } from "../PoolId.js"
 import { DrainOutcome, type ReloadOptions, ReloadOutcome } from "../PoolManager.js"
 import { Handoff } from "../PoolStatus.js"
 import { current, type PoolCell, type Publisher, update } from "./context.js"
@@ -33,7 +35,13 @@ export interface MemoryContext extends Publisher {
   readonly failing: Set<string>
   /** Set when the manager's scope starts closing: no new pools, no new engines. */
   readonly state: { closing: boolean }
+  /** The pending restart of each crashed pool (see `restartAfter`). */
+  readonly restarts: FiberMap.FiberMap<PoolId>
 }
+
+/** Cancels the pool's pending restart, as the embedded manager stops its supervisor. */
+export const cancelRestart = (ctx: MemoryContext, pool: MemoryPool): Effect.Effect<void> =>
+  FiberMap.remove(ctx.restarts, pool.id)
 
 const noLeasesLeft = { forceStopped: false, leasesAtDeadline: 0 }
 
@@ -56,8 +64,8 @@ const start = (ctx: MemoryContext, pool: MemoryPool, model: string, instant = fa
     })
   })
 
-/** Makes a started engine on `model` the pool's engine: generation + 1, a new handoff, Ready. */
-export const promote = (ctx: MemoryContext, pool: MemoryPool, model: string, reason: string) =>
+/** Makes a started engine on `model` the pool's engine: generation + 1, a new handoff, Ready (`restarted`: restarts + 1). */
+export const promote = (ctx: MemoryContext, pool: MemoryPool, model: string, reason: string, restarted = false) =>
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const generation = (yield* current(pool)).generation + 1
@@ -83,6 +91,7 @@ export const promote = (ctx: MemoryContext, pool: MemoryPool, model: string, rea
       draining: false,
       generation,
       handoff,
+      restarts: data.restarts + (restarted ? 1 : 0),
       nextRestartAt: undefined,
       readySince: now,
       engineVersion: ctx.options.engineVersion
@@ -123,6 +132,7 @@ export const preload = (ctx: MemoryContext, pool: MemoryPool, instant = false) =
         reason: `the pool is ${data.state} and cannot be started now`
       })
     }
+    yield* cancelRestart(ctx, pool)
     if (plan === "reset-and-start") {
       yield* update(ctx, pool, "circuit-reset", (d) => ({ ...d, history: emptyHistory }))
     }
@@ -173,11 +183,14 @@ export const drain = (ctx: MemoryContext, pool: MemoryPool, deadlineMs: number) 
       ? yield* drainServing(ctx, pool, data, deadlineMs, "drained")
       : plan === "cancel"
       ? yield* Effect.as(
-        update(
-          ctx,
-          pool,
-          "stopped",
-          (d) => ({ ...d, state: advance(d.state, LifecycleEvent.Stopped()), nextRestartAt: undefined })
+        Effect.zipRight(
+          cancelRestart(ctx, pool),
+          update(
+            ctx,
+            pool,
+            "stopped",
+            (d) => ({ ...d, state: advance(d.state, LifecycleEvent.Stopped()), nextRestartAt: undefined })
+          )
         ),
         noLeasesLeft
       )
@@ -209,6 +222,7 @@ export const reload = (ctx: MemoryContext, pool: MemoryPool, reloadOptions: Relo
 
     if (data.state !== "Ready" || data.handoff === undefined) {
       // nothing serves: a reload is an explicit start on the new model
+      yield* cancelRestart(ctx, pool)
       yield* update(ctx, pool, "circuit-reset", (d) => ({ ...d, history: emptyHistory }))
       yield* markStarting(ctx, pool, "reload-starting", toModel)
       yield* start(ctx, pool, toModel).pipe(
@@ -255,10 +269,27 @@ export const reload = (ctx: MemoryContext, pool: MemoryPool, reloadOptions: Relo
 /** Ends a pool: its operations are interrupted, its engine and leases are gone. */
 export const shutdown = (ctx: MemoryContext, pool: MemoryPool) =>
   Effect.zipRight(
-    Scope.close(pool.scope, Exit.void),
+    Effect.zipRight(cancelRestart(ctx, pool), Scope.close(pool.scope, Exit.void)),
     update(ctx, pool, "shut-down", (d) => ({
       ...withoutEngine(d),
       state: d.state === "Registered" ? d.state : advance(d.state, LifecycleEvent.Stopped()),
       leases: HashMap.empty()
+    }))
+  )
+
+/**
+ * The supervisor's restart of a crashed engine (the pool is in Backoff): after `delayMs` on the
+ * clock, Starting; after `startupMs`, Ready with `restarts + 1`, or Failed on a failing model.
+ */
+export const restartAfter = (ctx: MemoryContext, pool: MemoryPool, delayMs: number): Effect.Effect<void> =>
+  Effect.zipRight(
+    Effect.sleep(delayMs),
+    pool.lock.withPermits(1)(Effect.gen(function*() {
+      const data = yield* current(pool)
+      if (data.state !== "Backoff") return
+      yield* markStarting(ctx, pool, "restarting", data.model)
+      const started = yield* Effect.either(start(ctx, pool, data.model))
+      if (started._tag === "Left") return yield* startFailed(ctx, pool, started.left)
+      yield* promote(ctx, pool, data.model, "restarted", true)
     }))
   )

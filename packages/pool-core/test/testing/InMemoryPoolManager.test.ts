@@ -150,6 +150,36 @@ describe("InMemoryPoolManager", () => {
       })
     ))
 
+  it.effect("crash(poolId, lastError) goes to Backoff, restarts on the clock with restarts + 1; a drain cancels it", () =>
+    withPools(
+      { pools: [spec("p1", { preload: true })], startupMs: 200 },
+      Effect.gen(function*() {
+        const manager = yield* PoolManager
+        const control = yield* InMemoryPoolManager.Control
+        const recorded = yield* recordEvents
+        const crashed = yield* control.crash(p1, { message: "exited with code 3", exitCode: 3 }, 1_000)
+        expect(crashed).toMatchObject({
+          state: "Backoff",
+          restarts: 0,
+          lastError: { kind: "EngineExited", exitCode: 3 }
+        })
+        expect(crashed.nextRestartAt?.epochMillis).toBe(1_000)
+        yield* TestClock.adjust(1_000)
+        expect((yield* manager.status(p1)).state).toBe("Starting")
+        yield* TestClock.adjust(200)
+        expect(yield* manager.status(p1)).toMatchObject({ state: "Ready", restarts: 1, generation: 2 })
+        expect(recorded.changes()).toEqual([
+          "engine-exited:Backoff:0",
+          "restarting:Starting:0",
+          "restarted:Ready:0"
+        ])
+        yield* control.crash(p1, { message: "again" })
+        yield* manager.drain(p1, new DrainOptions({ deadlineMs: 0 }))
+        yield* TestClock.adjust(5_000)
+        expect(yield* manager.status(p1)).toMatchObject({ state: "Stopped", restarts: 1 })
+      })
+    ))
+
   it.effect("events: a Snapshot first, then every change in order, as watch and the stream both see it", () =>
     withPools(
       {},

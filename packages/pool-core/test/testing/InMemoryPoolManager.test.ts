@@ -7,6 +7,7 @@ import { Chunk, Deferred, Effect, Exit, Fiber, Layer, Option, Scope, Stream, Tes
 import {
   DrainOptions,
   EngineNotAllowed,
+  EngineProfile,
   PoolAlreadyExists,
   PoolDraining,
   type PoolEvent,
@@ -98,7 +99,8 @@ describe("InMemoryPoolManager", () => {
 
   it.effect("answers the real manager's errors: PoolNotFound, PoolUnready, PoolDraining, EngineNotAllowed, PoolAlreadyExists", () =>
     withPools(
-      { engines: [{ name: "mock" }, { name: "vllm", protocol: "openai" }] },
+      // an EngineProfile is an engine too: the embedded and the in-memory layer can share profiles
+      { engines: [{ name: "mock" }, EngineProfile.make({ name: "vllm", protocol: "openai", command: "vllm" })] },
       Effect.gen(function*() {
         const manager = yield* PoolManager
         const control = yield* InMemoryPoolManager.Control

@@ -6,7 +6,8 @@ import {
   PoolManager,
   type PoolManagerService,
   PoolSpec,
-  PoolStatus
+  PoolStatus,
+  watchEvents
 } from "@llama-orch/pool-core"
 import { InMemoryPoolManager } from "@llama-orch/pool-core/testing"
 import { Effect, Layer, Schema } from "effect"
@@ -51,7 +52,7 @@ export interface LeaseCounters {
  * The pool manager of the orchestrator tests: pool-core's in-memory `PoolManager` with `pools`
  * registered in their states (Ready ones with an engine at `http://engine.test`). `override`
  * replaces operations with what no manager does on its own — an unreachable remote manager, a list
- * that waits for the test — which the test kit rightly has no switch for.
+ * that waits for the test, a load in progress — which the test kit rightly has no switch for.
  */
 export const testPoolManager = (
   pools: ReadonlyArray<PoolStatus>,
@@ -86,7 +87,9 @@ export const testPoolManager = (
         else count(event.status)
       }))
       yield* Effect.yieldNow()
-      return { ...manager, ...override }
+      // a replaced `events` (a feed the test writes, one that is down) is what `watch` follows too
+      const watch = override.events === undefined ? manager.watch : watchEvents(override.events)
+      return { ...manager, watch, ...override }
     })
   )
   return { layer, counters }

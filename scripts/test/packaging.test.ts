@@ -36,6 +36,9 @@ const consumerPeers = [
   "@effect/opentelemetry",
   "@opentelemetry/exporter-prometheus",
   "openai",
+  // the optional peers of @llama-orch/pool-core/testing, which the README's test example uses
+  "@effect/vitest",
+  "vitest",
   "typescript",
   "@types/node"
 ]

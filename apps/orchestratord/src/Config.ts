@@ -142,12 +142,12 @@ export const ConfigFile = Schema.Struct({
       }
     }
     if ((c.poolManager !== undefined || cluster) && (c.pools.length > 0 || c.profiles.length > 0)) {
-      return {
-        path: [
-          c.poolManager !== undefined ? "pool_manager" : c.poolManagers !== undefined ? "pool_managers" : "discovery"
-        ],
-        message: "set either remote pool managers or engines and pools (embedded), not both"
-      }
+      const key = c.poolManager !== undefined
+        ? "pool_manager"
+        : c.poolManagers !== undefined
+        ? "pool_managers"
+        : "discovery"
+      return { path: [key], message: `set either ${key} (remote) or engines and pools (embedded), not both` }
     }
     const names = (c.poolManagers ?? []).map((n) => n.name)
     const twice = names.find((name, i) => names.indexOf(name) !== i)

@@ -31,7 +31,7 @@ const embedded = (settings: Config.Settings) =>
   settings.pools._tag === "Embedded" ? settings.pools.options : expect.unreachable("the pools are remote")
 
 const allKeys =
-  `"host" | "port" | "token" | "token_file" | "log_level" | "allowed_hosts" | "allowed_origins" | "max_body_bytes" | "heartbeat_ms" | "openai_default_max_tokens" | "queue" | "pool_manager" | "state_dir" | "model_dir" | "engine_host" | "shutdown_deadline_ms" | "stop_grace_ms" | "startup_timeout_ms" | "probe_timeout_ms" | "liveness" | "restart" | "engines" | "pools"`
+  `"host" | "port" | "token" | "token_file" | "log_level" | "allowed_hosts" | "allowed_origins" | "max_body_bytes" | "heartbeat_ms" | "openai_default_max_tokens" | "queue" | "pool_manager" | "pool_managers" | "discovery" | "state_dir" | "model_dir" | "engine_host" | "shutdown_deadline_ms" | "stop_grace_ms" | "startup_timeout_ms" | "probe_timeout_ms" | "liveness" | "restart" | "engines" | "pools"`
 
 /** orchestratord's own keys and what is wrong with them, word for word (pool-daemon checks the engines and pools). */
 const mistakes: ReadonlyArray<readonly [unknown, ReadonlyArray<string>]> = [
@@ -81,6 +81,21 @@ const mistakes: ReadonlyArray<readonly [unknown, ReadonlyArray<string>]> = [
   ]],
   [{ pool_manager: { url: "http://x" }, engines: [{ name: "e", command: "x" }] }, [
     "pool_manager: set either pool_manager (remote) or engines and pools (embedded), not both"
+  ]],
+  [{ pool_managers: [{ name: "a", url: "http://x" }], pools: [{ id: "p", engine: "e", model: "m" }] }, [
+    "pool_managers: set either pool_managers (remote) or engines and pools (embedded), not both"
+  ]],
+  [{ pool_manager: { url: "http://x" }, discovery: { dns: "pm.svc" } }, [
+    "pool_manager: set either pool_manager (one node) or pool_managers/discovery (a cluster), not both"
+  ]],
+  [{ pool_managers: [{ name: "a", url: "http://x" }, { name: "a", url: "http://y" }] }, [
+    "pool_managers: node a is named twice"
+  ]],
+  [{ pool_managers: [{ name: "A b", url: "http://x" }] }, [
+    "pool_managers.0.name: a node name is 1-63 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
+  ]],
+  [{ discovery: { dns: "pm.svc", port: 0 } }, [
+    "discovery.port: Expected a number between 1 and 65535, actual 0"
   ]],
   [{ pools: [{ id: "p", engine: "x", model: "m", ctx_max: 0 }] }, [
     "pools.0.ctx_max: Expected a positive number, actual 0"

@@ -5,10 +5,10 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as FakeOrchestrator from "./fixtures/FakeOrchestrator.js"
-import * as FakePoolManager from "./fixtures/FakePoolManager.js"
 import { baseUrl, serve } from "./fixtures/server.js"
+import * as TestPools from "./fixtures/TestPools.js"
 
-const server = serve(Layer.merge(FakeOrchestrator.layer({ tokenDelayMs: 1 }), FakePoolManager.layer))
+const server = serve(Layer.merge(FakeOrchestrator.layer({ tokenDelayMs: 1 }), TestPools.layer))
 
 const deepArray = (depth: number) => "[".repeat(depth) + "]".repeat(depth)
 const deepObject = (depth: number) => "{\"a\":".repeat(depth) + "1" + "}".repeat(depth)

@@ -1,10 +1,10 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, FastCheck, Layer } from "effect"
 import * as FakeOrchestrator from "./fixtures/FakeOrchestrator.js"
-import * as FakePoolManager from "./fixtures/FakePoolManager.js"
 import { baseUrl, serve } from "./fixtures/server.js"
+import * as TestPools from "./fixtures/TestPools.js"
 
-const server = serve(Layer.merge(FakeOrchestrator.layer({ tokenDelayMs: 1 }), FakePoolManager.layer))
+const server = serve(Layer.merge(FakeOrchestrator.layer({ tokenDelayMs: 1 }), TestPools.layer))
 
 const field = FastCheck.oneof(
   FastCheck.constant("model_ref"),

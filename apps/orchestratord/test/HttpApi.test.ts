@@ -2,11 +2,11 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, expect, layer } from "@effect/vitest"
 import { Context, Deferred, Effect, Exit, Layer, Redacted, Ref } from "effect"
 import * as FakeOrchestrator from "./fixtures/FakeOrchestrator.js"
-import * as FakePoolManager from "./fixtures/FakePoolManager.js"
 import { baseUrl, serve } from "./fixtures/server.js"
 import { nth, readSse } from "./fixtures/sse.js"
+import * as TestPools from "./fixtures/TestPools.js"
 
-const server = serve(Layer.merge(FakeOrchestrator.layer({ tokenDelayMs: 2 }), FakePoolManager.layer), {
+const server = serve(Layer.merge(FakeOrchestrator.layer({ tokenDelayMs: 2 }), TestPools.layer), {
   heartbeatMs: 50,
   maxBodyBytes: 64 * 1024
 })
@@ -210,9 +210,17 @@ layer(server, { excludeTestServices: true })("orchestratord HTTP API", (it) => {
         rolled_back: true,
         pool_id: "mock-0",
         engine: "mock",
-        stderr_tail: "cannot load model"
+        stderr_tail: expect.stringContaining("broken-model")
       })
-    }))
+      // rolled back: the pool serves the model of the reload before
+      const health = yield* call("/v2/pools/mock-0/health").pipe(Effect.flatMap(json))
+      expect(health).toMatchObject({ state: "Ready", ready: true })
+      const list = yield* call("/v2/pools").pipe(Effect.flatMap(json))
+      expect(list).toMatchObject({ pools: [{ pool_id: "mock-0", model: "other-model" }] })
+    }).pipe(
+      // on a server of its own: the pool's changes stay out of the other tests
+      Effect.provide(serve(Layer.merge(FakeOrchestrator.layer({ tokenDelayMs: 2 }), TestPools.layer)))
+    ))
 
   it.effect("GET /v2/pools/events streams a snapshot first", () =>
     Effect.gen(function*() {
@@ -283,7 +291,7 @@ describe("backpressure", () => {
     Layer.unwrapEffect(
       Effect.map(rejecting, (mode) =>
         Layer.merge(
-          serve(Layer.merge(FakeOrchestrator.layer({ mode }), FakePoolManager.layer)),
+          serve(Layer.merge(FakeOrchestrator.layer({ mode }), TestPools.layer)),
           Layer.succeed(Mode, mode)
         ))
     ),
@@ -324,7 +332,7 @@ describe("backpressure", () => {
 
 describe("bearer auth", () => {
   layer(
-    serve(Layer.merge(FakeOrchestrator.layer(), FakePoolManager.layer), { token: Redacted.make("s3cret") }),
+    serve(Layer.merge(FakeOrchestrator.layer(), TestPools.layer), { token: Redacted.make("s3cret") }),
     { excludeTestServices: true }
   )("with a token", (it) => {
     it.effect("refuses missing and wrong tokens with 401, lets /health and /metrics through", () =>

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, HashMap, Layer, Logger } from "effect"
 import * as FakeOrchestrator from "./fixtures/FakeOrchestrator.js"
-import * as FakePoolManager from "./fixtures/FakePoolManager.js"
 import { baseUrl, serve } from "./fixtures/server.js"
+import * as TestPools from "./fixtures/TestPools.js"
 
 interface Logged {
   readonly message: string
@@ -20,7 +20,7 @@ const collect = Logger.replace(
   })
 )
 
-const server = serve(Layer.merge(FakeOrchestrator.layer({ tokenDelayMs: 2 }), FakePoolManager.layer)).pipe(
+const server = serve(Layer.merge(FakeOrchestrator.layer({ tokenDelayMs: 2 }), TestPools.layer)).pipe(
   Layer.provide(collect)
 )
 

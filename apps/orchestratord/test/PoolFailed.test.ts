@@ -8,10 +8,24 @@ import { AdmissionCheck, TaskRequest } from "@llama-orch/orchestrator-core"
 import { PoolId, PoolStatus, PoolUnready } from "@llama-orch/pool-core"
 import { Either, Schema } from "effect"
 import { fromPoolError, fromSubmitError, toResponse } from "../src/ApiFailure.js"
-import { status } from "./fixtures/FakePoolManager.js"
 
 const pool = (poolId: string, state: PoolStatus["state"]) =>
-  PoolStatus.make({ ...status, poolId: PoolId.make(poolId), state, ready: state === "Ready", model: "m" })
+  PoolStatus.make({
+    poolId: PoolId.make(poolId),
+    state,
+    live: state === "Ready",
+    ready: state === "Ready",
+    draining: false,
+    engine: "mock",
+    protocol: "llamacpp",
+    model: "m",
+    ctxMax: 4096,
+    slotsTotal: 4,
+    slotsFree: 4,
+    activeLeases: 0,
+    generation: 1,
+    restarts: 0
+  })
 
 const request = (pin?: string) =>
   Schema.decodeUnknownSync(TaskRequest)({

@@ -14,3 +14,6 @@ export { mockEngineProfileArgs } from "./engineCommand.js"
 
 /** A program and its arguments. */
 export type { EngineCommandLine } from "./engineCommand.js"
+
+/** A ready `EngineProfile` that runs the mock engine (command, template, API key, health path, version). */
+export { mockEngineProfile, type MockEngineProfileOptions } from "./profile.js"

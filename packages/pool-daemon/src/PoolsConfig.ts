@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
+import { mockEngineProfile } from "@llama-orch/mock-engine"
 import { EmbeddedPoolManager, EngineProfile, PoolSpec } from "@llama-orch/pool-core"
 import * as Schema from "effect/Schema"
 import * as Struct from "effect/Struct"
@@ -55,15 +55,15 @@ const EngineEntryFields = Schema.Struct({
  */
 export const mockProfile = (
   entry: Omit<ConstructorParameters<typeof EngineProfile>[0], "command">
-): EngineProfile => {
-  const program = mockEngineCommand()
-  return EngineProfile.make({
-    ...entry,
-    command: program.command,
-    args: [...program.args, ...mockEngineProfileArgs, ...(entry.args ?? [])],
-    env: { LLAMA_API_KEY: "{api_key}", ...entry.env }
+): EngineProfile =>
+  mockEngineProfile({
+    name: entry.name,
+    protocol: entry.protocol,
+    args: entry.args,
+    env: entry.env,
+    healthPath: entry.healthPath,
+    versionArgs: entry.versionArgs
   })
-}
 
 /**
  * One engine profile in the file, decoded into an `EngineProfile`. With `mock: true` it is

@@ -213,6 +213,8 @@ export const make = (
     const submit: OrchestratorService["submit"] = (request) =>
       Effect.gen(function*() {
         const model = request.modelRef
+        // before the pools are asked: those embedded with the orchestrator shut down with it
+        if (state.shuttingDown) return yield* reject(shuttingDown())
         const list = feed.live ? view.statuses() : yield* listPools.pipe(
           Effect.catchAll((e) => reject(new PoolsUnavailable({ reason: e.message, retryAfterMs: retryAfter(model) })))
         )
@@ -236,6 +238,9 @@ export const make = (
         return outcome.admission
       })
 
+    const shuttingDown = () =>
+      new PoolsUnavailable({ reason: "the orchestrator is shutting down", retryAfterMs: 1_000 })
+
     type Admit =
       | { readonly _tag: "Refused"; readonly error: SubmitError }
       | { readonly _tag: "Admitted"; readonly admission: Admission; readonly evicted: boolean }
@@ -243,12 +248,7 @@ export const make = (
     /** Session, queue and bookkeeping in one synchronous step. */
     const admit = (request: Parameters<OrchestratorService["submit"]>[0], tokensIn: number, now: number): Admit => {
       const model = request.modelRef
-      if (state.shuttingDown) {
-        return {
-          _tag: "Refused",
-          error: new PoolsUnavailable({ reason: "the orchestrator is shutting down", retryAfterMs: 1_000 })
-        }
-      }
+      if (state.shuttingDown) return { _tag: "Refused", error: shuttingDown() }
       const taskId = request.taskId ?? crypto.randomUUID()
       if (tasks.has(taskId)) {
         return {

@@ -2,18 +2,15 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import {
   type EngineProtocol,
-  Lease,
-  ManagerHealth,
   PoolId,
   PoolManager,
   type PoolManagerService,
-  PoolNotFound,
+  PoolSpec,
   PoolStatus,
-  SlotsExhausted,
-  Snapshot,
   watchEvents
 } from "@llama-orch/pool-core"
-import { Effect, Layer, Schema, Stream } from "effect"
+import { InMemoryPoolManager } from "@llama-orch/pool-core/testing"
+import { Effect, Layer, Schema } from "effect"
 
 /** A Ready (or other state) pool status for tests. */
 export const poolStatus = (
@@ -46,63 +43,55 @@ export const poolStatus = (
   })
 }
 
-/** Counters a fake pool manager keeps: active leases per pool, and the most ever seen. */
+/** Counters the test pool manager keeps: active leases per pool, as its events report them. */
 export interface LeaseCounters {
   readonly active: Map<string, number>
-  readonly peak: Map<string, number>
 }
 
 /**
- * A pool manager over fixed statuses: `lease` takes a slot (or fails with `SlotsExhausted`) and
- * gives it back when its scope closes. `url` is where leases send work.
+ * The pool manager of the orchestrator tests: pool-core's in-memory `PoolManager` with `pools`
+ * registered in their states (Ready ones with an engine at `http://engine.test`). `override`
+ * replaces operations with what no manager does on its own — an unreachable remote manager, a list
+ * that waits for the test, a load in progress — which the test kit rightly has no switch for.
  */
-export const fakePoolManager = (
+export const testPoolManager = (
   pools: ReadonlyArray<PoolStatus>,
-  url: (pool: PoolStatus) => string = () => "http://engine.test",
   override: Partial<PoolManagerService> = {}
 ): { readonly layer: Layer.Layer<PoolManager>; readonly counters: LeaseCounters } => {
-  const counters: LeaseCounters = { active: new Map(), peak: new Map() }
-  let next = 0
-  const find = (poolId: string) => {
-    const pool = pools.find((p) => p.poolId === poolId)
-    return pool === undefined ? Effect.fail(new PoolNotFound({ poolId })) : Effect.succeed(pool)
-  }
-  const unused = Effect.dieMessage("not used by the orchestrator")
-  const service: Omit<PoolManagerService, "watch"> & Partial<PoolManagerService> = {
-    register: () => unused,
-    remove: () => unused,
-    list: Effect.succeed(pools),
-    status: find,
-    preload: () => unused,
-    drain: () => unused,
-    reload: () => unused,
-    lease: (poolId) =>
-      Effect.gen(function*() {
-        const pool = yield* find(poolId)
-        const active = counters.active.get(poolId) ?? 0
-        if (active >= pool.slotsTotal) return yield* new SlotsExhausted({ poolId, slotsTotal: pool.slotsTotal })
-        counters.active.set(poolId, active + 1)
-        counters.peak.set(poolId, Math.max(counters.peak.get(poolId) ?? 0, active + 1))
-        yield* Effect.addFinalizer(() =>
-          Effect.sync(() => counters.active.set(poolId, (counters.active.get(poolId) ?? 1) - 1))
+  const counters: LeaseCounters = { active: new Map() }
+  const count = (status: PoolStatus) => counters.active.set(status.poolId, status.activeLeases)
+  const layer = Layer.scoped(
+    PoolManager,
+    Effect.gen(function*() {
+      const { control, manager } = yield* InMemoryPoolManager.make({
+        engines: [{ name: "fake", protocol: "llamacpp" }, { name: "fake-openai", protocol: "openai" }],
+        engineUrl: "http://engine.test",
+        pools: pools.map((pool) =>
+          PoolSpec.make({
+            id: pool.poolId,
+            engine: pool.protocol === "openai" ? "fake-openai" : "fake",
+            model: pool.model,
+            slots: pool.slotsTotal,
+            ctxMax: pool.ctxMax,
+            preload: pool.state === "Ready"
+          })
         )
-        return new Lease({
-          leaseId: `l${next++}`,
-          poolId: pool.poolId,
-          generation: 1,
-          url: url(pool),
-          engine: pool.engine,
-          protocol: pool.protocol,
-          model: pool.model
-        })
-      }),
-    events: Stream.concat(Stream.make(new Snapshot({ pools })), Stream.never),
-    health: Effect.succeed(
-      new ManagerHealth({ version: "test", uptimeMs: 0, pools: pools.length, ready: pools.length })
-    ),
-    ...override
-  }
-  const layer = Layer.succeed(PoolManager, { ...service, watch: service.watch ?? watchEvents(service.events) })
+      })
+      for (const pool of pools) {
+        if (pool.state !== "Ready" && pool.state !== "Registered") {
+          yield* Effect.orDie(control.setState(pool.poolId, pool.state))
+        }
+      }
+      yield* Effect.forkScoped(manager.watch((event) => {
+        if (event._tag === "Snapshot") event.pools.forEach(count)
+        else count(event.status)
+      }))
+      yield* Effect.yieldNow()
+      // a replaced `events` (a feed the test writes, one that is down) is what `watch` follows too
+      const watch = override.events === undefined ? manager.watch : watchEvents(override.events)
+      return { ...manager, watch, ...override }
+    })
+  )
   return { layer, counters }
 }
 

@@ -1,12 +1,12 @@
 import type { PoolManagerService, PoolStatus } from "@llama-orch/pool-core"
 import { Context, type Duration, Effect, Exit, Fiber, Layer, Schema, Scope, Stream, TestClock } from "effect"
 import { Orchestrator, OrchestratorOptions, type SequencedEvent, TaskRequest } from "../../src/index.js"
-import { fakeEngine, fakePoolManager, type Script } from "./fakes.js"
+import { fakeEngine, type Script, testPoolManager } from "./fakes.js"
 
 /** Lets promise-based I/O (fake response bodies) make progress without moving the clock. */
 export const settle = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
-/** An orchestrator over fake pools and a fake engine, built in its own scope. */
+/** An orchestrator over in-memory pools and a fake engine, built in its own scope. */
 export const harness = (
   pools: ReadonlyArray<PoolStatus>,
   script: (index: number) => Script,
@@ -14,7 +14,7 @@ export const harness = (
   override: Partial<PoolManagerService> = {}
 ) =>
   Effect.gen(function*() {
-    const manager = fakePoolManager(pools, undefined, override)
+    const manager = testPoolManager(pools, override)
     const engine = fakeEngine(script)
     const scope = yield* Scope.make()
     const context = yield* Layer.buildWithScope(

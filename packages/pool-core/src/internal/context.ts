@@ -20,22 +20,32 @@ import type { Changes } from "./changes.js"
 import { type PoolData, type PoolIdentity, toStatus } from "./poolState.js"
 import type { StateFiles } from "./stateFiles.js"
 
-/** One registered pool at run time. */
-export interface Pool extends PoolIdentity {
+/** A pool's identity and state: what `commit` changes (the embedded and the in-memory managers' pools). */
+export interface PoolCell extends PoolIdentity {
   /** The pool's state: replaced only by `commit`, which publishes every change. */
   readonly data: { current: PoolData }
   /** Serializes lifecycle operations (preload, drain, reload, supervised restarts). */
   readonly lock: Effect.Semaphore
-  /** Closing it interrupts the pool's operations, then stops its engines. */
-  readonly scope: Scope.CloseableScope
-  /** Where engines are spawned (closed after `fibers`). */
-  readonly engines: Scope.Scope
   /** Where operations run, so a caller going away does not cut one in half. */
   readonly fibers: Scope.Scope
 }
 
+/** One registered pool of the embedded manager at run time. */
+export interface Pool extends PoolCell {
+  /** Closing it interrupts the pool's operations, then stops its engines. */
+  readonly scope: Scope.CloseableScope
+  /** Where engines are spawned (closed after `fibers`). */
+  readonly engines: Scope.Scope
+}
+
+/** What publishing a change needs: the manager's change feed. */
+export interface Publisher {
+  /** Every change of a pool's state, handed to the watchers in the step that makes it. */
+  readonly changes: Changes
+}
+
 /** The shared state and services of one embedded manager. */
-export interface ManagerContext {
+export interface ManagerContext extends Publisher {
   readonly options: EmbeddedOptions
   readonly executor: CommandExecutor.CommandExecutor
   readonly fs: FileSystem.FileSystem
@@ -48,8 +58,6 @@ export interface ManagerContext {
   readonly pools: Map<PoolId, Pool>
   /** Serializes registering and removing pools. */
   readonly registryLock: Effect.Semaphore
-  /** Every change of a pool's state, handed to the watchers in the step that makes it. */
-  readonly changes: Changes
   /** The supervisor fiber of each pool (watching a Ready engine, or waiting to restart one). */
   readonly supervisors: FiberMap.FiberMap<PoolId>
   /** Set when the manager's scope starts closing: no new leases, no new engines. */
@@ -67,8 +75,8 @@ export interface ManagerContext {
  * every change exactly once after its snapshot.
  */
 export const commit = <A>(
-  ctx: ManagerContext,
-  pool: Pool,
+  ctx: Publisher,
+  pool: PoolCell,
   reason: string,
   f: (data: PoolData) => readonly [A, PoolData | undefined]
 ): Effect.Effect<A> =>
@@ -83,11 +91,11 @@ export const commit = <A>(
 
 /** `commit` for a change that always applies. */
 export const update = (
-  ctx: ManagerContext,
-  pool: Pool,
+  ctx: Publisher,
+  pool: PoolCell,
   reason: string,
   f: (data: PoolData) => PoolData
 ): Effect.Effect<void> => commit(ctx, pool, reason, (data) => [undefined, f(data)])
 
 /** The pool's current state. */
-export const current = (pool: Pool): Effect.Effect<PoolData> => Effect.sync(() => pool.data.current)
+export const current = (pool: PoolCell): Effect.Effect<PoolData> => Effect.sync(() => pool.data.current)

@@ -13,8 +13,8 @@ import * as Redacted from "effect/Redacted"
 import * as NodeCrypto from "node:crypto"
 import type { EngineProfile } from "../EngineProfile.js"
 import { PreloadFailed } from "../PoolErrors.js"
-import { type FailureKind, Handoff, LastError } from "../PoolStatus.js"
-import { commit, current, type ManagerContext, type Pool, update } from "./context.js"
+import { type FailureKind, Handoff } from "../PoolStatus.js"
+import { commit, current, type ManagerContext, type Pool, type PoolCell, type Publisher, update } from "./context.js"
 import { describeExit, engineEnv, renderArgs, spawnEngine } from "./engineProcess.js"
 import { freePort } from "./freePort.js"
 import { LifecycleEvent } from "./lifecycle.js"
@@ -47,25 +47,6 @@ export const resolveModel = (ctx: ManagerContext, model: string): string | undef
 /** A health probe of an engine at `url`. */
 export const probeOf = (ctx: ManagerContext, pool: Pool, url: string): Effect.Effect<boolean> =>
   httpProbe(ctx.http, url + pool.profile.healthPath, ctx.options.probeTimeoutMs)
-
-/** A `LastError` from a failure. */
-export const lastErrorOf = (
-  kind: FailureKind,
-  message: string,
-  at: number,
-  details: { readonly exitCode?: number | undefined; readonly stderrTail?: string | undefined } = {}
-): LastError =>
-  new LastError({
-    kind,
-    message,
-    exitCode: details.exitCode,
-    stderrTail: details.stderrTail === "" ? undefined : details.stderrTail,
-    at: DateTime.unsafeMake(at)
-  })
-
-/** The `LastError` recording a `PreloadFailed`. */
-export const lastErrorOfPreload = (error: PreloadFailed, at: number): LastError =>
-  lastErrorOf(error.kind, error.reason, at, { exitCode: error.exitCode, stderrTail: error.stderrTail })
 
 /** How to launch: which pidfile name, and whether the spec's fixed port may be used. */
 export interface LaunchOptions {
@@ -263,7 +244,7 @@ const reportLoading = (
   })
 
 /** Marks the pool Starting (an engine is being launched for it). */
-export const markStarting = (ctx: ManagerContext, pool: Pool, reason: string, model: string): Effect.Effect<void> =>
+export const markStarting = (ctx: Publisher, pool: PoolCell, reason: string, model: string): Effect.Effect<void> =>
   update(ctx, pool, reason, (data) => ({
     ...data,
     state: advance(data.state, LifecycleEvent.Start()),

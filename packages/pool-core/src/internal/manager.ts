@@ -13,51 +13,39 @@ import * as Array from "effect/Array"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as FiberMap from "effect/FiberMap"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
-import * as Order from "effect/Order"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import * as SynchronizedRef from "effect/SynchronizedRef"
-import * as NodeCrypto from "node:crypto"
 import type { EmbeddedOptions } from "../EmbeddedPoolManager.js"
 import type { EngineProfile } from "../EngineProfile.js"
-import { Lease } from "../Lease.js"
 import {
   EngineNotAllowed,
   InvalidSpec,
   PoolAlreadyExists,
-  PoolDraining,
   PoolNotFound,
-  PoolUnready,
   PreloadFailed,
   ReloadFailed,
-  SlotsExhausted,
   type StateDirRefused
 } from "../PoolErrors.js"
-import { type PoolEvent, Snapshot, StatusChanged } from "../PoolEvent.js"
+import { StatusChanged } from "../PoolEvent.js"
 import type { PoolId } from "../PoolId.js"
 import { ManagerHealth, type PoolManagerService } from "../PoolManager.js"
 import type { PoolSpec } from "../PoolSpec.js"
-import type { PoolStatus } from "../PoolStatus.js"
 import { Changes } from "./changes.js"
-import { commit, current, type ManagerContext, type Pool } from "./context.js"
+import { current, type ManagerContext, type Pool } from "./context.js"
 import { detectEngineVersion } from "./engineVersion.js"
+import { feedOf, statusesOf } from "./feed.js"
 import { resolveModel } from "./launcher.js"
-import { leaseVerdict } from "./lifecycle.js"
+import { takeLease } from "./leases.js"
 import * as Operations from "./operations.js"
 import { initialData, toStatus } from "./poolState.js"
 import { reapIntents, reapStaleEngines } from "./reaper.js"
 import { takeStateDir } from "./stateDir.js"
 import { makeStateFiles } from "./stateFiles.js"
-
-type LeaseRefused = PoolDraining | PoolUnready | SlotsExhausted
-
-const byPoolId = Order.mapInput(Order.string, (status: PoolStatus) => status.poolId)
 
 /** Creates the embedded manager in the current scope; closing the scope shuts it down. */
 export const makeEmbeddedPoolManager = (
@@ -135,11 +123,7 @@ export const makeEmbeddedPoolManager = (
       })
 
     /** Every pool's status now, ordered by pool id. */
-    const statusesNow = (): Array<PoolStatus> =>
-      Array.sort(
-        Array.map(Array.fromIterable(ctx.pools.values()), (pool) => toStatus(pool, pool.data.current)),
-        byPoolId
-      )
+    const statusesNow = () => statusesOf(ctx.pools.values())
 
     const statuses = Effect.sync(statusesNow)
 
@@ -231,75 +215,10 @@ export const makeEmbeddedPoolManager = (
     const lease = (poolId: PoolId) =>
       Effect.gen(function*() {
         const pool = yield* find(poolId)
-        const closing = yield* ctx.closing
-        const leaseId = NodeCrypto.randomUUID()
-        // `acquireRelease` without its fiber-ref restore around the release (a diff of every fiber
-        // ref and a copy of the context per finalizer): the release is a plain state change
-        return yield* releasedWithScope(
-          commit<Either.Either<Lease, LeaseRefused>>(ctx, pool, "lease-acquired", (data) => {
-            const verdict = closing ? "draining" : leaseVerdict({
-              state: data.state,
-              draining: data.draining,
-              activeLeases: HashMap.size(data.leases),
-              slotsTotal: pool.spec.slots
-            })
-            switch (verdict) {
-              case "draining":
-                return [Either.left(new PoolDraining({ poolId })), undefined]
-              case "unready":
-                return [Either.left(new PoolUnready({ poolId, state: data.state })), undefined]
-              case "exhausted":
-                return [Either.left(new SlotsExhausted({ poolId, slotsTotal: pool.spec.slots })), undefined]
-              case "granted": {
-                const granted = new Lease({
-                  leaseId,
-                  poolId,
-                  generation: data.generation,
-                  url: data.handoff?.url ?? "",
-                  engine: pool.profile.name,
-                  protocol: pool.profile.protocol,
-                  model: data.model,
-                  apiKey: data.engine?.apiKey
-                }, true)
-                return [Either.right(granted), { ...data, leases: HashMap.set(data.leases, leaseId, data.generation) }]
-              }
-            }
-          }).pipe(Effect.flatMap((result) => result)),
-          commit(ctx, pool, "lease-released", (data) =>
-            HashMap.has(data.leases, leaseId)
-              ? [undefined, { ...data, leases: HashMap.remove(data.leases, leaseId) }]
-              : [undefined, undefined])
-        )
+        return yield* takeLease(ctx, pool, yield* ctx.closing)
       })
 
-    // the snapshot is taken and the watcher added in one step: every later change, exactly once
-    const watch: PoolManagerService["watch"] = (onEvent) =>
-      Effect.async<void>((resume) => {
-        let remove = () => {}
-        const deliver = (event: PoolEvent): boolean => {
-          try {
-            onEvent(event)
-            return true
-          } catch (defect) {
-            remove()
-            resume(Effect.die(defect))
-            return false
-          }
-        }
-        if (!deliver(new Snapshot({ pools: statusesNow() }))) return
-        remove = ctx.changes.add({ onChange: deliver, onEnd: () => resume(Effect.void) })
-        return Effect.sync(() => remove())
-      })
-
-    const events = Stream.asyncPush<PoolEvent>((emit) =>
-      Effect.acquireRelease(
-        Effect.sync(() => {
-          emit.single(new Snapshot({ pools: statusesNow() }))
-          return ctx.changes.add({ onChange: (event) => emit.single(event), onEnd: () => emit.end() })
-        }),
-        (remove) => Effect.sync(remove)
-      )
-    )
+    const { events, watch } = feedOf(ctx.changes, statusesNow)
 
     const service: PoolManagerService = {
       register,
@@ -361,12 +280,6 @@ export const makeEmbeddedPoolManager = (
     }
     return service
   })
-
-/** Acquires uninterruptibly and releases when the caller's scope closes. */
-const releasedWithScope = <A, E, R>(acquire: Effect.Effect<A, E, R>, release: Effect.Effect<unknown>) =>
-  Effect.uninterruptible(
-    Effect.tap(acquire, () => Effect.scopeWith((scope) => Scope.addFinalizer(scope, release)))
-  )
 
 const clearHandoffs = (fs: FileSystem.FileSystem, path: Path.Path, dir: string) =>
   fs.readDirectory(dir).pipe(

@@ -15,10 +15,10 @@ import * as Scope from "effect/Scope"
 import { PreloadFailed, ReloadFailed } from "../PoolErrors.js"
 import { DrainOutcome, ReloadOutcome, type ReloadStrategy } from "../PoolManager.js"
 import type { Handoff } from "../PoolStatus.js"
-import { current, type ManagerContext, type Pool, update } from "./context.js"
-import { lastErrorOf, launch, markStarting, promote } from "./launcher.js"
+import { current, type ManagerContext, type Pool, type PoolCell, type Publisher, update } from "./context.js"
+import { launch, markStarting, promote } from "./launcher.js"
 import { drainPlan, LifecycleEvent, preloadPlan } from "./lifecycle.js"
-import { type ActiveEngine, advance, countLeases, invalidateLeases, type PoolData } from "./poolState.js"
+import { type ActiveEngine, advance, countLeases, invalidateLeases, lastErrorOf, type PoolData } from "./poolState.js"
 import { emptyHistory } from "./restartPolicy.js"
 import { recordStartFailure, startSupervisor, stopSupervisor, SupervisorStep } from "./supervisor.js"
 
@@ -27,7 +27,7 @@ import { recordStartFailure, startSupervisor, stopSupervisor, SupervisorStep } f
  * pool is removed (or the manager closes) before it finishes, the caller gets `onGone()`.
  */
 export const runOperation = <A, E>(
-  pool: Pool,
+  pool: PoolCell,
   operation: Effect.Effect<A, E>,
   onGone: () => E
 ): Effect.Effect<A, E> =>
@@ -37,14 +37,17 @@ export const runOperation = <A, E>(
     Effect.flatMap((exit) => Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) ? Effect.fail(onGone()) : exit)
   )
 
-/** Waits until no lease matches `generation` (or the engine exits, or `deadlineMs` passes); returns the leases left. */
-const awaitLeases = (
-  ctx: ManagerContext,
-  pool: Pool,
+/**
+ * Waits until no lease matches `generation` (or `exited` completes: the engine is gone, or
+ * `deadlineMs` passes); returns the leases left.
+ */
+export const awaitLeases = (
+  ctx: Publisher,
+  pool: PoolCell,
   matches: (generation: number) => boolean,
-  engine: ActiveEngine,
+  exited: Effect.Effect<unknown>,
   deadlineMs: number
-) =>
+): Effect.Effect<number> =>
   Effect.gen(function*() {
     // the first look and the watcher are one step: no release can fall between them
     const released = Effect.async<void>((resume) => {
@@ -61,7 +64,7 @@ const awaitLeases = (
       })
       return Effect.sync(remove)
     })
-    yield* Effect.raceFirst(released, Effect.asVoid(engine.process.exited)).pipe(
+    yield* Effect.raceFirst(released, Effect.asVoid(exited)).pipe(
       Effect.timeout(deadlineMs),
       // also used by the shutdown finalizer (uninterruptible): the race and the timeout must be able to interrupt
       Effect.interruptible,
@@ -97,7 +100,13 @@ const drainServing = (ctx: ManagerContext, pool: Pool, data: PoolData, deadlineM
       state: advance(d.state, LifecycleEvent.Drain()),
       draining: true
     }))
-    const left = yield* awaitLeases(ctx, pool, (generation) => generation === data.generation, engine, deadlineMs)
+    const left = yield* awaitLeases(
+      ctx,
+      pool,
+      (generation) => generation === data.generation,
+      engine.process.exited,
+      deadlineMs
+    )
     if (left > 0) yield* Effect.logWarning(`drain deadline passed with ${left} active lease(s); stopping anyway`)
     yield* stopServing(ctx, pool, engine, reason)
     return { forceStopped: left > 0, leasesAtDeadline: left }
@@ -244,7 +253,7 @@ export const reload = (
         ctx,
         pool,
         (generation) => generation === oldGeneration,
-        old,
+        old.process.exited,
         options.deadlineMs
       )
       yield* old.process.stop
@@ -280,7 +289,7 @@ export const shutdownPool = (ctx: ManagerContext, pool: Pool, deadlineMs: number
     const engine = data.engine
     if (engine !== undefined && countLeases(data) > 0) {
       yield* update(ctx, pool, "shutting-down", (d) => ({ ...d, draining: true }))
-      yield* awaitLeases(ctx, pool, () => true, engine, deadlineMs)
+      yield* awaitLeases(ctx, pool, () => true, engine.process.exited, deadlineMs)
     }
     yield* stopSupervisor(ctx, pool)
     yield* Scope.close(pool.scope, Exit.void)

@@ -8,9 +8,10 @@ import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import type { EngineProfile } from "../EngineProfile.js"
+import type { PreloadFailed } from "../PoolErrors.js"
 import type { PoolId } from "../PoolId.js"
 import type { PoolSpec } from "../PoolSpec.js"
-import { type Handoff, type LastError, Loading, type PoolState, PoolStatus } from "../PoolStatus.js"
+import { type FailureKind, type Handoff, LastError, Loading, type PoolState, PoolStatus } from "../PoolStatus.js"
 import type { EngineProcess } from "./engineProcess.js"
 import { isLive, type LifecycleEvent, transition } from "./lifecycle.js"
 import { emptyHistory, type FailureHistory } from "./restartPolicy.js"
@@ -101,6 +102,25 @@ export const countLeases = (data: PoolData, predicate: (generation: number) => b
 /** Removes the leases granted on `generation` (the engine they used is gone). */
 export const invalidateLeases = (data: PoolData, generation: number): HashMap.HashMap<string, number> =>
   HashMap.filter(data.leases, (leaseGeneration) => leaseGeneration !== generation)
+
+/** A `LastError` from a failure. */
+export const lastErrorOf = (
+  kind: FailureKind,
+  message: string,
+  at: number,
+  details: { readonly exitCode?: number | undefined; readonly stderrTail?: string | undefined } = {}
+): LastError =>
+  new LastError({
+    kind,
+    message,
+    exitCode: details.exitCode,
+    stderrTail: details.stderrTail === "" ? undefined : details.stderrTail,
+    at: DateTime.unsafeMake(at)
+  })
+
+/** The `LastError` recording a `PreloadFailed`. */
+export const lastErrorOfPreload = (error: PreloadFailed, at: number): LastError =>
+  lastErrorOf(error.kind, error.reason, at, { exitCode: error.exitCode, stderrTail: error.stderrTail })
 
 const utc = (ms: number | undefined) => ms === undefined ? undefined : DateTime.unsafeMake(ms)
 

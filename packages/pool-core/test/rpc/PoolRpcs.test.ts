@@ -2,7 +2,7 @@ import { Headers } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Deferred, Effect, Exit, Fiber, Option, Redacted, Schema, Scope, Stream } from "effect"
 import { Keepalive, Lease, PoolAuth, PoolId, PoolSpec, Snapshot, StatusChanged, Unauthorized } from "../../src/index.js"
-import { rawClient, serveStub } from "./server.js"
+import { rawClient, serveInMemory } from "./server.js"
 
 const token = Redacted.make("s3cret-token-value")
 const p1 = Schema.decodeSync(PoolId)("p1")
@@ -28,7 +28,7 @@ describe("PoolAuth", () => {
 describe("PoolRpcs over HTTP+NDJSON", () => {
   it.scopedLive("rejects a missing or wrong token with a typed Unauthorized that does not echo the token", () =>
     Effect.gen(function*() {
-      const url = yield* serveStub(token)
+      const url = yield* serveInMemory(token)
       const none = yield* rawClient(url, undefined)
       const wrong = yield* rawClient(url, Redacted.make("not-the-token"))
       const right = yield* rawClient(url, token)
@@ -45,14 +45,14 @@ describe("PoolRpcs over HTTP+NDJSON", () => {
 
   it.scopedLive("allows every call when no token is configured", () =>
     Effect.gen(function*() {
-      const url = yield* serveStub(undefined)
+      const url = yield* serveInMemory(undefined)
       const client = yield* rawClient(url, undefined)
       expect((yield* client.Health()).pools).toBe(0)
     }))
 
   it.scopedLive("carries typed domain errors unchanged", () =>
     Effect.gen(function*() {
-      const client = yield* rawClient(yield* serveStub(token), token)
+      const client = yield* rawClient(yield* serveInMemory(token), token)
       const error = yield* Effect.flip(client.Status({ poolId: p1 }))
       expect(error._tag).toBe("PoolNotFound")
       expect(error).toMatchObject({ poolId: "p1" })
@@ -60,8 +60,9 @@ describe("PoolRpcs over HTTP+NDJSON", () => {
 
   it.scopedLive("Lease grants first and releases the slot when the client ends the stream", () =>
     Effect.gen(function*() {
-      const client = yield* rawClient(yield* serveStub(token), token)
+      const client = yield* rawClient(yield* serveInMemory(token), token)
       yield* client.Register(spec)
+      yield* client.Preload({ poolId: p1 })
       const scope = yield* Scope.make()
       const mailbox = yield* client.Lease({ poolId: p1 }, { asMailbox: true }).pipe(Scope.extend(scope))
       const grant = yield* mailbox.take
@@ -85,7 +86,7 @@ describe("PoolRpcs over HTTP+NDJSON", () => {
 
   it.scopedLive("Watch starts with a Snapshot and interleaves keepalives", () =>
     Effect.gen(function*() {
-      const client = yield* rawClient(yield* serveStub(token), token)
+      const client = yield* rawClient(yield* serveInMemory(token), token)
       const frames = yield* client.Watch({ keepaliveMs: 100 }).pipe(Stream.take(3), Stream.runCollect)
       const [first, ...rest] = Chunk.toReadonlyArray(frames)
       expect(first).toBeInstanceOf(Snapshot)

@@ -5,17 +5,17 @@ import { RpcClient, RpcSerialization } from "@effect/rpc"
 import { Context, Effect, Layer, type Redacted } from "effect"
 import { createServer } from "node:http"
 import { PoolAuth, PoolRpcHandlers, PoolRpcs, RemotePolicy } from "../../src/index.js"
-import { StubPoolManager } from "./StubPoolManager.js"
+import { InMemoryPoolManager } from "../../src/testing.js"
 
-/** Serves the stub manager over RPC with the given token; returns the server's base URL. */
-export const serveStub = (token: Redacted.Redacted<string> | undefined) =>
+/** Serves an in-memory manager over RPC with the given token; returns the server's base URL. */
+export const serveInMemory = (token: Redacted.Redacted<string> | undefined) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
       HttpLayerRouter.serve(
         PoolRpcHandlers.layerRoute({ token, remote: RemotePolicy.RemotePolicy.make({ allowRegister: true }) }),
         { disableLogger: true }
       ).pipe(
-        Layer.provide(StubPoolManager),
+        Layer.provide(InMemoryPoolManager.layer()),
         Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 }))
       )
     )

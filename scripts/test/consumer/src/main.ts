@@ -4,32 +4,23 @@
  */
 import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import * as DaemonKit from "@llama-orch/daemon-kit"
-import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
+import { mockEngineProfile } from "@llama-orch/mock-engine"
 import { Orchestrator, TaskRequest } from "@llama-orch/orchestrator-core"
 import { PoolClient } from "@llama-orch/pool-client"
-import { EmbeddedPoolManager, EngineProfile, PoolId, PoolManager, PoolRpcs, PoolSpec } from "@llama-orch/pool-core"
+import { EmbeddedPoolManager, PoolId, PoolManager, PoolRpcs, PoolSpec } from "@llama-orch/pool-core"
 import { Console, Effect, Layer, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "consumer-state-"))
-const engine = mockEngineCommand()
 const poolId = PoolId.make("consumer-0")
 
 const Pools = EmbeddedPoolManager.layer({
   stateDir,
   stopGraceMs: 2_000,
-  profiles: [
-    new EngineProfile({
-      name: "mock",
-      protocol: "llamacpp",
-      command: engine.command,
-      args: [...engine.args, ...mockEngineProfileArgs],
-      healthPath: "/health",
-      versionArgs: [...engine.args, "--version"]
-    })
-  ],
+  // the mock engine's own profile: mock-engine builds it with the pool-core the program uses
+  profiles: [mockEngineProfile()],
   pools: [new PoolSpec({ id: poolId, engine: "mock", model: "mock-model", slots: 2, ctxMax: 4096, preload: false })]
 })
 

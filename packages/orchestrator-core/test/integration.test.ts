@@ -153,7 +153,8 @@ describe("Orchestrator on the embedded pool manager and real mock engines", () =
   it.live("a full queue under drop-lru evicts the oldest waiting task while engines run", () =>
     withStack(
       {
-        profiles: [mockProfile("mock", ["--tps", "50"])],
+        // the running task takes a second: all four are submitted while it runs, even on a busy machine
+        profiles: [mockProfile("mock", ["--tps", "5"])],
         pools: [{ id: "a", engine: "mock", model: "tiny", slots: 1 }],
         orchestrator: { queueCapacity: 2, policy: "drop-lru" }
       },

@@ -20,15 +20,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { randomUUID } from "node:crypto"
 import { OrchestratorApi } from "./Api.js"
-import {
-  type ApiFailure,
-  fromRefusal,
-  internal,
-  notFound,
-  toOpenAiResponse,
-  toResponse,
-  unauthorized
-} from "./ApiFailure.js"
+import { type ApiFailure, fromRefusal, internal, notFound, unauthorized } from "./ApiFailure.js"
+import { toResponseFor } from "./ErrorResponses.js"
 import { MetaLive } from "./internal/metaHandlers.js"
 import { OpenAiLive } from "./internal/openAiHandlers.js"
 import { PoolsLive } from "./internal/poolsHandlers.js"
@@ -75,8 +68,7 @@ export const GlobalMiddleware = HttpLayerRouter.middleware(
           annotateFiber("correlation_id", correlationId),
           Effect.gen(function*() {
             const path = pathOf(request.url)
-            const render = (failure: ApiFailure) =>
-              path.startsWith("/v1/") ? toOpenAiResponse(failure) : toResponse(failure)
+            const render = (failure: ApiFailure) => toResponseFor(path, failure)
             // the guard first: a rebinding page or a cross-site form learns nothing, not even 401
             const verdict = guard.decide(request)
             if (verdict._tag === "Preflight") {

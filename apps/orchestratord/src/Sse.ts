@@ -7,15 +7,17 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ShutdownSignal } from "@llama-orch/daemon-kit"
-import { type SequencedEvent, TaskEvent } from "@llama-orch/orchestrator-core"
+import { Failed, type SequencedEvent, TaskEvent } from "@llama-orch/orchestrator-core"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { Readable } from "node:stream"
+import { shuttingDown } from "./ApiFailure.js"
 import { nodeResponse } from "./internal/nodeHttp.js"
 
 const encodeTaskEvent = Schema.encodeSync(TaskEvent)
+const encodeFailed = Schema.encodeSync(Failed)
 
 /**
  * One SSE frame: optional `id:`, `event:` and a single-line JSON `data:`.
@@ -56,10 +58,11 @@ export type FailedEventName = typeof failedEvent | typeof legacyFailedEvent
  * @since 0.3.0
  */
 export const StreamParams = Schema.Struct({
+  // any text: a value the schema refused would be answered by the framework's own 400, not the envelope
   legacy_error_event: Schema.optional(
-    Schema.Literal("0", "1").annotations({
+    Schema.String.annotations({
       description: "`1` names the failure event `error`, as before it was `failed` (deprecated: removed in the next " +
-        "minor release)"
+        "minor release); any other value names it `failed`"
     })
   )
 })
@@ -102,13 +105,20 @@ export const heartbeatFrame = ": heartbeat\n\n"
  *
  * @since 0.1.0
  */
-export const shutdownFrame = (failedName: FailedEventName = failedEvent): string =>
-  frame(failedName, {
-    code: "POOL_UNAVAILABLE",
-    message: "orchestratord is shutting down",
-    retriable: true,
-    retry_after_ms: 1000
-  })
+export const shutdownFrame = (failedName: FailedEventName = failedEvent): string => {
+  const { code, message, retriable, retryAfterMs } = shuttingDown().envelope
+  return frame(failedName, failedData({ _tag: "failed", code, message, retriable, retryAfterMs }))
+}
+
+/**
+ * The data of a `failed` event (without its tag), for the frames that are not a task's own event.
+ *
+ * @since 0.3.0
+ */
+export const failedData = (event: Failed): Omit<typeof Failed.Encoded, "_tag"> => {
+  const { _tag, ...data } = encodeFailed(event)
+  return data
+}
 
 /**
  * The headers of every SSE response.

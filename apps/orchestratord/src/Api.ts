@@ -326,11 +326,8 @@ export class OrchestratorApi extends HttpApi.make("orchestratord")
     { url: "/", description: "The daemon serving this document" },
     {
       url: "http://{host}:{port}",
-      description: "An orchestratord",
-      variables: {
-        host: { default: defaults.host, description: "host (or address) it listens on" },
-        port: { default: String(defaults.port), description: "port it listens on" }
-      }
+      description: "An orchestratord at host:port",
+      variables: { host: { default: defaults.host }, port: { default: String(defaults.port) } }
     }
   ])
   .annotate(HttpApi.AdditionalSchemas, [ErrorBody, PoolOperationFailedBody, OpenAiError, ...eventSchemas])

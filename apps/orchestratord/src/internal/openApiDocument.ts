@@ -174,6 +174,21 @@ const finishOperation = (shared: Shared, operation: Json): Json => {
   return { ...operation, responses, security }
 }
 
+/**
+ * The schema without the `$id`s `fromApi` marks unknown values with (`/schemas/unknown`): the same
+ * `$id` at several places makes the document invalid JSON Schema.
+ */
+const withoutMarkerIds = (json: unknown): unknown => {
+  if (Array.isArray(json)) return json.map(withoutMarkerIds)
+  if (!isRecord(json)) return json
+  const out: Json = {}
+  for (const [key, value] of Object.entries(json)) {
+    if (key === "$id" && typeof value === "string" && value.startsWith("/schemas/")) continue
+    out[key] = withoutMarkerIds(value)
+  }
+  return out
+}
+
 /** The framework's decode error and what only it references. */
 const decodeErrorSchemas = ["HttpApiDecodeError", "Issue", "PropertyKey"]
 
@@ -195,10 +210,10 @@ export const finishDocument = (spec: Json): Json => {
   )
   return {
     ...spec,
-    paths,
+    paths: withoutMarkerIds(paths),
     components: {
       ...components,
-      schemas,
+      schemas: withoutMarkerIds(schemas),
       headers,
       securitySchemes: {
         [bearerScheme]: {

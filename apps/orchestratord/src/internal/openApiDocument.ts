@@ -5,6 +5,7 @@
  * a description of every error status, and no trace of the framework's own decode error (every
  * route reads its input itself and answers the API's envelope).
  */
+import * as Option from "effect/Option"
 import * as AST from "effect/SchemaAST"
 import type { StreamEvent } from "../EventSchemas.js"
 
@@ -18,14 +19,15 @@ const entries = (u: unknown): ReadonlyArray<readonly [string, Json]> =>
 const schemaRef = (name: string) => `#/components/schemas/${name}`
 
 /** The name of the security scheme of the bearer token. */
-export const bearerScheme = "bearer"
+const bearerScheme = "bearer"
 
 const eventDoc = (event: StreamEvent): Json => {
   const data = event.data._tag === "Literal"
     ? { type: "string", const: event.data.text, description: "sent as it is, not JSON" }
-    : AST.getIdentifierAnnotation(event.data.schema.ast).pipe(
-      (identifier) => identifier._tag === "Some" ? { $ref: schemaRef(identifier.value) } : {}
-    )
+    : Option.match(AST.getIdentifierAnnotation(event.data.schema.ast), {
+      onNone: () => ({}),
+      onSome: (identifier) => ({ $ref: schemaRef(identifier) })
+    })
   return { event: event.event, id: event.id, data, description: event.description }
 }
 

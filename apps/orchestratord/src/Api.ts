@@ -112,6 +112,7 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
       .setUrlParams(StreamParams)
       .addSuccess(EventStream)
       .addSuccess(HttpApiSchema.NoContent)
+      .addError(ErrorBody, status(400))
       .addError(ErrorBody, status(404))
       .annotate(OpenApi.Summary, "Stream a task's events")
       .annotate(
@@ -159,6 +160,7 @@ export class PoolsGroup extends HttpApiGroup.make("pools")
     HttpApiEndpoint.get("events", "/v2/pools/events")
       .setUrlParams(StreamParams)
       .addSuccess(EventStream)
+      .addError(ErrorBody, status(400))
       .annotate(OpenApi.Summary, "Stream the pools' states")
       .annotate(
         OpenApi.Description,

@@ -64,8 +64,8 @@ export const eventStream = (events: ReadonlyArray<StreamEvent>, description: str
 }
 
 const errorDescriptions: Readonly<Record<string, string>> = {
-  "400": "The request is not valid: malformed or empty JSON, a field of the wrong type or value, a body nested " +
-    "too deep. The message (OpenAI: param) names the field.",
+  "400": "The request is not valid: malformed or empty JSON, a field or query parameter of the wrong type or " +
+    "value, a body nested too deep. The message (OpenAI: param) names the field.",
   "401": "No bearer token, or a wrong one (only when orchestratord is configured with a token).",
   "403": "Refused by the request guard: a Host that is not this daemon's, or a state-changing request from a " +
     "browser origin that is not allowed.",

@@ -40,6 +40,36 @@ export const PoolsLive = HttpApiBuilder.group(OrchestratorApi, "pools", (handler
     const orchestrator = yield* Orchestrator
     const settings = yield* ServerSettings
     const background = yield* FiberSet.make()
+    // the pool manager's events as frames; a failure of the pool manager ends them with `failedName`
+    const poolFrames = (failedName: Sse.FailedEventName) =>
+      pools.events.pipe(
+        Stream.zipWithIndex,
+        Stream.mapEffect(([event, index]) =>
+          Effect.map(orchestrator.queueDepths, (depths) =>
+            event._tag === "Snapshot"
+              ? Sse.frame(
+                "snapshot",
+                encodeSnapshot({ pools: event.pools.map((s) => toSummary(s, queueDepthOf(depths, s))) }),
+                index + 1
+              )
+              : Sse.frame(
+                "status",
+                encodeStatus({
+                  reason: event.reason,
+                  pool: toSummary(event.status, queueDepthOf(depths, event.status))
+                }),
+                index + 1
+              ))
+        ),
+        Stream.catchAll((error) =>
+          Stream.make(
+            Sse.frame(
+              failedName,
+              Sse.failedData({ _tag: "failed", code: "POOL_UNAVAILABLE", message: error.message, retriable: true })
+            )
+          )
+        )
+      )
     return handlers
       .handleRaw("list", () =>
         Effect.gen(function*() {
@@ -122,40 +152,11 @@ export const PoolsLive = HttpApiBuilder.group(OrchestratorApi, "pools", (handler
             })
           )
         }).pipe(recover))
-      .handleRaw("events", ({ urlParams }) => {
-        const failedName = Sse.failedEventName(urlParams)
-        const frames = pools.events.pipe(
-          Stream.zipWithIndex,
-          Stream.mapEffect(([event, index]) =>
-            Effect.map(orchestrator.queueDepths, (depths) =>
-              event._tag === "Snapshot"
-                ? Sse.frame(
-                  "snapshot",
-                  encodeSnapshot({ pools: event.pools.map((s) => toSummary(s, queueDepthOf(depths, s))) }),
-                  index + 1
-                )
-                : Sse.frame(
-                  "status",
-                  encodeStatus({
-                    reason: event.reason,
-                    pool: toSummary(event.status, queueDepthOf(depths, event.status))
-                  }),
-                  index + 1
-                ))
-          ),
-          Stream.catchAll((error) =>
-            Stream.make(
-              Sse.frame(
-                failedName,
-                Sse.failedData({ _tag: "failed", code: "POOL_UNAVAILABLE", message: error.message, retriable: true })
-              )
-            )
-          )
-        )
-        return Sse.response(frames, {
-          heartbeatMs: settings.heartbeatMs,
-          final: Sse.shutdownFrame(failedName),
-          maxBufferedBytes: settings.sseMaxBufferedBytes
-        })
-      })
+      .handleRaw("events", ({ urlParams }) =>
+        Effect.flatMap(Sse.failedEventName(urlParams), (failedName) =>
+          Sse.response(poolFrames(failedName), {
+            heartbeatMs: settings.heartbeatMs,
+            final: Sse.shutdownFrame(failedName),
+            maxBufferedBytes: settings.sseMaxBufferedBytes
+          })).pipe(recover))
   }))

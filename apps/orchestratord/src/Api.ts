@@ -273,26 +273,20 @@ export class OpenAiGroup extends HttpApiGroup.make("openai")
       .addSuccess(ChatCompletion)
       .annotate(OpenApi.Summary, "Chat completion, whole or streamed")
       .annotate(
-        OpenApi.Transform,
-        eventStream(
-          chatEvents,
-          "The completion; with stream: true, text/event-stream of chat.completion.chunk, ending with data: " +
-            `[DONE]. ${streamCutByShutdown}`
-        )
+        OpenApi.Description,
+        `With stream: true the answer is text/event-stream of chat.completion.chunk, ending with data: [DONE]. ${streamCutByShutdown}`
       )
+      .annotate(OpenApi.Transform, eventStream(chatEvents, "The completion, or with stream: true its chunks."))
   )
   .add(
     generation(HttpApiEndpoint.post("completions", "/v1/completions").setPayload(CompletionRequest))
       .addSuccess(Completion)
       .annotate(OpenApi.Summary, "Text completion, whole or streamed")
       .annotate(
-        OpenApi.Transform,
-        eventStream(
-          completionEvents,
-          "The completion; with stream: true, text/event-stream of text_completion chunks, ending with data: " +
-            `[DONE]. ${streamCutByShutdown}`
-        )
+        OpenApi.Description,
+        `With stream: true the answer is text/event-stream of text_completion chunks, ending with data: [DONE]. ${streamCutByShutdown}`
       )
+      .annotate(OpenApi.Transform, eventStream(completionEvents, "The completion, or with stream: true its chunks."))
   )
   .add(
     HttpApiEndpoint.post("embeddings", "/v1/embeddings")

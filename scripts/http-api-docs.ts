@@ -62,6 +62,45 @@ const queryParameters = (operation: unknown): ReadonlyArray<string> => {
   })
 }
 
+/** What each error status means, once for every route: a Markdown table. */
+const statusMeanings = (spec: unknown): ReadonlyArray<string> => {
+  const meanings = new Map<string, string>()
+  const paths = field(spec, "paths")
+  for (const operations of Object.values(isObject(paths) ? paths : {})) {
+    for (const operation of Object.values(isObject(operations) ? operations : {})) {
+      const responses = field(operation, "responses")
+      for (const [status, response] of Object.entries(isObject(responses) ? responses : {})) {
+        const body = refName(field(field(field(response, "content"), "application/json"), "schema"))
+        if (body === "ErrorEnvelope" || body === "OpenAiError") {
+          meanings.set(status, text(field(response, "description")))
+        }
+      }
+    }
+  }
+  return [
+    "What the error statuses mean, on every route that answers them:",
+    "",
+    "| status | when |",
+    "|---|---|",
+    ...[...meanings].sort(([a], [b]) => a.localeCompare(b)).map(([status, when]) => `| ${status} | ${when} |`)
+  ]
+}
+
+/** The events of a `text/event-stream` response, as a Markdown table (none: nothing). */
+const streamEvents = (mediaType: unknown): ReadonlyArray<string> => {
+  const events = field(mediaType, "x-sse-events")
+  if (!Array.isArray(events)) return []
+  const rows = events.map((e) => {
+    const data = field(e, "data")
+    const constant = field(data, "const")
+    const body = typeof constant === "string" ? `\`${constant}\`` : describeSchema(data)
+    return `| \`${text(field(e, "event"))}\` | ${field(e, "id") === true ? "yes" : "no"} | ${body} | ${
+      text(field(e, "description"))
+    } |`
+  })
+  return ["Events:", "", "| event | id | data | when |", "|---|---|---|---|", ...rows, ""]
+}
+
 /** The Markdown reference: one section per route, then the schemas' fields. */
 export const markdownReference = (document: string): string => {
   const spec: unknown = JSON.parse(document)
@@ -71,6 +110,14 @@ export const markdownReference = (document: string): string => {
     "",
     `Version ${text(field(info, "version"))}. Generated from the daemon's \`HttpApi\` (the document it serves at`,
     "`/openapi.json`, also in [openapi.json](openapi.json)) by `pnpm docs:api`; do not edit by hand.",
+    "",
+    "Each route lists every status it answers, with the body of each: the document is checked against",
+    "the answers of every route, driven into each error it can produce. `GET /docs` serves Swagger UI",
+    "over this document, from the daemon itself (no CDN). When orchestratord is configured with a token,",
+    "the routes marked *bearer token* need `Authorization: Bearer <token>` (401 otherwise); `/health`,",
+    "`/ready`, `/metrics`, `/openapi.json` and `/docs` never do. Every route answers 403 to a request the",
+    "request guard refuses and 500 (with the correlation id) to an internal error; every POST answers 415",
+    "to a body that is not JSON.",
     "",
     "JSON field names are snake_case. Every response carries `X-Correlation-Id`. Errors use the envelope",
     "`{ code, message, retriable, retry_after_ms?, policy_label?, pool_id?, engine? }`; 429 and 503 also",
@@ -106,6 +153,12 @@ export const markdownReference = (document: string): string => {
     "line. Its `predicted_start_ms` includes the time the load has left. Pool statuses carry the same",
     "`loading` block while an engine loads. A task whose engine fails before its first token (a dead",
     "node, a crashed engine) is placed again once, announced by a `requeued` event `{ pool_id, reason }`.",
+    "",
+    "The event streams list their events: the SSE event name (`message` for the `data:`-only events of",
+    "the `/v1` streams), whether it carries an `id:`, and the schema of its `data:`. In the document they",
+    "are under `x-sse-events` of each `text/event-stream` response.",
+    "",
+    ...statusMeanings(spec),
     ""
   ]
   const paths = field(spec, "paths")
@@ -114,15 +167,21 @@ export const markdownReference = (document: string): string => {
       if (!isObject(operations)) continue
       for (const [method, operation] of Object.entries(operations)) {
         out.push(`## \`${method.toUpperCase()} ${route}\``, "")
-        const summary = text(field(operation, "summary")) || text(field(operation, "description"))
+        const summary = text(field(operation, "summary"))
+        const description = text(field(operation, "description"))
         if (summary) out.push(summary, "")
+        if (description) out.push(description, "")
+        const security = field(operation, "security")
+        if (Array.isArray(security) && security.length > 0) {
+          out.push("Needs the *bearer token* (when one is configured).", "")
+        }
         const body = field(field(field(field(operation, "requestBody"), "content"), "application/json"), "schema")
         if (body !== undefined) out.push(`Request body: ${describeSchema(body)}`, "")
         const query = queryParameters(operation)
         if (query.length > 0) out.push("Query:", "", ...query, "")
         const responses = field(operation, "responses")
         if (isObject(responses)) {
-          out.push("| status | body |", "|---|---|")
+          out.push("| status | body | headers |", "|---|---|---|")
           for (const [status, response] of Object.entries(responses)) {
             const content = field(response, "content")
             const bodies = isObject(content)
@@ -130,9 +189,14 @@ export const markdownReference = (document: string): string => {
                 type === "application/json" ? describeSchema(field(c, "schema")) : `\`${type}\``
               )
               : []
-            out.push(`| ${status} | ${bodies.join(", ") || text(field(response, "description")) || "(empty)"} |`)
+            const declared = field(response, "headers")
+            const headers = Object.keys(isObject(declared) ? declared : {})
+              .filter((h) => h !== "X-Correlation-Id")
+              .map((h) => `\`${h}\``)
+            out.push(`| ${status} | ${bodies.join(", ") || "(empty)"} | ${headers.join(", ")} |`)
           }
           out.push("")
+          out.push(...streamEvents(field(field(field(responses, "200"), "content"), "text/event-stream")))
         }
       }
     }

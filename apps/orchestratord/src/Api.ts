@@ -1,8 +1,11 @@
 /**
  * The HTTP API of orchestratord as an `HttpApi`: every route of the data plane, control plane, meta
  * and OpenAI-compatible surfaces, with the shared schemas of orchestrator-core, so `/openapi.json`
- * is generated from the same schemas the handlers encode with. Streaming routes are declared with a
- * `text/event-stream` body.
+ * is generated from the same schemas the handlers encode with. Every status a route answers is
+ * declared with its body: the `/v2` and meta routes answer errors in `ErrorEnvelope`, the `/v1`
+ * routes in `OpenAiError`; 401 on the routes the token guards, 403 (request guard) and 500 on
+ * every route, 415 on every POST. Streaming routes answer `text/event-stream`, with their event
+ * types and the schema of each under `x-sse-events`.
  *
  * @since 0.1.0
  */
@@ -13,6 +16,9 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { ErrorEnvelope, TaskRequest, TaskSnapshot } from "@llama-orch/orchestrator-core"
 import * as Schema from "effect/Schema"
+import { defaults } from "./Config.js"
+import { chatEvents, completionEvents, eventSchemas, poolEvents, taskEvents } from "./EventSchemas.js"
+import { eventStream, finishDocument } from "./internal/openApiDocument.js"
 import {
   ChatCompletion,
   ChatCompletionRequest,
@@ -45,6 +51,36 @@ const EventStream = HttpApiSchema.Text({ contentType: "text/event-stream" })
 const streamCutByShutdown = "A stream cut because orchestratord shuts down ends with a chunk whose finish_reason is " +
   `"${shutdownFinishReason}", then data: [DONE].`
 const byId = Schema.Struct({ id: Schema.String })
+const status = (code: number) => ({ status: code })
+
+// the wire shapes of the error bodies, named: a class with renamed keys is otherwise inlined everywhere
+const ErrorBody = Schema.encodedSchema(ErrorEnvelope).annotations({
+  identifier: "ErrorEnvelope",
+  description: "The error envelope of the /v2 and meta routes."
+})
+const PoolOperationFailedBody = Schema.encodedSchema(PoolOperationFailed).annotations({
+  identifier: "PoolOperationFailed",
+  description: "The error envelope of a failed preload or reload: rolled_back, and the tail of the engine's stderr."
+})
+
+/**
+ * The failures of a generation route (`/v1/chat/completions`, `/v1/completions`): a bad request,
+ * admission, and when the answer is not streamed, how the task ended (409 cancelled, 502 engine
+ * failure, 504 decode timeout).
+ */
+const generation = <Name extends string, Payload>(
+  endpoint: HttpApiEndpoint.HttpApiEndpoint<Name, "POST", never, never, Payload>
+) =>
+  endpoint
+    .addError(OpenAiError, status(400))
+    .addError(OpenAiError, status(404))
+    .addError(OpenAiError, status(409))
+    .addError(OpenAiError, status(413))
+    .addError(OpenAiError, status(415))
+    .addError(OpenAiError, status(429))
+    .addError(OpenAiError, status(502))
+    .addError(OpenAiError, status(503))
+    .addError(OpenAiError, status(504))
 
 /**
  * Tasks: submit, stream, cancel, inspect.
@@ -55,11 +91,20 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
   .add(
     HttpApiEndpoint.post("submit", "/v2/tasks")
       .setPayload(TaskRequest)
-      .addSuccess(TaskAccepted, { status: 202 })
-      .addError(ErrorEnvelope, { status: 400 })
-      .addError(PoolOperationFailed, { status: 429 })
-      .addError(PoolOperationFailed, { status: 503 })
+      .addSuccess(TaskAccepted, status(202))
+      .addError(ErrorBody, status(400))
+      .addError(ErrorBody, status(404))
+      .addError(ErrorBody, status(413))
+      .addError(ErrorBody, status(415))
+      .addError(ErrorBody, status(429))
+      .addError(ErrorBody, status(503))
       .annotate(OpenApi.Summary, "Admit a task into its model's queue")
+      .annotate(
+        OpenApi.Description,
+        "404 MODEL_NOT_FOUND when no pool serves model_ref; 429 ADMISSION_REJECT or BUDGET_EXCEEDED; 503 " +
+          "POOL_UNREADY (retriable, or not when the pool's restart circuit is open) or POOL_UNAVAILABLE (the pool " +
+          "manager is unreachable, or orchestratord is shutting down)."
+      )
   )
   .add(
     HttpApiEndpoint.get("events", "/v2/tasks/:id/events")
@@ -67,7 +112,9 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
       .setUrlParams(StreamParams)
       .addSuccess(EventStream)
       .addSuccess(HttpApiSchema.NoContent)
-      .addError(ErrorEnvelope, { status: 404 })
+      .addError(ErrorBody, status(400))
+      .addError(ErrorBody, status(404))
+      .annotate(OpenApi.Summary, "Stream a task's events")
       .annotate(
         OpenApi.Description,
         "Server-sent events: started, metrics, token, then end or failed. Every event has an id; reconnect with " +
@@ -75,20 +122,26 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
           "at or past its last event), which tells an EventSource to stop reconnecting; without Last-Event-ID it " +
           "replays the retained events."
       )
+      .annotate(OpenApi.Transform, eventStream(taskEvents, "The task's events, from after Last-Event-ID."))
   )
   .add(
     HttpApiEndpoint.post("cancel", "/v2/tasks/:id/cancel")
       .setPath(byId)
       .addSuccess(HttpApiSchema.NoContent)
-      .addError(ErrorEnvelope, { status: 404 })
+      .addError(ErrorBody, status(404))
+      .addError(ErrorBody, status(415))
       .annotate(OpenApi.Summary, "Cancel a queued or running task (idempotent)")
   )
   .add(
     HttpApiEndpoint.get("get", "/v2/tasks/:id")
       .setPath(byId)
       .addSuccess(TaskSnapshot)
-      .addError(ErrorEnvelope, { status: 404 })
+      .addError(ErrorBody, status(404))
+      .annotate(OpenApi.Summary, "A task's state and counts")
   )
+  .addError(ErrorBody, status(401))
+  .addError(ErrorBody, status(403))
+  .addError(ErrorBody, status(500))
 {}
 
 /**
@@ -97,55 +150,102 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
  * @since 0.1.0
  */
 export class PoolsGroup extends HttpApiGroup.make("pools")
-  .add(HttpApiEndpoint.get("list", "/v2/pools").addSuccess(PoolList).addError(ErrorEnvelope, { status: 503 }))
+  .add(
+    HttpApiEndpoint.get("list", "/v2/pools")
+      .addSuccess(PoolList)
+      .addError(ErrorBody, status(503))
+      .annotate(OpenApi.Summary, "Every pool: state, engine, model, counters")
+  )
   .add(
     HttpApiEndpoint.get("events", "/v2/pools/events")
       .setUrlParams(StreamParams)
       .addSuccess(EventStream)
+      .addError(ErrorBody, status(400))
+      .annotate(OpenApi.Summary, "Stream the pools' states")
       .annotate(
         OpenApi.Description,
         "Server-sent events: snapshot first, then status for every change; failed (retriable) when the pool " +
           "manager cannot be reached."
       )
+      .annotate(OpenApi.Transform, eventStream(poolEvents, "A snapshot of every pool, then each change."))
   )
   .add(
     HttpApiEndpoint.get("health", "/v2/pools/:id/health")
       .setPath(byId)
       .addSuccess(PoolHealth)
-      .addError(ErrorEnvelope, { status: 404 })
+      .addError(ErrorBody, status(404))
+      .addError(ErrorBody, status(503))
+      .annotate(OpenApi.Summary, "One pool's liveness, readiness and counters")
   )
   .add(
     HttpApiEndpoint.post("preload", "/v2/pools/:id/preload")
       .setPath(byId)
       .addSuccess(PreloadResult)
-      .addError(PoolOperationFailed, { status: 502 })
+      .addError(ErrorBody, status(404))
+      .addError(ErrorBody, status(415))
+      .addError(PoolOperationFailedBody, status(502))
+      .addError(ErrorBody, status(503))
+      .annotate(OpenApi.Summary, "Start a pool's engine and wait until it is Ready")
+      .annotate(OpenApi.Description, "502 when the engine fails to start, with the tail of its stderr.")
   )
   .add(
     HttpApiEndpoint.post("drain", "/v2/pools/:id/drain")
       .setPath(byId)
       .setPayload(DrainRequest)
-      .addSuccess(DrainAccepted, { status: 202 })
-      .addError(ErrorEnvelope, { status: 404 })
+      .addSuccess(DrainAccepted, status(202))
+      .addError(ErrorBody, status(400))
+      .addError(ErrorBody, status(404))
+      .addError(ErrorBody, status(413))
+      .addError(ErrorBody, status(415))
+      .addError(ErrorBody, status(503))
+      .annotate(OpenApi.Summary, "Stop a pool taking leases; it stops once its leases end or the deadline passes")
   )
   .add(
     HttpApiEndpoint.post("reload", "/v2/pools/:id/reload")
       .setPath(byId)
       .setPayload(ReloadRequest)
       .addSuccess(ReloadResult)
-      .addError(PoolOperationFailed, { status: 502 })
+      .addError(ErrorBody, status(400))
+      .addError(ErrorBody, status(404))
+      .addError(ErrorBody, status(413))
+      .addError(ErrorBody, status(415))
+      .addError(PoolOperationFailedBody, status(502))
+      .addError(ErrorBody, status(503))
+      .annotate(OpenApi.Summary, "Switch a pool to another model")
       .annotate(OpenApi.Description, "Atomic: on failure the pool serves the old model again (rolled_back: true).")
   )
+  .addError(ErrorBody, status(401))
+  .addError(ErrorBody, status(403))
+  .addError(ErrorBody, status(500))
 {}
 
 /**
- * Meta: capabilities, liveness, readiness (`/metrics` is a plain route beside the API).
+ * Meta: capabilities, liveness, readiness (`/metrics` is a plain route beside the API). `/health`
+ * and `/ready` never ask for the token.
  *
  * @since 0.1.0
  */
 export class MetaGroup extends HttpApiGroup.make("meta")
-  .add(HttpApiEndpoint.get("capabilities", "/v2/meta/capabilities").addSuccess(Capabilities))
-  .add(HttpApiEndpoint.get("health", "/health").addSuccess(Liveness))
-  .add(HttpApiEndpoint.get("ready", "/ready").addSuccess(Liveness).addError(Liveness, { status: 503 }))
+  .add(
+    HttpApiEndpoint.get("capabilities", "/v2/meta/capabilities")
+      .addSuccess(Capabilities)
+      .addError(ErrorBody, status(401))
+      .addError(ErrorBody, status(503))
+      .annotate(OpenApi.Summary, "The API version and what each pool offers")
+  )
+  .add(
+    HttpApiEndpoint.get("health", "/health")
+      .addSuccess(Liveness)
+      .annotate(OpenApi.Summary, "Liveness: the process answers")
+  )
+  .add(
+    HttpApiEndpoint.get("ready", "/ready")
+      .addSuccess(Liveness)
+      .addError(Liveness, status(503))
+      .annotate(OpenApi.Summary, "Readiness: at least one pool is Ready (503 otherwise)")
+  )
+  .addError(ErrorBody, status(403))
+  .addError(ErrorBody, status(500))
 {}
 
 /**
@@ -157,44 +257,53 @@ export class OpenAiGroup extends HttpApiGroup.make("openai")
   .add(
     HttpApiEndpoint.get("models", "/v1/models")
       .addSuccess(ModelList)
+      .addError(OpenAiError, status(503))
       .annotate(OpenApi.Summary, "List the models the pools serve")
   )
   .add(
     HttpApiEndpoint.get("model", "/v1/models/:id")
       .setPath(byId)
       .addSuccess(Model)
-      .addError(OpenAiError, { status: 404 })
+      .addError(OpenAiError, status(404))
+      .addError(OpenAiError, status(503))
       .annotate(OpenApi.Summary, "One model the pools serve")
   )
   .add(
-    HttpApiEndpoint.post("chat", "/v1/chat/completions")
-      .setPayload(ChatCompletionRequest)
+    generation(HttpApiEndpoint.post("chat", "/v1/chat/completions").setPayload(ChatCompletionRequest))
       .addSuccess(ChatCompletion)
-      .addError(OpenAiError, { status: 400 })
+      .annotate(OpenApi.Summary, "Chat completion, whole or streamed")
       .annotate(
         OpenApi.Description,
-        "With stream: true the answer is text/event-stream of chat.completion.chunk, ending with data: [DONE]. " +
-          streamCutByShutdown
+        `With stream: true the answer is text/event-stream of chat.completion.chunk, ending with data: [DONE]. ${streamCutByShutdown}`
       )
+      .annotate(OpenApi.Transform, eventStream(chatEvents, "The completion, or with stream: true its chunks."))
   )
   .add(
-    HttpApiEndpoint.post("completions", "/v1/completions")
-      .setPayload(CompletionRequest)
+    generation(HttpApiEndpoint.post("completions", "/v1/completions").setPayload(CompletionRequest))
       .addSuccess(Completion)
-      .addError(OpenAiError, { status: 400 })
+      .annotate(OpenApi.Summary, "Text completion, whole or streamed")
       .annotate(
         OpenApi.Description,
-        "With stream: true the answer is text/event-stream of text_completion chunks, ending with data: [DONE]. " +
-          streamCutByShutdown
+        `With stream: true the answer is text/event-stream of text_completion chunks, ending with data: [DONE]. ${streamCutByShutdown}`
       )
+      .annotate(OpenApi.Transform, eventStream(completionEvents, "The completion, or with stream: true its chunks."))
   )
   .add(
     HttpApiEndpoint.post("embeddings", "/v1/embeddings")
       .setPayload(EmbeddingsRequest)
       .addSuccess(EmbeddingsResponse)
-      .addError(OpenAiError, { status: 400 })
+      .addError(OpenAiError, status(400))
+      .addError(OpenAiError, status(404))
+      .addError(OpenAiError, status(413))
+      .addError(OpenAiError, status(415))
+      .addError(OpenAiError, status(429))
+      .addError(OpenAiError, status(502))
+      .addError(OpenAiError, status(503))
       .annotate(OpenApi.Summary, "Embeddings from an engine serving the model (on one of its slots)")
   )
+  .addError(OpenAiError, status(401))
+  .addError(OpenAiError, status(403))
+  .addError(OpenAiError, status(500))
 {}
 
 /**
@@ -209,4 +318,14 @@ export class OrchestratorApi extends HttpApi.make("orchestratord")
   .add(OpenAiGroup)
   .annotate(OpenApi.Title, "llama-orch orchestratord")
   .annotate(OpenApi.Version, apiVersion)
+  .annotate(OpenApi.Servers, [
+    { url: "/", description: "The daemon serving this document" },
+    {
+      url: "http://{host}:{port}",
+      description: "An orchestratord at host:port",
+      variables: { host: { default: defaults.host }, port: { default: String(defaults.port) } }
+    }
+  ])
+  .annotate(HttpApi.AdditionalSchemas, [ErrorBody, PoolOperationFailedBody, OpenAiError, ...eventSchemas])
+  .annotate(OpenApi.Transform, finishDocument)
 {}

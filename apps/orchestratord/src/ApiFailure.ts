@@ -1,13 +1,13 @@
 /**
- * `ApiFailure`: every error the HTTP API answers with, as a status and the §5 error envelope, plus
- * the mappings from the typed errors of orchestrator-core and pool-core and the two renderings (the
- * llama-orch envelope and the OpenAI envelope).
+ * `ApiFailure`: every error the HTTP API answers with, as a status and the §5 error envelope. The
+ * one table of error tags to codes and HTTP statuses (`errorTable`), the one retry clamp
+ * (`clampRetry`) and the mappings from the typed errors of orchestrator-core and pool-core; the two
+ * renderings (the llama-orch envelope and the OpenAI envelope) are in `ErrorResponses`.
  *
  * @since 0.1.0
  */
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { RequestGuard } from "@llama-orch/daemon-kit"
-import type { EngineTransport, Failed, SubmitError, TaskNotFound } from "@llama-orch/orchestrator-core"
+import type { EngineTransport, ErrorCode, Failed, SubmitError, TaskNotFound } from "@llama-orch/orchestrator-core"
 import { ErrorEnvelope } from "@llama-orch/orchestrator-core"
 import type {
   PoolDraining,
@@ -21,8 +21,6 @@ import type {
 } from "@llama-orch/pool-core"
 import * as Data from "effect/Data"
 import * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
-import { PoolOperationFailed } from "./WireSchemas.js"
 
 /**
  * A failed request: the HTTP status and the error envelope (with `rolled_back` and the engine's
@@ -39,27 +37,118 @@ export class ApiFailure extends Data.TaggedError("ApiFailure")<{
   readonly param?: string | undefined
 }> {}
 
-type EngineFailure = EngineTransport.EngineFailure
+/**
+ * Every kind of failure the API answers with, by the tag of the error behind it: its error code
+ * and HTTP status. `Unauthenticated` is the API's own 401; pool-core's `Unauthorized` is the pool
+ * manager refusing orchestratord's token.
+ *
+ * @since 0.3.0
+ */
+export const errorTable = {
+  // the request itself
+  InvalidParams: { code: "INVALID_PARAMS", status: 400 },
+  Unauthenticated: { code: "UNAUTHORIZED", status: 401 },
+  Forbidden: { code: "FORBIDDEN", status: 403 },
+  RouteNotFound: { code: "NOT_FOUND", status: 404 },
+  PayloadTooLarge: { code: "INVALID_PARAMS", status: 413 },
+  UnsupportedMediaType: { code: "UNSUPPORTED_MEDIA_TYPE", status: 415 },
+  ShuttingDown: { code: "POOL_UNAVAILABLE", status: 503 },
+  Internal: { code: "INTERNAL", status: 500 },
+  // orchestrator-core: admission and tasks
+  ModelNotFound: { code: "MODEL_NOT_FOUND", status: 404 },
+  TaskNotFound: { code: "NOT_FOUND", status: 404 },
+  AdmissionRejected: { code: "ADMISSION_REJECT", status: 429 },
+  BudgetExceeded: { code: "BUDGET_EXCEEDED", status: 429 },
+  NoReadyPool: { code: "POOL_UNREADY", status: 503 },
+  PoolsUnavailable: { code: "POOL_UNAVAILABLE", status: 503 },
+  EngineFailure: { code: "WORKER_RESET", status: 502 },
+  // orchestrator-core: how a running task failed (its stream's `failed` event)
+  Cancelled: { code: "CANCELLED", status: 409 },
+  QueueFullDropLru: { code: "QUEUE_FULL_DROP_LRU", status: 429 },
+  DecodeTimeout: { code: "DECODE_TIMEOUT", status: 504 },
+  // pool-core
+  PoolNotFound: { code: "NOT_FOUND", status: 404 },
+  PreloadFailed: { code: "POOL_UNREADY", status: 502 },
+  ReloadFailed: { code: "POOL_UNREADY", status: 502 },
+  PoolUnready: { code: "POOL_UNREADY", status: 503 },
+  PoolDraining: { code: "POOL_UNREADY", status: 503 },
+  SlotsExhausted: { code: "POOL_UNREADY", status: 503 },
+  PoolManagerUnavailable: { code: "POOL_UNAVAILABLE", status: 503 },
+  Unauthorized: { code: "POOL_UNAVAILABLE", status: 503 }
+} as const satisfies Record<string, { readonly code: ErrorCode; readonly status: number }>
 
-const make = (
-  status: number,
-  fields: ConstructorParameters<typeof ErrorEnvelope>[0],
+/**
+ * A tag of `errorTable`.
+ *
+ * @since 0.3.0
+ */
+export type ErrorTag = keyof typeof errorTable
+
+/**
+ * The tag whose status a task's `failed` event answers with when the answer is not streamed, by
+ * the event's code.
+ *
+ * @since 0.3.0
+ */
+export const streamFailureTag: { readonly [C in ErrorCode]: ErrorTag } = {
+  INVALID_PARAMS: "InvalidParams",
+  UNAUTHORIZED: "Unauthenticated",
+  FORBIDDEN: "Forbidden",
+  UNSUPPORTED_MEDIA_TYPE: "UnsupportedMediaType",
+  NOT_FOUND: "TaskNotFound",
+  MODEL_NOT_FOUND: "ModelNotFound",
+  ADMISSION_REJECT: "AdmissionRejected",
+  QUEUE_FULL_DROP_LRU: "QueueFullDropLru",
+  BUDGET_EXCEEDED: "BudgetExceeded",
+  POOL_UNREADY: "NoReadyPool",
+  POOL_UNAVAILABLE: "PoolsUnavailable",
+  DECODE_TIMEOUT: "DecodeTimeout",
+  WORKER_RESET: "EngineFailure",
+  CANCELLED: "Cancelled",
+  INTERNAL: "Internal"
+}
+
+/**
+ * The retry advice of every retriable failure, in milliseconds, clamped to 100 ms .. 60 s.
+ *
+ * @since 0.3.0
+ */
+export const clampRetry = (ms: number): number => Math.min(60_000, Math.max(100, Math.round(ms)))
+
+/**
+ * The retry advice of failures that have no estimate of their own (shutdown, the pool manager).
+ *
+ * @since 0.3.0
+ */
+export const defaultRetryAfterMs = 1_000
+
+type Fields = Omit<ConstructorParameters<typeof ErrorEnvelope>[0], "code">
+
+/**
+ * A failure of the kind `tag`: code and status from `errorTable`, the retry advice clamped.
+ *
+ * @since 0.3.0
+ */
+export const failure = (
+  tag: ErrorTag,
+  fields: Fields,
   extra?: { rolledBack?: boolean; stderrTail?: string | undefined; param?: string | undefined }
-): ApiFailure => new ApiFailure({ status, envelope: new ErrorEnvelope(fields), ...extra })
-
-const clampRetry = (ms: number): number => Math.min(60_000, Math.max(100, Math.round(ms)))
+): ApiFailure => {
+  const { code, status } = errorTable[tag]
+  const retryAfterMs = fields.retryAfterMs === undefined ? {} : { retryAfterMs: clampRetry(fields.retryAfterMs) }
+  return new ApiFailure({ status, envelope: new ErrorEnvelope({ code, ...fields, ...retryAfterMs }), ...extra })
+}
 
 /** @since 0.1.0 */
 export const invalidParams = (message: string, param?: string): ApiFailure =>
-  make(400, { code: "INVALID_PARAMS", message, retriable: false }, param === undefined ? undefined : { param })
+  failure("InvalidParams", { message, retriable: false }, param === undefined ? undefined : { param })
 
 /** @since 0.1.0 */
 export const payloadTooLarge = (limit: number): ApiFailure =>
-  make(413, { code: "INVALID_PARAMS", message: `request body exceeds ${limit} bytes`, retriable: false })
+  failure("PayloadTooLarge", { message: `request body exceeds ${limit} bytes`, retriable: false })
 
 /** @since 0.1.0 */
-export const unauthorized = (message: string): ApiFailure =>
-  make(401, { code: "UNAUTHORIZED", message, retriable: false })
+export const unauthorized = (message: string): ApiFailure => failure("Unauthenticated", { message, retriable: false })
 
 /**
  * A request the guard refused: 403 `FORBIDDEN` (foreign `Host` or `Origin`) or 415
@@ -68,34 +157,24 @@ export const unauthorized = (message: string): ApiFailure =>
  * @since 0.1.0
  */
 export const fromRefusal = (refusal: RequestGuard.Refusal): ApiFailure =>
-  make(refusal.status, {
-    code: refusal.status === 415 ? "UNSUPPORTED_MEDIA_TYPE" : "FORBIDDEN",
+  failure(refusal.status === 415 ? "UnsupportedMediaType" : "Forbidden", {
     message: refusal.message,
     retriable: false
   })
 
 /** @since 0.1.0 */
-export const notFound = (message: string): ApiFailure => make(404, { code: "NOT_FOUND", message, retriable: false })
-
-/** @since 0.1.0 */
-export const methodNotAllowed = (message: string): ApiFailure =>
-  make(405, { code: "INVALID_PARAMS", message, retriable: false })
+export const notFound = (message: string): ApiFailure => failure("RouteNotFound", { message, retriable: false })
 
 /** @since 0.1.0 */
 export const internal = (correlationId: string): ApiFailure =>
-  make(500, {
-    code: "INTERNAL",
-    message: `internal error (correlation id ${correlationId})`,
-    retriable: false
-  })
+  failure("Internal", { message: `internal error (correlation id ${correlationId})`, retriable: false })
 
 /** @since 0.1.0 */
 export const shuttingDown = (): ApiFailure =>
-  make(503, {
-    code: "POOL_UNAVAILABLE",
+  failure("ShuttingDown", {
     message: "orchestratord is shutting down",
     retriable: true,
-    retryAfterMs: 1_000,
+    retryAfterMs: defaultRetryAfterMs,
     policyLabel: "shutdown"
   })
 
@@ -107,8 +186,7 @@ export const shuttingDown = (): ApiFailure =>
  * @since 0.1.0
  */
 export const poolFailed = (message: string, poolId: string | undefined): ApiFailure =>
-  make(503, {
-    code: "POOL_UNREADY",
+  failure("NoReadyPool", {
     message,
     retriable: false,
     policyLabel: "pool-failed",
@@ -135,10 +213,10 @@ export const fromParseError = (error: ParseResult.ParseError): ApiFailure => {
  *
  * @since 0.1.0
  */
-export const fromEngineFailure = (error: EngineFailure): ApiFailure =>
+export const fromEngineFailure = (error: EngineTransport.EngineFailure): ApiFailure =>
   error.status !== undefined && ((error.status >= 400 && error.status < 500) || error.status === 501)
     ? invalidParams(`the engine refused the request: ${error.reason} (HTTP ${error.status})`, "model")
-    : make(502, { code: "WORKER_RESET", message: error.message, retriable: true })
+    : failure("EngineFailure", { message: error.message, retriable: true })
 
 /**
  * A model no pool serves (`GET /v1/models/{id}`).
@@ -146,9 +224,7 @@ export const fromEngineFailure = (error: EngineFailure): ApiFailure =>
  * @since 0.1.0
  */
 export const modelNotFound = (model: string): ApiFailure =>
-  make(404, { code: "MODEL_NOT_FOUND", message: `no pool serves model ${model}`, retriable: false }, {
-    param: "model"
-  })
+  failure("ModelNotFound", { message: `no pool serves model ${model}`, retriable: false }, { param: "model" })
 
 /**
  * Maps the typed errors of `Orchestrator.submit`.
@@ -156,50 +232,47 @@ export const modelNotFound = (model: string): ApiFailure =>
  * @since 0.1.0
  */
 export const fromSubmitError = (error: SubmitError): ApiFailure => {
+  const message = error.message
   switch (error._tag) {
     case "InvalidParams":
-      return invalidParams(error.message)
     case "ModelNotFound":
-      return make(404, { code: "MODEL_NOT_FOUND", message: error.message, retriable: false })
+      return failure(error._tag, { message, retriable: false })
     case "AdmissionRejected":
-      return make(429, {
-        code: "ADMISSION_REJECT",
-        message: error.message,
+      return failure(error._tag, {
+        message,
         retriable: true,
-        retryAfterMs: clampRetry(error.retryAfterMs),
+        retryAfterMs: error.retryAfterMs,
         policyLabel: error.policy
       })
     case "BudgetExceeded":
-      return make(429, {
-        code: "BUDGET_EXCEEDED",
-        message: error.message,
+      return failure(error._tag, {
+        message,
         retriable: true,
-        retryAfterMs: clampRetry(error.retryAfterMs),
+        retryAfterMs: error.retryAfterMs,
         policyLabel: "session-budget"
       })
     case "NoReadyPool":
-      if (error.failed === true) return poolFailed(error.message, error.poolId)
-      return make(503, {
-        code: "POOL_UNREADY",
-        message: error.message,
+      if (error.failed === true) return poolFailed(message, error.poolId)
+      return failure(error._tag, {
+        message,
         retriable: true,
-        retryAfterMs: clampRetry(error.retryAfterMs),
+        retryAfterMs: error.retryAfterMs,
         policyLabel: "pool-unready",
         ...(error.poolId === undefined ? {} : { poolId: error.poolId })
       })
     case "PoolsUnavailable":
-      return make(503, {
-        code: "POOL_UNAVAILABLE",
-        message: error.message,
+      return failure(error._tag, {
+        message,
         retriable: true,
-        retryAfterMs: clampRetry(error.retryAfterMs),
+        retryAfterMs: error.retryAfterMs,
         policyLabel: "pool-manager-unavailable"
       })
   }
 }
 
 /** @since 0.1.0 */
-export const fromTaskNotFound = (error: TaskNotFound): ApiFailure => notFound(error.message)
+export const fromTaskNotFound = (error: TaskNotFound): ApiFailure =>
+  failure(error._tag, { message: error.message, retriable: false })
 
 /**
  * The errors of the pool manager the control plane can meet.
@@ -224,18 +297,16 @@ export type PoolError =
 export const fromPoolError = (error: PoolError): ApiFailure => {
   switch (error._tag) {
     case "PoolNotFound":
-      return make(404, { code: "NOT_FOUND", message: error.message, retriable: false, poolId: error.poolId })
+      return failure(error._tag, { message: error.message, retriable: false, poolId: error.poolId })
     case "PreloadFailed":
-      return make(502, {
-        code: "POOL_UNREADY",
+      return failure(error._tag, {
         message: `pool ${error.poolId}: engine ${error.engine} failed to start: ${error.kind}: ${error.reason}`,
         retriable: true,
         poolId: error.poolId,
         engine: error.engine
       }, { stderrTail: error.stderrTail })
     case "ReloadFailed":
-      return make(502, {
-        code: "POOL_UNREADY",
+      return failure(error._tag, {
         message: `pool ${error.poolId}: reload failed${
           error.rolledBack ? " and was rolled back" : ""
         }: ${error.cause.kind}: ${error.cause.reason}`,
@@ -252,123 +323,34 @@ export const fromPoolError = (error: PoolError): ApiFailure => {
           error.poolId
         )
       }
-      return make(503, {
-        code: "POOL_UNREADY",
+      return failure(error._tag, {
         message: error.message,
         retriable: true,
-        retryAfterMs: 1_000,
+        retryAfterMs: defaultRetryAfterMs,
         policyLabel: "pool-unready",
         poolId: error.poolId
       })
     case "PoolManagerUnavailable":
     case "Unauthorized":
-      return make(503, {
-        code: "POOL_UNAVAILABLE",
+      return failure(error._tag, {
         message: error._tag === "Unauthorized"
           ? "the pool manager refused orchestratord's token"
           : "the pool manager is unreachable",
         retriable: true,
-        retryAfterMs: 1_000,
+        retryAfterMs: defaultRetryAfterMs,
         policyLabel: "pool-manager-unavailable"
       })
   }
 }
 
-const encodeBody = Schema.encodeSync(PoolOperationFailed)
-
-const backoffHeaders = (failure: ApiFailure): Record<string, string> => {
-  const retryAfterMs = failure.envelope.retryAfterMs
-  if ((failure.status !== 429 && failure.status !== 503) || retryAfterMs === undefined) return {}
-  return {
-    "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
-    "x-backoff-ms": String(Math.round(retryAfterMs))
-  }
-}
-
 /**
- * Renders a failure as the llama-orch error envelope, with `Retry-After` and `X-Backoff-Ms` on 429
- * and 503.
- *
- * @since 0.1.0
- */
-export const toResponse = (failure: ApiFailure): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.unsafeJson(
-    encodeBody(
-      new PoolOperationFailed({
-        ...failure.envelope,
-        ...(failure.rolledBack === undefined ? {} : { rolledBack: failure.rolledBack }),
-        ...(failure.stderrTail === undefined ? {} : { stderrTail: failure.stderrTail })
-      })
-    ),
-    { status: failure.status, headers: backoffHeaders(failure) }
-  )
-
-const openAiType = (status: number): string => {
-  switch (status) {
-    case 401:
-      return "authentication_error"
-    case 403:
-      return "permission_error"
-    case 404:
-      return "not_found_error"
-    case 429:
-      return "rate_limit_error"
-    case 500:
-      return "server_error"
-    case 502:
-    case 503:
-      return "service_unavailable"
-    default:
-      return "invalid_request_error"
-  }
-}
-
-/**
- * Renders a failure as the OpenAI error envelope `{ error: { message, type, code } }`, keeping the
- * status and the backoff headers.
- *
- * @since 0.1.0
- */
-export const toOpenAiResponse = (failure: ApiFailure): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.unsafeJson(
-    {
-      error: {
-        message: failure.envelope.message,
-        type: openAiType(failure.status),
-        code: failure.envelope.code.toLowerCase(),
-        param: failure.param ?? null
-      }
-    },
-    { status: failure.status, headers: backoffHeaders(failure) }
-  )
-
-const streamStatus = (code: string): number => {
-  switch (code) {
-    case "QUEUE_FULL_DROP_LRU":
-      return 429
-    case "CANCELLED":
-      return 409
-    case "WORKER_RESET":
-      return 502
-    case "POOL_UNREADY":
-    case "POOL_UNAVAILABLE":
-      return 503
-    case "DECODE_TIMEOUT":
-      return 504
-    default:
-      return 500
-  }
-}
-
-/**
- * Maps a task's in-stream `error` event to a failure, for answers that are not streamed (the
- * non-streaming OpenAI routes).
+ * Maps a task's in-stream `failed` event to a failure, for answers that are not streamed (the
+ * non-streaming OpenAI routes): the status of its code's tag.
  *
  * @since 0.1.0
  */
 export const fromStreamError = (event: Failed): ApiFailure =>
-  make(streamStatus(event.code), {
-    code: event.code,
+  failure(streamFailureTag[event.code], {
     message: event.message,
     retriable: event.retriable,
     ...(event.retryAfterMs === undefined ? {} : { retryAfterMs: event.retryAfterMs })

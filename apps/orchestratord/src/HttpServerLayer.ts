@@ -1,6 +1,6 @@
 /**
  * The routes of orchestratord as one `HttpLayerRouter` layer: the `HttpApi` (with
- * `/openapi.json`), `/metrics`, and the global middleware that gives every response its
+ * `/openapi.json`), `/metrics`, the docs page `/docs`, and the global middleware that gives every response its
  * `X-Correlation-Id`, checks the bearer token, and turns unknown routes and defects into typed
  * error envelopes (never an empty 404 or a bare 500).
  *
@@ -23,15 +23,9 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { randomUUID } from "node:crypto"
 import { OrchestratorApi } from "./Api.js"
-import {
-  type ApiFailure,
-  fromRefusal,
-  internal,
-  notFound,
-  toOpenAiResponse,
-  toResponse,
-  unauthorized
-} from "./ApiFailure.js"
+import { type ApiFailure, fromRefusal, internal, notFound, unauthorized } from "./ApiFailure.js"
+import * as DocsPage from "./DocsPage.js"
+import { toResponseFor } from "./ErrorResponses.js"
 import { MetaLive } from "./internal/metaHandlers.js"
 import { OpenAiLive } from "./internal/openAiHandlers.js"
 import { PoolsLive } from "./internal/poolsHandlers.js"
@@ -46,7 +40,19 @@ import { ServerSettings } from "./ServerSettings.js"
 export const correlationHeader = "x-correlation-id"
 
 const validCorrelationId = /^[A-Za-z0-9._:-]{1,128}$/
-const publicPaths = new Set(["/health", "/ready", "/metrics"])
+/**
+ * The paths served without the bearer token: liveness, readiness, metrics, the OpenAPI document
+ * and the docs page with its assets (none of them tells more than the published API).
+ *
+ * @since 0.3.0
+ */
+export const publicPaths: ReadonlySet<string> = new Set([
+  "/health",
+  "/ready",
+  "/metrics",
+  "/openapi.json",
+  ...DocsPage.paths
+])
 
 const pathOf = (url: string): string => {
   const q = url.indexOf("?")
@@ -78,8 +84,7 @@ export const GlobalMiddleware = HttpLayerRouter.middleware(
           annotateFiber("correlation_id", correlationId),
           Effect.gen(function*() {
             const path = pathOf(request.url)
-            const render = (failure: ApiFailure) =>
-              path.startsWith("/v1/") ? toOpenAiResponse(failure) : toResponse(failure)
+            const render = (failure: ApiFailure) => toResponseFor(path, failure)
             // the guard first: a rebinding page or a cross-site form learns nothing, not even 401
             const verdict = guard.decide(request)
             if (verdict._tag === "Preflight") {
@@ -150,5 +155,6 @@ export const routes = (options: { readonly poolMetrics: boolean }) =>
       Layer.provide([TasksLive, PoolsLive, MetaLive, OpenAiLive])
     ),
     options.poolMetrics ? PoolMetrics.layer : PrometheusMetrics.route({ beforeScrape: nodeGauges }),
+    DocsPage.layer,
     GlobalMiddleware
   )

@@ -152,16 +152,51 @@ export const CompletionRequest = Schema.Struct({
  */
 export type CompletionRequest = typeof CompletionRequest.Type
 
-const Usage = Schema.Struct({
+/**
+ * Token counts of an answer: the engine's own when it reported them.
+ *
+ * @since 0.3.0
+ */
+export const Usage = Schema.Struct({
   prompt_tokens: Schema.Int,
   completion_tokens: Schema.Int,
   total_tokens: Schema.Int
-})
+}).annotations({ identifier: "Usage" })
 
 const ToolCall = Schema.Struct({
   id: Schema.String,
   type: Schema.Literal("function"),
   function: Schema.Struct({ name: Schema.String, arguments: Schema.String })
+})
+
+/**
+ * One choice of a non-streaming chat completion.
+ *
+ * @since 0.3.0
+ */
+export const ChatChoice = Schema.Struct({
+  index: Schema.Int,
+  message: Schema.Struct({
+    role: Schema.Literal("assistant"),
+    content: Schema.NullOr(Schema.String),
+    tool_calls: Schema.optional(Schema.Array(ToolCall)),
+    refusal: Schema.optional(Schema.NullOr(Schema.String)),
+    reasoning_content: Schema.optional(Schema.String)
+  }),
+  logprobs: Schema.optional(Schema.NullOr(Schema.Unknown)),
+  finish_reason: Schema.String
+})
+
+/**
+ * One choice of a non-streaming text completion.
+ *
+ * @since 0.3.0
+ */
+export const TextChoice = Schema.Struct({
+  index: Schema.Int,
+  text: Schema.String,
+  logprobs: Schema.optional(Schema.NullOr(Schema.Unknown)),
+  finish_reason: Schema.String
 })
 
 /**
@@ -175,18 +210,7 @@ export const ChatCompletion = Schema.Struct({
   created: Schema.Int,
   model: Schema.String,
   system_fingerprint: Schema.optional(Schema.String),
-  choices: Schema.Array(Schema.Struct({
-    index: Schema.Int,
-    message: Schema.Struct({
-      role: Schema.Literal("assistant"),
-      content: Schema.NullOr(Schema.String),
-      tool_calls: Schema.optional(Schema.Array(ToolCall)),
-      refusal: Schema.optional(Schema.NullOr(Schema.String)),
-      reasoning_content: Schema.optional(Schema.String)
-    }),
-    logprobs: Schema.optional(Schema.NullOr(Schema.Unknown)),
-    finish_reason: Schema.String
-  })),
+  choices: Schema.Array(ChatChoice),
   usage: Usage
 }).annotations({ identifier: "ChatCompletion" })
 
@@ -201,14 +225,70 @@ export const Completion = Schema.Struct({
   created: Schema.Int,
   model: Schema.String,
   system_fingerprint: Schema.optional(Schema.String),
+  choices: Schema.Array(TextChoice),
+  usage: Usage
+}).annotations({ identifier: "Completion" })
+
+const streamedFields = {
+  id: Schema.String,
+  created: Schema.Int,
+  model: Schema.String,
+  system_fingerprint: Schema.optional(Schema.String),
+  /** Only on the last chunk, with `choices: []`, when `stream_options.include_usage` asks for it. */
+  usage: Schema.optional(Usage)
+}
+
+const ToolCallDelta = Schema.Struct({
+  index: Schema.Int,
+  id: Schema.optional(Schema.String),
+  type: Schema.optional(Schema.Literal("function")),
+  function: Schema.optional(Schema.Struct({
+    name: Schema.optional(Schema.String),
+    arguments: Schema.optional(Schema.String)
+  }))
+})
+
+/**
+ * One chunk of a streamed chat completion (`data:` of each event, before `data: [DONE]`). Fields an
+ * engine adds to a `delta` are relayed as they are.
+ *
+ * @since 0.3.0
+ */
+export const ChatCompletionChunk = Schema.Struct({
+  ...streamedFields,
+  object: Schema.Literal("chat.completion.chunk"),
+  choices: Schema.Array(Schema.Struct({
+    index: Schema.Int,
+    delta: Schema.Struct(
+      {
+        role: Schema.optional(Schema.Literal("assistant")),
+        content: Schema.optional(Schema.NullOr(Schema.String)),
+        tool_calls: Schema.optional(Schema.Array(ToolCallDelta)),
+        refusal: Schema.optional(Schema.NullOr(Schema.String)),
+        reasoning_content: Schema.optional(Schema.String)
+      },
+      Schema.Record({ key: Schema.String, value: Schema.Unknown })
+    ),
+    logprobs: Schema.optional(Schema.NullOr(Schema.Unknown)),
+    finish_reason: Schema.NullOr(Schema.String)
+  }))
+}).annotations({ identifier: "ChatCompletionChunk" })
+
+/**
+ * One chunk of a streamed text completion (`data:` of each event, before `data: [DONE]`).
+ *
+ * @since 0.3.0
+ */
+export const CompletionChunk = Schema.Struct({
+  ...streamedFields,
+  object: Schema.Literal("text_completion"),
   choices: Schema.Array(Schema.Struct({
     index: Schema.Int,
     text: Schema.String,
     logprobs: Schema.optional(Schema.NullOr(Schema.Unknown)),
-    finish_reason: Schema.String
-  })),
-  usage: Usage
-}).annotations({ identifier: "Completion" })
+    finish_reason: Schema.NullOr(Schema.String)
+  }))
+}).annotations({ identifier: "CompletionChunk" })
 
 /**
  * One model, as `GET /v1/models` lists it and `GET /v1/models/{id}` answers it.

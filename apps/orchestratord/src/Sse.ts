@@ -7,15 +7,18 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ShutdownSignal } from "@llama-orch/daemon-kit"
-import { type SequencedEvent, TaskEvent } from "@llama-orch/orchestrator-core"
+import { Failed, type SequencedEvent, TaskEvent } from "@llama-orch/orchestrator-core"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { Readable } from "node:stream"
+import { type ApiFailure, invalidParams, shuttingDown } from "./ApiFailure.js"
 import { nodeResponse } from "./internal/nodeHttp.js"
 
 const encodeTaskEvent = Schema.encodeSync(TaskEvent)
+const encodeFailed = Schema.encodeSync(Failed)
 
 /**
  * One SSE frame: optional `id:`, `event:` and a single-line JSON `data:`.
@@ -51,26 +54,43 @@ export type FailedEventName = typeof failedEvent | typeof legacyFailedEvent
 
 /**
  * The query string of the `/v2` event streams: `legacy_error_event=1` names the failure event
- * `error`, as before `failed`.
+ * `error`, as before `failed`. The value is checked by `failedEventName` rather than by the schema,
+ * so a wrong one is answered with the API's own envelope (the framework's 400 has another body);
+ * the document still shows the two values.
  *
  * @since 0.1.0
  */
 export const StreamParams = Schema.Struct({
   legacy_error_event: Schema.optional(
-    Schema.Literal("0", "1").annotations({
+    Schema.String.annotations({
       description: "`1` names the failure event `error`, as before it was `failed` (deprecated: removed in the next " +
-        "minor release)"
+        "minor release)",
+      jsonSchema: { enum: ["0", "1"] }
     })
   )
 })
 
 /**
- * The failure event name a request asked for.
+ * The failure event name a request asked for; 400 for a value other than `0` or `1`.
  *
  * @since 0.1.0
  */
-export const failedEventName = (params: typeof StreamParams.Type): FailedEventName =>
-  params.legacy_error_event === "1" ? legacyFailedEvent : failedEvent
+export const failedEventName = (params: typeof StreamParams.Type): Either.Either<FailedEventName, ApiFailure> => {
+  switch (params.legacy_error_event) {
+    case undefined:
+    case "0":
+      return Either.right(failedEvent)
+    case "1":
+      return Either.right(legacyFailedEvent)
+    default:
+      return Either.left(
+        invalidParams(
+          `legacy_error_event: expected 0 or 1, got ${JSON.stringify(params.legacy_error_event.slice(0, 20))}`,
+          "legacy_error_event"
+        )
+      )
+  }
+}
 
 /**
  * A task event as an SSE frame: the sequence number as `id:`, the event tag as `event:` (a
@@ -102,13 +122,20 @@ export const heartbeatFrame = ": heartbeat\n\n"
  *
  * @since 0.1.0
  */
-export const shutdownFrame = (failedName: FailedEventName = failedEvent): string =>
-  frame(failedName, {
-    code: "POOL_UNAVAILABLE",
-    message: "orchestratord is shutting down",
-    retriable: true,
-    retry_after_ms: 1000
-  })
+export const shutdownFrame = (failedName: FailedEventName = failedEvent): string => {
+  const { code, message, retriable, retryAfterMs } = shuttingDown().envelope
+  return frame(failedName, failedData({ _tag: "failed", code, message, retriable, retryAfterMs }))
+}
+
+/**
+ * The data of a `failed` event (without its tag), for the frames that are not a task's own event.
+ *
+ * @since 0.3.0
+ */
+export const failedData = (event: Failed): Omit<typeof Failed.Encoded, "_tag"> => {
+  const { _tag, ...data } = encodeFailed(event)
+  return data
+}
 
 /**
  * The headers of every SSE response.

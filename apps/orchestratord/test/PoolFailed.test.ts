@@ -7,7 +7,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { AdmissionCheck, TaskRequest } from "@llama-orch/orchestrator-core"
 import { PoolId, PoolStatus, PoolUnready } from "@llama-orch/pool-core"
 import { Either, Schema } from "effect"
-import { fromPoolError, fromSubmitError, toResponse } from "../src/ApiFailure.js"
+import { fromPoolError, fromSubmitError } from "../src/ApiFailure.js"
+import { toResponse } from "../src/ErrorResponses.js"
 
 const pool = (poolId: string, state: PoolStatus["state"]) =>
   PoolStatus.make({

@@ -11,7 +11,7 @@ import { expect, layer } from "@effect/vitest"
 import { Effect, Layer, Schema } from "effect"
 import { createServer } from "node:http"
 import * as net from "node:net"
-import { toResponse } from "../src/ApiFailure.js"
+import { toResponse } from "../src/ErrorResponses.js"
 import { readJson } from "../src/internal/body.js"
 import * as ServerSettings from "../src/ServerSettings.js"
 

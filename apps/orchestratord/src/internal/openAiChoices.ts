@@ -4,6 +4,7 @@
  * deltas, log probabilities, reasoning text), merged the way OpenAI clients merge them.
  */
 import type { End, Token } from "@llama-orch/orchestrator-core"
+import type { ChatChoice, TextChoice, Usage } from "../OpenAiSchemas.js"
 
 /** Chat or text completion. */
 export type Kind = "chat" | "text"
@@ -33,7 +34,6 @@ export const richChoice = (kind: Kind, event: Token, first: boolean): Record<str
 
 interface ToolCall {
   id: string
-  type: string
   function: { name: string; arguments: string }
 }
 
@@ -63,9 +63,8 @@ class Choice {
   private addCall(delta: unknown): void {
     if (!isRecord(delta)) return
     const index = typeof delta.index === "number" ? delta.index : this.toolCalls.length
-    const call = this.toolCalls[index] ??= { id: "", type: "function", function: { name: "", arguments: "" } }
+    const call = this.toolCalls[index] ??= { id: "", function: { name: "", arguments: "" } }
     if (typeof delta.id === "string") call.id = delta.id
-    if (typeof delta.type === "string") call.type = delta.type
     const fn = delta.function
     if (isRecord(fn)) {
       if (typeof fn.name === "string") call.function.name += fn.name
@@ -91,8 +90,6 @@ const mergeLogprobs = (
 export class Gathered {
   private readonly choices = new Map<number, Choice>()
 
-  constructor(private readonly kind: Kind) {}
-
   /** Folds in one token event. */
   add(event: Token): void {
     const index = event.c ?? 0
@@ -104,14 +101,21 @@ export class Gathered {
     choice.add(event)
   }
 
-  /** The `choices[]` of the answer; choice 0 ends with the task's own finish reason. */
-  render(finish0: string): ReadonlyArray<Record<string, unknown>> {
+  /** The choices by index, with choice 0 always there; choice 0 ends with the task's own finish reason. */
+  private ordered(finish0: string): ReadonlyArray<readonly [number, Choice, string]> {
     if (!this.choices.has(0)) this.choices.set(0, new Choice())
-    return [...this.choices.entries()].sort(([a], [b]) => a - b).map(([index, choice]) => {
-      const finish = index === 0 ? finish0 : choice.finish ?? "stop"
-      const logprobs = choice.logprobs ?? null
-      if (this.kind === "text") return { index, text: choice.text, logprobs, finish_reason: finish }
-      const calls = choice.toolCalls.filter((c) => c !== undefined)
+    return [...this.choices.entries()].sort(([a], [b]) => a - b).map(([index, choice]) => [
+      index,
+      choice,
+      index === 0 ? finish0 : choice.finish ?? "stop"
+    ])
+  }
+
+  /** The `choices[]` of a chat answer. */
+  chat(finish0: string): Array<typeof ChatChoice.Type> {
+    return this.ordered(finish0).map(([index, choice, finish]) => {
+      // OpenAI's only kind of tool call: an engine's other spelling of it is not relayed
+      const calls = choice.toolCalls.filter((c) => c !== undefined).map((c) => ({ ...c, type: "function" as const }))
       return {
         index,
         message: {
@@ -121,10 +125,20 @@ export class Gathered {
           ...(choice.reasoning === "" ? {} : { reasoning_content: choice.reasoning }),
           ...(choice.refusal === undefined ? {} : { refusal: choice.refusal })
         },
-        logprobs,
+        logprobs: choice.logprobs ?? null,
         finish_reason: finish
       }
     })
+  }
+
+  /** The `choices[]` of a text answer. */
+  text(finish0: string): Array<typeof TextChoice.Type> {
+    return this.ordered(finish0).map(([index, choice, finish]) => ({
+      index,
+      text: choice.text,
+      logprobs: choice.logprobs ?? null,
+      finish_reason: finish
+    }))
   }
 }
 
@@ -133,7 +147,7 @@ export const finishReason = (end: End, maxTokens: number): string =>
   end.finishReason ?? (end.tokensOut >= maxTokens ? "length" : "stop")
 
 /** OpenAI's `usage` from the task's counts (the engine's own, when it reported them). */
-export const usageOf = (tokensIn: number, tokensOut: number) => ({
+export const usageOf = (tokensIn: number, tokensOut: number): typeof Usage.Type => ({
   prompt_tokens: tokensIn,
   completion_tokens: tokensOut,
   total_tokens: tokensIn + tokensOut

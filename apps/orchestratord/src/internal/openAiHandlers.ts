@@ -27,11 +27,16 @@ import {
   modelNotFound,
   shuttingDown
 } from "../ApiFailure.js"
+import { openAiErrorBody } from "../ErrorResponses.js"
 import {
+  ChatCompletion,
   ChatCompletionRequest,
+  Completion,
   CompletionRequest,
   EmbeddingsRequest,
   EmbeddingsResponse,
+  Model,
+  ModelList,
   shutdownFinishReason
 } from "../OpenAiSchemas.js"
 import { ServerSettings } from "../ServerSettings.js"
@@ -49,10 +54,14 @@ interface Sampling {
 
 const readChat = readJson(ChatCompletionRequest)
 const readCompletion = readJson(CompletionRequest)
+const encodeChat = Schema.encodeSync(ChatCompletion)
+const encodeCompletion = Schema.encodeSync(Completion)
+const encodeModelList = Schema.encodeSync(ModelList)
+const encodeModel = Schema.encodeSync(Model)
+const encodeEmbeddings = Schema.encodeSync(EmbeddingsResponse)
 
-const errorBody = (event: Failed) => ({
-  error: { message: event.message, type: "server_error", code: event.code.toLowerCase(), param: null }
-})
+/** The last event of a stream whose task failed: the error body a non-streamed answer would have had. */
+const errorEvent = (event: Failed) => `data: ${JSON.stringify(openAiErrorBody(fromStreamError(event)))}\n\n`
 
 interface Outcome {
   text: string
@@ -146,7 +155,7 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
                       return emit.end()
                     case "failed":
                       finished = true
-                      emit.frame(`data: ${JSON.stringify(errorBody(event))}\n\n`)
+                      emit.frame(errorEvent(event))
                       return emit.end()
                   }
                 })
@@ -164,7 +173,7 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
         }
 
         // pushed events gathered in place: a stream fold would cost a stream stage per token
-        const gathered = new Gathered(kind)
+        const gathered = new Gathered()
         const outcome = yield* Effect.scoped(Effect.gen(function*() {
           const out: Outcome = { text: "", end: undefined, failure: undefined }
           const finished = yield* Deferred.make<void>()
@@ -193,15 +202,19 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
         if (end === undefined) return yield* Effect.fail(fromStreamError(notRetained))
         // plain text of choice 0 comes first: it was gathered apart, on the fast path
         if (outcome.text !== "") gathered.add({ _tag: "token", t: outcome.text, i: 0 })
-        return HttpServerResponse.unsafeJson({
+        const answer = {
           id,
-          object: kind === "chat" ? "chat.completion" : "text_completion",
           created,
           model: body.model,
           ...fingerprint(end),
-          choices: gathered.render(finishReason(end, request.maxTokens)),
           usage: usageOf(end.tokensIn, end.tokensOut)
-        })
+        }
+        const finish = finishReason(end, request.maxTokens)
+        return HttpServerResponse.unsafeJson(
+          kind === "chat"
+            ? encodeChat({ ...answer, object: "chat.completion", choices: gathered.chat(finish) })
+            : encodeCompletion({ ...answer, object: "text_completion", choices: gathered.text(finish) })
+        )
       })
 
     return handlers
@@ -210,10 +223,9 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
           const statuses = yield* pools.list.pipe(Effect.mapError(fromPoolError))
           const created = Math.floor((yield* Clock.currentTimeMillis) / 1000)
           const models = [...new Set(statuses.map((s) => s.model))].sort()
-          return HttpServerResponse.unsafeJson({
-            object: "list",
-            data: models.map((model) => modelEntry(model, created))
-          })
+          return HttpServerResponse.unsafeJson(
+            encodeModelList({ object: "list", data: models.map((model) => modelEntry(model, created)) })
+          )
         }).pipe(recoverOpenAi))
       .handleRaw("model", ({ path }) =>
         Effect.gen(function*() {
@@ -222,7 +234,7 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
             return yield* Effect.fail(modelNotFound(path.id))
           }
           const created = Math.floor((yield* Clock.currentTimeMillis) / 1000)
-          return HttpServerResponse.unsafeJson(modelEntry(path.id, created))
+          return HttpServerResponse.unsafeJson(encodeModel(modelEntry(path.id, created)))
         }).pipe(recoverOpenAi))
       .handleRaw("chat", () =>
         Effect.gen(function*() {
@@ -254,7 +266,7 @@ const forwardEmbeddings = (orchestrator: OrchestratorService, body: typeof Embed
     Effect.flatMap((json) => {
       const decoded = decodeEmbeddings(json)
       return Either.isRight(decoded)
-        ? Effect.succeed(HttpServerResponse.unsafeJson({ ...decoded.right, model: body.model }))
+        ? Effect.succeed(HttpServerResponse.unsafeJson(encodeEmbeddings({ ...decoded.right, model: body.model })))
         : Effect.fail(fromEngineFailure(
           new EngineTransport.EngineFailure({ url: "/v1/embeddings", reason: "the engine's answer is not embeddings" })
         ))
@@ -267,7 +279,12 @@ const loadingComment = (event: Loading): string =>
   (event.etaMs === undefined ? "" : `, about ${Math.ceil(event.etaMs / 1000)} s left`)
 
 /** One `GET /v1/models` entry. */
-const modelEntry = (model: string, created: number) => ({ id: model, object: "model", created, owned_by: "llama-orch" })
+const modelEntry = (model: string, created: number): typeof Model.Type => ({
+  id: model,
+  object: "model",
+  created,
+  owned_by: "llama-orch"
+})
 
 const notRetained = Failed.make({
   code: "INTERNAL",

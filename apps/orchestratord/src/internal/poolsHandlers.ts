@@ -8,6 +8,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { OrchestratorApi } from "../Api.js"
 import { type ApiFailure, fromPoolError, invalidParams, notFound } from "../ApiFailure.js"
+import { PoolSnapshotEvent, PoolStatusEvent } from "../EventSchemas.js"
 import { ServerSettings } from "../ServerSettings.js"
 import * as Sse from "../Sse.js"
 import {
@@ -15,7 +16,6 @@ import {
   DrainRequest,
   PoolHealth,
   PoolList,
-  PoolSummary,
   PreloadResult,
   ReloadRequest,
   ReloadResult
@@ -27,6 +27,9 @@ import { recover } from "./respond.js"
 const decodePoolId = (id: string): Effect.Effect<PoolId, ApiFailure> =>
   Schema.decodeUnknown(PoolId)(id).pipe(Effect.mapError(() => notFound(`pool ${id} not found`)))
 
+const encodeSnapshot = Schema.encodeSync(PoolSnapshotEvent)
+const encodeStatus = Schema.encodeSync(PoolStatusEvent)
+
 const json = <A, I>(schema: Schema.Schema<A, I>, value: A, status = 200) =>
   HttpServerResponse.unsafeJson(Schema.encodeSync(schema)(value), { status })
 
@@ -37,6 +40,36 @@ export const PoolsLive = HttpApiBuilder.group(OrchestratorApi, "pools", (handler
     const orchestrator = yield* Orchestrator
     const settings = yield* ServerSettings
     const background = yield* FiberSet.make()
+    // the pool manager's events as frames; a failure of the pool manager ends them with `failedName`
+    const poolFrames = (failedName: Sse.FailedEventName) =>
+      pools.events.pipe(
+        Stream.zipWithIndex,
+        Stream.mapEffect(([event, index]) =>
+          Effect.map(orchestrator.queueDepths, (depths) =>
+            event._tag === "Snapshot"
+              ? Sse.frame(
+                "snapshot",
+                encodeSnapshot({ pools: event.pools.map((s) => toSummary(s, queueDepthOf(depths, s))) }),
+                index + 1
+              )
+              : Sse.frame(
+                "status",
+                encodeStatus({
+                  reason: event.reason,
+                  pool: toSummary(event.status, queueDepthOf(depths, event.status))
+                }),
+                index + 1
+              ))
+        ),
+        Stream.catchAll((error) =>
+          Stream.make(
+            Sse.frame(
+              failedName,
+              Sse.failedData({ _tag: "failed", code: "POOL_UNAVAILABLE", message: error.message, retriable: true })
+            )
+          )
+        )
+      )
     return handlers
       .handleRaw("list", () =>
         Effect.gen(function*() {
@@ -119,36 +152,11 @@ export const PoolsLive = HttpApiBuilder.group(OrchestratorApi, "pools", (handler
             })
           )
         }).pipe(recover))
-      .handleRaw("events", ({ urlParams }) => {
-        const failedName = Sse.failedEventName(urlParams)
-        const encodeSummary = Schema.encodeSync(PoolSummary)
-        const frames = pools.events.pipe(
-          Stream.zipWithIndex,
-          Stream.mapEffect(([event, index]) =>
-            Effect.map(orchestrator.queueDepths, (depths) =>
-              event._tag === "Snapshot"
-                ? Sse.frame(
-                  "snapshot",
-                  { pools: event.pools.map((s) => encodeSummary(toSummary(s, queueDepthOf(depths, s)))) },
-                  index + 1
-                )
-                : Sse.frame(
-                  "status",
-                  {
-                    reason: event.reason,
-                    pool: encodeSummary(toSummary(event.status, queueDepthOf(depths, event.status)))
-                  },
-                  index + 1
-                ))
-          ),
-          Stream.catchAll((error) =>
-            Stream.make(Sse.frame(failedName, { code: "POOL_UNAVAILABLE", message: error.message, retriable: true }))
-          )
-        )
-        return Sse.response(frames, {
-          heartbeatMs: settings.heartbeatMs,
-          final: Sse.shutdownFrame(failedName),
-          maxBufferedBytes: settings.sseMaxBufferedBytes
-        })
-      })
+      .handleRaw("events", ({ urlParams }) =>
+        Effect.flatMap(Sse.failedEventName(urlParams), (failedName) =>
+          Sse.response(poolFrames(failedName), {
+            heartbeatMs: settings.heartbeatMs,
+            final: Sse.shutdownFrame(failedName),
+            maxBufferedBytes: settings.sseMaxBufferedBytes
+          })).pipe(recover))
   }))

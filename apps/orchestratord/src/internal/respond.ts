@@ -1,6 +1,7 @@
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
-import { type ApiFailure, toOpenAiResponse, toResponse } from "../ApiFailure.js"
+import type { ApiFailure } from "../ApiFailure.js"
+import { toOpenAiResponse, toResponse } from "../ErrorResponses.js"
 
 /** Answers an `ApiFailure` with the llama-orch error envelope. */
 export const recover = <R>(

@@ -5,7 +5,8 @@ import { isTerminal, Orchestrator, TaskRequest, TaskSnapshot } from "@llama-orch
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { OrchestratorApi } from "../Api.js"
-import { fromSubmitError, fromTaskNotFound, shuttingDown, toResponse } from "../ApiFailure.js"
+import { fromSubmitError, fromTaskNotFound, shuttingDown } from "../ApiFailure.js"
+import { toResponse } from "../ErrorResponses.js"
 import { ServerSettings } from "../ServerSettings.js"
 import * as Sse from "../Sse.js"
 import { TaskAccepted } from "../WireSchemas.js"
@@ -57,7 +58,7 @@ export const TasksLive = HttpApiBuilder.group(OrchestratorApi, "tasks", (handler
       .handleRaw("events", ({ path, request, urlParams }) =>
         Effect.gen(function*() {
           const afterId = parseLastEventId(request.headers["last-event-id"])
-          const failedName = Sse.failedEventName(urlParams)
+          const failedName = yield* Sse.failedEventName(urlParams)
           // subscribed before the response exists, so an ended task with nothing left to send can
           // answer 204; frames that arrive meanwhile wait in `pending` until `emit` takes over
           const pending: Array<string> = []

@@ -33,7 +33,11 @@ const command = Command.make(
   { listen: CommandLine.listenOptions(Config.defaults), stateDir, engineHost },
   ({ engineHost, listen, stateDir }) =>
     Effect.gen(function*() {
-      const settings = yield* Config.load(listen.config, { host: listen.host, port: listen.port, stateDir, engineHost }, version)
+      const settings = yield* Config.load(
+        listen.config,
+        { host: listen.host, port: listen.port, stateDir, engineHost },
+        version
+      )
       // --log-level, else the file's log level, applies from here on
       return yield* Layer.launch(Daemon.layer(settings)).pipe(CommandLine.withLogLevel(settings.logLevel))
     })

@@ -92,6 +92,11 @@ export interface Overrides {
   readonly host: Option.Option<string>
   readonly port: Option.Option<number>
   readonly stateDir: Option.Option<string>
+  /**
+   * `--engine-host`: the address engines bind to and leases name (`engine_host`), e.g. the pod IP
+   * that Kubernetes substitutes into the container's arguments.
+   */
+  readonly engineHost: Option.Option<string>
 }
 
 /**
@@ -147,6 +152,13 @@ export const resolve = (
       onSome: (dir) =>
         dir.length > 0 ? Effect.succeed(dir) : ConfigFile.configError("command line", "--state-dir", "is empty")
     })
+    const engineHost = yield* Option.match(overrides.engineHost, {
+      onNone: () => Effect.succeed(config.engineHost),
+      onSome: (host) =>
+        host.trim().length > 0
+          ? Effect.succeed(host.trim())
+          : ConfigFile.configError("command line", "--engine-host", "is empty")
+    })
     return {
       host: Option.getOrElse(overrides.host, () => config.host),
       port,
@@ -159,7 +171,7 @@ export const resolve = (
       }),
       maxBodyBytes: config.maxBodyBytes,
       logLevel: config.logLevel,
-      manager: PoolsConfig.embeddedOptions(config, { stateDir, version })
+      manager: PoolsConfig.embeddedOptions({ ...config, engineHost }, { stateDir, version })
     }
   })
 

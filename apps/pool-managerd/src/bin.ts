@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `pool-managerd` command: `pool-managerd [--config FILE] [--host H] [--port N] [--state-dir DIR]
- * [--log-level LEVEL]`.
+ * [--engine-host H] [--log-level LEVEL]`.
  *
  * @since 0.1.0
  */
@@ -21,12 +21,23 @@ const stateDir = CommandLine.path("state-dir", "directory").pipe(
   Options.optional
 )
 
+const engineHost = Options.text("engine-host").pipe(
+  Options.withDescription(
+    "address the engines bind to and leases hand out (overrides engine_host; default 127.0.0.1), e.g. the pod IP"
+  ),
+  Options.optional
+)
+
 const command = Command.make(
   "pool-managerd",
-  { listen: CommandLine.listenOptions(Config.defaults), stateDir },
-  ({ listen, stateDir }) =>
+  { listen: CommandLine.listenOptions(Config.defaults), stateDir, engineHost },
+  ({ engineHost, listen, stateDir }) =>
     Effect.gen(function*() {
-      const settings = yield* Config.load(listen.config, { host: listen.host, port: listen.port, stateDir }, version)
+      const settings = yield* Config.load(
+        listen.config,
+        { host: listen.host, port: listen.port, stateDir, engineHost },
+        version
+      )
       // --log-level, else the file's log level, applies from here on
       return yield* Layer.launch(Daemon.layer(settings)).pipe(CommandLine.withLogLevel(settings.logLevel))
     })

@@ -5,7 +5,12 @@ import { RemotePolicy, RpcHttpGuard } from "@llama-orch/pool-core"
 import { Config } from "@llama-orch/pool-managerd"
 import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 
-const noFlags: Config.Overrides = { host: Option.none(), port: Option.none(), stateDir: Option.none() }
+const noFlags: Config.Overrides = {
+  host: Option.none(),
+  port: Option.none(),
+  stateDir: Option.none(),
+  engineHost: Option.none()
+}
 
 const env = (vars: Record<string, string>) =>
   Effect.provide(
@@ -100,7 +105,7 @@ describe("pool-managerd configuration", () => {
           device_mask: "0,1",
           preload: false
         }]
-      }, { host: Option.some("::1"), port: Option.some(0), stateDir: Option.some("/tmp/pm") })
+      }, { ...noFlags, host: Option.some("::1"), port: Option.some(0), stateDir: Option.some("/tmp/pm") })
       expect(settings.host).toBe("::1")
       expect(settings.port).toBe(0)
       expect(settings.manager.stateDir).toBe("/tmp/pm")
@@ -126,6 +131,14 @@ describe("pool-managerd configuration", () => {
         deviceMask: "0,1",
         preload: false
       })
+    }).pipe(env({})))
+
+  it.effect("--engine-host wins over the file's engine_host (a pod IP passed in the container's arguments)", () =>
+    Effect.gen(function*() {
+      const fromFile = yield* resolve({ engine_host: "10.0.0.1" })
+      expect(fromFile.manager.host).toBe("10.0.0.1")
+      const fromFlag = yield* resolve({ engine_host: "10.0.0.1" }, { ...noFlags, engineHost: Option.some("10.1.2.3") })
+      expect(fromFlag.manager.host).toBe("10.1.2.3")
     }).pipe(env({})))
 
   it.effect("names the bad field for every kind of mistake", () =>
@@ -157,6 +170,8 @@ describe("pool-managerd configuration", () => {
       expect(badFlag.message).toContain("--port")
       const emptyStateDir = yield* Effect.flip(resolve({}, { ...noFlags, stateDir: Option.some("") }))
       expect(emptyStateDir.message).toBe("invalid configuration in command line:\n  --state-dir: is empty")
+      const emptyEngineHost = yield* Effect.flip(resolve({}, { ...noFlags, engineHost: Option.some(" ") }))
+      expect(emptyEngineHost.message).toBe("invalid configuration in command line:\n  --engine-host: is empty")
     }).pipe(env({})))
 
   it.effect("says what is wrong with each of its own keys, word for word; a secret's value is never shown", () =>

@@ -16,6 +16,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { mockEngineCommand } from "../../packages/mock-engine/src/index.js"
 import { type BenchTable, isEntryPoint, percentile, renderTable } from "../lib/BenchTable.js"
+import { readData, waitReady } from "../lib/Http.js"
 import { cpuMs, start, stop } from "../lib/Processes.js"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
@@ -33,36 +34,6 @@ const slots = 256
 const warmUpRequests = 400
 /** Batches per path at each concurrency above one. */
 const repeats = 3
-
-const waitReady = async (url: string): Promise<void> => {
-  for (let i = 0; i < 1200; i++) {
-    const ok = await fetch(url).then((r) => r.status === 200, () => false)
-    if (ok) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`${url} never became ready`)
-}
-
-/** Reads an SSE body, calling `onData` for every `data:` line; resolves when the body ends. */
-const readData = async (response: Response, onData: (data: string) => void): Promise<void> => {
-  const body = response.body
-  if (body === null) return
-  const reader = body.getReader()
-  const decoder = new TextDecoder()
-  let buffer = ""
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) return
-    buffer += decoder.decode(value, { stream: true })
-    let nl = buffer.indexOf("\n")
-    while (nl !== -1) {
-      const line = buffer.slice(0, nl)
-      buffer = buffer.slice(nl + 1)
-      if (line.startsWith("data:")) onData(line.slice(5).trim())
-      nl = buffer.indexOf("\n")
-    }
-  }
-}
 
 interface StreamResult {
   readonly ttftMs: number

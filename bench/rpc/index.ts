@@ -35,8 +35,8 @@ interface Sample {
   readonly p99: number
 }
 
-/** Runs `op` sequentially for `seconds` (after a short warm-up) and records each latency. */
-const measure = <E>(op: Effect.Effect<unknown, E>) =>
+/** Runs `op` sequentially for `BENCH_RPC_SECONDS` (default 3) (after a short warm-up) and records each latency. */
+export const measure = <E>(op: Effect.Effect<unknown, E>) =>
   Effect.gen(function*() {
     for (let i = 0; i < 50; i++) yield* op
     const latencies: Array<number> = []

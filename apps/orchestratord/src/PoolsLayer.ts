@@ -7,6 +7,7 @@
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import { PoolClient, PoolCluster } from "@llama-orch/pool-client"
 import { EmbeddedPoolManager, type PoolManager, type StateDirRefused } from "@llama-orch/pool-core"
 import * as Layer from "effect/Layer"
@@ -26,7 +27,9 @@ export const layer = (mode: PoolsMode): Layer.Layer<PoolManager, StateDirRefused
       return PoolClient.layer({ url: mode.url, token: Option.getOrUndefined(mode.token), reconnect: false })
         .pipe(Layer.provide(NodeHttpClient.layerUndici))
     case "Cluster":
-      return PoolCluster.layer(mode.options).pipe(Layer.provide(NodeHttpClient.layerUndici))
+      return PoolCluster.layer(mode.options).pipe(
+        Layer.provide([NodeHttpClient.layerUndici, NodeSocket.layerWebSocketConstructor])
+      )
     case "Embedded":
       return EmbeddedPoolManager.layer(mode.options).pipe(
         Layer.provide([NodeContext.layer, NodeHttpClient.layerUndici])

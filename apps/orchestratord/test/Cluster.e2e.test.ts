@@ -7,64 +7,8 @@
 import { FileSystem } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, it } from "@effect/vitest"
-import { SpawnDaemon } from "@llama-orch/daemon-kit"
 import { Effect, Exit, Schedule, Scope } from "effect"
-import { fileURLToPath } from "node:url"
-import { readSse } from "./fixtures/sse.js"
-
-const root = fileURLToPath(new URL("../../..", import.meta.url))
-const orchestratord = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
-const poolManagerd = fileURLToPath(new URL("../../pool-managerd/src/bin.ts", import.meta.url))
-const env = { POOL_MANAGERD_TOKEN: "cluster-secret" }
-
-const json = (url: string, init?: RequestInit) =>
-  Effect.promise(async (): Promise<{ status: number; body: unknown }> => {
-    const response = await fetch(url, init)
-    const text = await response.text()
-    return { status: response.status, body: text === "" ? undefined : JSON.parse(text) }
-  })
-
-interface Pool {
-  readonly pool_id: string
-  readonly node?: string
-  readonly node_state?: string
-  readonly state: string
-}
-
-const pools = (url: string) =>
-  Effect.map(json(`${url}/v2/pools`), (r) => (r.body as { pools: ReadonlyArray<Pool> }).pools)
-
-const until = (url: string, expected: ReadonlyArray<string>) =>
-  pools(url).pipe(
-    Effect.map((all) => all.map((p) => `${p.pool_id} ${p.node_state} ${p.state}`)),
-    Effect.filterOrFail((seen) => JSON.stringify(seen) === JSON.stringify(expected)),
-    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("90 seconds"))),
-    Effect.orDie
-  )
-
-/** Submits a task and reads its whole event stream: the pools it ran on and how it ended. */
-const runTask = (url: string) =>
-  Effect.gen(function*() {
-    const accepted = yield* json(`${url}/v2/tasks`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model_ref: "m", prompt: "hi", max_tokens: 30 })
-    })
-    expect(accepted.status).toBe(202)
-    const taskId = String((accepted.body as { task_id: string }).task_id)
-    const { events } = yield* Effect.promise(() => fetch(`${url}/v2/tasks/${taskId}/events`).then(readSse))
-    const terminal = events.filter((e) => e.event === "end" || e.event === "failed")
-    const placed = events.flatMap((e) => {
-      if (e.event !== "metrics") return []
-      const poolId = (JSON.parse(e.data) as { pool_id?: string }).pool_id
-      return poolId === undefined ? [] : [poolId]
-    })
-    return {
-      terminal: terminal.map((e) => e.event === "end" ? "end" : (JSON.parse(e.data) as { code: string }).code),
-      placed,
-      requeued: events.some((e) => e.event === "requeued")
-    }
-  })
+import { pools, runTask, spawnNode, spawnOrchestrator, until } from "./fixtures/cluster.js"
 
 it.live(
   "orchestratord over three pool-managerds: qualified pools, spread, SIGKILL, rejoin",
@@ -72,48 +16,17 @@ it.live(
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const dir = yield* fs.makeTempDirectoryScoped({ prefix: "cluster-" })
-      const node = (name: string, port: number) =>
-        Effect.gen(function*() {
-          const config = `${dir}/${name}.yaml`
-          yield* fs.writeFileString(
-            config,
-            [
-              `state_dir: ${JSON.stringify(`${dir}/${name}-state`)}`,
-              "shutdown_deadline_ms: 2000",
-              "stop_grace_ms: 2000",
-              "engines: [{ name: mock, mock: true, args: [\"--tps\", \"40\"] }]",
-              "pools: [{ id: p, engine: mock, model: m, slots: 2 }]"
-            ].join("\n")
-          )
-          return yield* SpawnDaemon.spawnDaemon({
-            entry: poolManagerd,
-            args: ["--config", config, "--port", String(port)],
-            env,
-            cwd: root,
-            startTimeout: "90 seconds"
-          })
-        })
+      const node = (name: string, port: number) => spawnNode(dir, name, port)
       const a = yield* node("a", 0)
       const c = yield* node("c", 0)
       const scopeB = yield* Scope.make()
       const b = yield* node("b", 0).pipe(Scope.extend(scopeB))
       const portB = Number(new URL(b.url).port)
-      yield* fs.writeFileString(
-        `${dir}/orch.yaml`,
-        [
-          "pool_managers:",
-          `  - { name: a, url: "${a.url}" }`,
-          `  - { name: b, url: "${b.url}" }`,
-          `  - { name: c, url: "${c.url}" }`
-        ].join("\n")
-      )
-      const orch = yield* SpawnDaemon.spawnDaemon({
-        entry: orchestratord,
-        args: ["--config", `${dir}/orch.yaml`, "--port", "0"],
-        env,
-        cwd: root,
-        startTimeout: "90 seconds"
-      })
+      const orch = yield* spawnOrchestrator(dir, "orch", [
+        { name: "a", url: a.url },
+        { name: "b", url: b.url },
+        { name: "c", url: c.url }
+      ])
       yield* until(orch.url, ["a/p reachable Ready", "b/p reachable Ready", "c/p reachable Ready"])
       const listed = yield* pools(orch.url)
       expect(listed.map((p) => p.node)).toEqual(["a", "b", "c"])

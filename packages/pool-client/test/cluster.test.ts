@@ -5,7 +5,7 @@
  * rejoins by itself when it is started again on the same address.
  */
 import { FileSystem } from "@effect/platform"
-import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import { NodeContext, NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { PoolId, type PoolManagerService, type PoolStatus } from "@llama-orch/pool-core"
 import DNS from "dns2"
@@ -128,6 +128,8 @@ describe("PoolCluster", () => {
       yield* until(pm, ["127.0.0.3/p1 reachable Ready"])
     }).pipe(
       Effect.scoped,
-      Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))
+      Effect.provide(
+        Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici, NodeSocket.layerWebSocketConstructor)
+      )
     ), 180_000)
 })

@@ -1,0 +1,254 @@
+/**
+ * Cluster benchmark, all real processes on 127.0.0.1, measured in the same run:
+ *
+ * - dispatch: tasks per second and dispatch latency (submit → first token) through orchestratord
+ *   over three pool-managerd nodes (`pool_managers`) vs through orchestratord with one embedded pool
+ *   of the same total slots; same clients (`POST /v2/tasks` + the task's SSE stream), interleaved rounds;
+ * - round trips: the `PoolClient` calls `status` and `lease`+release to one node over HTTP+NDJSON and
+ *   over WebSocket, next to a bare `node:http` JSON round trip (another process, the same fetch
+ *   client as HTTP+NDJSON) as the floor.
+ *
+ *   node --conditions=@llama-orch/source --import tsx bench/cluster/index.ts
+ */
+import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
+import { Context, Effect, Layer, Redacted, Schema } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { PoolClient } from "../../packages/pool-client/src/index.js"
+import { PoolId, PoolManager, type PoolManagerService } from "../../packages/pool-core/src/index.js"
+import { type BenchTable, isEntryPoint, percentile, renderTable } from "../lib/BenchTable.js"
+import { readData, waitReady } from "../lib/Http.js"
+import { type Running, start, stop } from "../lib/Processes.js"
+import { measure } from "../rpc/index.js"
+
+const nodes = ["a", "b", "c"] as const
+const slotsPerNode = 4
+const concurrency = nodes.length * slotsPerNode
+const tasks = 360
+const rounds = 3
+const warmup = 48
+const maxTokens = 16
+const token = "bench-token"
+
+const tsx = ["--conditions=@llama-orch/source", "--import", "tsx"]
+const daemon = (app: string, config: string) =>
+  start(process.execPath, [...tsx, `apps/${app}/src/bin.ts`, "--config", config, "--port", "0"])
+
+/** A bare `node:http` server answering every POST with a small JSON body (the round-trip floor). */
+const floorServer = `
+const http = require("node:http")
+const server = http.createServer((req, res) => {
+  const chunks = []
+  req.on("data", (c) => chunks.push(c))
+  req.on("end", () => {
+    const body = JSON.stringify({ echo: JSON.parse(Buffer.concat(chunks).toString() || "null"), state: "Ready" })
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
+    res.end(body)
+  })
+})
+server.listen(0, "127.0.0.1", () => console.log("listening on http://127.0.0.1:" + server.address().port))
+`
+
+/** Submits one task and reads its event stream to the end: dispatch latency (to the first token) and total. */
+const task = async (base: string, i: number): Promise<{ readonly dispatch: number; readonly total: number }> => {
+  const t0 = performance.now()
+  const submitted = await fetch(`${base}/v2/tasks`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model_ref: "bench", prompt: `cluster ${i}`, max_tokens: maxTokens, seed: i })
+  })
+  const accepted: unknown = await submitted.json()
+  if (typeof accepted !== "object" || accepted === null || !("task_id" in accepted)) {
+    throw new Error(`not accepted: ${JSON.stringify(accepted)}`)
+  }
+  let dispatch = Number.NaN
+  await readData(await fetch(`${base}/v2/tasks/${String(accepted.task_id)}/events`), (data) => {
+    if (Number.isNaN(dispatch) && data.startsWith("{\"t\":")) dispatch = performance.now() - t0
+  })
+  return { dispatch, total: performance.now() - t0 }
+}
+
+interface Drive {
+  seconds: number
+  readonly dispatch: Array<number>
+  readonly total: Array<number>
+}
+
+/** `count` tasks on `concurrency` loops against `base`, added to `into`. */
+const drive = async (base: string, count: number, into: Drive): Promise<void> => {
+  let next = 0
+  const started = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) {
+      const r = await task(base, next++)
+      into.dispatch.push(r.dispatch)
+      into.total.push(r.total)
+    }
+  }))
+  into.seconds += (performance.now() - started) / 1000
+}
+
+const dispatchTable = async (cluster: string, embedded: string): Promise<BenchTable> => {
+  const scratch = (): Drive => ({ seconds: 0, dispatch: [], total: [] })
+  await drive(cluster, warmup, scratch())
+  await drive(embedded, warmup, scratch())
+  const c = scratch()
+  const e = scratch()
+  // interleaved rounds, so that load from elsewhere on the machine hits both alike
+  for (let round = 0; round < rounds; round++) {
+    await drive(embedded, tasks / rounds, e)
+    await drive(cluster, tasks / rounds, c)
+  }
+  const row = (name: string, r: Drive) => [
+    name,
+    Math.round(tasks / r.seconds),
+    Number(percentile(r.dispatch, 50).toFixed(2)),
+    Number(percentile(r.dispatch, 99).toFixed(2)),
+    Number(percentile(r.total, 50).toFixed(2))
+  ]
+  const ratio = (a: number, b: number) => Number((a / b).toFixed(3))
+  return {
+    title: "Cluster dispatch: orchestratord over 3 pool-managerd nodes vs one embedded pool",
+    columns: ["path", "tasks/s", "dispatch p50 ms", "dispatch p99 ms", "task p50 ms"],
+    rows: [
+      row(`embedded: 1 pool × ${concurrency} slots`, e),
+      row(`cluster: ${nodes.length} nodes × ${slotsPerNode} slots`, c),
+      [
+        "ratio cluster/embedded",
+        ratio(tasks / c.seconds, tasks / e.seconds),
+        ratio(percentile(e.dispatch, 50), percentile(c.dispatch, 50)),
+        "",
+        ""
+      ]
+    ],
+    notes: [
+      `${tasks} tasks per path in ${rounds} interleaved rounds after ${warmup} warm-up tasks, ${concurrency} clients (= slots), ${maxTokens} tokens per task, mock engines with --tps 0`,
+      "dispatch = POST /v2/tasks → first token on the task's SSE stream; task = until the stream ends",
+      "the latency ratio is embedded p50 / cluster p50 (higher is better, like the throughput ratio)",
+      "every process (clients, 2 orchestratords, 3 pool-managerds, 4 engines) on one machine"
+    ]
+  }
+}
+
+const roundTripTable = (node: string, floor: string): Promise<BenchTable> =>
+  Effect.gen(function*() {
+    const poolId = Schema.decodeSync(PoolId)("p")
+    const clientOf = (layer: Layer.Layer<PoolManager>) => Effect.map(Layer.build(layer), Context.get(PoolManager))
+    const http = yield* clientOf(
+      PoolClient.layer({ url: node, token: Redacted.make(token) }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    )
+    const ws = yield* clientOf(
+      PoolClient.layer({ url: node, token: Redacted.make(token), protocol: "websocket" }).pipe(
+        Layer.provide(NodeSocket.layerWebSocketConstructor)
+      )
+    )
+    const bare = Effect.promise(() =>
+      fetch(floor, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ pool: "p" })
+      }).then((r) => r.json())
+    )
+    const floorSample = yield* measure(bare)
+    const rows: Array<Array<string | number>> = [[
+      "JSON round trip",
+      "bare node:http",
+      Math.round(floorSample.opsPerSecond),
+      Number(floorSample.p50.toFixed(3)),
+      Number(floorSample.p99.toFixed(3)),
+      "1"
+    ]]
+    const targets: ReadonlyArray<readonly [string, PoolManagerService]> = [["HTTP+NDJSON", http], ["WebSocket", ws]]
+    for (
+      const [operation, op] of [
+        ["status", (m: PoolManagerService) => m.status(poolId)],
+        ["lease + release", (m: PoolManagerService) => Effect.scoped(m.lease(poolId))]
+      ] as const
+    ) {
+      for (const [name, manager] of targets) {
+        const sample = yield* measure(op(manager))
+        rows.push([
+          operation,
+          name,
+          Math.round(sample.opsPerSecond),
+          Number(sample.p50.toFixed(3)),
+          Number(sample.p99.toFixed(3)),
+          Number((sample.p50 / floorSample.p50).toFixed(2))
+        ])
+      }
+    }
+    return {
+      title: "Cluster node round trips: PoolClient to a pool-managerd vs a bare node:http round trip",
+      columns: ["operation", "transport", "ops/s", "p50 ms", "p99 ms", "p50 × floor"],
+      rows,
+      notes: [
+        "sequential calls (one in flight) after 50 warm-up calls, to node a (a pool-managerd process) and to a bare node:http process answering JSON",
+        "the floor uses the same client stack as HTTP+NDJSON (undici fetch, keep-alive); WebSocket multiplexes every call on one socket",
+        `load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} on ${os.cpus().length} CPUs`
+      ]
+    } satisfies BenchTable
+  }).pipe(Effect.scoped, Effect.orDie, Effect.runPromise)
+
+/** Runs the benchmark and returns its tables. */
+export const run = async (): Promise<ReadonlyArray<BenchTable>> => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cluster-bench-"))
+  const write = (name: string, lines: ReadonlyArray<string>) => {
+    const file = path.join(dir, `${name}.yaml`)
+    fs.writeFileSync(file, lines.join("\n"))
+    return file
+  }
+  const engine = "engines: [{ name: mock, mock: true, args: [\"--tps\", \"0\"] }]"
+  const common = (name: string) => ["log_level: warning", `state_dir: ${JSON.stringify(path.join(dir, name))}`]
+  const running: Array<Running> = []
+  const spawn = async (p: Promise<Running>) => {
+    const r = await p
+    running.push(r)
+    return r
+  }
+  try {
+    const floor = await spawn(start(process.execPath, ["-e", floorServer]))
+    const poolManagerds = await Promise.all(nodes.map((name) =>
+      spawn(daemon(
+        "pool-managerd",
+        write(name, [
+          ...common(name),
+          `token: ${token}`,
+          engine,
+          `pools: [{ id: p, engine: mock, model: bench, slots: ${slotsPerNode} }]`
+        ])
+      ))
+    ))
+    const queue = ["queue:", "  capacity: 4096"]
+    const cluster = await spawn(daemon(
+      "orchestratord",
+      write("cluster", [
+        ...common("cluster"),
+        ...queue,
+        "pool_managers:",
+        ...poolManagerds.map((pm, i) => `  - { name: ${nodes[i]}, url: "${pm.url}", token: ${token} }`)
+      ])
+    ))
+    const embedded = await spawn(daemon(
+      "orchestratord",
+      write("embedded", [
+        ...common("embedded"),
+        ...queue,
+        engine,
+        `pools: [{ id: p, engine: mock, model: bench, slots: ${concurrency} }]`
+      ])
+    ))
+    await waitReady(`${cluster.url}/ready`)
+    await waitReady(`${embedded.url}/ready`)
+    const dispatch = await dispatchTable(cluster.url, embedded.url)
+    const roundTrips = await roundTripTable(poolManagerds[0]?.url ?? "", floor.url)
+    return [dispatch, roundTrips]
+  } finally {
+    await Promise.all(running.map(stop))
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+if (isEntryPoint(import.meta.url)) {
+  run().then((tables) => process.stdout.write(`${tables.map(renderTable).join("\n\n")}\n`))
+}

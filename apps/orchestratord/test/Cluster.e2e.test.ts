@@ -71,6 +71,20 @@ it.live(
       })
       expect(backOn.every((r) => r.terminal[0] === "end")).toBe(true)
       expect(backOn.some((r) => r.placed.at(-1) === "b/p")).toBe(true)
+
+      // drain a node's pool through the control plane (the qualified id, URL-encoded)
+      const drained = yield* Effect.promise(() =>
+        fetch(`${orch.url}/v2/pools/${encodeURIComponent("b/p")}/drain`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ deadline_ms: 1_000 })
+        }).then((r) => r.status)
+      )
+      expect(drained).toBe(202)
+      yield* until(orch.url, ["a/p reachable Ready", "b/p reachable Stopped", "c/p reachable Ready"])
+      const elsewhere = yield* runTask(orch.url)
+      expect(elsewhere.terminal).toEqual(["end"])
+      expect(elsewhere.placed.at(-1)?.startsWith("b/")).toBe(false)
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)),
   240_000
 )

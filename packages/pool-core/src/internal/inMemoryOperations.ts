@@ -18,9 +18,9 @@ import { DrainOutcome, type ReloadOptions, ReloadOutcome } from "../PoolManager.
 import { Handoff } from "../PoolStatus.js"
 import { current, type PoolCell, type Publisher, update } from "./context.js"
 import { markStarting } from "./launcher.js"
-import { drainPlan, LifecycleEvent, preloadPlan } from "./lifecycle.js"
+import { drainPlan, LifecycleEvent } from "./lifecycle.js"
 import { awaitLeases } from "./operations.js"
-import { advance, invalidateLeases, lastErrorOf, lastErrorOfPreload, type PoolData } from "./poolState.js"
+import { advance, invalidateLeases, lastErrorOf, lastErrorOfPreload, type PoolData, preloadStep } from "./poolState.js"
 import { emptyHistory } from "./restartPolicy.js"
 
 /** One pool of the in-memory manager: closing `scope` interrupts its operations. */
@@ -122,16 +122,8 @@ const startFailed = (ctx: MemoryContext, pool: MemoryPool, error: PreloadFailed)
 export const preload = (ctx: MemoryContext, pool: MemoryPool, instant = false) =>
   Effect.gen(function*() {
     const data = yield* current(pool)
-    const plan = preloadPlan(data.state)
-    if (plan === "handoff" && data.handoff !== undefined) return data.handoff
-    if (plan === "busy" || plan === "handoff") {
-      return yield* new PreloadFailed({
-        poolId: pool.id,
-        engine: pool.profile.name,
-        kind: "SpawnFailed",
-        reason: `the pool is ${data.state} and cannot be started now`
-      })
-    }
+    const plan = yield* preloadStep(pool, data)
+    if (plan instanceof Handoff) return plan
     yield* cancelRestart(ctx, pool)
     if (plan === "reset-and-start") {
       yield* update(ctx, pool, "circuit-reset", (d) => ({ ...d, history: emptyHistory }))

@@ -14,11 +14,19 @@ import * as HashMap from "effect/HashMap"
 import * as Scope from "effect/Scope"
 import { PreloadFailed, ReloadFailed } from "../PoolErrors.js"
 import { DrainOutcome, ReloadOutcome, type ReloadStrategy } from "../PoolManager.js"
-import type { Handoff } from "../PoolStatus.js"
+import { Handoff } from "../PoolStatus.js"
 import { current, type ManagerContext, type Pool, type PoolCell, type Publisher, update } from "./context.js"
 import { launch, markStarting, promote } from "./launcher.js"
-import { drainPlan, LifecycleEvent, preloadPlan } from "./lifecycle.js"
-import { type ActiveEngine, advance, countLeases, invalidateLeases, lastErrorOf, type PoolData } from "./poolState.js"
+import { drainPlan, LifecycleEvent } from "./lifecycle.js"
+import {
+  type ActiveEngine,
+  advance,
+  countLeases,
+  invalidateLeases,
+  lastErrorOf,
+  type PoolData,
+  preloadStep
+} from "./poolState.js"
 import { emptyHistory } from "./restartPolicy.js"
 import { recordStartFailure, startSupervisor, stopSupervisor, SupervisorStep } from "./supervisor.js"
 
@@ -149,16 +157,8 @@ export const preload = (
 ): Effect.Effect<Handoff, PreloadFailed> =>
   Effect.gen(function*() {
     const data = yield* current(pool)
-    const plan = preloadPlan(data.state)
-    if (plan === "handoff" && data.handoff !== undefined) return data.handoff
-    if (plan === "busy" || plan === "handoff") {
-      return yield* new PreloadFailed({
-        poolId: pool.id,
-        engine: pool.profile.name,
-        kind: "SpawnFailed",
-        reason: `the pool is ${data.state} and cannot be started now`
-      })
-    }
+    const plan = yield* preloadStep(pool, data)
+    if (plan instanceof Handoff) return plan
     yield* stopSupervisor(ctx, pool)
     if (plan === "reset-and-start") {
       yield* update(ctx, pool, "circuit-reset", (d) => ({ ...d, history: emptyHistory }))

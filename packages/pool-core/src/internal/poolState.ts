@@ -4,16 +4,17 @@
  * @internal
  */
 import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import type { EngineProfile } from "../EngineProfile.js"
-import type { PreloadFailed } from "../PoolErrors.js"
+import { PreloadFailed } from "../PoolErrors.js"
 import type { PoolId } from "../PoolId.js"
 import type { PoolSpec } from "../PoolSpec.js"
-import { type FailureKind, type Handoff, LastError, Loading, type PoolState, PoolStatus } from "../PoolStatus.js"
+import { type FailureKind, Handoff, LastError, Loading, type PoolState, PoolStatus } from "../PoolStatus.js"
 import type { EngineProcess } from "./engineProcess.js"
-import { isLive, type LifecycleEvent, transition } from "./lifecycle.js"
+import { isLive, type LifecycleEvent, preloadPlan, transition } from "./lifecycle.js"
 import { emptyHistory, type FailureHistory } from "./restartPolicy.js"
 
 /** An engine the pool started and promoted (or is about to promote) to Ready. */
@@ -159,4 +160,27 @@ export const toStatus = (pool: PoolIdentity, data: PoolData): PoolStatus => {
       expectedMs: data.loading.expectedMs
     }, true)
   }, true)
+}
+
+/**
+ * The first step of `preload` in either manager: the handoff of a Ready pool, a refusal while
+ * another operation owns the pool, or how to start it.
+ */
+export const preloadStep = (
+  pool: PoolIdentity,
+  data: PoolData
+): Effect.Effect<Handoff | "start" | "start-now" | "reset-and-start", PreloadFailed> => {
+  const plan = preloadPlan(data.state)
+  if (plan === "handoff" && data.handoff !== undefined) return Effect.succeed(data.handoff)
+  if (plan === "busy" || plan === "handoff") {
+    return Effect.fail(
+      new PreloadFailed({
+        poolId: pool.id,
+        engine: pool.profile.name,
+        kind: "SpawnFailed",
+        reason: `the pool is ${data.state} and cannot be started now`
+      })
+    )
+  }
+  return Effect.succeed(plan)
 }

@@ -42,7 +42,7 @@ export class ApiFailure extends Data.TaggedError("ApiFailure")<{
  * and HTTP status. `Unauthenticated` is the API's own 401; pool-core's `Unauthorized` is the pool
  * manager refusing orchestratord's token.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const errorTable = {
   // the request itself
@@ -80,7 +80,7 @@ export const errorTable = {
 /**
  * A tag of `errorTable`.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export type ErrorTag = keyof typeof errorTable
 
@@ -88,7 +88,7 @@ export type ErrorTag = keyof typeof errorTable
  * The tag whose status a task's `failed` event answers with when the answer is not streamed, by
  * the event's code.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const streamFailureTag: { readonly [C in ErrorCode]: ErrorTag } = {
   INVALID_PARAMS: "InvalidParams",
@@ -111,14 +111,14 @@ export const streamFailureTag: { readonly [C in ErrorCode]: ErrorTag } = {
 /**
  * The retry advice of every retriable failure, in milliseconds, clamped to 100 ms .. 60 s.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const clampRetry = (ms: number): number => Math.min(60_000, Math.max(100, Math.round(ms)))
 
 /**
  * The retry advice of failures that have no estimate of their own (shutdown, the pool manager).
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const defaultRetryAfterMs = 1_000
 
@@ -127,7 +127,7 @@ type Fields = Omit<ConstructorParameters<typeof ErrorEnvelope>[0], "code">
 /**
  * A failure of the kind `tag`: code and status from `errorTable`, the retry advice clamped.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const failure = (
   tag: ErrorTag,

@@ -3,7 +3,7 @@
  * package itself (no CDN, nothing inline), under a Content-Security-Policy that lets the page load
  * only this daemon's scripts and talk only to this daemon.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -15,7 +15,7 @@ import * as path from "node:path"
 /**
  * The path of the page; its assets are under it.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const docsPath = "/docs"
 
@@ -23,7 +23,7 @@ export const docsPath = "/docs"
  * The Content-Security-Policy of the page and its assets: scripts, styles, images and requests of
  * this origin only (Swagger UI sets inline styles and uses `data:` images).
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const contentSecurityPolicy = [
   "default-src 'none'",
@@ -53,7 +53,7 @@ const assets = [
 /**
  * Every path the page is served from: the page, its initializer and its assets.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const paths: ReadonlyArray<string> = [
   docsPath,
@@ -93,7 +93,7 @@ const text = (body: string, contentType: string) =>
 /**
  * The routes of the page and its assets.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const layer = Layer.unwrapEffect(Effect.sync(() => {
   const dist = path.dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"))

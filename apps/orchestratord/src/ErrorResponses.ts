@@ -3,7 +3,7 @@
  * (`/v1`), both encoded with the schemas the OpenAPI document declares, with the backoff headers
  * of retriable 429 and 503 answers.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Schema from "effect/Schema"
@@ -14,7 +14,7 @@ import { PoolOperationFailed } from "./WireSchemas.js"
 /**
  * Whether a path is on the OpenAI-compatible surface, whose errors use OpenAI's envelope.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const isOpenAiPath = (path: string): boolean => path.startsWith("/v1/")
 
@@ -22,7 +22,7 @@ export const isOpenAiPath = (path: string): boolean => path.startsWith("/v1/")
  * The headers of a retriable 429 or 503: `Retry-After` in whole seconds (at least 1) and
  * `X-Backoff-Ms`, from the envelope's `retry_after_ms`.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const backoffHeaders = (failure: ApiFailure): Record<string, string> => {
   const retryAfterMs = failure.envelope.retryAfterMs
@@ -39,7 +39,7 @@ const encodeEnvelope = Schema.encodeSync(PoolOperationFailed)
  * The llama-orch error body of a failure (the envelope, plus `rolled_back` and `stderr_tail` for
  * failed reloads and preloads).
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const errorBody = (failure: ApiFailure): typeof PoolOperationFailed.Encoded =>
   encodeEnvelope(
@@ -83,7 +83,7 @@ const encodeOpenAiError = Schema.encodeSync(OpenAiError)
  * The OpenAI error body of a failure, `{ error: { message, type, code, param } }`: the answer of a
  * failed `/v1` request, and the last event of a `/v1` stream whose task failed.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const openAiErrorBody = (failure: ApiFailure): typeof OpenAiError.Encoded =>
   encodeOpenAiError({
@@ -109,7 +109,7 @@ export const toOpenAiResponse = (failure: ApiFailure): HttpServerResponse.HttpSe
 /**
  * Renders a failure for the surface `path` is on.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const toResponseFor = (path: string, failure: ApiFailure): HttpServerResponse.HttpServerResponse =>
   isOpenAiPath(path) ? toOpenAiResponse(failure) : toResponse(failure)

@@ -3,7 +3,7 @@
  * event holds, by stream. The OpenAPI document lists them under `x-sse-events` of each
  * `text/event-stream` response, referencing these schemas as components.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 import { End, Failed, Loading, Metrics, Started, Token } from "@llama-orch/orchestrator-core"
 import * as Schema from "effect/Schema"
@@ -14,7 +14,7 @@ import { PoolSummary } from "./WireSchemas.js"
 /**
  * `started`: the task was admitted.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const TaskStartedEvent = Schema.Struct(Struct.omit(Started.fields, "_tag")).annotations({
   identifier: "TaskStartedEvent",
@@ -24,7 +24,7 @@ export const TaskStartedEvent = Schema.Struct(Struct.omit(Started.fields, "_tag"
 /**
  * `metrics`: progress while queued and at dispatch.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const TaskMetricsEvent = Schema.Struct(Struct.omit(Metrics.fields, "_tag")).annotations({
   identifier: "TaskMetricsEvent",
@@ -34,7 +34,7 @@ export const TaskMetricsEvent = Schema.Struct(Struct.omit(Metrics.fields, "_tag"
 /**
  * `loading`: the task waits for an engine that is loading its model.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const TaskLoadingEvent = Schema.Struct(Struct.omit(Loading.fields, "_tag")).annotations({
   identifier: "TaskLoadingEvent",
@@ -46,7 +46,7 @@ export const TaskLoadingEvent = Schema.Struct(Struct.omit(Loading.fields, "_tag"
 /**
  * `token`: one generated token.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const TaskTokenEvent = Schema.Struct(Struct.omit(Token.fields, "_tag")).annotations({
   identifier: "TaskTokenEvent",
@@ -57,7 +57,7 @@ export const TaskTokenEvent = Schema.Struct(Struct.omit(Token.fields, "_tag")).a
 /**
  * `end`: the task finished.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const TaskEndEvent = Schema.Struct(Struct.omit(End.fields, "_tag")).annotations({
   identifier: "TaskEndEvent",
@@ -67,7 +67,7 @@ export const TaskEndEvent = Schema.Struct(Struct.omit(End.fields, "_tag")).annot
 /**
  * `failed`: the task failed or was cancelled, or the stream was cut (shutdown, pool manager gone).
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const FailedEvent = Schema.Struct(Struct.omit(Failed.fields, "_tag")).annotations({
   identifier: "FailedEvent",
@@ -79,7 +79,7 @@ export const FailedEvent = Schema.Struct(Struct.omit(Failed.fields, "_tag")).ann
 /**
  * `snapshot`: every pool, first on a pool event stream.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const PoolSnapshotEvent = Schema.Struct({ pools: Schema.Array(PoolSummary) }).annotations({
   identifier: "PoolSnapshotEvent",
@@ -89,7 +89,7 @@ export const PoolSnapshotEvent = Schema.Struct({ pools: Schema.Array(PoolSummary
 /**
  * `status`: one pool changed.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const PoolStatusEvent = Schema.Struct({ reason: Schema.String, pool: PoolSummary }).annotations({
   identifier: "PoolStatusEvent",
@@ -100,7 +100,7 @@ export const PoolStatusEvent = Schema.Struct({ reason: Schema.String, pool: Pool
  * One event type of a stream: its SSE event name (`message` for unnamed `data:`-only events),
  * whether it carries an `id:`, and the schema of its `data:` (JSON), or the literal `data:` text.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface StreamEvent {
   readonly event: string
@@ -122,7 +122,7 @@ const json = (
 /**
  * The events of `GET /v2/tasks/{id}/events`, in the order they come.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const taskEvents: ReadonlyArray<StreamEvent> = [
   json("started", TaskStartedEvent, "first"),
@@ -137,7 +137,7 @@ export const taskEvents: ReadonlyArray<StreamEvent> = [
 /**
  * The events of `GET /v2/pools/events`.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const poolEvents: ReadonlyArray<StreamEvent> = [
   json("snapshot", PoolSnapshotEvent, "first"),
@@ -149,7 +149,7 @@ export const poolEvents: ReadonlyArray<StreamEvent> = [
 /**
  * The text of the last event of a `/v1` stream.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const doneText = "[DONE]"
 
@@ -168,21 +168,21 @@ const openAiStream = (chunk: Schema.Schema.AnyNoContext): ReadonlyArray<StreamEv
 /**
  * The events of `POST /v1/chat/completions` with `stream: true`.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const chatEvents: ReadonlyArray<StreamEvent> = openAiStream(ChatCompletionChunk)
 
 /**
  * The events of `POST /v1/completions` with `stream: true`.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const completionEvents: ReadonlyArray<StreamEvent> = openAiStream(CompletionChunk)
 
 /**
  * The schemas of every stream's events, for the OpenAPI document's components.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const eventSchemas: ReadonlyArray<Schema.Schema.AnyNoContext> = [
   ...new Set(

@@ -44,7 +44,7 @@ const validCorrelationId = /^[A-Za-z0-9._:-]{1,128}$/
  * The paths served without the bearer token: liveness, readiness, metrics, the OpenAPI document
  * and the docs page with its assets (none of them tells more than the published API).
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const publicPaths: ReadonlySet<string> = new Set([
   "/health",

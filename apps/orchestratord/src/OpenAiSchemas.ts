@@ -155,7 +155,7 @@ export type CompletionRequest = typeof CompletionRequest.Type
 /**
  * Token counts of an answer: the engine's own when it reported them.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const Usage = Schema.Struct({
   prompt_tokens: Schema.Int,
@@ -172,7 +172,7 @@ const ToolCall = Schema.Struct({
 /**
  * One choice of a non-streaming chat completion.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const ChatChoice = Schema.Struct({
   index: Schema.Int,
@@ -190,7 +190,7 @@ export const ChatChoice = Schema.Struct({
 /**
  * One choice of a non-streaming text completion.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const TextChoice = Schema.Struct({
   index: Schema.Int,
@@ -252,7 +252,7 @@ const ToolCallDelta = Schema.Struct({
  * One chunk of a streamed chat completion (`data:` of each event, before `data: [DONE]`). Fields an
  * engine adds to a `delta` are relayed as they are.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const ChatCompletionChunk = Schema.Struct({
   ...streamedFields,
@@ -277,7 +277,7 @@ export const ChatCompletionChunk = Schema.Struct({
 /**
  * One chunk of a streamed text completion (`data:` of each event, before `data: [DONE]`).
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const CompletionChunk = Schema.Struct({
   ...streamedFields,

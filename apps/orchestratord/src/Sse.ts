@@ -130,7 +130,7 @@ export const shutdownFrame = (failedName: FailedEventName = failedEvent): string
 /**
  * The data of a `failed` event (without its tag), for the frames that are not a task's own event.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const failedData = (event: Failed): Omit<typeof Failed.Encoded, "_tag"> => {
   const { _tag, ...data } = encodeFailed(event)

@@ -19,7 +19,8 @@ it.live(
       const node = (name: string, port: number) => spawnNode(dir, name, port)
       const a = yield* node("a", 0)
       const c = yield* node("c", 0)
-      const scopeB = yield* Scope.make()
+      // closed with the test even when it fails early, so the daemon in it never outlives the test
+      const scopeB = yield* Effect.acquireRelease(Scope.make(), (scope) => Scope.close(scope, Exit.void))
       const b = yield* node("b", 0).pipe(Scope.extend(scopeB))
       const portB = Number(new URL(b.url).port)
       const orch = yield* spawnOrchestrator(dir, "orch", [

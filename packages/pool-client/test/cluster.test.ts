@@ -92,7 +92,8 @@ describe("PoolCluster", () => {
       const homeA = yield* home("127.0.0.2")
       const homeB = yield* home("127.0.0.3")
       yield* startDaemon(homeA, port)
-      const scopeB = yield* Scope.make()
+      // closed with the test even when it fails early, so the daemon in it never outlives the test
+      const scopeB = yield* Effect.acquireRelease(Scope.make(), (scope) => Scope.close(scope, Exit.void))
       const b = yield* startDaemon(homeB, port).pipe(Scope.extend(scopeB))
 
       const pm = yield* PoolCluster.make({

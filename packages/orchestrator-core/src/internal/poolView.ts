@@ -30,6 +30,8 @@ export class PoolView {
       return true
     }
     const next = event.status
+    // a removed pool (or a cluster node that left) takes no more tasks: placement must not see it
+    if (event.reason === "removed") return this.pools.delete(next.poolId)
     const previous = this.pools.get(next.poolId)
     this.pools.set(next.poolId, next)
     return previous === undefined || previous.state !== next.state || previous.ready !== next.ready ||
@@ -37,9 +39,9 @@ export class PoolView {
       previous.slotsFree < next.slotsFree
   }
 
-  /** Every pool's last status, ordered by pool id (what admission checks against). */
+  /** Every pool's last status (what admission checks against, on every submit: no order needed). */
   statuses(): ReadonlyArray<PoolStatus> {
-    return Array.from(this.pools.values()).sort((a, b) => a.poolId < b.poolId ? -1 : a.poolId > b.poolId ? 1 : 0)
+    return Array.from(this.pools.values())
   }
 
   /** Leases this orchestrator holds (or is taking) on a pool. */

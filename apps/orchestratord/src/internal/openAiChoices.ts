@@ -88,7 +88,13 @@ const mergeLogprobs = (
 
 /** The choices of a whole (non-streamed) answer, gathered from token events. */
 export class Gathered {
-  private readonly choices = new Map<number, Choice>()
+  private readonly first = new Choice()
+  private readonly choices = new Map<number, Choice>([[0, this.first]])
+
+  /** Folds in one plain-text token of choice 0 (the usual token: no lookup, no fields to merge). */
+  addText(text: string): void {
+    this.first.text += text
+  }
 
   /** Folds in one token event. */
   add(event: Token): void {
@@ -103,7 +109,6 @@ export class Gathered {
 
   /** The choices by index, with choice 0 always there; choice 0 ends with the task's own finish reason. */
   private ordered(finish0: string): ReadonlyArray<readonly [number, Choice, string]> {
-    if (!this.choices.has(0)) this.choices.set(0, new Choice())
     return [...this.choices.entries()].sort(([a], [b]) => a - b).map(([index, choice]) => [
       index,
       choice,

@@ -64,7 +64,6 @@ const encodeEmbeddings = Schema.encodeSync(EmbeddingsResponse)
 const errorEvent = (event: Failed) => `data: ${JSON.stringify(openAiErrorBody(fromStreamError(event)))}\n\n`
 
 interface Outcome {
-  text: string
   end: End | undefined
   failure: Failed | undefined
 }
@@ -175,12 +174,12 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
         // pushed events gathered in place: a stream fold would cost a stream stage per token
         const gathered = new Gathered()
         const outcome = yield* Effect.scoped(Effect.gen(function*() {
-          const out: Outcome = { text: "", end: undefined, failure: undefined }
+          const out: Outcome = { end: undefined, failure: undefined }
           const finished = yield* Deferred.make<void>()
           const ended = yield* orchestrator.subscribe(taskId, ({ event }) => {
             switch (event._tag) {
               case "token":
-                if (event.x === undefined && event.c === undefined) out.text += event.t
+                if (event.x === undefined && event.c === undefined) gathered.addText(event.t)
                 else gathered.add(event)
                 return
               case "end":
@@ -200,8 +199,6 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
         if (outcome.failure !== undefined) return yield* Effect.fail(fromStreamError(outcome.failure))
         const end = outcome.end
         if (end === undefined) return yield* Effect.fail(fromStreamError(notRetained))
-        // plain text of choice 0 comes first: it was gathered apart, on the fast path
-        if (outcome.text !== "") gathered.add({ _tag: "token", t: outcome.text, i: 0 })
         const answer = {
           id,
           created,

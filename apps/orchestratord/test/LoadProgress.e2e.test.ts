@@ -3,40 +3,21 @@
  * load move (`loading` events on /v2, comments on /v1 streams), and the second load of the model
  * comes with an ETA from the first.
  */
-import { FileSystem } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
-import { SpawnDaemon } from "@llama-orch/daemon-kit"
 import { Context, Effect, Layer, Schedule } from "effect"
-import { fileURLToPath } from "node:url"
-import { post } from "./fixtures/daemon.js"
-import { privateStateHome } from "./fixtures/processes.js"
+import { post, spawnWithConfig } from "./fixtures/daemon.js"
 import { readSse } from "./fixtures/sse.js"
-
-const root = fileURLToPath(new URL("../../..", import.meta.url))
-const entry = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
 
 class Daemon extends Context.Tag("test/Daemon")<Daemon, { readonly url: string }>() {}
 
 const DaemonLive = Layer.scoped(
   Daemon,
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "load-progress-" })
-    yield* fs.writeFileString(
-      `${dir}/orch.yaml`,
-      [
-        "engines: [{ name: slow, mock: true, args: [\"--load-ms\", \"3000\"] }]",
-        "pools: [{ id: slow-0, engine: slow, model: big-model, slots: 2 }]"
-      ].join("\n")
-    )
-    const daemon = yield* SpawnDaemon.spawnDaemon({
-      entry,
-      args: ["--config", `${dir}/orch.yaml`, "--port", "0"],
-      env: yield* privateStateHome,
-      cwd: root,
-      startTimeout: "120 seconds"
-    })
+    const daemon = yield* spawnWithConfig([
+      "engines: [{ name: slow, mock: true, args: [\"--load-ms\", \"3000\"] }]",
+      "pools: [{ id: slow-0, engine: slow, model: big-model, slots: 2 }]"
+    ])
     return { url: daemon.url }
   })
 ).pipe(Layer.provide(NodeContext.layer))

@@ -5,43 +5,25 @@
  * log probabilities, the usage chunk, `system_fingerprint`, `GET /v1/models/{id}`, embeddings —
  * reaches the engine and comes back; what an engine cannot do is a 400 naming the `param`.
  */
-import { FileSystem } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect, layer } from "@effect/vitest"
-import { SpawnDaemon } from "@llama-orch/daemon-kit"
 import { Context, Effect, Layer, Schedule } from "effect"
-import { fileURLToPath } from "node:url"
 import OpenAI from "openai"
-import { privateStateHome } from "./fixtures/processes.js"
-
-const root = fileURLToPath(new URL("../../..", import.meta.url))
-const entry = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
+import { spawnWithConfig } from "./fixtures/daemon.js"
 
 class Client extends Context.Tag("test/Client")<Client, { readonly url: string; readonly openai: OpenAI }>() {}
 
 const ClientLive = Layer.scoped(
   Client,
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "openai-conformance-" })
-    yield* fs.writeFileString(
-      `${dir}/orch.yaml`,
-      [
-        "engines:",
-        "  - { name: vllm-like, mock: true, protocol: openai, args: [\"--embeddings\"] }",
-        "  - { name: llama-like, mock: true }",
-        "pools:",
-        "  - { id: oa, engine: vllm-like, model: model-oa, slots: 2 }",
-        "  - { id: ll, engine: llama-like, model: model-ll, slots: 2 }"
-      ].join("\n")
-    )
-    const daemon = yield* SpawnDaemon.spawnDaemon({
-      entry,
-      args: ["--config", `${dir}/orch.yaml`, "--port", "0"],
-      env: yield* privateStateHome,
-      cwd: root,
-      startTimeout: "120 seconds"
-    })
+    const daemon = yield* spawnWithConfig([
+      "engines:",
+      "  - { name: vllm-like, mock: true, protocol: openai, args: [\"--embeddings\"] }",
+      "  - { name: llama-like, mock: true }",
+      "pools:",
+      "  - { id: oa, engine: vllm-like, model: model-oa, slots: 2 }",
+      "  - { id: ll, engine: llama-like, model: model-ll, slots: 2 }"
+    ])
     // both pools Ready
     yield* Effect.tryPromise(() => fetch(`${daemon.url}/v2/pools`).then((r) => r.json() as Promise<unknown>)).pipe(
       Effect.filterOrFail((body) => JSON.stringify(body).split("\"state\":\"Ready\"").length === 3),

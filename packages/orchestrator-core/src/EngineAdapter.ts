@@ -164,30 +164,25 @@ const makeOpenAIParser = () => {
       done.tokensOut = c.usage.completion_tokens
     }
     if (typeof c.system_fingerprint === "string") done.systemFingerprint = c.system_fingerprint
-    // the usual chunk: one choice, text only
-    const only = c.choices.length === 1 ? c.choices[0] : undefined
-    if (only !== undefined && (only.index ?? 0) === 0) {
-      if (typeof only.finish_reason === "string") done.finishReason = only.finish_reason
-      const extra = choiceExtras(only)
-      const text = only.text ?? only.delta?.content ?? ""
-      if (extra === undefined) return Either.right(text === "" ? none : [{ _tag: "Text", text }])
-      return Either.right([{ _tag: "Text", text, extra }])
-    }
-    const out: Array<EngineOutput> = []
+    let out: Array<EngineOutput> | undefined
     for (const choice of c.choices) {
       const index = choice.index ?? 0
       if (index === 0 && typeof choice.finish_reason === "string") done.finishReason = choice.finish_reason
       const extra = choiceExtras(choice)
       const text = choice.text ?? choice.delta?.content ?? ""
       if (text === "" && extra === undefined) continue
-      out.push({
-        _tag: "Text",
-        text,
-        ...(index === 0 ? {} : { choice: index }),
-        ...(extra === undefined ? {} : { extra })
-      })
+      out ??= []
+      // the usual piece, text of choice 0, is a plain literal: no spreads per token
+      out.push(
+        index === 0 && extra === undefined ? { _tag: "Text", text } : {
+          _tag: "Text",
+          text,
+          ...(index === 0 ? {} : { choice: index }),
+          ...(extra === undefined ? {} : { extra })
+        }
+      )
     }
-    return Either.right(out)
+    return Either.right(out ?? none)
   }
 }
 

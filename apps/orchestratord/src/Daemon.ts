@@ -76,7 +76,10 @@ export const layer = (
         Effect.annotateLogs({ pool_manager: "embedded" })
       )
   )
-  return Serve.layer(routes({ poolMetrics: pools._tag === "Embedded" }), { host: settings.host, port: settings.port })
+  return Serve.layer(routes({ poolMetrics: pools._tag === "Embedded", nodeMetrics: pools._tag === "Cluster" }), {
+    host: settings.host,
+    port: settings.port
+  })
     .pipe(
       Layer.provide(core),
       Layer.provide(server),

@@ -145,16 +145,19 @@ const nodeGauges = Effect.gen(function*() {
 /**
  * Every route of orchestratord. With `poolMetrics` (pools embedded in this process), `/metrics`
  * also reports the pools with pool-managerd's gauges and counters; against a remote pool-managerd
- * those are pool-managerd's to report.
+ * those are pool-managerd's to report. With `nodeMetrics` (a cluster) it reports which nodes answer.
  *
  * @since 0.1.0
  */
-export const routes = (options: { readonly poolMetrics: boolean }) =>
+export const routes = (options: { readonly poolMetrics: boolean; readonly nodeMetrics?: boolean | undefined }) =>
   Layer.mergeAll(
     HttpLayerRouter.addHttpApi(OrchestratorApi, { openapiPath: "/openapi.json" }).pipe(
       Layer.provide([TasksLive, PoolsLive, MetaLive, OpenAiLive])
     ),
-    options.poolMetrics ? PoolMetrics.layer : PrometheusMetrics.route({ beforeScrape: nodeGauges }),
+    options.poolMetrics
+      ? PoolMetrics.layer
+      // over a cluster each scrape reads the nodes' states (from the events: no round trip)
+      : PrometheusMetrics.route(options.nodeMetrics === true ? { beforeScrape: nodeGauges } : {}),
     DocsPage.layer,
     GlobalMiddleware
   )

@@ -24,11 +24,11 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import { Changes } from "./internal/changes.js"
+import { feedOf } from "./internal/feed.js"
 import { Lease } from "./Lease.js"
 import { InvalidSpec, PoolManagerUnavailable, PoolNotFound } from "./PoolErrors.js"
-import { type PoolEvent, Snapshot, StatusChanged } from "./PoolEvent.js"
+import { type PoolEvent, StatusChanged } from "./PoolEvent.js"
 import { PoolId, splitPoolId } from "./PoolId.js"
 import { ManagerHealth, PoolManager, type PoolManagerService } from "./PoolManager.js"
 import { Handoff, type NodeState, PoolStatus } from "./PoolStatus.js"
@@ -239,28 +239,8 @@ export const make = (
           entry.state === "unreachable" ? Effect.fail(unavailable(entry)) : f(entry.manager, local, entry)
       )
 
-    const watch: PoolManagerService["watch"] = (onPoolEvent) =>
-      Effect.async<void>((resume) => {
-        let stop = () => {}
-        try {
-          onPoolEvent(new Snapshot({ pools: allStatuses() }, true))
-        } catch (defect) {
-          resume(Effect.die(defect))
-          return
-        }
-        stop = changes.add({
-          onChange: (event) => {
-            try {
-              onPoolEvent(event)
-            } catch (defect) {
-              stop()
-              resume(Effect.die(defect))
-            }
-          },
-          onEnd: () => resume(Effect.void)
-        })
-        return Effect.sync(() => stop())
-      })
+    // a Snapshot across all nodes, then every change exactly once: the embedded manager's feed
+    const { events, watch } = feedOf(changes, allStatuses)
 
     const manager: PoolManagerService = {
       register: (spec) => {
@@ -297,9 +277,7 @@ export const make = (
             m.lease(local),
             (lease) => new Lease({ ...lease, poolId: PoolId.make(`${entry.name}/${local}`) }, true)
           )),
-      events: Stream.asyncPush<PoolEvent>((emit) =>
-        Effect.forkScoped(Effect.ensuring(watch((event) => void emit.single(event)), Effect.sync(() => emit.end())))
-      ),
+      events,
       watch,
       health: Effect.map(Clock.currentTimeMillis, (now) => {
         const all = allStatuses()

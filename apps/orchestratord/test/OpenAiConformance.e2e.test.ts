@@ -175,7 +175,7 @@ layer(ClientLive, { excludeTestServices: true, timeout: 180_000 })("OpenAI confo
       expect(badTool).toMatchObject({ status: 400, param: "tools.0.function.name" })
     }))
 
-  it.effect("stream_options.include_usage adds the usage chunk; the engine's counts are the usage", () =>
+  it.effect("stream_options.include_usage adds the usage chunk, and no other chunk carries usage", () =>
     Effect.gen(function*() {
       const { openai } = yield* Client
       for (const model of ["model-oa", "model-ll"]) {

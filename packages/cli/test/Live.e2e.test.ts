@@ -6,12 +6,12 @@
 import { NodeContext } from "@effect/platform-node"
 import { assert, expect, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { api, Orchestratord, orchestratord, shellCommand, terminal, token } from "./fixtures.js"
+import { api, CliBinLive, Orchestratord, orchestratord, shellCommand, terminal, token } from "./fixtures.js"
 
 const Live = orchestratord([
   "  - { id: pool-w, engine: mock, model: mock-model, slots: 1 }",
   "  - { id: pool-s, engine: slow, model: slow-model, slots: 1 }"
-]).pipe(Layer.provideMerge(NodeContext.layer))
+]).pipe(Layer.merge(CliBinLive), Layer.provideMerge(NodeContext.layer))
 
 const env = { LLAMA_ORCH_TOKEN: token, NODE_PATH: "" }
 
@@ -32,7 +32,7 @@ layer(Live, { excludeTestServices: true, timeout: 180_000 })("llama-orch in a te
       Effect.gen(function*() {
         const { url } = yield* Orchestratord
         const term = yield* terminal(env)
-        yield* term.run(shellCommand(["top", "--url", url]))
+        yield* term.run(yield* shellCommand(["top", "--url", url]))
         yield* term.waitFor(/pool-w\s+-\s+Ready\s+mock-model\s+1\s+0\/1\s+0\s+0/)
         yield* term.waitFor(/mock-model\s+1\/1\s+0\/1\s+0/)
         const preload = yield* drainAndPreload(url)
@@ -54,7 +54,7 @@ layer(Live, { excludeTestServices: true, timeout: 180_000 })("llama-orch in a te
       Effect.gen(function*() {
         const { url } = yield* Orchestratord
         const term = yield* terminal(env)
-        yield* term.run(shellCommand(["pools", "watch", "--url", url]))
+        yield* term.run(yield* shellCommand(["pools", "watch", "--url", url]))
         yield* term.waitFor(/^pool-s\s+-\s+Ready\s+slow-model/m)
         const preload = yield* drainAndPreload(url)
         yield* term.waitFor(/^\d\d:\d\d:\d\d\s+pool-w\s+Stopped\s+drained\s+slots 0\/1\s+queue 0$/m)
@@ -73,7 +73,7 @@ layer(Live, { excludeTestServices: true, timeout: 180_000 })("llama-orch in a te
         const { url } = yield* Orchestratord
         const submit = yield* terminal(env)
         yield* submit.run(
-          shellCommand([
+          yield* shellCommand([
             "tasks",
             "submit",
             "--url",
@@ -91,7 +91,7 @@ layer(Live, { excludeTestServices: true, timeout: 180_000 })("llama-orch in a te
         assert(taskId !== undefined, streaming)
         // the running task holds pool-s: the drain waits for it, showing its progress
         const drain = yield* terminal(env)
-        yield* drain.run(shellCommand(["pools", "drain", "--url", url, "--deadline-ms", "60000", "pool-s"]))
+        yield* drain.run(yield* shellCommand(["pools", "drain", "--url", url, "--deadline-ms", "60000", "pool-s"]))
         yield* drain.waitFor(/drain pool-s: Draining · \S+ elapsed · deadline 1m00s/)
         yield* submit.keys("C-c")
         yield* submit.waitFor(new RegExp(`llama-orch: cancelled task ${taskId}`))

@@ -45,7 +45,8 @@ export const CliBinLive = Layer.scoped(
         logLevel: "error",
         // the CommonJS dependencies bundled into an ES module call require()
         banner: {
-          js: "import { createRequire as bundleRequire } from 'node:module'; const require = bundleRequire(import.meta.url);"
+          js:
+            "import { createRequire as bundleRequire } from 'node:module'; const require = bundleRequire(import.meta.url);"
         }
       })
     )

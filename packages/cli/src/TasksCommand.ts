@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { TaskFailed } from "./CliError.js"
+import { OperationFailed, TaskFailed } from "./CliError.js"
 import * as Connection from "./Connection.js"
 import { OrchestratorClient } from "./OrchestratorClient.js"
 import { duration, jsonOption, print, printJson, table } from "./Render.js"
@@ -28,23 +28,28 @@ const cancelTask = (taskId: string) =>
   Effect.flatMap(OrchestratorClient, (client) => client.post(taskRoute(taskId, "/cancel"), {}, Schema.Void))
 
 /**
- * Follows a task's events: tokens to stdout as they come (or every event as a JSON line), done at
- * `end`, `TaskFailed` at `failed`.
+ * Follows a task's events: tokens to stdout as they come (or every event as a JSON line). Done at
+ * `end`; `TaskFailed` at `failed`; `OperationFailed` when the stream ends before either.
  */
 const follow = (taskId: string, json: boolean) =>
   TaskEvents.events(taskId).pipe(
-    Stream.runForEach(({ event, raw }) => {
-      if (json) return printJson(raw)
-      switch (event._tag) {
-        case "token":
-          return Effect.sync(() => process.stdout.write(event.t))
-        case "end":
-          return Effect.sync(() => process.stdout.write("\n"))
-        case "failed":
-          return new TaskFailed({ taskId, code: event.code, detail: event.message })
-        default:
-          return Effect.void
+    Stream.tap(({ event, raw }) =>
+      json ? printJson(raw) : event._tag === "token"
+        ? Effect.sync(() => process.stdout.write(event.t))
+        : event._tag === "end"
+        ? Effect.sync(() => process.stdout.write("\n"))
+        : Effect.void
+    ),
+    Stream.runLast,
+    Effect.flatMap((last): Effect.Effect<void, TaskFailed | OperationFailed> => {
+      const event = Option.map(last, (received) => received.event)
+      if (Option.isSome(event) && event.value._tag === "end") return Effect.void
+      if (Option.isSome(event) && event.value._tag === "failed") {
+        return Effect.fail(new TaskFailed({ taskId, code: event.value.code, detail: event.value.message }))
       }
+      return Effect.fail(
+        new OperationFailed({ detail: `the event stream of task ${taskId} ended before the task did` })
+      )
     })
   )
 

@@ -13,7 +13,8 @@ import { api, cli, CliBinLive, Orchestratord, orchestratord, token } from "./fix
 
 const Live = orchestratord([
   "  - { id: pool-a, engine: mock, model: mock-model, slots: 2 }",
-  "  - { id: pool-b, engine: mock, model: other-model, slots: 1 }"
+  "  - { id: pool-b, engine: mock, model: other-model, slots: 1 }",
+  "  - { id: pool-c, engine: crashy, model: crashy-model, slots: 1 }"
 ]).pipe(Layer.merge(CliBinLive), Layer.provideMerge(NodeContext.layer))
 
 const withToken = { LLAMA_ORCH_TOKEN: token }
@@ -48,16 +49,15 @@ layer(Live, { excludeTestServices: true, timeout: 180_000 })("llama-orch against
         )
         expect(lines.slice(1)).toEqual([
           expect.stringMatching(/^pool-a\s+-\s+Ready\s+mock-model\s+1\s+0\/2\s+0\s+0$/),
-          expect.stringMatching(/^pool-b\s+-\s+Ready\s+other-model\s+1\s+0\/1\s+0\s+0$/)
+          expect.stringMatching(/^pool-b\s+-\s+Ready\s+other-model\s+1\s+0\/1\s+0\s+0$/),
+          expect.stringMatching(/^pool-c\s+-\s+Ready\s+crashy-model\s/)
         ])
         expect(json.code).toBe(0)
         expect(JSON.parse(json.stdout)).toEqual((yield* api(`${url}/v2/pools`, "GET")).body)
         expect(models.stdout).toMatch(/^MODEL\s+POOLS READY\/TOTAL\s+SLOTS USED\/TOTAL\s+QUEUED\n/)
         expect(models.stdout).toMatch(/\nmock-model\s+1\/1\s+0\/2\s+0\n/)
-        expect(JSON.parse(modelsJson.stdout)).toMatchObject({
-          object: "list",
-          data: [expect.objectContaining({ id: "mock-model" }), expect.objectContaining({ id: "other-model" })]
-        })
+        const listed: { readonly data: ReadonlyArray<{ readonly id: string }> } = JSON.parse(modelsJson.stdout)
+        expect(listed.data.map((m) => m.id).sort()).toEqual(["crashy-model", "mock-model", "other-model"])
         expect(refused).toEqual({
           code: 1,
           stdout: "",
@@ -73,12 +73,19 @@ layer(Live, { excludeTestServices: true, timeout: 180_000 })("llama-orch against
       Effect.gen(function*() {
         const { url } = yield* Orchestratord
         const args = ["--url", url, "--model", "mock-model", "--max-tokens", "5", "hello there"]
-        const [plain, json] = yield* Effect.all([
+        const [plain, json, crashed] = yield* Effect.all([
           cli(["tasks", "submit", ...args], withToken),
-          cli(["tasks", "submit", "--json", ...args], withToken)
+          cli(["tasks", "submit", "--json", ...args], withToken),
+          cli(["tasks", "submit", "--url", url, "--model", "crashy-model", "--max-tokens", "20", "hi"], withToken)
         ], { concurrency: "unbounded" })
         expect(plain.code).toBe(0)
         expect(plain.stdout).toMatch(/^(\s*\S+){5}\n$/)
+        // the engine died after its second token: what came is printed, the failure is exit code 1
+        expect(crashed).toEqual({
+          code: 1,
+          stdout: expect.stringMatching(/^(\s*\S+){1,2}\s*$/),
+          stderr: expect.stringMatching(/^llama-orch: task \S+ failed: [A-Z_]+: .+\n$/)
+        })
         const events = jsonLines(json.stdout)
         expect(events.map((e) => e.event)).toEqual(
           expect.arrayContaining(["accepted", "started", "token", "end"])

@@ -62,7 +62,7 @@ export class Orchestratord extends Context.Tag("test/Orchestratord")<Orchestrato
 
 /**
  * orchestratord with a token and the embedded pools of `pools` (YAML lines under `pools:`) on two
- * mock engines: `mock` (fast) and `slow` (5 tokens per second); ready once every pool is.
+ * mock engines: `mock` (fast), `slow` (5 tokens per second) and `crashy` (exits after its second token); ready once every pool is.
  */
 export const orchestratord = (pools: ReadonlyArray<string>) =>
   Layer.scoped(
@@ -75,6 +75,7 @@ export const orchestratord = (pools: ReadonlyArray<string>) =>
         "engines:",
         "  - { name: mock, mock: true }",
         "  - { name: slow, mock: true, args: [\"--tps\", \"5\"] }",
+        "  - { name: crashy, mock: true, args: [\"--crash-after-tokens\", \"2\"] }",
         "pools:",
         ...pools
       ])

@@ -36,6 +36,11 @@ const describeSchema = (schema: unknown): string => {
   const anyOf = field(schema, "anyOf")
   if (Array.isArray(anyOf)) return anyOf.map(describeSchema).join(" \\| ")
   const properties = field(schema, "properties")
+  const values = field(schema, "additionalProperties")
+  // a record: `{ [key]: value }`
+  if (isObject(properties) && Object.keys(properties).length === 0 && isObject(values)) {
+    return `map of string to ${describeSchema(values)}`
+  }
   if (isObject(properties)) {
     const required = field(schema, "required")
     const keys = Object.keys(properties).map((k) => (Array.isArray(required) && required.includes(k) ? k : `${k}?`))

@@ -7,7 +7,7 @@ import { collect, harness, task, until } from "./helpers/harness.js"
 describe("watchTasks", () => {
   it.effect("answers the retained tasks newest first, then each change of every task with the queue depths", () =>
     Effect.gen(function*() {
-      const h = yield* harness([poolStatus("p1", { slotsTotal: 1, slotsFree: 1 })], () => llamaTokens(["a", "b", "c"]))
+      const h = yield* harness([poolStatus("p1", { slots: 1 })], () => llamaTokens(["a", "b", "c"]))
       const first = yield* h.orchestrator.submit(task())
       yield* collect(h.orchestrator.events(first.taskId))
       yield* TestClock.adjust(5)

@@ -131,16 +131,21 @@ layer(SetupLive, { excludeTestServices: true, timeout: 60_000 })("the status pag
       yield* waitShown(page, "gpu-0", ["Ready"], 10_000)
       yield* waitShown(page, "gpu-1", ["Ready"], 10_000)
 
-      // a task through the API appears in the recent tasks, ended, with its time to first token
-      const submitted = yield* api(`${url}/v2/tasks`, "POST", { model_ref: "mock-model", prompt: "hi", max_tokens: 4 })
-      expect(submitted.status).toBe(202)
-      const taskId = Schema.decodeUnknownSync(Schema.Struct({ task_id: Schema.String }))(submitted.body).task_id
-      yield* waitFor(
-        page,
-        `(() => { const cells = document.querySelectorAll('tr[data-task="${taskId}"] td'); ` +
-          `return cells[2]?.textContent === "completed" && /[0-9]/.test(cells[3]?.textContent ?? "") })()`,
-        5_000
-      )
+      // tasks through the API appear in the recent tasks, ended, with their time to first token
+      const taskIds = yield* Effect.forEach([4, 12, 24], (maxTokens) =>
+        api(`${url}/v2/tasks`, "POST", { model_ref: "mock-model", prompt: "hi", max_tokens: maxTokens }).pipe(
+          Effect.map((r) =>
+            Schema.decodeUnknownSync(Schema.Struct({ task_id: Schema.String }))(r.body).task_id
+          )
+        ), { concurrency: 3 })
+      for (const taskId of taskIds) {
+        yield* waitFor(
+          page,
+          `(() => { const cells = document.querySelectorAll('tr[data-task="${taskId}"] td'); ` +
+            `return cells[2]?.textContent === "completed" && /[0-9]/.test(cells[3]?.textContent ?? "") })()`,
+          5_000
+        )
+      }
       const queued = yield* Effect.promise(() =>
         page.$eval(`tr[data-model="mock-model"] td`, (e) => e.textContent ?? "")
       )

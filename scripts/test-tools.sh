@@ -8,6 +8,7 @@ tools=(
   "promtool prometheus"
   "script bsdutils"
   "tmux tmux"
+  "chromium chromium"
 )
 missing=()
 for entry in "${tools[@]}"; do

@@ -92,6 +92,22 @@ const apiError = (route: string, response: HttpClientResponse.HttpClientResponse
   )
 
 /**
+ * Decodes the `data:` of an event of the stream at `route` with `schema`.
+ *
+ * @since 0.1.0
+ */
+export const decodeData = <A, I>(
+  route: string,
+  schema: Schema.Schema<A, I>,
+  data: string
+): Effect.Effect<A, BadAnswer> =>
+  Schema.decodeUnknown(Schema.parseJson(schema))(data).pipe(
+    Effect.mapError((error) =>
+      new BadAnswer({ route: `GET ${route}`, reason: ParseResult.TreeFormatter.formatErrorSync(error) })
+    )
+  )
+
+/**
  * The client over an `HttpClient`.
  *
  * @since 0.1.0

@@ -7,11 +7,10 @@
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { BadAnswer, type CliError, OperationFailed } from "./CliError.js"
-import { OrchestratorClient } from "./OrchestratorClient.js"
+import { type CliError, OperationFailed } from "./CliError.js"
+import { decodeData, OrchestratorClient } from "./OrchestratorClient.js"
 import { ErrorBody, PoolList, PoolStatusEvent, type PoolView } from "./WireSchemas.js"
 
 /**
@@ -31,12 +30,7 @@ export const PoolUpdate = Data.taggedEnum<PoolUpdate>()
 
 const route = "/v2/pools/events"
 
-const decode = <A, I>(schema: Schema.Schema<A, I>, data: string) =>
-  Schema.decodeUnknown(Schema.parseJson(schema))(data).pipe(
-    Effect.mapError((error) =>
-      new BadAnswer({ route: `GET ${route}`, reason: ParseResult.TreeFormatter.formatErrorSync(error) })
-    )
-  )
+const decode = <A, I>(schema: Schema.Schema<A, I>, data: string) => decodeData(route, schema, data)
 
 /**
  * The pool events, decoded; the stream fails with `OperationFailed` when the server ends it with a

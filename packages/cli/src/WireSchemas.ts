@@ -111,7 +111,34 @@ export const TaskStatus = Schema.Struct({
   error_code: Schema.optional(Schema.String),
   submitted_at_ms: Schema.Number,
   started_at_ms: Schema.optional(Schema.Number),
+  first_token_at_ms: Schema.optional(Schema.Number),
   ended_at_ms: Schema.optional(Schema.Number)
+})
+
+/**
+ * @since 0.1.0
+ */
+export interface TaskStatus extends Schema.Schema.Type<typeof TaskStatus> {}
+
+/**
+ * The `snapshot` event of `GET /v2/activity/events`: the retained tasks, newest first, and the
+ * queue depth of each model.
+ *
+ * @since 0.1.0
+ */
+export const ActivitySnapshot = Schema.Struct({
+  tasks: Schema.Array(TaskStatus),
+  queue_depths: Schema.Record({ key: Schema.String, value: Schema.Int })
+})
+
+/**
+ * The `task` event of `GET /v2/activity/events`: one task changed.
+ *
+ * @since 0.1.0
+ */
+export const ActivityTask = Schema.Struct({
+  task: TaskStatus,
+  queue_depths: Schema.Record({ key: Schema.String, value: Schema.Int })
 })
 
 /**

@@ -27,7 +27,7 @@ const drainAndPreload = (url: string) =>
 
 layer(Live, { excludeTestServices: true, timeout: 180_000 })("llama-orch in a terminal", (it) => {
   it.scoped(
-    "top shows the pools and their changes as they happen; q quits with exit code 0",
+    "top shows the pools, their changes and the recent tasks as they happen; q quits with exit code 0",
     () =>
       Effect.gen(function*() {
         const { url } = yield* Orchestratord
@@ -40,6 +40,15 @@ layer(Live, { excludeTestServices: true, timeout: 180_000 })("llama-orch in a te
         expect(drained).toMatch(/RECENT POOL EVENTS\n(.*\n)*\d\d:\d\d:\d\d\s+pool-w\s+drained\s+-> Stopped/)
         yield* preload()
         yield* term.waitFor(/pool-w\s+-\s+Ready\s+mock-model\s+2\s/)
+        // a task appears among the recent tasks, from the activity stream
+        const accepted = yield* api(`${url}/v2/tasks`, "POST", { model_ref: "mock-model", prompt: "hi", max_tokens: 3 })
+        assert(typeof accepted.body === "object" && accepted.body !== null && "task_id" in accepted.body)
+        const taskId = String(accepted.body.task_id)
+        yield* term.waitFor(
+          new RegExp(
+            String.raw`RECENT TASKS\n.*\n${taskId.slice(0, 8)}\s+completed\s+mock-model\s+pool-w\s+3\s+\S+\s+[\d.]+`
+          )
+        )
         yield* term.keys("q")
         expect(yield* term.exitCode).toBe(0)
         // the alternate screen is gone: the shell's screen is back

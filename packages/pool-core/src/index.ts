@@ -76,3 +76,9 @@ export * as PoolAuth from "./PoolAuth.js"
 
 /** The HTTP-level guard of the RPC endpoint: token checked before the body is read, body size capped. */
 export * as RpcHttpGuard from "./RpcHttpGuard.js"
+
+/** GPUs and their memory: from configuration, else discovered with `nvidia-smi`, else none. */
+export * as Devices from "./Devices.js"
+
+/** Device memory reservations: `reserve` (most free memory that fits, or the pin), `release`, `placement`. */
+export * as DeviceLedger from "./DeviceLedger.js"

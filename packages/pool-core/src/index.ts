@@ -82,3 +82,6 @@ export * as Devices from "./Devices.js"
 
 /** Device memory reservations: `reserve` (most free memory that fits, or the pin), `release`, `placement`. */
 export * as DeviceLedger from "./DeviceLedger.js"
+
+/** Memory footprint estimates from a GGUF file's header: weights, KV cache for ctx × slots, overhead. */
+export * as ModelFootprint from "./ModelFootprint.js"

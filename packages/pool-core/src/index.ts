@@ -85,3 +85,6 @@ export * as DeviceLedger from "./DeviceLedger.js"
 
 /** Memory footprint estimates from a GGUF file's header: weights, KV cache for ctx × slots, overhead. */
 export * as ModelFootprint from "./ModelFootprint.js"
+
+/** Learned footprints per model and engine arguments, kept in the state directory across restarts. */
+export * as FootprintStore from "./FootprintStore.js"

@@ -88,3 +88,6 @@ export * as ModelFootprint from "./ModelFootprint.js"
 
 /** Learned footprints per model and engine arguments, kept in the state directory across restarts. */
 export * as FootprintStore from "./FootprintStore.js"
+
+/** What an engine really uses of its device's memory: `nvidia-smi` per process group, else the engine's report. */
+export * as EngineMemoryProbe from "./EngineMemoryProbe.js"

@@ -31,7 +31,14 @@ const warmup = 48
 const maxTokens = 16
 const token = "bench-token"
 
-const tsx = ["--conditions=@llama-orch/source", "--import", "tsx"]
+// BENCH_CPU_PROF=<dir>: every daemon writes a V8 CPU profile there when it exits (`--cpu-prof`)
+const profileDir = process.env["BENCH_CPU_PROF"]
+const tsx = [
+  "--conditions=@llama-orch/source",
+  "--import",
+  "tsx",
+  ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`])
+]
 const daemon = (app: string, config: string) =>
   start(process.execPath, [...tsx, `apps/${app}/src/bin.ts`, "--config", config, "--port", "0"])
 

@@ -153,6 +153,7 @@ export const ConfigFile = Schema.Struct({
     Schema.fromKey("pool_managers")
   ),
   discovery: Schema.optional(DiscoverySection),
+  leaseHoldMs: Schema.optional(Schema.Int.pipe(Schema.nonNegative())).pipe(Schema.fromKey("lease_hold_ms")),
   ...PoolsConfig.fields
 }).pipe(
   Schema.filter((c) => {
@@ -170,6 +171,9 @@ export const ConfigFile = Schema.Struct({
         ? "pool_managers"
         : "discovery"
       return { path: [key], message: `set either ${key} (remote) or engines and pools (embedded), not both` }
+    }
+    if (c.leaseHoldMs !== undefined && !cluster) {
+      return { path: ["lease_hold_ms"], message: "lease_hold_ms applies to a cluster: set pool_managers or discovery" }
     }
     const names = (c.poolManagers ?? []).map((n) => n.name)
     const twice = names.find((name, i) => names.indexOf(name) !== i)
@@ -280,6 +284,7 @@ const clusterOptions = (config: ConfigFile, source: string) =>
     const discovery = config.discovery
     return {
       nodes,
+      ...(config.leaseHoldMs === undefined ? {} : { multi: { leaseHoldMs: config.leaseHoldMs } }),
       ...(discovery === undefined ? {} : {
         discovery: {
           dns: discovery.dns,

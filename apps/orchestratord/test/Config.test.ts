@@ -31,7 +31,7 @@ const embedded = (settings: Config.Settings) =>
   settings.pools._tag === "Embedded" ? settings.pools.options : expect.unreachable("the pools are remote")
 
 const allKeys =
-  `"host" | "port" | "token" | "token_file" | "log_level" | "allowed_hosts" | "allowed_origins" | "max_body_bytes" | "heartbeat_ms" | "openai_default_max_tokens" | "queue" | "pool_manager" | "pool_managers" | "discovery" | "state_dir" | "model_dir" | "engine_host" | "shutdown_deadline_ms" | "stop_grace_ms" | "startup_timeout_ms" | "probe_timeout_ms" | "liveness" | "restart" | "engines" | "pools"`
+  `"host" | "port" | "token" | "token_file" | "log_level" | "allowed_hosts" | "allowed_origins" | "max_body_bytes" | "heartbeat_ms" | "openai_default_max_tokens" | "queue" | "pool_manager" | "pool_managers" | "discovery" | "lease_hold_ms" | "state_dir" | "model_dir" | "engine_host" | "shutdown_deadline_ms" | "stop_grace_ms" | "startup_timeout_ms" | "probe_timeout_ms" | "liveness" | "restart" | "engines" | "pools"`
 
 /** orchestratord's own keys and what is wrong with them, word for word (pool-daemon checks the engines and pools). */
 const mistakes: ReadonlyArray<readonly [unknown, ReadonlyArray<string>]> = [
@@ -100,6 +100,10 @@ const mistakes: ReadonlyArray<readonly [unknown, ReadonlyArray<string>]> = [
   [{ discovery: { dns: "pm.svc", servers: ["127.0.0.1:5353", "dns.example", "[::1]:70000", "::1"] } }, [
     `discovery.servers.1: a DNS server is an IP address with an optional port (127.0.0.1:5353, [::1]:53), not "dns.example"`,
     `discovery.servers.2: a DNS server is an IP address with an optional port (127.0.0.1:5353, [::1]:53), not "[::1]:70000"`
+  ]],
+  [{ lease_hold_ms: 100 }, ["lease_hold_ms: lease_hold_ms applies to a cluster: set pool_managers or discovery"]],
+  [{ discovery: { dns: "pm.svc" }, lease_hold_ms: -1 }, [
+    "lease_hold_ms: Expected a non-negative number, actual -1"
   ]],
   [{ discovery: { dns: "pm.svc", servers: [] } }, [
     "discovery.servers: Expected an array of at least 1 item(s), actual []"

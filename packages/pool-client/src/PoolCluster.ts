@@ -81,7 +81,7 @@ export interface Options {
  *
  * @since 0.1.0
  */
-export const defaultLeaseHoldMs = 250
+export const defaultLeaseHoldMs = 1_000
 
 /**
  * What the name resolves to: its IPv4 and IPv6 addresses (none when it does not resolve).

@@ -81,7 +81,8 @@ export const make = <Tag>(holdMs: number, usable: Usable<Tag>): Effect.Effect<He
       ))
 
     if (holdMs > 0) {
-      yield* Effect.raceFirst(Effect.sleep(holdMs), Queue.take(wakeups)).pipe(
+      // looks every quarter of holdMs: a kept lease goes back at most 1.25 × holdMs after its last use
+      yield* Effect.raceFirst(Effect.sleep(Math.max(1, Math.round(holdMs / 4))), Queue.take(wakeups)).pipe(
         Effect.zipRight(sweep),
         Effect.forever,
         Effect.forkIn(parent)

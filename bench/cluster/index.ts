@@ -204,7 +204,7 @@ const roundTripTable = (node: string, floor: string): Promise<BenchTable> =>
         [
           "lease + release",
           (m: PoolManagerService): Effect.Effect<unknown, unknown> => Effect.scoped(m.lease(poolId)),
-          [...targets, [`WebSocket, PoolCluster (lease kept ${PoolCluster.defaultLeaseHoldMs} ms)*`, cluster] as const]
+          [...targets, [`WebSocket, PoolCluster (lease kept ${PoolCluster.defaultLeaseHoldMs} ms)`, cluster] as const]
         ]
       ] as const
     ) {
@@ -228,7 +228,7 @@ const roundTripTable = (node: string, floor: string): Promise<BenchTable> =>
       notes: [
         "sequential calls (one in flight) after 50 warm-up calls, to node a (a pool-managerd process) and to a bare node:http process answering JSON",
         "the floor uses the same client stack as HTTP+NDJSON (undici fetch, keep-alive); WebSocket multiplexes every call on one socket",
-        "* each call followed by a turn of the event loop (setImmediate, in the measured time), so the node's keepalives are read",
+        "PoolCluster: each call followed by a turn of the event loop (setImmediate, in the measured time), so the node's keepalives are read",
         `load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} on ${os.cpus().length} CPUs`
       ]
     } satisfies BenchTable

@@ -75,7 +75,8 @@ export const PoolManagerdConfig = Schema.Struct({
   restart: pools.restart,
   logLevel: server.logLevel,
   profiles: pools.profiles,
-  pools: pools.pools
+  pools: pools.pools,
+  reload: pools.reload
 }).pipe(Schema.filter(PoolsConfig.checkReferences))
 
 /**

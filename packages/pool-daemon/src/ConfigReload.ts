@@ -34,7 +34,6 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import * as NodeProcess from "node:process"
 import { type Inputs, make as makePlan, PoolAction, PoolStep, ReloadPlan } from "./ConfigPlan.js"
 
 /**
@@ -83,9 +82,9 @@ export class ConfigReloader extends Context.Tag("@llama-orch/pool-daemon/ConfigR
  *
  * @since 0.1.0
  */
-export interface Options {
+export interface Options<R> {
   readonly source: string
-  readonly load: (inForce: Inputs) => Effect.Effect<Inputs, ConfigFile.ConfigError>
+  readonly load: (inForce: Inputs) => Effect.Effect<Inputs, ConfigFile.ConfigError, R>
   readonly initial: Inputs
   readonly deadlineMs: number
   readonly metricPrefix: string
@@ -151,11 +150,12 @@ const applyStep = (
  *
  * @since 0.1.0
  */
-export const layer = (options: Options): Layer.Layer<ConfigReloader, never, PoolManager> =>
+export const layer = <R>(options: Options<R>): Layer.Layer<ConfigReloader, never, PoolManager | R> =>
   Layer.scoped(
     ConfigReloader,
     Effect.gen(function*() {
       const pools = yield* PoolManager
+      const context = yield* Effect.context<R>()
       const configurator = yield* Effect.serviceOption(PoolConfigurator)
       const inForce = yield* Ref.make(options.initial)
       const lock = yield* Effect.makeSemaphore(1)
@@ -183,6 +183,7 @@ export const layer = (options: Options): Layer.Layer<ConfigReloader, never, Pool
         const started = yield* Clock.currentTimeMillis
         const from = yield* Ref.get(inForce)
         const to = yield* options.load(from).pipe(
+          Effect.provide(context),
           Effect.tapError((error) =>
             Effect.zipRight(
               Metric.increment(counted("invalid")),
@@ -246,8 +247,8 @@ export const layer = (options: Options): Layer.Layer<ConfigReloader, never, Pool
       if (options.onHangup) {
         const hangups = Stream.async<void>((emit) => {
           const onSignal = () => void emit.single(undefined)
-          NodeProcess.on("SIGHUP", onSignal)
-          return Effect.sync(() => NodeProcess.off("SIGHUP", onSignal))
+          process.on("SIGHUP", onSignal)
+          return Effect.sync(() => process.off("SIGHUP", onSignal))
         })
         yield* Stream.runForEach(hangups, () =>
           Effect.logInfo(`SIGHUP: reloading ${options.source}.`).pipe(

@@ -26,6 +26,7 @@ import { OrchestratorApi } from "./Api.js"
 import { type ApiFailure, fromRefusal, internal, notFound, unauthorized } from "./ApiFailure.js"
 import * as DocsPage from "./DocsPage.js"
 import { toResponseFor } from "./ErrorResponses.js"
+import { AdminLive } from "./internal/adminHandlers.js"
 import { MetaLive } from "./internal/metaHandlers.js"
 import { OpenAiLive } from "./internal/openAiHandlers.js"
 import { PoolsLive } from "./internal/poolsHandlers.js"
@@ -152,7 +153,7 @@ const nodeGauges = Effect.gen(function*() {
 export const routes = (options: { readonly poolMetrics: boolean; readonly nodeMetrics?: boolean | undefined }) =>
   Layer.mergeAll(
     HttpLayerRouter.addHttpApi(OrchestratorApi, { openapiPath: "/openapi.json" }).pipe(
-      Layer.provide([TasksLive, PoolsLive, MetaLive, OpenAiLive])
+      Layer.provide([TasksLive, PoolsLive, AdminLive, MetaLive, OpenAiLive])
     ),
     options.poolMetrics
       ? PoolMetrics.layer

@@ -6,14 +6,11 @@
  * @since 0.1.0
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { ConfigFile } from "@llama-orch/daemon-kit"
 import { RpcHttpGuard } from "@llama-orch/pool-core"
 import { ConfigReload } from "@llama-orch/pool-daemon"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
 
 /**
  * The route's path.
@@ -21,19 +18,6 @@ import * as Schema from "effect/Schema"
  * @since 0.1.0
  */
 export const path = "/admin/reload-config"
-
-/**
- * The 422 body: the file's issues, each with its key path.
- *
- * @since 0.1.0
- */
-export const ReloadRefused = Schema.Struct({
-  error: Schema.Struct({
-    code: Schema.Literal("CONFIG_INVALID"),
-    message: Schema.String,
-    issues: Schema.Array(ConfigFile.ConfigIssue)
-  })
-})
 
 /**
  * The route, with the RPC's token check and body cap.
@@ -46,13 +30,6 @@ export const layer = (options: {
 }): Layer.Layer<never, never, HttpLayerRouter.HttpRouter | ConfigReload.ConfigReloader> =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const reloader = yield* ConfigReload.ConfigReloader
-    const handler = reloader.reload.pipe(
-      Effect.flatMap(HttpServerResponse.schemaJson(ConfigReload.ReloadReport)),
-      Effect.catchTag("ConfigError", (error) =>
-        HttpServerResponse.schemaJson(ReloadRefused)({
-          error: { code: "CONFIG_INVALID", message: error.message, issues: error.issues }
-        }, { status: 422 })),
-      Effect.orDie
-    )
+    const handler = Effect.provideService(ConfigReload.respond, ConfigReload.ConfigReloader, reloader)
     return HttpLayerRouter.add("POST", path, RpcHttpGuard.guard(handler, options))
   }))

@@ -14,6 +14,7 @@
  *
  * @since 0.1.0
  */
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ConfigFile } from "@llama-orch/daemon-kit"
 import {
   DrainOptions,
@@ -65,6 +66,28 @@ export class ReloadReport extends Schema.Class<ReloadReport>("ReloadReport")({
 }) {}
 
 /**
+ * The body both daemons answer an invalid file with (HTTP 422): the file's issues, each with its
+ * key path. Nothing was changed.
+ *
+ * @since 0.1.0
+ */
+export class ReloadRefused extends Schema.Class<ReloadRefused>("ReloadRefused")({
+  error: Schema.Struct({
+    code: Schema.Literal("CONFIG_INVALID"),
+    message: Schema.String,
+    issues: Schema.Array(ConfigFile.ConfigIssue)
+  })
+}) {}
+
+/**
+ * The `ReloadRefused` body of a `ConfigError`.
+ *
+ * @since 0.1.0
+ */
+export const refused = (error: ConfigFile.ConfigError): ReloadRefused =>
+  ReloadRefused.make({ error: { code: "CONFIG_INVALID", message: error.message, issues: error.issues } })
+
+/**
  * The reload service of a daemon.
  *
  * @since 0.1.0
@@ -73,6 +96,23 @@ export class ConfigReloader extends Context.Tag("@llama-orch/pool-daemon/ConfigR
   /** Reads the file, plans and applies; fails with the file's `ConfigError` when it is invalid. */
   readonly reload: Effect.Effect<ReloadReport, ConfigFile.ConfigError>
 }>() {}
+
+/**
+ * The HTTP answer of a reload, as both daemons' admin routes give it: 200 with the `ReloadReport`,
+ * or 422 with `ReloadRefused` when the file is invalid.
+ *
+ * @since 0.1.0
+ */
+export const respond: Effect.Effect<HttpServerResponse.HttpServerResponse, never, ConfigReloader> = Effect.flatMap(
+  ConfigReloader,
+  (reloader) =>
+    reloader.reload.pipe(
+      Effect.flatMap(HttpServerResponse.schemaJson(ReloadReport)),
+      Effect.catchTag("ConfigError", (error) =>
+        HttpServerResponse.schemaJson(ReloadRefused)(refused(error), { status: 422 })),
+      Effect.orDie
+    )
+)
 
 /**
  * What `layer` needs: the file (for messages), how to read it into `Inputs` given those in force

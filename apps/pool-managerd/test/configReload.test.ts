@@ -84,7 +84,7 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 120_000 })("pool-manager
       const { daemon, file } = yield* Daemon
       yield* awaitReady(daemon.url, ["a", "b", "c"])
       const before = yield* pids(daemon.url)
-      // 120 tokens at 40 per second: three seconds of streaming from a's engine
+      // 240 tokens at 40 per second: six seconds of streaming from a's engine
       const { lease } = yield* takeLease(daemon.url, "a")
       const stream = yield* Effect.promise(() =>
         fetch(`${lease.url}/completion`, {
@@ -93,7 +93,7 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 120_000 })("pool-manager
             "content-type": "application/json",
             authorization: `Bearer ${lease.apiKey === undefined ? "" : Redacted.value(lease.apiKey)}`
           },
-          body: JSON.stringify({ prompt: "hi", n_predict: 120, stream: true })
+          body: JSON.stringify({ prompt: "hi", n_predict: 240, stream: true })
         }).then((response) => response.text())
       ).pipe(Effect.fork)
 

@@ -134,7 +134,9 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 180_000 })("orchestrator
       expect(Option.isNone(yield* Fiber.poll(stream))).toBe(true)
       expect(enginePid(daemon.pid, "model-a")).toBe(aBefore)
       expect(enginePid(daemon.pid, "model-b")).not.toBe(bBefore)
-      expect(enginePid(daemon.pid, "model-b")).toBeGreaterThan(0)
+      // the new engine runs the edited args
+      expect(readFileSync(`/proc/${enginePid(daemon.pid, "model-b")}/cmdline`, "utf8").split("\0").join(" "))
+        .toContain("--tps 300")
       expect(yield* poolIds(daemon.url)).toEqual(["a:Ready", "b:Ready", "c:Ready"])
       const streamed = yield* Fiber.join(stream)
       expect(streamed.status).toBe(200)

@@ -8,6 +8,7 @@ import { NodeContext } from "@effect/platform-node"
 import { expect, layer } from "@effect/vitest"
 import { Lease, PoolId } from "@llama-orch/pool-core"
 import { Context, Deferred, Duration, Effect, Fiber, Layer, Option, Redacted, Schedule, Stream } from "effect"
+import { readFileSync } from "node:fs"
 import { entry, getText, rpcClient, SpawnDaemon, writeConfig } from "./helpers.js"
 
 const token = "reload-token"
@@ -119,6 +120,8 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 120_000 })("pool-manager
       expect(after["c"]).toBe(before["c"])
       expect(after["b"]).not.toBe(before["b"])
       expect(after["b"]).toBeGreaterThan(0)
+      // the new engine runs the edited args
+      expect(readFileSync(`/proc/${after["b"]}/cmdline`, "utf8").split("\0").join(" ")).toContain("--tps 300")
       const text = yield* Fiber.join(stream)
       expect(text).toContain(`"stop":true`)
       expect((yield* pids(daemon.url))["a"]).toBe(before["a"])

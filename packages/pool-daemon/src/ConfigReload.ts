@@ -115,6 +115,25 @@ export const respond: Effect.Effect<HttpServerResponse.HttpServerResponse, never
 )
 
 /**
+ * The reload metrics of a daemon whose metric names start with `prefix`: the counter of reloads by
+ * `result` (`applied`, `failed`, `invalid`) and the gauge of the last success (Unix seconds).
+ *
+ * @since 0.1.0
+ */
+export const metrics = (prefix: string) => {
+  const reloads = Metric.counter(`${prefix}_config_reloads_total`, {
+    description: "Configuration reloads by result: applied, failed (a step failed) or invalid (nothing changed).",
+    incremental: true
+  })
+  return {
+    reloads: (result: "applied" | "failed" | "invalid") => Metric.tagged(reloads, "result", result),
+    lastSuccess: Metric.gauge(`${prefix}_config_last_reload_success_timestamp_seconds`, {
+      description: "When the configuration was last reloaded without a failed step (Unix seconds; 0 never)."
+    })
+  }
+}
+
+/**
  * What `layer` needs: the file (for messages), how to read it into `Inputs` given those in force
  * (a daemon may keep parts it cannot change), the `Inputs` the daemon started with, the drain
  * deadline when the file's `reload.deadline_ms` is not set, the metric name prefix, and whether
@@ -131,12 +150,27 @@ export interface Options<R> {
   readonly onHangup: boolean
 }
 
-/** The `Inputs` in force after a plan ran: the file's, but pools whose model reload failed keep their old spec. */
-const inForceAfter = (from: Inputs, to: Inputs, failed: ReadonlySet<string>): Inputs => {
+/**
+ * The `Inputs` in force after a plan ran: the file's, as far as the manager has them — a pool whose
+ * model reload failed keeps its old spec, a pool that failed to be registered again is left out
+ * (the next reload adds it), a pool that failed to be removed stays; settings stay as they were.
+ */
+const inForceAfter = (
+  from: Inputs,
+  to: Inputs,
+  failedReloads: ReadonlySet<string>,
+  registered: ReadonlySet<string>
+): Inputs => {
   const old = new Map(from.pools.map((spec) => [spec.id, spec]))
+  const kept = new Set(to.pools.map((spec) => spec.id))
   return {
     ...to,
-    pools: to.pools.map((spec) => failed.has(spec.id) ? old.get(spec.id) ?? spec : spec),
+    pools: [
+      ...to.pools
+        .filter((spec) => registered.has(spec.id))
+        .map((spec) => failedReloads.has(spec.id) ? old.get(spec.id) ?? spec : spec),
+      ...from.pools.filter((spec) => !kept.has(spec.id) && registered.has(spec.id))
+    ],
     // not applied: they are reported again until the daemon restarts
     settings: from.settings
   }
@@ -199,16 +233,9 @@ export const layer = <R>(options: Options<R>): Layer.Layer<ConfigReloader, never
       const configurator = yield* Effect.serviceOption(PoolConfigurator)
       const inForce = yield* Ref.make(options.initial)
       const lock = yield* Effect.makeSemaphore(1)
-      const reloads = Metric.counter(`${options.metricPrefix}_config_reloads_total`, {
-        description: "Configuration reloads by result: applied, failed (a step failed) or invalid (nothing changed).",
-        incremental: true
-      })
-      const lastSuccess = Metric.gauge(`${options.metricPrefix}_config_last_reload_success_timestamp_seconds`, {
-        description: "When the configuration was last reloaded without a failed step (Unix seconds; 0 never)."
-      })
-      const counted = (result: string) => Metric.tagged(reloads, "result", result)
+      const { lastSuccess, reloads: counted } = metrics(options.metricPrefix)
       // there at zero from the start
-      yield* Effect.forEach(["applied", "failed", "invalid"], (result) => Metric.value(counted(result)), {
+      yield* Effect.forEach(["applied", "failed", "invalid"] as const, (result) => Metric.value(counted(result)), {
         discard: true
       })
       yield* Metric.set(lastSuccess, 0)
@@ -269,7 +296,11 @@ export const layer = <R>(options: Options<R>): Layer.Layer<ConfigReloader, never
         const failed = new Set(
           results.filter((r) => r.outcome === "failed" && r.action === "reload").map((r) => r.poolId)
         )
-        yield* Ref.set(inForce, inForceAfter(from, to, failed))
+        const registered = yield* pools.list.pipe(
+          Effect.map((statuses) => new Set<string>(statuses.map((status) => status.poolId))),
+          Effect.orElseSucceed(() => new Set([...from.pools, ...to.pools].map((spec) => spec.id)))
+        )
+        yield* Ref.set(inForce, inForceAfter(from, to, failed, registered))
         const ok = results.every((r) => r.outcome === "done")
         const ended = yield* Clock.currentTimeMillis
         yield* Metric.increment(counted(ok ? "applied" : "failed"))

@@ -25,10 +25,12 @@ import {
   type PoolSpec,
   ReloadOptions
 } from "@llama-orch/pool-core"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -313,7 +315,9 @@ export const layer = <R>(options: Options<R>): Layer.Layer<ConfigReloader, never
           durationMs: ended - started
         })
       })
-      const reload = lock.withPermits(1)(run)
+      // in the layer's scope: a caller that goes away (a closed connection) never cuts a step in half
+      const scope = yield* Effect.scope
+      const reload = lock.withPermits(1)(run).pipe(Effect.forkIn(scope), Effect.flatMap(Fiber.join))
 
       if (options.onHangup) {
         const hangups = Stream.async<void>((emit) => {
@@ -323,7 +327,11 @@ export const layer = <R>(options: Options<R>): Layer.Layer<ConfigReloader, never
         })
         yield* Stream.runForEach(hangups, () =>
           Effect.logInfo(`SIGHUP: reloading ${options.source}.`).pipe(
-            Effect.zipRight(Effect.ignore(reload))
+            Effect.zipRight(reload),
+            // refused files are logged by the reload; anything else must not end the listener
+            Effect.catchAllCause((cause) =>
+              Cause.isFailType(cause) ? Effect.void : Effect.logError("Configuration reload failed.", cause)
+            )
           )).pipe(Effect.forkScoped)
       }
       return ConfigReloader.of({ reload })

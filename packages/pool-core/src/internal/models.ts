@@ -299,6 +299,8 @@ export const makeModels = (
           Effect.ensuring(Effect.sync(() => {
             if (entry.loading === loading) entry.loading = undefined
           })),
+          // forked in the uninterruptible join, but cancelled by interruption
+          Effect.interruptible,
           Effect.forkIn(scope)
         )
         return loading

@@ -26,7 +26,7 @@ const model = (id: string, fields: Record<string, unknown> = {}) => ({
 })
 
 /** A device that fits two of `a`, `b`, `c`; `big` takes it whole; `broken` fails to start. */
-const catalog = (options: Partial<InMemoryPoolManager.InMemoryOptions.Encoded> = {}) =>
+const catalog = (options: Partial<typeof InMemoryPoolManager.InMemoryOptions.Encoded> = {}) =>
   InMemoryPoolManager.layer({
     models: [
       model("a", { aliases: ["alpha"] }),

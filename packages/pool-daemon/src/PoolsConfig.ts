@@ -84,7 +84,7 @@ const spec = PoolSpec.fields
 
 /**
  * One pool in the file: a `PoolSpec` with snake_case keys (`ctx_max`, `device_mask`,
- * `startup_timeout_ms`).
+ * `startup_timeout_ms`, `model_id`).
  *
  * @since 0.1.0
  */
@@ -92,7 +92,8 @@ export const PoolEntry = Schema.Struct({
   ...spec,
   ctxMax: spec.ctxMax.pipe(Schema.fromKey("ctx_max")),
   deviceMask: spec.deviceMask.pipe(Schema.fromKey("device_mask")),
-  startupTimeoutMs: spec.startupTimeoutMs.pipe(Schema.fromKey("startup_timeout_ms"))
+  startupTimeoutMs: spec.startupTimeoutMs.pipe(Schema.fromKey("startup_timeout_ms")),
+  modelId: spec.modelId.pipe(Schema.fromKey("model_id"))
 }).pipe(Schema.compose(PoolSpec))
 
 const model = CatalogModel.fields

@@ -32,7 +32,7 @@ import type { Changes } from "./changes.js"
 import { place, type Resident } from "./eviction.js"
 import { type LedgerDevice, MemoryLedger } from "./memoryLedger.js"
 import { type Entry, type LoadError, type Loading, poolIds, servedModel } from "./modelEntry.js"
-import { count, evictionsTotal, loadsTotal } from "./modelMetrics.js"
+import { count, evictionsTotal, initCounters, loadsTotal } from "./modelMetrics.js"
 
 /** The catalog and its policies, as the manager's options give them. */
 export interface ModelsOptions {
@@ -362,6 +362,7 @@ export const makeModels = (
       return out.sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
     })
 
+    if (entries.length > 0) yield* initCounters
     // pinned models are loaded at start, in the background
     yield* Effect.forEach(
       entries.filter((entry) => entry.model.keepLoaded),

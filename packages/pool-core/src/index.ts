@@ -15,15 +15,7 @@ export * as EmbeddedPoolManager from "./EmbeddedPoolManager.js"
 export { EngineProfile, EngineProtocol, templateVariables } from "./EngineProfile.js"
 
 /** The model catalog: models served on demand (`CatalogModel`), their states and `ModelStatus`. */
-export {
-  catalogFields,
-  CatalogModel,
-  FootprintSource,
-  ModelDevice,
-  ModelId,
-  ModelState,
-  ModelStatus
-} from "./ModelCatalog.js"
+export { catalogFields, CatalogModel, FootprintSource, ModelId, ModelState, ModelStatus } from "./ModelCatalog.js"
 
 /** Lease: one slot of a Ready pool, held while its scope is open. */
 export { Lease } from "./Lease.js"

@@ -14,7 +14,7 @@
  * @since 0.1.0
  */
 import { mockEngineProfile } from "@llama-orch/mock-engine"
-import { CatalogModel, EmbeddedPoolManager, EngineProfile, ModelDevice, PoolSpec } from "@llama-orch/pool-core"
+import { CatalogModel, Devices, EmbeddedPoolManager, EngineProfile, PoolSpec } from "@llama-orch/pool-core"
 import * as Schema from "effect/Schema"
 import * as Struct from "effect/Struct"
 
@@ -114,14 +114,14 @@ export const ModelEntry = Schema.Struct({
 }).pipe(Schema.compose(CatalogModel))
 
 /**
- * One device of `devices:` (`id`, `memory_mb`), decoded into a `ModelDevice`.
+ * One device of `devices:` (`id`, `memory_mb`), decoded into a `Devices.Device`.
  *
  * @since 0.1.0
  */
 export const DeviceEntry = Schema.Struct({
-  id: ModelDevice.fields.id,
-  memoryMb: Schema.propertySignature(ModelDevice.fields.memoryMb).pipe(Schema.fromKey("memory_mb"))
-}).pipe(Schema.compose(ModelDevice))
+  id: Devices.Device.fields.id,
+  memoryMb: Schema.propertySignature(Devices.Device.fields.memoryMb).pipe(Schema.fromKey("memory_mb"))
+}).pipe(Schema.compose(Devices.Device))
 
 const liveness = LivenessOptions.fields
 
@@ -178,7 +178,7 @@ export const fields = {
   profiles: Schema.optionalWith(Schema.Array(EngineEntry), { default: () => [] }).pipe(Schema.fromKey("engines")),
   pools: Schema.optionalWith(Schema.Array(PoolEntry), { default: () => [] }),
   models: Schema.optionalWith(Schema.Array(ModelEntry), { default: () => [] }),
-  devices: Schema.optionalWith(Schema.Array(DeviceEntry), { default: () => [] }),
+  devices: Schema.optional(Schema.Array(DeviceEntry)),
   defaultIdleTtlMs: options.defaultIdleTtlMs.pipe(Schema.fromKey("default_idle_ttl_ms")),
   defaultMinResidencyMs: options.defaultMinResidencyMs.pipe(Schema.fromKey("default_min_residency_ms")),
   cancelAbandonedLoads: options.cancelAbandonedLoads.pipe(Schema.fromKey("cancel_abandoned_loads"))
@@ -200,7 +200,7 @@ export interface References {
   readonly profiles: ReadonlyArray<EngineProfile>
   readonly pools: ReadonlyArray<PoolSpec>
   readonly models?: ReadonlyArray<CatalogModel> | undefined
-  readonly devices?: ReadonlyArray<ModelDevice> | undefined
+  readonly devices?: ReadonlyArray<Devices.Device> | undefined
 }
 
 /**

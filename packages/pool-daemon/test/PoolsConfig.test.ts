@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigFile } from "@llama-orch/daemon-kit"
 import { mockEngineProfileArgs } from "@llama-orch/mock-engine"
-import { CatalogModel, EmbeddedPoolManager, EngineProfile, ModelDevice, PoolId, PoolSpec } from "@llama-orch/pool-core"
+import { CatalogModel, Devices, EmbeddedPoolManager, EngineProfile, PoolId, PoolSpec } from "@llama-orch/pool-core"
 import { PoolsConfig } from "@llama-orch/pool-daemon"
 import { Effect, Schema } from "effect"
 
@@ -252,7 +252,7 @@ describe("PoolsConfig", () => {
       })
       const options = PoolsConfig.embeddedOptions(section, { stateDir: "/state", version: "1" })
       expect(options).toMatchObject({
-        devices: [ModelDevice.make({ id: "0", memoryMb: 24_000 })],
+        devices: [Devices.Device.make({ id: "0", memoryMb: 24_000 })],
         defaultIdleTtlMs: 600_000,
         defaultMinResidencyMs: 5_000,
         cancelAbandonedLoads: false

@@ -76,6 +76,11 @@ export const PoolManagerdConfig = Schema.Struct({
   logLevel: server.logLevel,
   profiles: pools.profiles,
   pools: pools.pools,
+  models: pools.models,
+  devices: pools.devices,
+  defaultIdleTtlMs: pools.defaultIdleTtlMs,
+  defaultMinResidencyMs: pools.defaultMinResidencyMs,
+  cancelAbandonedLoads: pools.cancelAbandonedLoads,
   reload: pools.reload
 }).pipe(Schema.filter(PoolsConfig.checkReferences))
 

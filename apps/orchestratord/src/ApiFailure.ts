@@ -62,6 +62,9 @@ export const errorTable = {
   NoReadyPool: { code: "POOL_UNREADY", status: 503 },
   PoolsUnavailable: { code: "POOL_UNAVAILABLE", status: 503 },
   EngineFailure: { code: "WORKER_RESET", status: 502 },
+  // an on-demand or control-plane model load: the engine failed, or the model does not fit now
+  ModelLoadFailed: { code: "MODEL_LOAD_FAILED", status: 502 },
+  InsufficientMemory: { code: "MODEL_LOAD_FAILED", status: 503 },
   // orchestrator-core: how a running task failed (its stream's `failed` event)
   Cancelled: { code: "CANCELLED", status: 409 },
   QueueFullDropLru: { code: "QUEUE_FULL_DROP_LRU", status: 429 },
@@ -102,6 +105,7 @@ export const streamFailureTag: { readonly [C in ErrorCode]: ErrorTag } = {
   BUDGET_EXCEEDED: "BudgetExceeded",
   POOL_UNREADY: "NoReadyPool",
   POOL_UNAVAILABLE: "PoolsUnavailable",
+  MODEL_LOAD_FAILED: "ModelLoadFailed",
   DECODE_TIMEOUT: "DecodeTimeout",
   WORKER_RESET: "EngineFailure",
   CANCELLED: "Cancelled",

@@ -8,7 +8,8 @@ import * as Schema from "effect/Schema"
 
 /**
  * Every error code of the API. `QUEUE_FULL_DROP_LRU`, `DECODE_TIMEOUT`, `WORKER_RESET` and
- * `CANCELLED` only appear in a task's stream.
+ * `CANCELLED` only appear in a task's stream; `MODEL_LOAD_FAILED` ends the tasks waiting for an
+ * on-demand load that failed, and answers the control plane's model loads.
  *
  * @since 0.1.0
  */
@@ -24,6 +25,7 @@ export const ErrorCode = Schema.Literal(
   "BUDGET_EXCEEDED",
   "POOL_UNREADY",
   "POOL_UNAVAILABLE",
+  "MODEL_LOAD_FAILED",
   "DECODE_TIMEOUT",
   "WORKER_RESET",
   "CANCELLED",

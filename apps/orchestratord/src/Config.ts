@@ -164,12 +164,12 @@ export const ConfigFile = Schema.Struct({
 export type ConfigFile = typeof ConfigFile.Type
 
 /**
- * The engine and pool used when the file declares no pools: pool `mock-0` on the mock engine,
+ * The engine and pool used when the file declares no pools and no models: pool `mock-0` on the mock engine,
  * model `mock-model`, 4 slots, 50 tokens per second.
  *
  * @since 0.1.0
  */
-export const mockPool = (): PoolsConfig.References => ({
+export const mockPool = (): Pick<PoolsConfig.References, "profiles" | "pools"> => ({
   profiles: [PoolsConfig.mockProfile({ name: "mock", protocol: "llamacpp", args: ["--tps", "50"] })],
   pools: [PoolSpec.make({ id: PoolId.make("mock-0"), engine: "mock", model: "mock-model", slots: 4, ctxMax: 4096 })]
 })
@@ -288,7 +288,7 @@ const poolsMode = (config: ConfigFile, source: string) =>
       return { _tag: "Cluster", options: yield* clusterOptions(config, source) } as const
     }
     const path = yield* Path.Path
-    const declared = config.pools.length > 0 ? config : { ...config, ...mockPool() }
+    const declared = config.pools.length > 0 || config.models.length > 0 ? config : { ...config, ...mockPool() }
     const stateDir = config.stateDir ?? defaultStateDir(path)
     return {
       _tag: "Embedded",

@@ -75,7 +75,12 @@ export const PoolManagerdConfig = Schema.Struct({
   restart: pools.restart,
   logLevel: server.logLevel,
   profiles: pools.profiles,
-  pools: pools.pools
+  pools: pools.pools,
+  models: pools.models,
+  devices: pools.devices,
+  defaultIdleTtlMs: pools.defaultIdleTtlMs,
+  defaultMinResidencyMs: pools.defaultMinResidencyMs,
+  cancelAbandonedLoads: pools.cancelAbandonedLoads
 }).pipe(Schema.filter(PoolsConfig.checkReferences))
 
 /**

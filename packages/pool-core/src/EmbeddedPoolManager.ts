@@ -19,6 +19,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { EngineProfile } from "./EngineProfile.js"
 import { makeEmbeddedPoolManager } from "./internal/manager.js"
+import { catalogFields } from "./ModelCatalog.js"
 import type { StateDirRefused } from "./PoolErrors.js"
 import { PoolManager } from "./PoolManager.js"
 import { PoolSpec } from "./PoolSpec.js"
@@ -101,7 +102,9 @@ export class EmbeddedOptions extends Schema.Class<EmbeddedOptions>("EmbeddedOpti
   /** Supervised restart policy. */
   restart: Schema.optionalWith(RestartOptions, { default: () => new RestartOptions({}) }),
   /** The version `health` reports (default `0.0.0`). */
-  version: Schema.optionalWith(Schema.String, { default: () => "0.0.0" })
+  version: Schema.optionalWith(Schema.String, { default: () => "0.0.0" }),
+  /** The model catalog, its devices and its policies. */
+  ...catalogFields
 }) {}
 
 /**

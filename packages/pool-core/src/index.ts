@@ -14,13 +14,27 @@ export * as EmbeddedPoolManager from "./EmbeddedPoolManager.js"
 /** Engine profiles: how to run one kind of engine (command, argument template, protocol). */
 export { EngineProfile, EngineProtocol, templateVariables } from "./EngineProfile.js"
 
+/** The model catalog: models served on demand (`CatalogModel`), their states and `ModelStatus`. */
+export {
+  catalogFields,
+  CatalogModel,
+  FootprintSource,
+  ModelDevice,
+  ModelId,
+  ModelState,
+  ModelStatus
+} from "./ModelCatalog.js"
+
 /** Lease: one slot of a Ready pool, held while its scope is open. */
 export { Lease } from "./Lease.js"
 
 /** The typed errors of the pool manager. */
 export {
   EngineNotAllowed,
+  InsufficientMemory,
   InvalidSpec,
+  ModelLoadFailed,
+  ModelNotFound,
   PoolAlreadyExists,
   PoolDraining,
   PoolManagerUnavailable,
@@ -47,6 +61,7 @@ export { LocalPoolId, PoolId, PoolIdPattern, QualifiedPoolIdPattern, splitPoolId
 export {
   DrainOptions,
   DrainOutcome,
+  LoadOptions,
   ManagerHealth,
   PoolManager,
   type PoolManagerService,

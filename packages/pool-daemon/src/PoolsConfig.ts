@@ -14,7 +14,7 @@
  * @since 0.1.0
  */
 import { mockEngineProfile } from "@llama-orch/mock-engine"
-import { EmbeddedPoolManager, EngineProfile, PoolSpec } from "@llama-orch/pool-core"
+import { CatalogModel, EmbeddedPoolManager, EngineProfile, ModelDevice, PoolSpec } from "@llama-orch/pool-core"
 import * as Schema from "effect/Schema"
 import * as Struct from "effect/Struct"
 
@@ -95,6 +95,33 @@ export const PoolEntry = Schema.Struct({
   startupTimeoutMs: spec.startupTimeoutMs.pipe(Schema.fromKey("startup_timeout_ms"))
 }).pipe(Schema.compose(PoolSpec))
 
+const model = CatalogModel.fields
+
+/**
+ * One model of the catalog (`models:`): a `CatalogModel` with snake_case keys (`ctx_max`,
+ * `footprint_mb`, `idle_ttl_ms`, `keep_loaded`, `min_residency_ms`).
+ *
+ * @since 0.1.0
+ */
+export const ModelEntry = Schema.Struct({
+  ...model,
+  ctxMax: model.ctxMax.pipe(Schema.fromKey("ctx_max")),
+  footprintMb: model.footprintMb.pipe(Schema.fromKey("footprint_mb")),
+  idleTtlMs: model.idleTtlMs.pipe(Schema.fromKey("idle_ttl_ms")),
+  keepLoaded: model.keepLoaded.pipe(Schema.fromKey("keep_loaded")),
+  minResidencyMs: model.minResidencyMs.pipe(Schema.fromKey("min_residency_ms"))
+}).pipe(Schema.compose(CatalogModel))
+
+/**
+ * One device of `devices:` (`id`, `memory_mb`), decoded into a `ModelDevice`.
+ *
+ * @since 0.1.0
+ */
+export const DeviceEntry = Schema.Struct({
+  id: ModelDevice.fields.id,
+  memoryMb: Schema.propertySignature(ModelDevice.fields.memoryMb).pipe(Schema.fromKey("memory_mb"))
+}).pipe(Schema.compose(ModelDevice))
+
 const liveness = LivenessOptions.fields
 
 /**
@@ -130,7 +157,8 @@ const options = EmbeddedOptions.fields
  * The manager's keys, one property signature each, in the order a file lists them: `state_dir`
  * (optional: each daemon has its own default), `model_dir`, `engine_host`, `shutdown_deadline_ms`,
  * `stop_grace_ms`, `startup_timeout_ms`, `probe_timeout_ms`, `liveness`, `restart`, `engines`
- * (→ `profiles`) and `pools`. Every other default is `EmbeddedOptions`'.
+ * (→ `profiles`), `pools`, and the model catalog: `models`, `devices`, `default_idle_ttl_ms`,
+ * `default_min_residency_ms` and `cancel_abandoned_loads`. Every other default is `EmbeddedOptions`'.
  *
  * @since 0.1.0
  */
@@ -147,7 +175,12 @@ export const fields = {
   liveness: Schema.optionalWith(LivenessSection, { default: () => LivenessOptions.make({}) }),
   restart: Schema.optionalWith(RestartSection, { default: () => RestartOptions.make({}) }),
   profiles: Schema.optionalWith(Schema.Array(EngineEntry), { default: () => [] }).pipe(Schema.fromKey("engines")),
-  pools: Schema.optionalWith(Schema.Array(PoolEntry), { default: () => [] })
+  pools: Schema.optionalWith(Schema.Array(PoolEntry), { default: () => [] }),
+  models: Schema.optionalWith(Schema.Array(ModelEntry), { default: () => [] }),
+  devices: Schema.optionalWith(Schema.Array(DeviceEntry), { default: () => [] }),
+  defaultIdleTtlMs: options.defaultIdleTtlMs.pipe(Schema.fromKey("default_idle_ttl_ms")),
+  defaultMinResidencyMs: options.defaultMinResidencyMs.pipe(Schema.fromKey("default_min_residency_ms")),
+  cancelAbandonedLoads: options.cancelAbandonedLoads.pipe(Schema.fromKey("cancel_abandoned_loads"))
 }
 
 /**
@@ -165,11 +198,15 @@ export type Section = Schema.Struct.Type<typeof fields>
 export interface References {
   readonly profiles: ReadonlyArray<EngineProfile>
   readonly pools: ReadonlyArray<PoolSpec>
+  readonly models?: ReadonlyArray<CatalogModel> | undefined
+  readonly devices?: ReadonlyArray<ModelDevice> | undefined
 }
 
 /**
  * What Schema cannot see field by field, for `Schema.filter` on the whole file: engine names and
- * pool ids are unique, every pool names a configured engine, no two pools ask for the same port.
+ * pool ids are unique, every pool names a configured engine, no two pools ask for the same port;
+ * model ids and aliases are unique, every model names a configured engine and (when pinned) a
+ * configured device, device ids are unique.
  * Each issue names the file's path (`engines.1.name`, `pools.0.engine`).
  *
  * @since 0.1.0
@@ -199,6 +236,34 @@ export const checkReferences = (section: References): ReadonlyArray<Schema.Filte
       ports.add(pool.port)
     }
   })
+  const devices = new Set<string>()
+  ;(section.devices ?? []).forEach((device, i) => {
+    if (devices.has(device.id)) {
+      issues.push({ path: ["devices", i, "id"], message: `duplicate device id "${device.id}"` })
+    }
+    devices.add(device.id)
+  })
+  const modelNames = new Set<string>()
+  ;(section.models ?? []).forEach((model, i) => {
+    ;[model.id, ...model.aliases].forEach((name, j) => {
+      if (modelNames.has(name)) {
+        issues.push({
+          path: j === 0 ? ["models", i, "id"] : ["models", i, "aliases", j - 1],
+          message: `model id or alias "${name}" is used twice`
+        })
+      }
+      modelNames.add(name)
+    })
+    if (!names.has(model.engine)) {
+      issues.push({ path: ["models", i, "engine"], message: `no engine named "${model.engine}"` })
+    }
+    if (model.device !== undefined && devices.size > 0 && !devices.has(model.device)) {
+      issues.push({
+        path: ["models", i, "device"],
+        message: `no device "${model.device}" (configured: ${[...devices].join(", ")})`
+      })
+    }
+  })
   return issues
 }
 
@@ -224,7 +289,12 @@ export const embeddedOptions = (
       "startupTimeoutMs",
       "probeTimeoutMs",
       "liveness",
-      "restart"
+      "restart",
+      "models",
+      "devices",
+      "defaultIdleTtlMs",
+      "defaultMinResidencyMs",
+      "cancelAbandonedLoads"
     ),
     host: section.engineHost,
     stateDir: resolved.stateDir,

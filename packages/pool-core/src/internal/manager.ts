@@ -41,6 +41,7 @@ import { detectEngineVersion } from "./engineVersion.js"
 import { feedOf, statusesOf } from "./feed.js"
 import { resolveModel } from "./launcher.js"
 import { takeLease } from "./leases.js"
+import { makeModels } from "./models.js"
 import * as Operations from "./operations.js"
 import { initialData, toStatus } from "./poolState.js"
 import { reapIntents, reapStaleEngines } from "./reaper.js"
@@ -199,18 +200,22 @@ export const makeEmbeddedPoolManager = (
           Effect.asVoid(Operations.drain(ctx, pool, options.shutdownDeadlineMs)),
           () => new PoolNotFound({ poolId })
         )
-        yield* Effect.uninterruptible(Effect.gen(function*() {
-          const removed = yield* ctx.registryLock.withPermits(1)(
-            Effect.sync(() => ctx.pools.get(poolId) === pool && ctx.pools.delete(poolId))
-          )
-          if (!removed) return
-          yield* Operations.shutdownPool(ctx, pool, 0)
-          yield* Effect.sync(() =>
-            ctx.changes.publish(new StatusChanged({ status: toStatus(pool, pool.data.current), reason: "removed" }))
-          )
-          yield* ctx.files.remove(ctx.files.pidfile(poolId))
-        }))
+        yield* forget(pool)
       })
+
+    /** Takes the pool out of the registry, stops its engine at once (interrupting its operations) and announces it. */
+    const forget = (pool: Pool) =>
+      Effect.uninterruptible(Effect.gen(function*() {
+        const removed = yield* ctx.registryLock.withPermits(1)(
+          Effect.sync(() => ctx.pools.get(pool.id) === pool && ctx.pools.delete(pool.id))
+        )
+        if (!removed) return
+        yield* Operations.shutdownPool(ctx, pool, 0)
+        yield* Effect.sync(() =>
+          ctx.changes.publish(new StatusChanged({ status: toStatus(pool, pool.data.current), reason: "removed" }))
+        )
+        yield* ctx.files.remove(ctx.files.pidfile(pool.id))
+      }))
 
     const lease = (poolId: PoolId) =>
       Effect.gen(function*() {
@@ -220,16 +225,33 @@ export const makeEmbeddedPoolManager = (
 
     const { events, watch } = feedOf(ctx.changes, statusesNow)
 
+    const status = (poolId: PoolId) =>
+      Effect.flatMap(find(poolId), (pool) => Effect.map(current(pool), (d) => toStatus(pool, d)))
+    const preload = (poolId: PoolId) =>
+      Effect.flatMap(
+        find(poolId),
+        (pool) => Operations.runOperation(pool, Operations.preload(ctx, pool, { retry: false }), () => gone(pool))
+      )
+    const catalog = yield* makeModels({
+      changes: ctx.changes,
+      register,
+      preload,
+      remove,
+      discard: (poolId) =>
+        Effect.suspend(() => {
+          const pool = ctx.pools.get(poolId)
+          return pool === undefined ? Effect.void : forget(pool)
+        }),
+      status,
+      statuses: statusesNow
+    }, options)
+
     const service: PoolManagerService = {
       register,
       remove,
       list: statuses,
-      status: (poolId) => Effect.flatMap(find(poolId), (pool) => Effect.map(current(pool), (d) => toStatus(pool, d))),
-      preload: (poolId) =>
-        Effect.flatMap(
-          find(poolId),
-          (pool) => Operations.runOperation(pool, Operations.preload(ctx, pool, { retry: false }), () => gone(pool))
-        ),
+      status,
+      preload,
       drain: (poolId, drainOptions) =>
         Effect.flatMap(find(poolId), (pool) =>
           Operations.runOperation(
@@ -260,7 +282,8 @@ export const makeEmbeddedPoolManager = (
           pools: all.length,
           ready: all.filter((status) => status.ready).length
         })
-      })
+      }),
+      ...catalog
     }
 
     yield* Effect.addFinalizer(() =>

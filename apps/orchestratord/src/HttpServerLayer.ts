@@ -27,6 +27,7 @@ import { type ApiFailure, fromRefusal, internal, notFound, unauthorized } from "
 import * as DocsPage from "./DocsPage.js"
 import { toResponseFor } from "./ErrorResponses.js"
 import { MetaLive } from "./internal/metaHandlers.js"
+import { ModelsLive } from "./internal/modelsHandlers.js"
 import { OpenAiLive } from "./internal/openAiHandlers.js"
 import { PoolsLive } from "./internal/poolsHandlers.js"
 import { TasksLive } from "./internal/tasksHandlers.js"
@@ -152,7 +153,7 @@ const nodeGauges = Effect.gen(function*() {
 export const routes = (options: { readonly poolMetrics: boolean; readonly nodeMetrics?: boolean | undefined }) =>
   Layer.mergeAll(
     HttpLayerRouter.addHttpApi(OrchestratorApi, { openapiPath: "/openapi.json" }).pipe(
-      Layer.provide([TasksLive, PoolsLive, MetaLive, OpenAiLive])
+      Layer.provide([TasksLive, PoolsLive, ModelsLive, MetaLive, OpenAiLive])
     ),
     options.poolMetrics
       ? PoolMetrics.layer

@@ -135,6 +135,23 @@ export class NoReadyPool extends Schema.TaggedError<NoReadyPool>()("NoReadyPool"
 }
 
 /**
+ * A model the pool manager loads on demand did not load: its engine failed to start, it does not
+ * fit in device memory now (`retryAfterMs` set: retry), or it did not load within
+ * `maxLoadWaitMs`. Queued tasks meet the same as a `failed` event with `MODEL_LOAD_FAILED`.
+ *
+ * @since 0.1.0
+ */
+export class ModelLoadFailed extends Schema.TaggedError<ModelLoadFailed>()("ModelLoadFailed", {
+  model: Schema.String,
+  reason: Schema.String,
+  retryAfterMs: Schema.optional(Schema.Number)
+}) {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/**
  * The pool manager cannot be reached.
  *
  * @since 0.1.0

@@ -51,6 +51,7 @@ export {
   ErrorCode,
   ErrorEnvelope,
   InvalidParams,
+  ModelLoadFailed,
   ModelNotFound,
   NoReadyPool,
   PoolsUnavailable,

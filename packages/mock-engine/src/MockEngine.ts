@@ -23,6 +23,8 @@ export interface MockEngineOptions {
   readonly tps?: number | undefined
   readonly loadMs?: number | undefined
   readonly crashOnStart?: boolean | undefined
+  /** Listen, then exit halfway through `loadMs` with a model-load error (a crash during the load). */
+  readonly crashDuringLoad?: boolean | undefined
   readonly crashAfterTokens?: number | undefined
   readonly hangHealth?: boolean | undefined
   /** Serve `/v1/embeddings`. */
@@ -74,6 +76,7 @@ export const toArgs = (options: MockEngineOptions): ReadonlyArray<string> => {
     ...value("--tps", options.tps),
     ...value("--load-ms", options.loadMs),
     ...bool("--crash-on-start", options.crashOnStart),
+    ...bool("--crash-during-load", options.crashDuringLoad),
     ...value("--crash-after-tokens", options.crashAfterTokens),
     ...bool("--hang-health", options.hangHealth),
     ...bool("--embeddings", options.embeddings),

@@ -12,9 +12,8 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
-import { type CatalogModel, type ModelState, ModelStatus } from "../ModelCatalog.js"
+import { type CatalogModel, ModelStatus } from "../ModelCatalog.js"
 import {
   type EngineNotAllowed,
   InsufficientMemory,
@@ -32,6 +31,8 @@ import type { Handoff, PoolStatus } from "../PoolStatus.js"
 import type { Changes } from "./changes.js"
 import { place, type Resident } from "./eviction.js"
 import { type LedgerDevice, MemoryLedger } from "./memoryLedger.js"
+import { type Entry, type LoadError, type Loading, poolIds, servedModel } from "./modelEntry.js"
+import { count, evictionsTotal, loadsTotal } from "./modelMetrics.js"
 
 /** The catalog and its policies, as the manager's options give them. */
 export interface ModelsOptions {
@@ -54,55 +55,6 @@ export interface PoolsBase {
   readonly discard: (poolId: PoolId) => Effect.Effect<void>
   readonly status: (poolId: PoolId) => Effect.Effect<PoolStatus, PoolNotFound>
   readonly statuses: () => ReadonlyArray<PoolStatus>
-}
-
-const loadsTotal = Metric.counter("pool_managerd_model_loads_total", {
-  description: "Loads of catalogued models, by reason (on_demand, preload).",
-  incremental: true
-})
-const evictionsTotal = Metric.counter("pool_managerd_model_evictions_total", {
-  description: "Unloads of catalogued models, by reason (make_room, idle_ttl, unload).",
-  incremental: true
-})
-const count = (metric: typeof loadsTotal, reason: string) => Metric.increment(Metric.tagged(metric, "reason", reason))
-
-type LoadError = ModelLoadFailed | InsufficientMemory
-
-interface Loading {
-  readonly result: Deferred.Deferred<PoolStatus, LoadError>
-  waiters: number
-  fiber: Fiber.RuntimeFiber<void> | undefined
-}
-
-interface Entry {
-  readonly model: CatalogModel
-  readonly poolId: PoolId
-  state: ModelState
-  /** Serializes a load with the clean-up of the one before it. */
-  readonly gate: Effect.Semaphore
-  device: string | undefined
-  loadedAt: number
-  lastUsedAt: number | undefined
-  leases: number
-  loads: number
-  loading: Loading | undefined
-}
-
-/** The public id a pool serves. */
-export const servedModel = (status: PoolStatus): string => status.modelId ?? status.model
-
-/** A pool id for each catalogued model, unique among them. */
-const poolIds = (catalog: ReadonlyArray<CatalogModel>): ReadonlyMap<string, PoolId> => {
-  const taken = new Set<string>()
-  const out = new Map<string, PoolId>()
-  for (const model of catalog) {
-    const base = `model-${model.id.toLowerCase().replace(/[^a-z0-9._-]/g, "-")}`.slice(0, 56)
-    let id = base
-    for (let i = 2; taken.has(id); i++) id = `${base}-${i}`
-    taken.add(id)
-    out.set(model.id, PoolId.make(id))
-  }
-  return out
 }
 
 /** Builds the catalog operations over `base`, in the manager's scope. */
@@ -187,7 +139,7 @@ export const makeModels = (
         yield* Effect.ignore(base.remove(entry.poolId))
         yield* unloaded(entry)
         yield* count(evictionsTotal, reason)
-      }).pipe(Effect.uninterruptible)
+      }).pipe(Effect.uninterruptible, Effect.annotateLogs({ model_id: entry.model.id }))
 
     /** Unloads the model once it has been idle for its TTL. */
     const idleWatch = (entry: Entry, ttl: number) =>
@@ -299,6 +251,8 @@ export const makeModels = (
           Effect.ensuring(Effect.sync(() => {
             if (entry.loading === loading) entry.loading = undefined
           })),
+          // forked in the uninterruptible join, but cancelled by interruption
+          Effect.interruptible,
           Effect.forkIn(scope)
         )
         return loading

@@ -2,8 +2,9 @@
  * Model grouping: which on-demand loads the orchestrator asks for, and what each must keep. A pure
  * function over the queues' state, so the decisions are tested without pools or clocks.
  *
- * While models with work (queued or running) are loaded, a load for another model keeps them: the
- * pool manager refuses it with `InsufficientMemory` instead of evicting them, and its tasks wait.
+ * While models with work (queued or running, or a task ended a moment ago: a client sending its
+ * next request) are loaded, a load for another model keeps them: the pool manager refuses it with
+ * `InsufficientMemory` instead of evicting them, and its tasks wait.
  * It is asked again when one of the models it kept has no work left, or when its oldest task has
  * waited `agingMs` (then it keeps nothing). A load refused while keeping nothing holds the dispatch
  * of the other models' queued tasks, so their pools drain and can be evicted, and is asked again
@@ -51,8 +52,11 @@ export interface State {
   /** How long after a refusal that kept nothing the load is asked again, when nothing was freed. */
   readonly retryMs: number
   readonly waiting: ReadonlyArray<Waiting>
-  /** Loaded models with work queued or running. */
-  readonly busy: ReadonlySet<string>
+  /**
+   * Loaded models with work, each with the time it stops counting as busy: `Infinity` while it has
+   * tasks queued or running, a moment after its last task ended otherwise.
+   */
+  readonly busy: ReadonlyMap<string, number>
   /** Models whose load is in flight. */
   readonly loading: ReadonlySet<string>
   readonly refused: ReadonlyMap<string, Refusal>
@@ -100,11 +104,13 @@ export const plan = (state: State): Plan => {
   const wakeBy = (at: number) => {
     wakeAt = wakeAt === undefined ? at : Math.min(wakeAt, at)
   }
+  const busy = new Set<string>()
+  for (const [model, until] of state.busy) if (until > state.now) busy.add(model)
   for (const waiting of state.waiting) {
     const model = waiting.model
     if (state.loading.has(model)) continue
     const old = aged(state, waiting)
-    const keep = old ? [] : Array.from(state.busy).filter((m) => m !== model).sort()
+    const keep = old ? [] : Array.from(busy).filter((m) => m !== model).sort()
     const refusal = state.refused.get(model)
     if (!old) wakeBy(waiting.oldestAt + state.agingMs)
     if (refusal === undefined) {
@@ -113,12 +119,13 @@ export const plan = (state: State): Plan => {
     }
     if (refusal.keep.length > 0) {
       // refused to keep models with work: again once one of them has none, or once aged
-      const drained = refusal.keep.some((m) => !state.busy.has(m))
+      const drained = refusal.keep.some((m) => !busy.has(m))
       if (old || drained || refusal.freed) loads.push({ model, keep })
+      else for (const m of refusal.keep) if ((state.busy.get(m) ?? Infinity) < Infinity) wakeBy(state.busy.get(m) ?? 0)
       continue
     }
     // refused while keeping nothing: the others drain so their pools can go
-    for (const m of state.busy) if (m !== model) hold.add(m)
+    for (const m of busy) if (m !== model) hold.add(m)
     if (refusal.freed || state.now >= refusal.at + state.retryMs) loads.push({ model, keep })
     else wakeBy(refusal.at + state.retryMs)
   }

@@ -27,6 +27,12 @@ import { fail, type TaskRecord } from "./taskLog.js"
 /** How long after a load refused while keeping nothing it is asked again, when nothing was freed. */
 const refusalRetryMs = 1_000
 
+/**
+ * How long a model counts as busy after its last task ended (at most `modelAgingMs`): a client
+ * sending its next request is not a drained queue.
+ */
+const drainGraceMs = 500
+
 /** How long a finished load counts as loading until the manager's events show its pool. */
 const landingMs = 5_000
 
@@ -59,6 +65,8 @@ export class ModelLoads {
   private onDemand = new Set<string>()
   private readonly refused = new Map<string, ModelGrouping.Refusal>()
   private readonly loadStarted = new Map<string, number>()
+  /** When each model's last task ended. */
+  private readonly lastEnded = new Map<string, number>()
   /** Loads that succeeded, until the pool view shows the model served. */
   private readonly landed = new Map<string, number>()
   /** Models whose queued tasks are not dispatched for now (see `ModelGrouping`). */
@@ -138,6 +146,11 @@ export class ModelLoads {
     )
   }
 
+  /** Notes that a task of the model ended (it counts as busy a moment longer). */
+  ended(model: string, now: number): void {
+    this.lastEnded.set(model, now)
+  }
+
   /** Notes a pool event: memory may have been freed for loads refused for lack of it. */
   observe(event: PoolEvent, changed: boolean): void {
     if (this.refused.size === 0 || event._tag === "Snapshot") return
@@ -156,13 +169,18 @@ export class ModelLoads {
   step(now: number): Effect.Effect<void> {
     return Effect.suspend(() => {
       const waiting: Array<ModelGrouping.Waiting> = []
-      const busy = new Set<string>()
+      const busy = new Map<string, number>()
+      const grace = Math.min(drainGraceMs, this.options.modelAgingMs)
       const abandoned: Array<string> = []
       let expiresAt: number | undefined
       for (const [model, queue] of this.queues.byModel) {
         const ready = this.view.capacity(model).slots > 0
         if (ready) {
-          if (queue.size > 0 || this.view.inUse(model) > 0) busy.add(model)
+          if (queue.size > 0 || this.view.inUse(model) > 0) busy.set(model, Infinity)
+          else {
+            const until = (this.lastEnded.get(model) ?? -Infinity) + grace
+            if (until > now) busy.set(model, until)
+          }
           continue
         }
         if (!this.loadable(model)) continue
@@ -265,6 +283,7 @@ export class ModelLoads {
     this.refused.delete(model)
     recordMetric(OrchestratorMetrics.modelLoads, 1, this.labels.of(["model", model]))
     const load = this.pools.load(model, new LoadOptions({ keep })).pipe(
+      Effect.tapError((error) => Effect.logDebug(`on-demand load of ${model} did not succeed: ${error.message}`)),
       Effect.onExit((exit) =>
         Effect.clockWith((clock) =>
           Effect.sync(() => {
@@ -281,7 +300,11 @@ export class ModelLoads {
       ),
       Effect.ignore
     )
-    return FiberMap.run(this.inflight, model, load).pipe(Effect.asVoid)
+    return Effect.logDebug(`loading model ${model} on demand`).pipe(
+      Effect.annotateLogs({ model, keep: keep.join(",") }),
+      Effect.zipRight(FiberMap.run(this.inflight, model, load)),
+      Effect.asVoid
+    )
   }
 
   /** Applies a load's outcome; answers its label. */

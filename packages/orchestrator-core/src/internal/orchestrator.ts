@@ -114,11 +114,14 @@ export const make = (
             })
           )
         ),
-        Effect.ensuring(Effect.sync(() => {
-          view.adjust(poolId, -1)
-          // a freed slot matters only to a waiting task (a round with empty queues does nothing)
-          if (queues.anyWaiting()) wake()
-        }))
+        Effect.ensuring(Effect.clockWith((clock) =>
+          Effect.sync(() => {
+            view.adjust(poolId, -1)
+            loads.ended(record.model, clock.unsafeCurrentTimeMillis())
+            // a freed slot matters only to a waiting task (a round with empty queues does nothing)
+            if (queues.anyWaiting()) wake()
+          })
+        ))
       )
 
     const dispatchRound = Effect.gen(function*() {

@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import { DeviceId, DeviceList } from "./Devices.js"
 import { ModelRef } from "./PoolSpec.js"
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
@@ -59,7 +60,7 @@ export class CatalogModel extends Schema.Class<CatalogModel>("CatalogModel")({
   /** Not evicted to make room before it has been loaded this long, in milliseconds (default: the manager's). */
   minResidencyMs: Schema.optional(NonNegativeInt),
   /** The device it must run on. */
-  device: Schema.optional(Schema.NonEmptyTrimmedString)
+  device: Schema.optional(DeviceId)
 }) {}
 
 /**
@@ -115,17 +116,6 @@ export class ModelStatus extends Schema.Class<ModelStatus>("ModelStatus")({
 }) {}
 
 /**
- * A device catalogued models are placed on: its id (a CUDA device number, such as `0`, becomes the
- * engine's `CUDA_VISIBLE_DEVICES`) and its memory in MiB.
- *
- * @since 0.1.0
- */
-export class ModelDevice extends Schema.Class<ModelDevice>("ModelDevice")({
-  id: Schema.NonEmptyTrimmedString,
-  memoryMb: PositiveInt
-}) {}
-
-/**
  * The catalog's options of a manager (embedded and in-memory alike), with their defaults.
  *
  * @since 0.1.0
@@ -133,8 +123,11 @@ export class ModelDevice extends Schema.Class<ModelDevice>("ModelDevice")({
 export const catalogFields = {
   /** The model catalog: models `load` starts pools for on demand (default none). */
   models: Schema.optionalWith(Schema.Array(CatalogModel), { default: () => [] }),
-  /** The devices models are placed on; none: no memory accounting, everything fits. */
-  devices: Schema.optionalWith(Schema.Array(ModelDevice), { default: () => [] }),
+  /**
+   * The devices models are placed on. Absent: the embedded manager asks `nvidia-smi` (when on `PATH`
+   * and models are catalogued); none: no memory accounting, everything fits.
+   */
+  devices: Schema.optional(DeviceList),
   /** Idle time after which a catalogued model is unloaded, in milliseconds (default: never). */
   defaultIdleTtlMs: Schema.optional(PositiveInt),
   /** Time a catalogued model stays loaded before it may be evicted to make room (default 10 000 ms). */

@@ -14,7 +14,7 @@
  * @since 0.1.0
  */
 import { mockEngineProfile } from "@llama-orch/mock-engine"
-import { CatalogModel, EmbeddedPoolManager, EngineProfile, ModelDevice, PoolSpec } from "@llama-orch/pool-core"
+import { CatalogModel, Devices, EmbeddedPoolManager, EngineProfile, PoolSpec } from "@llama-orch/pool-core"
 import * as Schema from "effect/Schema"
 import * as Struct from "effect/Struct"
 
@@ -84,7 +84,7 @@ const spec = PoolSpec.fields
 
 /**
  * One pool in the file: a `PoolSpec` with snake_case keys (`ctx_max`, `device_mask`,
- * `startup_timeout_ms`).
+ * `startup_timeout_ms`, `model_id`).
  *
  * @since 0.1.0
  */
@@ -92,7 +92,8 @@ export const PoolEntry = Schema.Struct({
   ...spec,
   ctxMax: spec.ctxMax.pipe(Schema.fromKey("ctx_max")),
   deviceMask: spec.deviceMask.pipe(Schema.fromKey("device_mask")),
-  startupTimeoutMs: spec.startupTimeoutMs.pipe(Schema.fromKey("startup_timeout_ms"))
+  startupTimeoutMs: spec.startupTimeoutMs.pipe(Schema.fromKey("startup_timeout_ms")),
+  modelId: spec.modelId.pipe(Schema.fromKey("model_id"))
 }).pipe(Schema.compose(PoolSpec))
 
 const model = CatalogModel.fields
@@ -113,14 +114,14 @@ export const ModelEntry = Schema.Struct({
 }).pipe(Schema.compose(CatalogModel))
 
 /**
- * One device of `devices:` (`id`, `memory_mb`), decoded into a `ModelDevice`.
+ * One device of `devices:` (`id`, `memory_mb`), decoded into a `Devices.Device`.
  *
  * @since 0.1.0
  */
 export const DeviceEntry = Schema.Struct({
-  id: ModelDevice.fields.id,
-  memoryMb: Schema.propertySignature(ModelDevice.fields.memoryMb).pipe(Schema.fromKey("memory_mb"))
-}).pipe(Schema.compose(ModelDevice))
+  id: Devices.Device.fields.id,
+  memoryMb: Schema.propertySignature(Devices.Device.fields.memoryMb).pipe(Schema.fromKey("memory_mb"))
+}).pipe(Schema.compose(Devices.Device))
 
 const liveness = LivenessOptions.fields
 
@@ -177,7 +178,7 @@ export const fields = {
   profiles: Schema.optionalWith(Schema.Array(EngineEntry), { default: () => [] }).pipe(Schema.fromKey("engines")),
   pools: Schema.optionalWith(Schema.Array(PoolEntry), { default: () => [] }),
   models: Schema.optionalWith(Schema.Array(ModelEntry), { default: () => [] }),
-  devices: Schema.optionalWith(Schema.Array(DeviceEntry), { default: () => [] }),
+  devices: Schema.optional(Schema.Array(DeviceEntry)),
   defaultIdleTtlMs: options.defaultIdleTtlMs.pipe(Schema.fromKey("default_idle_ttl_ms")),
   defaultMinResidencyMs: options.defaultMinResidencyMs.pipe(Schema.fromKey("default_min_residency_ms")),
   cancelAbandonedLoads: options.cancelAbandonedLoads.pipe(Schema.fromKey("cancel_abandoned_loads"))
@@ -199,7 +200,7 @@ export interface References {
   readonly profiles: ReadonlyArray<EngineProfile>
   readonly pools: ReadonlyArray<PoolSpec>
   readonly models?: ReadonlyArray<CatalogModel> | undefined
-  readonly devices?: ReadonlyArray<ModelDevice> | undefined
+  readonly devices?: ReadonlyArray<Devices.Device> | undefined
 }
 
 /**

@@ -6,12 +6,11 @@
  *
  * @internal
  */
-import type { MemoryLedger } from "./memoryLedger.js"
+import * as DeviceLedger from "../DeviceLedger.js"
 
 /** A loaded model that might be evicted. */
 export interface Resident {
   readonly modelId: string
-  readonly device: string | undefined
   readonly lastUsedAt: number
   readonly loadedAt: number
   readonly activeLeases: number
@@ -19,9 +18,9 @@ export interface Resident {
   readonly minResidencyMs: number
 }
 
-/** What to do for a load: the device, and the models to evict first (in order). */
+/** What to do for a load: the models to evict first (in order), or why it cannot fit. */
 export type Placement =
-  | { readonly _tag: "Fits"; readonly device: string | undefined; readonly victims: ReadonlyArray<Resident> }
+  | { readonly _tag: "Fits"; readonly victims: ReadonlyArray<Resident> }
   | { readonly _tag: "Blocked"; readonly device: string | undefined; readonly freeMb: number; readonly reason: string }
 
 /** Why a resident may not be evicted now, or `undefined` when it may. */
@@ -36,54 +35,57 @@ const blocker = (resident: Resident, keep: ReadonlySet<string>, now: number): st
     ? "is within its minimum residency"
     : undefined
 
-/** Places a model needing `needMb` (pinned to `pinned` when set) among `residents`. */
+/**
+ * Plans a load needing `needMb` (pinned to `pinned` when set) among `residents`, whose
+ * reservations (keyed by model id) are in `ledger`. The reservation itself is `DeviceLedger.reserve`'s,
+ * once the victims are gone.
+ */
 export const place = (
-  ledger: MemoryLedger,
+  ledger: DeviceLedger.DeviceLedger,
   needMb: number,
   pinned: string | undefined,
   residents: ReadonlyArray<Resident>,
   keep: ReadonlySet<string>,
   now: number
 ): Placement => {
-  if (ledger.devices.length === 0 || needMb === 0) return { _tag: "Fits", device: pinned, victims: [] }
-  const devices = ledger.candidates(pinned)
+  if (!DeviceLedger.accounts(ledger) || needMb === 0) return { _tag: "Fits", victims: [] }
+  const devices = DeviceLedger.usage(ledger).filter((usage) => pinned === undefined || usage.deviceId === pinned)
   if (devices.length === 0) {
     return { _tag: "Blocked", device: pinned, freeMb: 0, reason: `no device is named ${pinned}` }
   }
-  let best: { device: string; victims: Array<Resident>; free: number } | undefined
+  let best: { victims: Array<Resident>; free: number } | undefined
   let blocked: { device: string; free: number; reason: string } | undefined
   for (const device of devices) {
-    const free = ledger.free(device.id)
     const victims: Array<Resident> = []
     const blockers: Array<string> = []
-    let freed = free
+    let freed = device.freeMb
     const onDevice = residents
-      .filter((r) => r.device === device.id)
+      .filter((r) => DeviceLedger.find(ledger, r.modelId)?.deviceId === device.deviceId)
       .sort((a, b) => a.lastUsedAt - b.lastUsedAt)
     for (const resident of onDevice) {
       if (freed >= needMb) break
       const why = blocker(resident, keep, now)
       if (why === undefined) {
         victims.push(resident)
-        freed += ledger.get(resident.modelId)?.mb ?? 0
+        freed += DeviceLedger.find(ledger, resident.modelId)?.mb ?? 0
       } else {
         blockers.push(`${resident.modelId} ${why}`)
       }
     }
     if (freed >= needMb) {
       const better = best === undefined || victims.length < best.victims.length ||
-        (victims.length === best.victims.length && free > best.free)
-      if (better) best = { device: device.id, victims, free }
-    } else if (blocked === undefined || free > blocked.free) {
-      const reason = needMb > device.memoryMb
-        ? `the model is larger than the device (${device.memoryMb} MiB)`
+        (victims.length === best.victims.length && device.freeMb > best.free)
+      if (better) best = { victims, free: device.freeMb }
+    } else if (blocked === undefined || device.freeMb > blocked.free) {
+      const reason = needMb > device.totalMb
+        ? `the model is larger than the device (${device.totalMb} MiB)`
         : blockers.length === 0
         ? "nothing else can be evicted"
         : `not evicted: ${blockers.join("; ")}`
-      blocked = { device: device.id, free, reason }
+      blocked = { device: device.deviceId, free: device.freeMb, reason }
     }
   }
-  if (best !== undefined) return { _tag: "Fits", device: best.device, victims: best.victims }
+  if (best !== undefined) return { _tag: "Fits", victims: best.victims }
   const why = blocked ?? { device: undefined, free: 0, reason: "no device" }
   return { _tag: "Blocked", device: why.device, freeMb: why.free, reason: why.reason }
 }

@@ -20,6 +20,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as SynchronizedRef from "effect/SynchronizedRef"
+import * as Devices from "../Devices.js"
 import type { EmbeddedOptions } from "../EmbeddedPoolManager.js"
 import type { EngineProfile } from "../EngineProfile.js"
 import {
@@ -232,6 +233,11 @@ export const makeEmbeddedPoolManager = (
         find(poolId),
         (pool) => Operations.runOperation(pool, Operations.preload(ctx, pool, { retry: false }), () => gone(pool))
       )
+    // catalogued models are placed on the configured devices, else on those nvidia-smi reports
+    const devices = options.models.length === 0 ? [] : yield* Devices.resolve(options.devices).pipe(
+      Effect.provideService(CommandExecutor.CommandExecutor, executor),
+      Effect.catchAll((error) => Effect.as(Effect.logWarning(`no device memory accounting: ${error.message}`), []))
+    )
     const catalog = yield* makeModels({
       changes: ctx.changes,
       register,
@@ -244,7 +250,7 @@ export const makeEmbeddedPoolManager = (
         }),
       status,
       statuses: statusesNow
-    }, options)
+    }, { ...options, devices })
 
     const service: PoolManagerService = {
       register,

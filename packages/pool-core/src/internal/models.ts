@@ -13,6 +13,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
+import * as DeviceLedger from "../DeviceLedger.js"
+import type { Device } from "../Devices.js"
 import { type CatalogModel, ModelStatus } from "../ModelCatalog.js"
 import {
   type EngineNotAllowed,
@@ -30,14 +32,14 @@ import { PoolSpec } from "../PoolSpec.js"
 import type { Handoff, PoolStatus } from "../PoolStatus.js"
 import type { Changes } from "./changes.js"
 import { place, type Resident } from "./eviction.js"
-import { type LedgerDevice, MemoryLedger } from "./memoryLedger.js"
 import { type Entry, type LoadError, type Loading, poolIds, servedModel } from "./modelEntry.js"
-import { count, evictionsTotal, loadsTotal } from "./modelMetrics.js"
+import { count, evictionsTotal, initCounters, loadsTotal } from "./modelMetrics.js"
 
 /** The catalog and its policies, as the manager's options give them. */
 export interface ModelsOptions {
   readonly models: ReadonlyArray<CatalogModel>
-  readonly devices: ReadonlyArray<LedgerDevice>
+  /** The devices to account for; none (or absent): everything fits. */
+  readonly devices?: ReadonlyArray<Device> | undefined
   /** Idle time after which a model is unloaded; `undefined`: never. */
   readonly defaultIdleTtlMs?: number | undefined
   readonly defaultMinResidencyMs: number
@@ -65,7 +67,8 @@ export const makeModels = (
   Effect.gen(function*() {
     const scope = yield* Effect.scope
     const clock = yield* Effect.clock
-    const ledger = new MemoryLedger(options.devices)
+    // the reservations, by model id: replaced as models are placed and unloaded
+    let ledger = DeviceLedger.make(options.devices ?? [])
     const placeLock = yield* Effect.makeSemaphore(1)
     const joinLock = yield* Effect.makeSemaphore(1)
     const ids = poolIds(options.models)
@@ -100,7 +103,7 @@ export const makeModels = (
         }
         if (event.reason === "removed" && entry.state === "loaded") {
           entry.state = "unloaded"
-          ledger.release(entry.model.id)
+          ledger = DeviceLedger.release(ledger, entry.model.id)
         }
       },
       onEnd: () => {}
@@ -111,7 +114,6 @@ export const makeModels = (
     const residents = (): Array<Resident> =>
       entries.filter((e) => e.state === "loaded").map((e) => ({
         modelId: e.model.id,
-        device: e.device,
         lastUsedAt: e.lastUsedAt ?? e.loadedAt,
         loadedAt: e.loadedAt,
         activeLeases: e.leases,
@@ -128,7 +130,7 @@ export const makeModels = (
         entry.state = "unloaded"
         entry.device = undefined
         entry.leases = 0
-        ledger.release(entry.model.id)
+        ledger = DeviceLedger.release(ledger, entry.model.id)
       })
 
     /** Drains and removes a loaded model's pool. Called under `placeLock`. */
@@ -168,7 +170,7 @@ export const makeModels = (
         const model = entry.model
         const needMb = model.footprintMb ?? 0
         entry.state = "loading"
-        yield* placeLock.withPermits(1)(Effect.gen(function*() {
+        const reservation = yield* placeLock.withPermits(1)(Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           const placement = place(ledger, needMb, model.device, residents(), canonical(keep), now)
           if (placement._tag === "Blocked") {
@@ -184,8 +186,24 @@ export const makeModels = (
             const other = byName.get(victim.modelId)
             if (other !== undefined) yield* evict(other, "make_room")
           }
-          ledger.reserve(model.id, { device: placement.device, mb: needMb })
-          entry.device = placement.device
+          const [reservation, next] = yield* DeviceLedger.reserve(ledger, {
+            key: model.id,
+            needMb,
+            device: model.device
+          }).pipe(
+            Effect.mapError((error) =>
+              new InsufficientMemory({
+                modelId: model.id,
+                neededMb: needMb,
+                freeMb: error._tag === "DeviceShortage" ? error.freeMb : 0,
+                device: model.device,
+                reason: error.message
+              })
+            )
+          )
+          ledger = next
+          entry.device = reservation.deviceId
+          return reservation
         }))
         yield* base.register(
           new PoolSpec({
@@ -196,7 +214,7 @@ export const makeModels = (
             ctxMax: model.ctxMax,
             args: model.args,
             modelId: model.id,
-            deviceMask: entry.device !== undefined && /^\d+$/.test(entry.device) ? entry.device : undefined,
+            deviceMask: DeviceLedger.placement(reservation).deviceMask,
             preload: false
           })
         ).pipe(Effect.mapError((error) => loadFailed(entry, error)))
@@ -370,6 +388,7 @@ export const makeModels = (
       return out.sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
     })
 
+    if (entries.length > 0) yield* initCounters
     // pinned models are loaded at start, in the background
     yield* Effect.forEach(
       entries.filter((entry) => entry.model.keepLoaded),

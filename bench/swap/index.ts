@@ -25,9 +25,9 @@ import {
 } from "../../packages/orchestrator-core/src/index.js"
 import {
   CatalogModel,
+  Devices,
   EmbeddedPoolManager,
   EngineProfile,
-  ModelDevice,
   PoolManager,
   type PoolManagerService,
   type PoolStatus
@@ -170,7 +170,7 @@ const withStack = <A, E>(
       stateDir,
       pools: [],
       models: catalog("mock"),
-      devices: [ModelDevice.make({ id: "0", memoryMb: 1000 })],
+      devices: [Devices.Device.make({ id: "0", memoryMb: 1000 })],
       defaultMinResidencyMs: 0,
       stopGraceMs: 2_000,
       shutdownDeadlineMs: 2_000

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { CatalogModel, LoadOptions, ModelDevice, PoolManager, type PoolManagerService } from "@llama-orch/pool-core"
+import { CatalogModel, Devices, LoadOptions, PoolManager, type PoolManagerService } from "@llama-orch/pool-core"
 import { InMemoryPoolManager } from "@llama-orch/pool-core/testing"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { Orchestrator, OrchestratorOptions } from "../src/index.js"
@@ -31,7 +31,7 @@ const onDemand = (
           startupMs,
           failingModels: ["broken.gguf"],
           defaultMinResidencyMs: 0,
-          devices: [ModelDevice.make({ id: "0", memoryMb: 1000 })],
+          devices: [Devices.Device.make({ id: "0", memoryMb: 1000 })],
           models: [
             CatalogModel.make({
               id: "a",

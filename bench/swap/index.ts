@@ -5,17 +5,18 @@
  * - Cold start: a task for an unloaded model until its first token, minus the mock engine's
  *   `--load-ms`; the floor is the same engine started directly (spawn, health polled every 2 ms,
  *   one request) in the same run.
- * - Ready detection: the engine's health turning OK (its last `loading tensors ... 100%` line, which
- *   the engine prints as it starts answering 200) until the pool is Ready.
- * - Swaps per minute: two models that do not fit together on one device, clients alternating
- *   A, B, A, B, with `model_aging_ms` 30 s (grouping) and 0 (no grouping).
+ * - Ready detection: the engine's `/health` turning 200 (polled every millisecond by the benchmark
+ *   on the port of the engine's command line) until the pool manager reports the pool Ready.
+ * - Swaps per minute: two models that do not fit together on one device, half the clients on each,
+ *   each sending its next request when the last one ended (requests arrive A, B, A, B), with
+ *   `model_aging_ms` 10 s (grouping) and 0 (no grouping).
  *
  *   node --conditions=@llama-orch/source --import tsx bench/swap/index.ts
  */
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Clock, Effect, Layer, Logger, LogLevel, Schema, Stream } from "effect"
-import { spawn } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import { mockEngineCommand, mockEngineProfileArgs } from "../../packages/mock-engine/src/index.js"
 import {
   NodeEngineTransport,
@@ -35,7 +36,7 @@ import {
 import { type BenchTable, isEntryPoint, percentile, renderTable } from "../lib/BenchTable.js"
 
 const loadMs = 400
-const coldSamples = 12
+const coldSamples = 8
 const swapSeconds = 20
 const clients = 8
 const mock = mockEngineCommand()
@@ -82,27 +83,44 @@ const coldStarts = Effect.gen(function*() {
   const pm = yield* PoolManager
   const orchestrator = yield* Orchestrator
   const readyDetection: Array<number> = []
-  // the engine's last progress line (100%) is printed as its /health starts answering 200
-  let healthOkAt: number | undefined
+  let readyAt: number | undefined
   yield* pm.watch((event) => {
     const statuses: ReadonlyArray<PoolStatus> = event._tag === "Snapshot" ? event.pools : [event.status]
-    for (const s of statuses) {
-      if (s.loading?.fraction === 1 || /100%/.test(s.loading?.progress ?? "")) healthOkAt ??= performance.now()
-      if (s.state === "Ready" && healthOkAt !== undefined) {
-        readyDetection.push(performance.now() - healthOkAt)
-        healthOkAt = undefined
-      }
-    }
+    for (const s of statuses) if (s.state === "Ready" && s.modelId === "model-a") readyAt ??= performance.now()
   }).pipe(Effect.forkScoped)
   const overhead: Array<number> = []
   for (let i = 0; i < coldSamples + 1; i++) {
     yield* Effect.ignore(pm.unload("model-a"))
-    healthOkAt = undefined
-    const ms = yield* firstToken(orchestrator, "model-a", 1)
-    if (i > 0) overhead.push(ms - loadMs) // the first start warms the code paths
+    readyAt = undefined
+    const [ms, healthOkAt] = yield* Effect.all([
+      firstToken(orchestrator, "model-a", 1),
+      Effect.promise(() => healthTurnsOk("model-a.gguf"))
+    ], { concurrency: 2 })
+    // the first start warms the code paths
+    if (i === 0) continue
+    overhead.push(ms - loadMs)
+    if (readyAt !== undefined) readyDetection.push(readyAt - healthOkAt)
   }
-  return { overhead, readyDetection: readyDetection.slice(1) }
+  return { overhead, readyDetection }
 })
+
+/** Finds the engine of `model` on its command line, polls its /health every ms; answers when it turned 200. */
+const healthTurnsOk = async (model: string): Promise<number> => {
+  for (;;) {
+    const line = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })
+      .split("\n")
+      .find((l) => l.includes(`--model ${model}`) && l.includes(`--load-ms ${loadMs}`))
+    const port = line === undefined ? undefined : /--port (\d+)/.exec(line)?.[1]
+    if (port !== undefined) {
+      for (;;) {
+        const ok = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status === 200, () => false)
+        if (ok) return performance.now()
+        await new Promise((r) => setTimeout(r, 1))
+      }
+    }
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
 
 /** The same engine started directly: spawn, poll its health every 2 ms, one streamed request. */
 const directColdStart = () =>
@@ -134,7 +152,7 @@ const directColdStart = () =>
     proc.on("error", reject)
   })
 
-/** Clients alternating model-a and model-b for `swapSeconds`; answers swaps and tasks per minute. */
+/** Half the clients on model-a, half on model-b, for `swapSeconds`; answers swaps and tasks per minute. */
 const alternating = Effect.gen(function*() {
   const pm = yield* PoolManager
   const orchestrator = yield* Orchestrator
@@ -145,8 +163,8 @@ const alternating = Effect.gen(function*() {
     Array.from({ length: clients }, (_, c) => c),
     (c) =>
       Effect.gen(function*() {
-        for (let i = c; (yield* Clock.currentTimeMillis) - started < swapSeconds * 1000; i++) {
-          yield* firstToken(orchestrator, i % 2 === 0 ? "model-a" : "model-b", 16)
+        while ((yield* Clock.currentTimeMillis) - started < swapSeconds * 1000) {
+          yield* firstToken(orchestrator, c % 2 === 0 ? "model-a" : "model-b", 16)
           tasks++
         }
       }),
@@ -191,7 +209,7 @@ export const run = async (): Promise<ReadonlyArray<BenchTable>> => {
   const direct: Array<number> = []
   for (let i = 0; i < coldSamples + 1; i++) direct.push(await directColdStart())
   direct.shift()
-  const grouped = await Effect.runPromise(withStack(100, 30_000, alternating))
+  const grouped = await Effect.runPromise(withStack(100, 10_000, alternating))
   const ungrouped = await Effect.runPromise(withStack(100, 0, alternating))
   const row = (name: string, samples: ReadonlyArray<number>, aim: string) => [
     name,
@@ -220,11 +238,11 @@ export const run = async (): Promise<ReadonlyArray<BenchTable>> => {
       title: "Swap: alternating A/B traffic, two models that do not fit together",
       columns: ["queue.model_aging_ms", "swaps/min", "tasks/min"],
       rows: [
-        ["30000 (grouping)", fixed(grouped.swaps), Math.round(grouped.tasks)],
+        ["10000 (grouping)", fixed(grouped.swaps), Math.round(grouped.tasks)],
         ["0 (no grouping)", fixed(ungrouped.swaps), Math.round(ungrouped.tasks)]
       ],
       notes: [
-        `${clients} clients, each alternating model-a and model-b (16 tokens at 200 tokens/s), for ${swapSeconds} s`,
+        `${clients} clients, half on model-a and half on model-b, each sending its next request (16 tokens at 200 tokens/s) when the last ended, for ${swapSeconds} s`,
         "one 1000 MB device, each model 600 MB, engine --load-ms 100, min residency 0; swaps = model loads"
       ]
     }

@@ -2,6 +2,7 @@ import { NodeContext } from "@effect/platform-node"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { describe, expect, it } from "@effect/vitest"
+import { gguf } from "@huggingface/gguf"
 import { Effect } from "effect"
 import { ModelFootprint } from "../src/index.js"
 import { type GgufTensor, type GgufValue, writeGguf } from "./support/ggufWriter.js"
@@ -41,6 +42,13 @@ describe("ModelFootprint.estimateGguf", () => {
       Effect.gen(function*() {
         const file = path.join(dir, "tiny.gguf")
         yield* writeGguf(file, llama, tensors)
+        // the layout: the data section starts aligned right after the tensor table and holds every tensor
+        const parsed = yield* Effect.promise(() => gguf(file, { allowLocalFile: true }))
+        expect(parsed.metadata.version).toBe(3)
+        expect(Number(parsed.tensorDataOffset) % 32).toBe(0)
+        expect(parsed.tensorInfos.map((t) => Number(t.offset))).toEqual([0, 25600, 25600 + 4352, 25600 + 4352 + 8192])
+        const size = (yield* (yield* FileSystem.FileSystem).stat(file)).size
+        expect(Number(size)).toBe(Number(parsed.tensorDataOffset) + 25600 + 4352 + 8192 + 576)
         const estimate = yield* ModelFootprint.estimateGguf(file, { ctxMax: 256, slots: 2 })
         // head width 64 / 4 = 16; per layer k and v are 2 kv heads × 16 = 32 wide; f16 = 2 bytes
         const kvCacheBytes = 256 * 2 * 2 * (32 + 32) * 2

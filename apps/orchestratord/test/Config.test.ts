@@ -31,7 +31,7 @@ const embedded = (settings: Config.Settings) =>
   settings.pools._tag === "Embedded" ? settings.pools.options : expect.unreachable("the pools are remote")
 
 const allKeys =
-  `"host" | "port" | "token" | "token_file" | "log_level" | "allowed_hosts" | "allowed_origins" | "max_body_bytes" | "heartbeat_ms" | "openai_default_max_tokens" | "queue" | "pool_manager" | "pool_managers" | "discovery" | "lease_hold_ms" | "state_dir" | "model_dir" | "engine_host" | "shutdown_deadline_ms" | "stop_grace_ms" | "startup_timeout_ms" | "probe_timeout_ms" | "liveness" | "restart" | "engines" | "pools"`
+  `"host" | "port" | "token" | "token_file" | "log_level" | "allowed_hosts" | "allowed_origins" | "max_body_bytes" | "heartbeat_ms" | "openai_default_max_tokens" | "queue" | "pool_manager" | "pool_managers" | "discovery" | "lease_hold_ms" | "state_dir" | "model_dir" | "engine_host" | "shutdown_deadline_ms" | "stop_grace_ms" | "startup_timeout_ms" | "probe_timeout_ms" | "liveness" | "restart" | "engines" | "pools" | "models" | "devices" | "default_idle_ttl_ms" | "default_min_residency_ms" | "cancel_abandoned_loads"`
 
 /** orchestratord's own keys and what is wrong with them, word for word (pool-daemon checks the engines and pools). */
 const mistakes: ReadonlyArray<readonly [unknown, ReadonlyArray<string>]> = [

@@ -265,13 +265,13 @@ export class ModelsGroup extends HttpApiGroup.make("models")
       .addSuccess(ModelSummary)
       .addError(ErrorBody, status(404))
       .addError(ErrorBody, status(415))
-      .addError(ErrorBody, status(502))
+      .addError(PoolOperationFailedBody, status(502))
       .addError(ErrorBody, status(503))
       .annotate(OpenApi.Summary, "Load a model and wait until a pool serving it is Ready")
       .annotate(
         OpenApi.Description,
         "Answers the model once loaded (at once when it already is). 404 MODEL_NOT_FOUND when the catalog has no " +
-          "such model; 502 MODEL_LOAD_FAILED when its engine fails to start; 503 MODEL_LOAD_FAILED (retriable) when " +
+          "such model; 502 MODEL_LOAD_FAILED when its engine fails to start (with the tail of its stderr); 503 MODEL_LOAD_FAILED (retriable) when " +
           "it does not fit in device memory beside the pools in use now."
       )
   )

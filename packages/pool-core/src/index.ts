@@ -43,6 +43,9 @@ export {
 /** Several pool managers (the nodes of a cluster) as one, with node-qualified pool ids. */
 export * as MultiPoolManager from "./MultiPoolManager.js"
 
+/** What a daemon changes in its own embedded manager on a config reload: engine profiles, step notes. */
+export { PoolConfigurator, type PoolConfiguratorService } from "./PoolConfigurator.js"
+
 /** Pool events: `Snapshot` first, then `StatusChanged`. */
 export { PoolEvent, Snapshot, StatusChanged } from "./PoolEvent.js"
 

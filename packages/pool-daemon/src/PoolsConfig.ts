@@ -14,7 +14,14 @@
  * @since 0.1.0
  */
 import { mockEngineProfile } from "@llama-orch/mock-engine"
-import { CatalogModel, Devices, EmbeddedPoolManager, EngineProfile, PoolSpec } from "@llama-orch/pool-core"
+import {
+  CatalogModel,
+  Devices,
+  EmbeddedPoolManager,
+  EngineProfile,
+  PoolSpec,
+  ReloadStrategy
+} from "@llama-orch/pool-core"
 import * as Schema from "effect/Schema"
 import * as Struct from "effect/Struct"
 
@@ -152,14 +159,35 @@ export const RestartSection = Schema.Struct({
   windowMs: restart.windowMs.pipe(Schema.fromKey("window_ms"))
 }).pipe(Schema.compose(RestartOptions))
 
+/**
+ * The `reload` section: how a configuration reload moves a pool whose model alone changed
+ * (`strategy`: `replace`, the default, drains the old engine first; `surge` starts the new one
+ * beside it) and how long a changed or removed pool's leases may run before its engine is stopped
+ * (`deadline_ms`, default `shutdown_deadline_ms`).
+ *
+ * @since 0.1.0
+ */
+export const ReloadSection = Schema.Struct({
+  strategy: Schema.optionalWith(ReloadStrategy, { default: () => "replace" as const }),
+  deadlineMs: Schema.optional(Schema.Int.pipe(Schema.nonNegative())).pipe(Schema.fromKey("deadline_ms"))
+})
+
+/**
+ * The decoded `reload` section.
+ *
+ * @since 0.1.0
+ */
+export type ReloadSettings = typeof ReloadSection.Type
+
 const options = EmbeddedOptions.fields
 
 /**
  * The manager's keys, one property signature each, in the order a file lists them: `state_dir`
  * (optional: each daemon has its own default), `model_dir`, `engine_host`, `shutdown_deadline_ms`,
  * `stop_grace_ms`, `startup_timeout_ms`, `probe_timeout_ms`, `liveness`, `restart`, `engines`
- * (→ `profiles`), `pools`, and the model catalog: `models`, `devices`, `default_idle_ttl_ms`,
- * `default_min_residency_ms` and `cancel_abandoned_loads`. Every other default is `EmbeddedOptions`'.
+ * (→ `profiles`), `pools`, the model catalog (`models`, `devices`, `default_idle_ttl_ms`,
+ * `default_min_residency_ms`, `cancel_abandoned_loads`) and `reload` (how a configuration reload
+ * restarts pools). Every other default is `EmbeddedOptions`'.
  *
  * @since 0.1.0
  */
@@ -181,7 +209,8 @@ export const fields = {
   devices: Schema.optional(Schema.Array(DeviceEntry)),
   defaultIdleTtlMs: options.defaultIdleTtlMs.pipe(Schema.fromKey("default_idle_ttl_ms")),
   defaultMinResidencyMs: options.defaultMinResidencyMs.pipe(Schema.fromKey("default_min_residency_ms")),
-  cancelAbandonedLoads: options.cancelAbandonedLoads.pipe(Schema.fromKey("cancel_abandoned_loads"))
+  cancelAbandonedLoads: options.cancelAbandonedLoads.pipe(Schema.fromKey("cancel_abandoned_loads")),
+  reload: Schema.optionalWith(ReloadSection, { default: () => ({ strategy: "replace" as const }) })
 }
 
 /**

@@ -33,6 +33,10 @@ const mistakes: ReadonlyArray<readonly [unknown, ReadonlyArray<string>]> = [
     "liveness.failures: Expected a positive number, actual -1"
   ]],
   [{ liveness: { foo: 1 } }, [`liveness.foo: is unexpected, expected: "interval_ms" | "failures"`]],
+  [{ reload: { strategy: "rolling", deadline_ms: -1 } }, [
+    `reload.strategy: Expected "replace", actual "rolling" or Expected "surge", actual "rolling"`,
+    "reload.deadline_ms: Expected a non-negative number, actual -1"
+  ]],
   [{ restart: { jitter: 2, base_ms: -1, max_ms: "x", reset_after_ms: -1, max_failures: 0, window_ms: 0 } }, [
     "restart.base_ms: Expected a non-negative number, actual -1",
     `restart.max_ms: Expected number, actual "x"`,

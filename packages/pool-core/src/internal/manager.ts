@@ -18,11 +18,13 @@ import * as FiberMap from "effect/FiberMap"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import * as Devices from "../Devices.js"
 import type { EmbeddedOptions } from "../EmbeddedPoolManager.js"
-import type { EngineProfile } from "../EngineProfile.js"
+import { EngineProfile } from "../EngineProfile.js"
+import type { PoolConfiguratorService } from "../PoolConfigurator.js"
 import {
   EngineNotAllowed,
   InvalidSpec,
@@ -49,11 +51,19 @@ import { reapIntents, reapStaleEngines } from "./reaper.js"
 import { takeStateDir } from "./stateDir.js"
 import { makeStateFiles } from "./stateFiles.js"
 
+const sameProfile = Schema.equivalence(EngineProfile)
+
+/** The embedded manager and its configurator. */
+export interface EmbeddedServices {
+  readonly manager: PoolManagerService
+  readonly configurator: PoolConfiguratorService
+}
+
 /** Creates the embedded manager in the current scope; closing the scope shuts it down. */
 export const makeEmbeddedPoolManager = (
   options: EmbeddedOptions
 ): Effect.Effect<
-  PoolManagerService,
+  EmbeddedServices,
   StateDirRefused,
   Scope.Scope | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | HttpClient.HttpClient
 > =>
@@ -304,10 +314,38 @@ export const makeEmbeddedPoolManager = (
       })
     )
 
-    for (const spec of options.pools) {
-      yield* register(spec).pipe(Effect.orDieWith((error) => new Error(error.message)))
+    const configurator: PoolConfiguratorService = {
+      profiles: Effect.sync(() => [...ctx.profiles.values()]),
+      setProfiles: (profiles) =>
+        Effect.gen(function*() {
+          const changed = profiles.filter((profile) => {
+            const before = ctx.profiles.get(profile.name)
+            return before === undefined || !sameProfile(before, profile)
+          })
+          // a changed engine may be another version: detect it again on first use
+          yield* SynchronizedRef.update(
+            versions,
+            (known) => changed.reduce((map, profile) => HashMap.remove(map, profile.name), known)
+          )
+          yield* Effect.sync(() => {
+            ctx.profiles.clear()
+            for (const profile of profiles) ctx.profiles.set(profile.name, profile)
+          })
+          yield* Effect.forEach(changed, versionOf, { discard: true })
+        }),
+      announce: (poolId, reason) =>
+        Effect.flatMap(find(poolId), (pool) =>
+          Effect.sync(() =>
+            ctx.changes.publish(new StatusChanged({ status: toStatus(pool, pool.data.current), reason }))
+          ))
     }
-    return service
+
+    for (const spec of options.pools) {
+      yield* register(spec).pipe(Effect.orDieWith((error) =>
+        new Error(error.message)
+      ))
+    }
+    return { manager: service, configurator }
   })
 
 const clearHandoffs = (fs: FileSystem.FileSystem, path: Path.Path, dir: string) =>

@@ -14,7 +14,14 @@
  * @since 0.1.0
  */
 import { mockEngineProfile } from "@llama-orch/mock-engine"
-import { CatalogModel, Devices, EmbeddedPoolManager, EngineProfile, PoolSpec, ReloadStrategy } from "@llama-orch/pool-core"
+import {
+  CatalogModel,
+  Devices,
+  EmbeddedPoolManager,
+  EngineProfile,
+  PoolSpec,
+  ReloadStrategy
+} from "@llama-orch/pool-core"
 import * as Schema from "effect/Schema"
 import * as Struct from "effect/Struct"
 

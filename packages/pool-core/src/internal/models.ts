@@ -395,7 +395,15 @@ export const makeModels = (
         if (byPool.has(status.poolId) || listed.has(id)) continue
         listed.add(id)
         out.push(
-          new ModelStatus({ id, aliases: [], engine: status.engine, state: "loaded", poolId: status.poolId, loads: 0 })
+          new ModelStatus({
+            id,
+            aliases: [],
+            engine: status.engine,
+            state: "loaded",
+            poolId: status.poolId,
+            loads: 0,
+            fixed: true
+          })
         )
       }
       return out.sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0)

@@ -77,6 +77,8 @@ export class PoolSummary extends Schema.Class<PoolSummary>("PoolSummary")({
   engine: Schema.String,
   engineVersion: Schema.optional(Schema.String).pipe(key("engine_version")),
   model: Schema.String,
+  /** The public model id the pool serves, when it is not `model` (a catalogued model's pool). */
+  modelId: Schema.optional(Schema.String).pipe(key("model_id")),
   ctxMax: Schema.propertySignature(Schema.Int).pipe(key("ctx_max")),
   generation: Schema.Int,
   restarts: Schema.Int,

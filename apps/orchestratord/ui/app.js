@@ -252,7 +252,7 @@ const renderPools = () => {
         const pct = pool.loading.fraction === undefined ? "" : ` ${Math.round(pool.loading.fraction * 100)}%`
         cells.state.append(` (loading${pct})`)
       }
-      cells.model.textContent = pool.model
+      cells.model.textContent = pool.model_id ?? pool.model
       cells.generation.textContent = String(pool.generation)
       cells.slots.textContent = `${used} / ${pool.metrics.slots_free}`
       cells.restarts.textContent = String(pool.restarts)
@@ -318,7 +318,10 @@ const onActivityEvent = (event, data) => {
 
 const renderQueues = () => {
   const depths = new Map(Object.entries(queueDepths))
-  for (const pool of pools.values()) if (!depths.has(pool.model)) depths.set(pool.model, 0)
+  for (const pool of pools.values()) {
+    const model = pool.model_id ?? pool.model
+    if (!depths.has(model)) depths.set(model, 0)
+  }
   const rows = [...depths].sort(([a], [b]) => a.localeCompare(b)).map(([model, depth]) =>
     element("tr", { "data-model": model }, [
       element("th", { scope: "row", text: model }),

@@ -1,14 +1,19 @@
 /**
- * `llama-orch models list`.
+ * `llama-orch models list|load|unload`.
  *
  * @since 0.1.0
  */
+import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Connection from "./Connection.js"
 import { OrchestratorClient } from "./OrchestratorClient.js"
-import { jsonOption, modelHeader, modelRow, print, table } from "./Render.js"
-import { ModelList, PoolList } from "./WireSchemas.js"
+import * as Progress from "./Progress.js"
+import { catalogHeader, jsonOption, modelRow, print, table } from "./Render.js"
+import { CapabilityModels, ModelList, ModelSummary, PoolList } from "./WireSchemas.js"
+
+const modelArg = Args.text({ name: "MODEL" }).pipe(Args.withDescription("the model's id or alias"))
 
 const list = Command.make(
   "list",
@@ -19,9 +24,51 @@ const list = Command.make(
       const models = yield* client.get("/v1/models", ModelList)
       if (json) return yield* print(json, models.body, () => "")
       const pools = (yield* client.get("/v2/pools", PoolList)).value.pools
-      yield* print(json, models.body, () => table(modelHeader, models.value.data.map((m) => modelRow(m.id, pools))))
+      const catalog = new Map(
+        (yield* client.get("/v2/meta/capabilities", CapabilityModels)).value.models.map((m) => [m.id, m])
+      )
+      const rows = models.value.data.map((m) => {
+        const entry = catalog.get(m.id)
+        const footprint = entry?.footprint_mb === undefined
+          ? "-"
+          : `${entry.footprint_mb} MiB${entry.footprint_source === undefined ? "" : ` (${entry.footprint_source})`}`
+        return [...modelRow(m.id, pools), entry?.state ?? "loaded", footprint]
+      })
+      yield* print(json, models.body, () => table(catalogHeader, rows))
     }).pipe(Connection.withClient(connection))
-).pipe(Command.withDescription("List the models the pools serve, with their pools' readiness and queues"))
+).pipe(
+  Command.withDescription(
+    "List the models: their pools' readiness, slots and queues, and whether they are loaded (with their memory)"
+  )
+)
+
+const modelRoute = (model: string, action: string) => `/v2/models/${encodeURIComponent(model)}/${action}`
+
+const describe = (m: typeof ModelSummary.Type) =>
+  `${m.id} is ${m.state}${m.pool_id === undefined ? "" : ` on pool ${m.pool_id}`}${
+    m.device === undefined ? "" : `, device ${m.device}`
+  }`
+
+const load = Command.make(
+  "load",
+  { connection: Connection.options, json: jsonOption, model: modelArg },
+  ({ connection, json, model }) =>
+    Effect.flatMap(OrchestratorClient, (client) =>
+      client.post(modelRoute(model, "load"), {}, ModelSummary).pipe(
+        Progress.during({ operation: "load", poolId: model, deadlineMs: Option.none() }),
+        Effect.flatMap((answer) => print(json, answer.body, () => describe(answer.value)))
+      )).pipe(Connection.withClient(connection))
+).pipe(Command.withDescription("Load a catalogued model (evicting idle ones if needed) and wait until it serves"))
+
+const unload = Command.make(
+  "unload",
+  { connection: Connection.options, json: jsonOption, model: modelArg },
+  ({ connection, json, model }) =>
+    Effect.flatMap(OrchestratorClient, (client) =>
+      client.post(modelRoute(model, "unload"), {}, ModelSummary).pipe(
+        Effect.flatMap((answer) => print(json, answer.body, () => describe(answer.value)))
+      )).pipe(Connection.withClient(connection))
+).pipe(Command.withDescription("Drain and stop the pools serving a model; it stays in the catalog"))
 
 /**
  * `llama-orch models …`.
@@ -29,6 +76,6 @@ const list = Command.make(
  * @since 0.1.0
  */
 export const command = Command.make("models").pipe(
-  Command.withDescription("Models: list"),
-  Command.withSubcommands([list])
+  Command.withDescription("Models: list, load, unload"),
+  Command.withSubcommands([list, load, unload])
 )

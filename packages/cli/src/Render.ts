@@ -124,12 +124,19 @@ export const jsonOption: Options.Options<boolean> = Options.boolean("json").pipe
 export const modelHeader: ReadonlyArray<string> = ["MODEL", "POOLS READY/TOTAL", "SLOTS USED/TOTAL", "QUEUED"]
 
 /**
+ * The header of `models list`: the model table with each model's state and footprint.
+ *
+ * @since 0.1.0
+ */
+export const catalogHeader: ReadonlyArray<string> = [...modelHeader, "STATE", "FOOTPRINT"]
+
+/**
  * A model as a row of the model table: its pools' readiness, slots and queues summed.
  *
  * @since 0.1.0
  */
 export const modelRow = (model: string, pools: ReadonlyArray<PoolView>): ReadonlyArray<string> => {
-  const serving = pools.filter((pool) => pool.model === model)
+  const serving = pools.filter((pool) => (pool.model_id ?? pool.model) === model)
   const sum = (f: (pool: PoolView) => number) => serving.reduce((n, pool) => n + f(pool), 0)
   const total = sum((pool) => pool.metrics.slots_total)
   return [

@@ -91,7 +91,7 @@ const taskRow = (task: TaskStatus): ReadonlyArray<string> => {
  */
 export const render = (url: string, view: View): string => {
   const pools = [...view.pools.values()]
-  const models = [...new Set(pools.map((pool) => pool.model))].sort()
+  const models = [...new Set(pools.map((pool) => pool.model_id ?? pool.model))].sort()
   const ready = pools.filter((pool) => pool.ready).length
   return [
     `llama-orch top  ${url}  ${pools.length} pools, ${ready} ready  (q quits)`,

@@ -30,6 +30,7 @@ export const PoolView = Schema.Struct({
   draining: Schema.Boolean,
   engine: Schema.String,
   model: Schema.String,
+  model_id: Schema.optional(Schema.String),
   generation: Schema.Int,
   restarts: Schema.Int,
   metrics: PoolCounters,
@@ -157,6 +158,32 @@ export const taskEvent = (event: string, data: unknown): unknown =>
 export const ModelList = Schema.Struct({
   data: Schema.Array(Schema.Struct({ id: Schema.String, owned_by: Schema.String, created: Schema.Int }))
 })
+
+/**
+ * A model the pools can serve, loaded or not: an entry of the capabilities' `models`, and the
+ * answer of `POST /v2/models/{id}/load` and `/unload`.
+ *
+ * @since 0.1.0
+ */
+export const ModelSummary = Schema.Struct({
+  id: Schema.String,
+  aliases: Schema.Array(Schema.String),
+  engine: Schema.String,
+  state: Schema.String,
+  pool_id: Schema.optional(Schema.String),
+  node: Schema.optional(Schema.String),
+  device: Schema.optional(Schema.String),
+  footprint_mb: Schema.optional(Schema.Number),
+  footprint_source: Schema.optional(Schema.String),
+  loads: Schema.Int
+})
+
+/**
+ * The `models` of `GET /v2/meta/capabilities`.
+ *
+ * @since 0.1.0
+ */
+export const CapabilityModels = Schema.Struct({ models: Schema.Array(ModelSummary) })
 
 /**
  * The answer of `POST /v2/pools/{id}/drain` (202).

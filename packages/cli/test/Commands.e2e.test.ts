@@ -14,7 +14,10 @@ import { api, cli, CliBinLive, Orchestratord, orchestratord, token } from "./fix
 const Live = orchestratord([
   "  - { id: pool-a, engine: mock, model: mock-model, slots: 2 }",
   "  - { id: pool-b, engine: mock, model: other-model, slots: 1 }",
-  "  - { id: pool-c, engine: crashy, model: crashy-model, slots: 1 }"
+  "  - { id: pool-c, engine: crashy, model: crashy-model, slots: 1 }",
+  // a catalogued model: loaded on demand
+  "models:",
+  "  - { id: cat-model, aliases: [cat], engine: mock, model: cat.gguf }"
 ]).pipe(Layer.merge(CliBinLive), Layer.provideMerge(NodeContext.layer))
 
 const withToken = { LLAMA_ORCH_TOKEN: token }
@@ -54,16 +57,40 @@ layer(Live, { excludeTestServices: true, timeout: 180_000 })("llama-orch against
         ])
         expect(json.code).toBe(0)
         expect(JSON.parse(json.stdout)).toEqual((yield* api(`${url}/v2/pools`, "GET")).body)
-        expect(models.stdout).toMatch(/^MODEL\s+POOLS READY\/TOTAL\s+SLOTS USED\/TOTAL\s+QUEUED\n/)
-        expect(models.stdout).toMatch(/\nmock-model\s+1\/1\s+0\/2\s+0\n/)
+        expect(models.stdout).toMatch(/^MODEL\s+POOLS READY\/TOTAL\s+SLOTS USED\/TOTAL\s+QUEUED\s+STATE\s+FOOTPRINT\n/)
+        expect(models.stdout).toMatch(/\nmock-model\s+1\/1\s+0\/2\s+0\s+loaded\s+-\n/)
         const listed: { readonly data: ReadonlyArray<{ readonly id: string }> } = JSON.parse(modelsJson.stdout)
-        expect(listed.data.map((m) => m.id).sort()).toEqual(["crashy-model", "mock-model", "other-model"])
+        expect(listed.data.map((m) => m.id).sort()).toEqual(["cat-model", "crashy-model", "mock-model", "other-model"])
         expect(refused).toEqual({
           code: 1,
           stdout: "",
           stderr: expect.stringMatching(/^llama-orch: GET \/v2\/pools: 401 UNAUTHORIZED: .+\n$/)
         })
       }).pipe(Effect.scoped),
+    timeout
+  )
+
+  it.effect(
+    "models load starts a catalogued model (by alias) and unload stops it; an unknown model fails with exit 1",
+    () =>
+      Effect.gen(function*() {
+        const { url } = yield* Orchestratord
+        const row = (text: string) => text.split("\n").find((line) => line.startsWith("cat-model"))
+        expect(row((yield* cli(["models", "list", "--url", url], withToken)).stdout)).toMatch(/\sunloaded\s+-$/)
+        const loaded = yield* cli(["models", "load", "--url", url, "cat"], withToken)
+        expect(loaded).toMatchObject({ code: 0, stdout: expect.stringMatching(/^cat-model is loaded on pool \S+\n$/) })
+        expect(row((yield* cli(["models", "list", "--url", url], withToken)).stdout)).toMatch(
+          /^cat-model\s+1\/1\s+0\/1\s+0\s+loaded\s/
+        )
+        const unloaded = yield* cli(["models", "unload", "--url", url, "--json", "cat-model"], withToken)
+        expect(unloaded.code).toBe(0)
+        expect(JSON.parse(unloaded.stdout)).toMatchObject({ id: "cat-model", state: "unloaded" })
+        const unknown = yield* cli(["models", "load", "--url", url, "nope"], withToken)
+        expect(unknown).toMatchObject({
+          code: 1,
+          stderr: expect.stringMatching(/^llama-orch: POST \/v2\/models\/nope\/load: 404 MODEL_NOT_FOUND/)
+        })
+      }),
     timeout
   )
 

@@ -4,7 +4,7 @@ import { ModelSummary, PoolCapabilities, PoolCounters, PoolHealth, PoolLastError
 
 /** The orchestrator's queue depth of the model a pool serves. */
 export const queueDepthOf = (depths: ReadonlyMap<string, number>, status: PoolStatus): number =>
-  depths.get(status.model) ?? 0
+  depths.get(status.modelId ?? status.model) ?? 0
 
 const lastError = (error: LastError | undefined): PoolLastError | undefined =>
   error === undefined ? undefined : new PoolLastError({
@@ -46,6 +46,7 @@ export const toSummary = (status: PoolStatus, queueDepth: number): PoolSummary =
     engine: status.engine,
     engineVersion: status.engineVersion ?? status.handoff?.engineVersion,
     model: status.model,
+    modelId: status.modelId,
     ctxMax: status.ctxMax,
     generation: status.generation,
     restarts: status.restarts,

@@ -79,6 +79,8 @@ export const PoolManagerdConfig = Schema.Struct({
 }).pipe(Schema.filter(PoolsConfig.checkReferences))
 
 /**
+ * A value of the `PoolManagerdConfig` schema.
+ *
  * @since 0.1.0
  */
 export type PoolManagerdConfig = typeof PoolManagerdConfig.Type

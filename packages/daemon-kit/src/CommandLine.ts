@@ -13,6 +13,7 @@
  * This module loads nothing beyond `effect`, `@effect/cli` and `@effect/platform`, so an engine
  * process can use it (`@llama-orch/daemon-kit/CommandLine`) without the daemons' plumbing.
  *
+ * @module @llama-orch/daemon-kit/CommandLine
  * @since 0.1.0
  */
 import type * as CliApp from "@effect/cli/CliApp"
@@ -181,6 +182,20 @@ const logLevels: ReadonlyMap<string, LogLevel.LogLevel> = new Map(
 
 /**
  * The `--log-level` given on the command line, if any (provided by `runArgv`).
+ *
+ * @example
+ * ```ts
+ * import { CommandLine } from "@llama-orch/daemon-kit"
+ * import { Console, Effect, Option } from "effect"
+ *
+ * // what `--log-level` said, if anything (`runArgv` provides it; the default is none)
+ * const program = Effect.gen(function*() {
+ *   const flag = yield* CommandLine.LogLevelFlag
+ *   yield* Console.log(Option.match(flag, { onNone: () => "no --log-level", onSome: (level) => level.label }))
+ * })
+ *
+ * Effect.runPromise(program)
+ * ```
  *
  * @since 0.1.0
  */

@@ -11,6 +11,7 @@
  * terminal and `NO_COLOR` is unset (https://no-color.org). Loads nothing beyond `effect` and
  * `@effect/cli` (`@llama-orch/daemon-kit/ProgramExit`).
  *
+ * @module @llama-orch/daemon-kit/ProgramExit
  * @since 0.1.0
  */
 import * as ValidationError from "@effect/cli/ValidationError"

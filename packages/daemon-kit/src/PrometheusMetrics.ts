@@ -12,6 +12,7 @@
  * own runtime metrics (`effect_fiber_*`: fiber counts and lifetimes in milliseconds, without
  * descriptions) are left out; the process and Node.js metrics take their place.
  *
+ * @module @llama-orch/daemon-kit/PrometheusMetrics
  * @since 0.1.0
  */
 import * as OtelMetrics from "@effect/opentelemetry/Metrics"

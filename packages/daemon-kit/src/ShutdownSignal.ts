@@ -15,6 +15,21 @@ import * as Stream from "effect/Stream"
 /**
  * The shutdown signal: `await` resolves once shutdown has begun.
  *
+ * @example
+ * ```ts
+ * import { ShutdownSignal } from "@llama-orch/daemon-kit"
+ * import { Effect } from "effect"
+ *
+ * // what lives as long as a request registers a callback instead of holding a fiber
+ * const request = Effect.gen(function*() {
+ *   const shutdown = yield* ShutdownSignal.ShutdownSignal
+ *   yield* shutdown.onShutdown(() => console.log("shutting down: ending the stream"))
+ * })
+ *
+ * // the layer fires the signal when it is released (`Serve.layer` releases it between routes and server)
+ * Effect.runPromise(Effect.scoped(request.pipe(Effect.provide(ShutdownSignal.layer))))
+ * ```
+ *
  * @since 0.1.0
  */
 export class ShutdownSignal extends Context.Tag("@llama-orch/daemon-kit/ShutdownSignal")<ShutdownSignal, {

@@ -8,6 +8,7 @@
  * needs the optional peer dependencies `@effect/opentelemetry` and
  * `@opentelemetry/exporter-prometheus`, which nothing else in the package loads.
  *
+ * @module @llama-orch/daemon-kit
  * @since 0.1.0
  */
 

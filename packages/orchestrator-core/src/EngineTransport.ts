@@ -72,6 +72,28 @@ export interface EngineTransportService {
 /**
  * The engine transport, when one is provided (see the module's description).
  *
+ * @example
+ * ```ts
+ * import { EngineTransport } from "@llama-orch/orchestrator-core"
+ * import { Effect, Layer } from "effect"
+ *
+ * // a transport that answers every task with one canned event stream, for a test without engines
+ * const Canned = Layer.succeed(EngineTransport.EngineTransport, {
+ *   post: (_url, _body, onBytes) =>
+ *     Effect.sync(() => {
+ *       onBytes(new TextEncoder().encode("data: {\"content\":\"hi\",\"stop\":true}\n\n"))
+ *     })
+ * })
+ *
+ * const program = Effect.flatMap(EngineTransport.EngineTransport, (transport) =>
+ *   transport.post("http://127.0.0.1:1/completion", "{}", (bytes) => {
+ *     console.log(new TextDecoder().decode(bytes))
+ *     return "done"
+ *   }))
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Canned)))
+ * ```
+ *
  * @since 0.1.0
  */
 export class EngineTransport extends Context.Tag("@llama-orch/orchestrator-core/EngineTransport")<

@@ -31,6 +31,8 @@ export const ErrorCode = Schema.Literal(
 )
 
 /**
+ * A value of the `ErrorCode` schema.
+ *
  * @since 0.1.0
  */
 export type ErrorCode = typeof ErrorCode.Type

@@ -165,6 +165,8 @@ export interface Failed extends Schema.Schema.Type<typeof Failed> {}
 export const TaskEvent = Schema.Union(Started, Metrics, Loading, Requeued, Token, End, Failed)
 
 /**
+ * A value of the `TaskEvent` schema.
+ *
  * @since 0.1.0
  */
 export type TaskEvent = typeof TaskEvent.Type

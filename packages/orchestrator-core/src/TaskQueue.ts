@@ -25,6 +25,8 @@ import type { Priority } from "./TaskRequest.js"
 export const QueuePolicy = Schema.Literal("reject", "drop-lru", "shed-low-priority")
 
 /**
+ * A value of the `QueuePolicy` schema.
+ *
  * @since 0.1.0
  */
 export type QueuePolicy = typeof QueuePolicy.Type

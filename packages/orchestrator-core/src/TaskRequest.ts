@@ -15,6 +15,8 @@ import * as Schema from "effect/Schema"
 export const Priority = Schema.Literal("interactive", "batch")
 
 /**
+ * A value of the `Priority` schema.
+ *
  * @since 0.1.0
  */
 export type Priority = typeof Priority.Type

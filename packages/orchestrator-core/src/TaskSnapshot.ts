@@ -26,6 +26,8 @@ export class Admission extends Schema.Class<Admission>("Admission")({
 export const TaskState = Schema.Literal("queued", "running", "completed", "failed", "cancelled")
 
 /**
+ * A value of the `TaskState` schema.
+ *
  * @since 0.1.0
  */
 export type TaskState = typeof TaskState.Type

@@ -2,6 +2,7 @@
  * @llama-orch/orchestrator-core: admission, queues, placement, dispatch and token streaming in
  * front of llama-orch pools.
  *
+ * @module @llama-orch/orchestrator-core
  * @since 0.1.0
  */
 

@@ -17,6 +17,8 @@ import * as Schema from "effect/Schema"
 export const EngineProtocol = Schema.Literal("llamacpp", "openai")
 
 /**
+ * A value of the `EngineProtocol` schema.
+ *
  * @since 0.1.0
  */
 export type EngineProtocol = typeof EngineProtocol.Type

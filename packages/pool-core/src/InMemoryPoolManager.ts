@@ -142,6 +142,28 @@ export interface ControlService {
 /**
  * The tag of the in-memory manager's `ControlService`, provided by `layer` beside `PoolManager`.
  *
+ * @example
+ * ```ts
+ * import { PoolId, PoolManager, PoolSpec } from "@llama-orch/pool-core"
+ * // this module alone loads no test runner (`@llama-orch/pool-core/testing` loads @effect/vitest)
+ * import * as InMemoryPoolManager from "@llama-orch/pool-core/InMemoryPoolManager"
+ * import { Effect } from "effect"
+ *
+ * const p1 = PoolId.make("p1")
+ *
+ * // the engine of p1 fails for good: the pool is Failed, with the error an operator would read
+ * const program = Effect.gen(function*() {
+ *   const control = yield* InMemoryPoolManager.Control
+ *   yield* control.fail(p1, { message: "CUDA error: out of memory", exitCode: 1 })
+ *   const status = yield* Effect.flatMap(PoolManager, (pools) => pools.status(p1))
+ *   return `${status.state}: ${status.lastError?.message}`
+ * })
+ *
+ * Effect.runPromise(program.pipe(
+ *   Effect.provide(InMemoryPoolManager.layer({ pools: [PoolSpec.make({ id: p1, engine: "mock", model: "tiny" })] }))
+ * )).then(console.log)
+ * ```
+ *
  * @since 0.1.0
  */
 export class Control extends Context.Tag("@llama-orch/pool-core/InMemoryPoolManager/Control")<

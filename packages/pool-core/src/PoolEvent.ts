@@ -33,6 +33,8 @@ export class StatusChanged extends Schema.TaggedClass<StatusChanged>()("StatusCh
 export const PoolEvent = Schema.Union(Snapshot, StatusChanged)
 
 /**
+ * A value of the `PoolEvent` schema.
+ *
  * @since 0.1.0
  */
 export type PoolEvent = typeof PoolEvent.Type

@@ -43,6 +43,8 @@ export const PoolId = Schema.String.pipe(
 )
 
 /**
+ * A value of the `PoolId` schema.
+ *
  * @since 0.1.0
  */
 export type PoolId = typeof PoolId.Type

@@ -58,6 +58,8 @@ export class DrainOptions extends Schema.Class<DrainOptions>("DrainOptions")({
 export const ReloadStrategy = Schema.Literal("replace", "surge")
 
 /**
+ * A value of the `ReloadStrategy` schema.
+ *
  * @since 0.1.0
  */
 export type ReloadStrategy = typeof ReloadStrategy.Type
@@ -152,6 +154,32 @@ export interface PoolManagerService {
 
 /**
  * The pool manager service tag.
+ *
+ * @example
+ * ```ts
+ * import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+ * import { EmbeddedPoolManager, EngineProfile, PoolManager } from "@llama-orch/pool-core"
+ * import { Console, Effect, Layer } from "effect"
+ *
+ * // written against the tag: runs unchanged on the embedded, the RPC or the in-memory layer
+ * const report = Effect.gen(function*() {
+ *   const pools = yield* PoolManager
+ *   for (const status of yield* pools.list) yield* Console.log(`${status.poolId}: ${status.state}`)
+ * })
+ *
+ * const llamaServer = new EngineProfile({
+ *   name: "llamacpp",
+ *   protocol: "llamacpp",
+ *   command: "/usr/local/bin/llama-server",
+ *   args: ["-m", "{model}", "--host", "{host}", "--port", "{port}", "-np", "{slots}"]
+ * })
+ *
+ * report.pipe(
+ *   Effect.provide(EmbeddedPoolManager.layer({ profiles: [llamaServer], stateDir: "./.state/pools" })),
+ *   Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)),
+ *   NodeRuntime.runMain
+ * )
+ * ```
  *
  * @since 0.1.0
  */

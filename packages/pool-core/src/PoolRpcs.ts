@@ -45,6 +45,8 @@ export class Keepalive extends Schema.TaggedClass<Keepalive>()("Keepalive", {}) 
 export const WatchFrame = Schema.Union(Snapshot, StatusChanged, Keepalive)
 
 /**
+ * A value of the `WatchFrame` schema.
+ *
  * @since 0.1.0
  */
 export type WatchFrame = typeof WatchFrame.Type
@@ -58,6 +60,8 @@ export type WatchFrame = typeof WatchFrame.Type
 export const LeaseFrame = Schema.Union(Lease, Keepalive)
 
 /**
+ * A value of the `LeaseFrame` schema.
+ *
  * @since 0.1.0
  */
 export type LeaseFrame = typeof LeaseFrame.Type

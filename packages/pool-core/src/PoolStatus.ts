@@ -24,6 +24,8 @@ import { PoolId } from "./PoolId.js"
 export const PoolState = Schema.Literal("Registered", "Starting", "Ready", "Draining", "Backoff", "Failed", "Stopped")
 
 /**
+ * A value of the `PoolState` schema.
+ *
  * @since 0.1.0
  */
 export type PoolState = typeof PoolState.Type
@@ -42,6 +44,8 @@ export const FailureKind = Schema.Literal(
 )
 
 /**
+ * A value of the `FailureKind` schema.
+ *
  * @since 0.1.0
  */
 export type FailureKind = typeof FailureKind.Type
@@ -114,6 +118,8 @@ export class Loading extends Schema.Class<Loading>("Loading")({
 export const NodeState = Schema.Literal("reachable", "unreachable")
 
 /**
+ * A value of the `NodeState` schema.
+ *
  * @since 0.1.0
  */
 export type NodeState = typeof NodeState.Type

@@ -101,6 +101,8 @@ export const HttpErrorEnvelope = Schema.Struct({
 })
 
 /**
+ * A value of the `HttpErrorEnvelope` schema.
+ *
  * @since 0.1.0
  */
 export type HttpErrorEnvelope = typeof HttpErrorEnvelope.Type

@@ -1,8 +1,8 @@
 import type { PoolStatus } from "@llama-orch/pool-core"
 import type { PoolEvent } from "@llama-orch/pool-core"
 import type { Mutable } from "effect/Types"
-import { comingUp } from "../Admission.js"
-import type * as Placement from "../Placement.js"
+import { comingUp } from "../AdmissionCheck.js"
+import type * as PlacementPolicy from "../PlacementPolicy.js"
 import * as Predictions from "../Predictions.js"
 
 /**
@@ -81,8 +81,8 @@ export class PoolView {
   }
 
   /** Placement candidates for the model, with this orchestrator's own count of free slots. */
-  candidates(model: string, now: number): Array<Mutable<Placement.Candidate>> {
-    const out: Array<Mutable<Placement.Candidate>> = []
+  candidates(model: string, now: number): Array<Mutable<PlacementPolicy.Candidate>> {
+    const out: Array<Mutable<PlacementPolicy.Candidate>> = []
     for (const p of this.pools.values()) {
       if (p.model !== model) continue
       out.push({

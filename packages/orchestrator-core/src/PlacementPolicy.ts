@@ -1,5 +1,5 @@
 /**
- * Placement: which pool a task goes to. A pure function over pool candidates, deterministic for a
+ * PlacementPolicy: which pool a task goes to. A pure function over pool candidates, deterministic for a
  * given input whatever its order.
  *
  * @since 0.1.0

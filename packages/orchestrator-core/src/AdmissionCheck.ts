@@ -1,5 +1,5 @@
 /**
- * Admission: the checks a task passes before it is queued — model known, context fits, pin valid
+ * AdmissionCheck: the checks a task passes before it is queued — model known, context fits, pin valid
  * and allowed, some pool Ready or on its way. Pure over the pools' status; the session budget and
  * the queue policy are checked by the orchestrator with the same errors.
  *

@@ -18,6 +18,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { createRequire } from "node:module"
 import { pathToFileURL } from "node:url"
+import { isAlive } from "./Processes.js"
 
 /**
  * The daemon exited, or did not print its listening line in time. Carries what it wrote.
@@ -117,19 +118,12 @@ export const sourceNodeArgs: ReadonlyArray<string> = ["--conditions=@llama-orch/
 export const defaultNodeArgs = (entry: string): ReadonlyArray<string> => /\.[cm]?ts$/.test(entry) ? sourceNodeArgs : []
 
 /**
- * Whether a process with this id exists (signal 0). For asserting that no process is left behind.
+ * Whether a process with this id exists and has not exited (`Processes.isAlive`). For asserting
+ * that no process is left behind.
  *
  * @since 0.1.0
  */
-export const isProcessAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else
-    return error instanceof Error && "code" in error && error.code === "EPERM"
-  }
-}
+export const isProcessAlive: (pid: number) => boolean = isAlive
 
 const listeningLine = /^listening on (http:\/\/\S+)$/
 

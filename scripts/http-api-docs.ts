@@ -36,6 +36,11 @@ const describeSchema = (schema: unknown): string => {
   const anyOf = field(schema, "anyOf")
   if (Array.isArray(anyOf)) return anyOf.map(describeSchema).join(" \\| ")
   const properties = field(schema, "properties")
+  const values = field(schema, "additionalProperties")
+  // a record: `{ [key]: value }`
+  if (isObject(properties) && Object.keys(properties).length === 0 && isObject(values)) {
+    return `map of string to ${describeSchema(values)}`
+  }
   if (isObject(properties)) {
     const required = field(schema, "required")
     const keys = Object.keys(properties).map((k) => (Array.isArray(required) && required.includes(k) ? k : `${k}?`))
@@ -113,9 +118,10 @@ export const markdownReference = (document: string): string => {
     "",
     "Each route lists every status it answers, with the body of each: the document is checked against",
     "the answers of every route, driven into each error it can produce. `GET /docs` serves Swagger UI",
-    "over this document, from the daemon itself (no CDN). When orchestratord is configured with a token,",
-    "the routes marked *bearer token* need `Authorization: Bearer <token>` (401 otherwise); `/health`,",
-    "`/ready`, `/metrics`, `/openapi.json` and `/docs` never do. Every route answers 403 to a request the",
+    "over this document, and `GET /ui` a live status page over `/v2/pools/events` and",
+    "`/v2/activity/events`, both from the daemon itself (no CDN). When orchestratord is configured with a",
+    "token, the routes marked *bearer token* need `Authorization: Bearer <token>` (401 otherwise);",
+    "`/health`, `/ready`, `/metrics`, `/openapi.json`, `/docs` and `/ui` never do. Every route answers 403 to a request the",
     "request guard refuses and 500 (with the correlation id) to an internal error; every POST answers 415",
     "to a body that is not JSON.",
     "",

@@ -7,6 +7,7 @@ tools=(
   "systemd-analyze systemd"
   "promtool prometheus"
   "script bsdutils"
+  "chromium chromium"
 )
 missing=()
 for entry in "${tools[@]}"; do

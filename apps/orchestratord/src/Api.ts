@@ -17,7 +17,15 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import { ErrorEnvelope, TaskRequest, TaskSnapshot } from "@llama-orch/orchestrator-core"
 import * as Schema from "effect/Schema"
 import { defaults } from "./Config.js"
-import { chatEvents, completionEvents, eventSchemas, poolEvents, taskEvents } from "./EventSchemas.js"
+import {
+  activityEvents,
+  chatEvents,
+  completionEvents,
+  eventSchemas,
+  poolEvents,
+  type StreamEvent,
+  taskEvents
+} from "./EventSchemas.js"
 import { eventStream, finishDocument } from "./internal/openApiDocument.js"
 import {
   ChatCompletion,
@@ -82,6 +90,22 @@ const generation = <Name extends string, Payload>(
     .addError(OpenAiError, status(503))
     .addError(OpenAiError, status(504))
 
+/** A `/v2` stream of events that starts with a snapshot: the stream query, its events, 400 for a bad query. */
+const stream = <Name extends string>(
+  endpoint: HttpApiEndpoint.HttpApiEndpoint<Name, "GET">,
+  events: ReadonlyArray<StreamEvent>,
+  summary: string,
+  description: string,
+  what: string
+) =>
+  endpoint
+    .setUrlParams(StreamParams)
+    .addSuccess(EventStream)
+    .addError(ErrorBody, status(400))
+    .annotate(OpenApi.Summary, summary)
+    .annotate(OpenApi.Description, description)
+    .annotate(OpenApi.Transform, eventStream(events, what))
+
 /**
  * Tasks: submit, stream, cancel, inspect.
  *
@@ -139,6 +163,18 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
       .addError(ErrorBody, status(404))
       .annotate(OpenApi.Summary, "A task's state and counts")
   )
+  .add(
+    stream(
+      HttpApiEndpoint.get("activity", "/v2/activity/events"),
+      activityEvents,
+      "Stream every task's changes and the queue depths",
+      "Server-sent events: snapshot first (the retained tasks, newest first, and the queue depth of each model), " +
+        "then task for every change of a task: admitted, moved in its queue, dispatched, placed again, its first " +
+        "token (first_token_at_ms), ended. Not one event per token: follow /v2/tasks/{id}/events for those. " +
+        "A reconnect starts again with a snapshot.",
+      "A snapshot of the tasks and queues, then each change."
+    )
+  )
   .addError(ErrorBody, status(401))
   .addError(ErrorBody, status(403))
   .addError(ErrorBody, status(500))
@@ -157,17 +193,14 @@ export class PoolsGroup extends HttpApiGroup.make("pools")
       .annotate(OpenApi.Summary, "Every pool: state, engine, model, counters")
   )
   .add(
-    HttpApiEndpoint.get("events", "/v2/pools/events")
-      .setUrlParams(StreamParams)
-      .addSuccess(EventStream)
-      .addError(ErrorBody, status(400))
-      .annotate(OpenApi.Summary, "Stream the pools' states")
-      .annotate(
-        OpenApi.Description,
-        "Server-sent events: snapshot first, then status for every change; failed (retriable) when the pool " +
-          "manager cannot be reached."
-      )
-      .annotate(OpenApi.Transform, eventStream(poolEvents, "A snapshot of every pool, then each change."))
+    stream(
+      HttpApiEndpoint.get("events", "/v2/pools/events"),
+      poolEvents,
+      "Stream the pools' states",
+      "Server-sent events: snapshot first, then status for every change; failed (retriable) when the pool " +
+        "manager cannot be reached.",
+      "A snapshot of every pool, then each change."
+    )
   )
   .add(
     HttpApiEndpoint.get("health", "/v2/pools/:id/health")

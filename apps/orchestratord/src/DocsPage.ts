@@ -6,11 +6,11 @@
  * @since 0.1.0
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { createRequire } from "node:module"
 import * as path from "node:path"
+import { fileRoute, securityHeaders as headersOf, textRoute } from "./internal/pageRoutes.js"
 
 /**
  * The path of the page; its assets are under it.
@@ -37,11 +37,7 @@ export const contentSecurityPolicy = [
   "frame-ancestors 'none'"
 ].join("; ")
 
-const securityHeaders = {
-  "content-security-policy": contentSecurityPolicy,
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer"
-}
+const securityHeaders = headersOf(contentSecurityPolicy)
 
 /** The files of `swagger-ui-dist` the page loads, with their media types. */
 const assets = [
@@ -87,9 +83,6 @@ const init = `window.ui = SwaggerUIBundle({
 })
 `
 
-const text = (body: string, contentType: string) =>
-  Effect.succeed(HttpServerResponse.text(body, { contentType, headers: securityHeaders }))
-
 /**
  * The routes of the page and its assets.
  *
@@ -98,16 +91,10 @@ const text = (body: string, contentType: string) =>
 export const layer = Layer.unwrapEffect(Effect.sync(() => {
   const dist = path.dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"))
   return HttpLayerRouter.addAll([
-    HttpLayerRouter.route("GET", docsPath, text(page, "text/html; charset=utf-8")),
-    HttpLayerRouter.route("GET", `${docsPath}/init.js`, text(init, "text/javascript; charset=utf-8")),
+    textRoute(docsPath, page, "text/html; charset=utf-8", securityHeaders),
+    textRoute(`${docsPath}/init.js`, init, "text/javascript; charset=utf-8", securityHeaders),
     ...assets.map(([file, contentType]) =>
-      HttpLayerRouter.route(
-        "GET",
-        `${docsPath}/${file}`,
-        HttpServerResponse.file(path.join(dist, file), { headers: { "content-type": contentType } }).pipe(
-          Effect.map(HttpServerResponse.setHeaders(securityHeaders))
-        )
-      )
+      fileRoute(`${docsPath}/${file}`, path.join(dist, file), contentType, securityHeaders)
     )
   ])
 }))

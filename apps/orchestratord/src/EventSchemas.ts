@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { End, Failed, Loading, Metrics, Started, Token } from "@llama-orch/orchestrator-core"
+import { End, Failed, Loading, Metrics, Started, TaskSnapshot, Token } from "@llama-orch/orchestrator-core"
 import * as Schema from "effect/Schema"
 import * as Struct from "effect/Struct"
 import { ChatCompletionChunk, CompletionChunk, OpenAiError } from "./OpenAiSchemas.js"
@@ -96,6 +96,34 @@ export const PoolStatusEvent = Schema.Struct({ reason: Schema.String, pool: Pool
   description: "One pool changed; reason says why in a few words (ready, lease-acquired, ...)."
 })
 
+const QueueDepths = Schema.Record({ key: Schema.String, value: Schema.Int }).annotations({
+  description: "How many tasks wait, per model."
+})
+
+/**
+ * `snapshot`: the retained tasks and the queues, first on the activity stream.
+ *
+ * @since 0.1.0
+ */
+export const ActivitySnapshotEvent = Schema.Struct({
+  tasks: Schema.Array(TaskSnapshot),
+  queue_depths: QueueDepths
+}).annotations({
+  identifier: "ActivitySnapshotEvent",
+  description: "The retained tasks, newest first (at most 50), and the queue depth of each model; first on the stream."
+})
+
+/**
+ * `task`: one task changed.
+ *
+ * @since 0.1.0
+ */
+export const ActivityTaskEvent = Schema.Struct({ task: TaskSnapshot, queue_depths: QueueDepths }).annotations({
+  identifier: "ActivityTaskEvent",
+  description: "One task changed (admitted, moved in its queue, dispatched, placed again, its first token, ended), " +
+    "with the queue depth of each model after the change."
+})
+
 /**
  * One event type of a stream: its SSE event name (`message` for unnamed `data:`-only events),
  * whether it carries an `id:`, and the schema of its `data:` (JSON), or the literal `data:` text.
@@ -147,6 +175,18 @@ export const poolEvents: ReadonlyArray<StreamEvent> = [
 ]
 
 /**
+ * The events of `GET /v2/activity/events`.
+ *
+ * @since 0.1.0
+ */
+export const activityEvents: ReadonlyArray<StreamEvent> = [
+  json("snapshot", ActivitySnapshotEvent, "first"),
+  json("task", ActivityTaskEvent, "one per change of a task"),
+  json("failed", FailedEvent, "last: orchestratord shuts down", false),
+  json("error", FailedEvent, "`failed` under its old name, with ?legacy_error_event=1 (deprecated)", false)
+]
+
+/**
  * The text of the last event of a `/v1` stream.
  *
  * @since 0.1.0
@@ -186,7 +226,7 @@ export const completionEvents: ReadonlyArray<StreamEvent> = openAiStream(Complet
  */
 export const eventSchemas: ReadonlyArray<Schema.Schema.AnyNoContext> = [
   ...new Set(
-    [...taskEvents, ...poolEvents, ...chatEvents, ...completionEvents].flatMap((e) =>
+    [...taskEvents, ...poolEvents, ...activityEvents, ...chatEvents, ...completionEvents].flatMap((e) =>
       e.data._tag === "Json" ? [e.data.schema] : []
     )
   )

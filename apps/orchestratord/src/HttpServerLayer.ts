@@ -1,6 +1,6 @@
 /**
  * The routes of orchestratord as one `HttpLayerRouter` layer: the `HttpApi` (with
- * `/openapi.json`), `/metrics`, the docs page `/docs`, and the global middleware that gives every response its
+ * `/openapi.json`), `/metrics`, the docs page `/docs`, the status page `/ui`, and the global middleware that gives every response its
  * `X-Correlation-Id`, checks the bearer token, and turns unknown routes and defects into typed
  * error envelopes (never an empty 404 or a bare 500).
  *
@@ -31,6 +31,7 @@ import { OpenAiLive } from "./internal/openAiHandlers.js"
 import { PoolsLive } from "./internal/poolsHandlers.js"
 import { TasksLive } from "./internal/tasksHandlers.js"
 import { ServerSettings } from "./ServerSettings.js"
+import * as StatusPage from "./StatusPage.js"
 
 /**
  * The header carrying the correlation id, echoed when the client sends a valid one.
@@ -41,8 +42,9 @@ export const correlationHeader = "x-correlation-id"
 
 const validCorrelationId = /^[A-Za-z0-9._:-]{1,128}$/
 /**
- * The paths served without the bearer token: liveness, readiness, metrics, the OpenAPI document
- * and the docs page with its assets (none of them tells more than the published API).
+ * The paths served without the bearer token: liveness, readiness, metrics, the OpenAPI document,
+ * the docs page and the status page with their assets (none of them tells more than the published
+ * API; the status page reads the pools and tasks with the token the operator gives it).
  *
  * @since 0.1.0
  */
@@ -51,7 +53,8 @@ export const publicPaths: ReadonlySet<string> = new Set([
   "/ready",
   "/metrics",
   "/openapi.json",
-  ...DocsPage.paths
+  ...DocsPage.paths,
+  ...StatusPage.paths
 ])
 
 const pathOf = (url: string): string => {
@@ -159,5 +162,6 @@ export const routes = (options: { readonly poolMetrics: boolean; readonly nodeMe
       // over a cluster each scrape reads the nodes' states (from the events: no round trip)
       : PrometheusMetrics.route(options.nodeMetrics === true ? { beforeScrape: nodeGauges } : {}),
     DocsPage.layer,
+    StatusPage.layer,
     GlobalMiddleware
   )

@@ -8,7 +8,7 @@
 import SwaggerParser from "@apidevtools/swagger-parser"
 import type * as HttpServer from "@effect/platform/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer, Logger, LogLevel, Redacted, Schema } from "effect"
+import { Effect, Either, Exit, Layer, Logger, LogLevel, Redacted, Schema, Scope } from "effect"
 import { doneText, TaskTokenEvent } from "../src/EventSchemas.js"
 import { ChatCompletionChunk, CompletionChunk } from "../src/OpenAiSchemas.js"
 import { type Answer, checker, declared, eventsOf } from "./fixtures/openApiCheck.js"
@@ -203,6 +203,9 @@ const poolProbes = (m: string, d: string): ReadonlyArray<Probe> => {
     probe(200, send(d, "GET /v2/pools/events")),
     probe(200, send(d, "GET /v2/pools/events", { path: "/v2/pools/events?legacy_error_event=1" })),
     probe(400, send(m, "GET /v2/pools/events", { path: "/v2/pools/events?legacy_error_event=2" })),
+    probe(200, activityAcrossShutdown("")),
+    probe(200, activityAcrossShutdown("?legacy_error_event=1")),
+    probe(400, send(m, "GET /v2/activity/events", { path: "/v2/activity/events?legacy_error_event=2" })),
     probe(200, at(health, "mock-0")),
     probe(404, at(health, "nope")),
     probe(404, at(health, "NOT..VALID")),
@@ -229,6 +232,36 @@ const poolProbes = (m: string, d: string): ReadonlyArray<Probe> => {
     probe(503, send(d, "GET /ready"))
   ]
 }
+
+/**
+ * The activity stream of a server of its own that shuts down once the stream has its snapshot and a
+ * change: the stream ends with the retriable failure (`error` with `?legacy_error_event=1`).
+ */
+const activityAcrossShutdown = (query: string): Effect.Effect<Answer> =>
+  Effect.gen(function*() {
+    const op = "GET /v2/activity/events"
+    const scope = yield* Scope.make()
+    const base = yield* start(
+      serve(Layer.merge(Scripted.orchestrator, Scripted.poolManager)).pipe(
+        Layer.provide(quiet)
+      )
+    ).pipe(Scope.extend(scope), Effect.orDie)
+    const response = yield* Effect.promise(() => fetch(`${base}/v2/activity/events${query}`))
+    const reader = response.body?.getReader()
+    const decoder = new TextDecoder()
+    let text = ""
+    let closed = false
+    for (;;) {
+      const chunk = yield* Effect.promise(() => reader?.read() ?? Promise.resolve({ done: true, value: undefined }))
+      if (chunk.done) break
+      text += decoder.decode(chunk.value, { stream: true })
+      if (!closed && eventsOf(text).length >= 2) {
+        closed = true
+        yield* Effect.forkDaemon(Scope.close(scope, Exit.void))
+      }
+    }
+    return { op, status: response.status, headers: Object.fromEntries(response.headers), body: text }
+  })
 
 /** The probes of the OpenAI-compatible routes. */
 const openAiProbes = (m: string, d: string): ReadonlyArray<Probe> => {

@@ -195,10 +195,12 @@ export const make = (options: GuardOptions): Guard => {
     }
     const upgrade = headers["upgrade"]?.toLowerCase() === "websocket"
     if (origin !== undefined && !listed && (upgrade || !safeMethods.has(method))) {
+      // the page's own origin: the one the request was sent to. Where the `Host` check is on it
+      // has already refused other names; beyond loopback without `allowed_hosts` every name is
+      // served (and a token is required there, which a rebinding page does not have)
       const own = parseOrigin(origin)
       const sameOrigin = own !== undefined && host !== undefined &&
-        own.slice(own.indexOf("//") + 2) === host.trim().toLowerCase().replace(/:(80|443)$/, "") &&
-        hostAllowed(hostName(host))
+        own.slice(own.indexOf("//") + 2) === host.trim().toLowerCase().replace(/:(80|443)$/, "")
       if (!sameOrigin) {
         return refuse(403, "origin", `origin ${origin.slice(0, 200)} is not allowed; see allowed_origins`)
       }

@@ -50,6 +50,16 @@ describe("RequestGuard", () => {
     expect(listed.decide({ method: "GET", headers: { host: "gpu-a:9200" } })._tag).toBe("Allowed")
   })
 
+  it("beyond loopback, lets a page served by the daemon change state from its own origin, and no other", () => {
+    const open = RequestGuard.make({ bindHost: "0.0.0.0", allowedHosts: [], allowedOrigins: [], bodyTypes: [] })
+    const post = (host: string, origin: string) => open.decide({ method: "POST", headers: { host, origin } })
+    expect(post("gpu-box:8080", "http://gpu-box:8080")).toEqual({ _tag: "Allowed", corsOrigin: undefined })
+    expect(post("10.1.2.3:8080", "http://10.1.2.3:8080")._tag).toBe("Allowed")
+    expect(post("gpu-box", "https://gpu-box")._tag).toBe("Allowed")
+    expect(post("gpu-box:8080", "http://evil.example")).toMatchObject({ _tag: "Refused", reason: "origin" })
+    expect(post("gpu-box:8080", "http://gpu-box:3000")).toMatchObject({ _tag: "Refused", reason: "origin" })
+  })
+
   it("refuses a state-changing request or a WebSocket upgrade from any foreign origin", () => {
     fc.assert(fc.property(
       stateChanging,

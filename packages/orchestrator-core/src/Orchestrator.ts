@@ -20,6 +20,16 @@ import type { SequencedEvent } from "./TaskEvent.js"
 import type { TaskRequest } from "./TaskRequest.js"
 import type { Admission, TaskSnapshot } from "./TaskSnapshot.js"
 
+/**
+ * The retained tasks, newest first, and the queue depths per model (what `watchTasks` answers).
+ *
+ * @since 0.1.0
+ */
+export interface TaskActivity {
+  readonly tasks: ReadonlyArray<TaskSnapshot>
+  readonly queueDepths: ReadonlyMap<string, number>
+}
+
 export {
   /** What `submit` answers. */
   Admission,
@@ -65,6 +75,20 @@ export interface OrchestratorService {
   readonly get: (taskId: string) => Effect.Effect<TaskSnapshot, TaskNotFound>
   /** How many tasks wait per model. */
   readonly queueDepths: Effect.Effect<ReadonlyMap<string, number>>
+  /**
+   * Follows every task: calls `onChange` synchronously with a task's snapshot and the queue depths
+   * each time a task changes (admitted, moved in its queue, dispatched, placed again, its first
+   * token, ended; not for the tokens after the first). Answers the retained tasks, newest first,
+   * at most `limit` of them (default 50), with the queue depths at that moment; no change falls
+   * between them and the first call. The subscription ends with the scope. `onChange` must not
+   * block or call back into the orchestrator; one that throws is unsubscribed.
+   *
+   * @since 0.1.0
+   */
+  readonly watchTasks: (
+    onChange: (task: TaskSnapshot, queueDepths: ReadonlyMap<string, number>) => void,
+    options?: { readonly limit?: number }
+  ) => Effect.Effect<TaskActivity, never, Scope.Scope>
   /**
    * Sends an OpenAI embeddings request to an engine serving `model`, on one of its pools' slots,
    * and answers the engine's JSON (see `Embeddings.forward`).

@@ -50,5 +50,7 @@ export class TaskSnapshot extends Schema.Class<TaskSnapshot>("TaskSnapshot")({
   errorCode: Schema.optional(Schema.String).pipe(Schema.fromKey("error_code")),
   submittedAt: Schema.propertySignature(Schema.Number).pipe(Schema.fromKey("submitted_at_ms")),
   startedAt: Schema.optional(Schema.Number).pipe(Schema.fromKey("started_at_ms")),
+  /** When the first token came (time to first token: this minus `submitted_at_ms`). */
+  firstTokenAt: Schema.optional(Schema.Number).pipe(Schema.fromKey("first_token_at_ms")),
   endedAt: Schema.optional(Schema.Number).pipe(Schema.fromKey("ended_at_ms"))
 }) {}

@@ -7,7 +7,14 @@
  */
 
 /** The `Orchestrator` service tag (with `Orchestrator.layer(options)`), its operations and what they answer. */
-export { Admission, Orchestrator, type OrchestratorService, TaskSnapshot, TaskState } from "./Orchestrator.js"
+export {
+  Admission,
+  Orchestrator,
+  type OrchestratorService,
+  type TaskActivity,
+  TaskSnapshot,
+  TaskState
+} from "./Orchestrator.js"
 
 /** Settings of `Orchestrator.layer`, with their defaults. */
 export { OrchestratorOptions } from "./OrchestratorOptions.js"

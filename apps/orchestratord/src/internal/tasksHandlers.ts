@@ -7,6 +7,7 @@ import * as Schema from "effect/Schema"
 import { OrchestratorApi } from "../Api.js"
 import { fromSubmitError, fromTaskNotFound, shuttingDown } from "../ApiFailure.js"
 import { toResponse } from "../ErrorResponses.js"
+import { ActivitySnapshotEvent, ActivityTaskEvent } from "../EventSchemas.js"
 import { ServerSettings } from "../ServerSettings.js"
 import * as Sse from "../Sse.js"
 import { TaskAccepted } from "../WireSchemas.js"
@@ -16,6 +17,8 @@ import { recover } from "./respond.js"
 const encodeAccepted = Schema.encodeSync(TaskAccepted)
 const encodeSnapshot = Schema.encodeSync(TaskSnapshot)
 const readTaskRequest = readJson(TaskRequest)
+const encodeActivitySnapshot = Schema.encodeSync(ActivitySnapshotEvent)
+const encodeActivityTask = Schema.encodeSync(ActivityTaskEvent)
 
 /** The `Last-Event-ID` of a reconnect, as the id to resume after (0: from the start). */
 export const parseLastEventId = (value: string | undefined): number => {
@@ -85,6 +88,36 @@ export const TasksLive = HttpApiBuilder.group(OrchestratorApi, "tasks", (handler
                 if (terminal) emit.end()
                 else target = emit
               }),
+            {
+              heartbeatMs: settings.heartbeatMs,
+              final: Sse.shutdownFrame(failedName),
+              maxBufferedBytes: settings.sseMaxBufferedBytes
+            }
+          )
+        }).pipe(recover))
+      .handleRaw("activity", ({ urlParams }) =>
+        Effect.gen(function*() {
+          const failedName = yield* Sse.failedEventName(urlParams)
+          return yield* Sse.push(
+            (emit) => {
+              let id = 0
+              // changes that come before the snapshot is written wait behind it
+              let pending: Array<typeof ActivityTaskEvent.Encoded> | undefined = []
+              const send = (data: typeof ActivityTaskEvent.Encoded) => emit.frame(Sse.frame("task", data, ++id))
+              return Effect.map(
+                orchestrator.watchTasks((task, depths) => {
+                  const data = encodeActivityTask({ task, queue_depths: Object.fromEntries(depths) })
+                  if (pending === undefined) send(data)
+                  else pending.push(data)
+                }),
+                ({ queueDepths, tasks }) => {
+                  const snapshot = encodeActivitySnapshot({ tasks, queue_depths: Object.fromEntries(queueDepths) })
+                  emit.frame(Sse.frame("snapshot", snapshot, ++id))
+                  for (const data of pending ?? []) send(data)
+                  pending = undefined
+                }
+              )
+            },
             {
               heartbeatMs: settings.heartbeatMs,
               final: Sse.shutdownFrame(failedName),

@@ -35,6 +35,7 @@ import { PoolView } from "./poolView.js"
 import { runTask } from "./runner.js"
 import { singleFlight } from "./singleFlight.js"
 import { emit, fail, follow, makeRecord, snapshot, subscribe, type TaskRecord } from "./taskLog.js"
+import { TaskWatchers } from "./taskWatchers.js"
 import { ZeroSeries } from "./zeroSeries.js"
 
 /** How long building the layer waits for the pool manager's first snapshot. */
@@ -63,6 +64,9 @@ export const make = (
     const runners = yield* FiberMap.make<string>()
 
     const queues = new ModelQueues(options, view, sessions)
+    const queueDepths = (): ReadonlyMap<string, number> =>
+      new Map(Array.from(queues.byModel, ([model, queue]) => [model, queue.size]))
+    const watchers = new TaskWatchers(queueDepths)
     const retryAfter = (model: string) => view.retryAfter(model)
     const labels = new MetricLabels()
     const count = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, input: In, key: string, value: string) =>
@@ -273,7 +277,7 @@ export const make = (
           return { _tag: "Refused", error: new InvalidParams({ field: "session_id", reason }) }
         }
       }
-      const record = makeRecord(taskId, request, now, tokensIn)
+      const record = makeRecord(taskId, request, now, tokensIn, watchers.changed)
       const queue = queues.queueFor(model)
       const offered = queue.offer(taskId, record, request.priority)
       if (offered._tag === "Rejected") {
@@ -337,7 +341,8 @@ export const make = (
         Effect.flatMap(lookup(taskId), (record) => subscribe(record, opts?.afterId ?? 0, onEvent)),
       cancel,
       get: (taskId) => lookup(taskId).pipe(Effect.map(snapshot)),
-      queueDepths: Effect.sync(() => new Map(Array.from(queues.byModel, ([model, queue]) => [model, queue.size]))),
+      queueDepths: Effect.sync(queueDepths),
+      watchTasks: (onChange, opts) => watchers.watch(tasks.values(), onChange, opts?.limit ?? 50),
       embeddings: (model, body) => Embeddings.forward(pools, transport, model, body)
     }
   })

@@ -33,16 +33,21 @@ export interface TaskRecord {
   entry: Entry<TaskRecord> | undefined
   errorCode: ErrorCode | undefined
   startedAt: number | undefined
+  /** When the first token came. */
+  firstTokenAt: number | undefined
   endedAt: number | undefined
   /** How often the task was placed again after its engine failed before its first token (at most once). */
   replaced: number
+  /** Told of every change of the task's state: each event but the tokens after the first. */
+  readonly onChange: ((record: TaskRecord) => void) | undefined
 }
 
 export const makeRecord = (
   id: string,
   request: TaskRequest,
   submittedAt: number,
-  tokensIn: number
+  tokensIn: number,
+  onChange?: (record: TaskRecord) => void
 ): TaskRecord => ({
   id,
   request,
@@ -61,8 +66,10 @@ export const makeRecord = (
   entry: undefined,
   errorCode: undefined,
   startedAt: undefined,
+  firstTokenAt: undefined,
   endedAt: undefined,
-  replaced: 0
+  replaced: 0,
+  onChange
 })
 
 /** Calls a listener; one that throws loses its subscription, not the task. */
@@ -86,6 +93,8 @@ export const emit = (record: TaskRecord, event: TaskEvent, now: number): boolean
   for (const listener of record.listeners) {
     if (!deliver(listener, sequenced)) record.listeners.delete(listener)
   }
+  const first = event._tag === "token" && record.firstTokenAt === undefined
+  if (first) record.firstTokenAt = now
   if (isTerminal(event)) {
     record.terminal = true
     record.endedAt = now
@@ -97,6 +106,7 @@ export const emit = (record: TaskRecord, event: TaskEvent, now: number): boolean
       record.state = event.code === "CANCELLED" ? "cancelled" : "failed"
     }
   }
+  if (record.onChange !== undefined && (first || event._tag !== "token")) record.onChange(record)
   return true
 }
 
@@ -165,5 +175,6 @@ export const snapshot = (record: TaskRecord): TaskSnapshot =>
     errorCode: record.errorCode,
     submittedAt: record.submittedAt,
     startedAt: record.startedAt,
+    firstTokenAt: record.firstTokenAt,
     endedAt: record.endedAt
   })

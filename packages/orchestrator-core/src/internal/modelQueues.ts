@@ -1,3 +1,9 @@
+/**
+ * The per-model queues of the orchestrator and the dispatch loop that hands queued tasks to pools
+ * with free slots (placement).
+ *
+ * @internal
+ */
 import type { PoolId } from "@llama-orch/pool-core"
 import { comingUp } from "../AdmissionCheck.js"
 import type { OrchestratorOptions } from "../OrchestratorOptions.js"

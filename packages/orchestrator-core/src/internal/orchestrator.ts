@@ -1,3 +1,9 @@
+/**
+ * The implementation of the `Orchestrator` service: admission, queues, dispatch, task logs,
+ * subscriptions and shutdown.
+ *
+ * @internal
+ */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { type Loading as PoolLoading, PoolManager, type PoolStatus } from "@llama-orch/pool-core"
 import * as Clock from "effect/Clock"

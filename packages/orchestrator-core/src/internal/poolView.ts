@@ -1,3 +1,9 @@
+/**
+ * The orchestrator's view of the pools: their status from the `PoolManager` feed and the slots it
+ * holds itself (in-flight leases), as placement candidates.
+ *
+ * @internal
+ */
 import type { PoolStatus } from "@llama-orch/pool-core"
 import type { PoolEvent } from "@llama-orch/pool-core"
 import type { Mutable } from "effect/Types"

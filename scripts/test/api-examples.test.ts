@@ -8,7 +8,14 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { docComments, exampleBlocks, isService, libraryEntryPoints, publicDocComments } from "./apiReference.js"
+import {
+  docComments,
+  exampleBlocks,
+  internalModules,
+  isService,
+  libraryEntryPoints,
+  publicDocComments
+} from "./apiReference.js"
 import { repoRoot } from "./workspace.js"
 
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc")
@@ -49,6 +56,21 @@ describe("API examples", () => {
     for (const service of services) {
       expect(exampleBlocks(service).length, `${service.file}:${service.line} ${service.declaration}`)
         .toBeGreaterThan(0)
+    }
+  })
+
+  it("every export of a public module has a @category; every internal module says what it does and that it is internal", () => {
+    const exported = comments.filter((c) =>
+      /^export (declare )?(abstract )?(const|let|function|class|interface|type|enum) \w/.test(c.declaration)
+    )
+    expect(exported.length).toBeGreaterThan(100)
+    for (const comment of exported) {
+      expect(comment.text, `${comment.file}:${comment.line} ${comment.declaration}`).toMatch(/^@category \w+/m)
+    }
+    for (const file of internalModules()) {
+      const [header] = docComments(file, fs.readFileSync(file, "utf8"))
+      expect(header?.line, `${path.relative(repoRoot, file)} has no header`).toBe(1)
+      expect(header?.text, path.relative(repoRoot, file)).toMatch(/\S[\s\S]*^@internal$/m)
     }
   })
 

@@ -48,6 +48,13 @@ export const publicModules = (root: string = repoRoot): ReadonlyArray<string> =>
     return fs.readdirSync(src).filter((f) => f.endsWith(".ts") && f !== "bin.ts").map((f) => path.join(src, f))
   })
 
+/** The internal modules (`src/internal/`) of every package and app. */
+export const internalModules = (root: string = repoRoot): ReadonlyArray<string> =>
+  workspacePackages(root).flatMap((pkg) => {
+    const dir = path.join(pkg.dir, "src/internal")
+    return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".ts")).map((f) => path.join(dir, f)) : []
+  })
+
 /** A `/** ... *\/` comment of a source file, without its leading `*`s, and the declaration after it. */
 export interface DocComment {
   readonly file: string

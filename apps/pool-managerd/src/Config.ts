@@ -19,6 +19,7 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
 /**
  * The default address, port, state directory and token credential.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const defaults = {
@@ -35,6 +36,7 @@ const pools = PoolsConfig.fields
 /**
  * `remote_register_limits`: the bounds of `RemotePolicy` (its defaults where not given).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const RemoteRegisterLimits = Schema.Struct({
@@ -48,6 +50,7 @@ export const RemoteRegisterLimits = Schema.Struct({
  * optional; see the README). The engines and pools are pool-daemon's `PoolsConfig`, checked
  * against each other.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const PoolManagerdConfig = Schema.Struct({
@@ -81,6 +84,7 @@ export const PoolManagerdConfig = Schema.Struct({
 /**
  * A value of the `PoolManagerdConfig` schema.
  *
+ * @category models
  * @since 0.1.0
  */
 export type PoolManagerdConfig = typeof PoolManagerdConfig.Type
@@ -88,6 +92,7 @@ export type PoolManagerdConfig = typeof PoolManagerdConfig.Type
 /**
  * Command-line flags that override the file.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Overrides {
@@ -105,6 +110,7 @@ export interface Overrides {
  * Everything the daemon needs to start: where to listen, the token, the log level and the embedded
  * manager's options.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Settings {
@@ -128,6 +134,7 @@ export interface Settings {
  * Turns a decoded file and the flags into `Settings`: resolves the token (`POOL_MANAGERD_TOKEN`, `POOL_MANAGERD_TOKEN_FILE`, the systemd
  * credential `pool-managerd.token`, `token`, `token_file`) and fills in defaults. `source` names the file in errors.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const resolve = (
@@ -181,6 +188,7 @@ export const resolve = (
  * Reads and resolves the configuration: the file when given (otherwise every default, with no
  * pools and no engines), then the flags.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const load = (

@@ -34,6 +34,7 @@ import type { Settings } from "./Config.js"
 /**
  * How to configure a token, for the bind-safety message.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const tokenHint =
@@ -48,6 +49,7 @@ const rpcContentType = "application/ndjson"
  * `deadlineMs` passes — and its engine is then stopped. The RPC keeps serving meanwhile, so lease
  * streams stay open and `Watch` followers see every pool go Draining, then Stopped.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const drainAll = (pools: PoolManagerService, deadlineMs: number): Effect.Effect<void> =>
@@ -68,6 +70,7 @@ export const drainAll = (pools: PoolManagerService, deadlineMs: number): Effect.
  * The daemon: checks bind safety, then builds the manager and serves it. Run it with
  * `Layer.launch`.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (

@@ -41,6 +41,7 @@ import { colourAllowed, oneLine, stripAnsi, UsageError } from "./ProgramExit.js"
  * or a directory). A path that cannot be looked at (a file in the middle, no permission) is
  * refused as a bad command line naming the flag, not a crash.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const path = (name: string, kind: "file" | "directory"): Options.Options<string> =>
@@ -68,6 +69,7 @@ export const path = (name: string, kind: "file" | "directory"): Options.Options<
 /**
  * `--config FILE`: the YAML configuration file (optional).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const config: Options.Options<Option.Option<string>> = path("config", "file").pipe(
@@ -78,6 +80,7 @@ export const config: Options.Options<Option.Option<string>> = path("config", "fi
 /**
  * `--host H`: the address to listen on (optional; overrides `host` in the file).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const host = (defaultHost: string): Options.Options<Option.Option<string>> =>
@@ -93,6 +96,7 @@ export const host = (defaultHost: string): Options.Options<Option.Option<string>
  * refused with a message naming the flag, the range and the value, e.g.
  * `--slots must be an integer from 1 up, not '0'`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const integer = (
@@ -116,6 +120,7 @@ export const integer = (
  * A TCP port flag (`--NAME N`, `0` to `65535`): anything else is refused with a message naming the
  * flag and the value, e.g. `--port must be a port number from 0 to 65535, not '70000'`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const portNumber = (name: string): Options.Options<number> =>
@@ -124,6 +129,7 @@ export const portNumber = (name: string): Options.Options<number> =>
 /**
  * `--port N`: the TCP port to listen on, `0` for one the system picks (optional; overrides `port`).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const port = (defaultPort: number): Options.Options<Option.Option<number>> =>
@@ -135,6 +141,7 @@ export const port = (defaultPort: number): Options.Options<Option.Option<number>
 /**
  * The shared options as one record: `{ config, host, port }`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const listenOptions = (defaults: { readonly host: string; readonly port: number }) =>
@@ -143,6 +150,7 @@ export const listenOptions = (defaults: { readonly host: string; readonly port: 
 /**
  * A flag overrides the file's value when it is given.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const override = <A>(fromFile: A, flag: Option.Option<A>): A => Option.getOrElse(flag, () => fromFile)
@@ -152,6 +160,7 @@ export const override = <A>(fromFile: A, flag: Option.Option<A>): A => Option.ge
  * line `NAME: problem` on stderr, and colours are removed from the rest unless stdout may be
  * coloured (`colourAllowed`).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const cliConsole = (name: string, base: Console.Console): Console.Console => ({
@@ -172,6 +181,7 @@ export const cliConsole = (name: string, base: Console.Console): Console.Console
  * The names `--log-level` accepts (as `@effect/cli`'s own flag): `all`, `fatal`, `error`,
  * `warning`, `info`, `debug`, `trace`, `none`.
  *
+ * @category models
  * @since 0.1.0
  */
 export type LogLevelName = Lowercase<LogLevel.LogLevel["_tag"]>
@@ -197,6 +207,7 @@ const logLevels: ReadonlyMap<string, LogLevel.LogLevel> = new Map(
  * Effect.runPromise(program)
  * ```
  *
+ * @category services
  * @since 0.1.0
  */
 export class LogLevelFlag extends Context.Reference<LogLevelFlag>()("@llama-orch/daemon-kit/CommandLine/LogLevelFlag", {
@@ -206,6 +217,7 @@ export class LogLevelFlag extends Context.Reference<LogLevelFlag>()("@llama-orch
 /**
  * The arguments left for `@effect/cli` once the conventions are applied, and the `--log-level`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Conventions {
@@ -220,6 +232,7 @@ const flagName = (arg: string): string => arg.split("=", 1)[0]!.toLowerCase()
  * `--log-level LEVEL` / `--log-level=LEVEL`, wherever it is (the last one wins), and refuses
  * `--wizard`. Arguments after `--` are left alone.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const applyConventions = (args: ReadonlyArray<string>): Either.Either<Conventions, UsageError> => {
@@ -262,6 +275,7 @@ export const applyConventions = (args: ReadonlyArray<string>): Either.Either<Con
  * Runs `self` with the minimum log level of the command line's `--log-level`, else of the
  * configuration file (`fromConfig`), else unchanged; says which at debug level.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const withLogLevel = (fromConfig: LogLevelName | undefined) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
@@ -286,6 +300,7 @@ export const withLogLevel = (fromConfig: LogLevelName | undefined) => <A, E, R>(
  * a terminal and `NO_COLOR` is unset. The command's own handler writes through the console it was
  * given.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const runArgv = <Name extends string, R, E, A>(
@@ -316,6 +331,7 @@ const decodeManifest = Schema.decodeUnknownEither(PackageManifest)
  * module at `moduleUrl` (works from `src`, `dist` and bundles inside the package); `0.0.0` when
  * there is none.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const packageVersion = (moduleUrl: string, packageName: string): string => {

@@ -30,6 +30,7 @@ import * as Stream from "effect/Stream"
  * Effect.runPromise(Effect.scoped(request.pipe(Effect.provide(ShutdownSignal.layer))))
  * ```
  *
+ * @category services
  * @since 0.1.0
  */
 export class ShutdownSignal extends Context.Tag("@llama-orch/daemon-kit/ShutdownSignal")<ShutdownSignal, {
@@ -49,6 +50,7 @@ export class ShutdownSignal extends Context.Tag("@llama-orch/daemon-kit/Shutdown
  * The signal, fired by the finalizer of this layer. `Serve.layer` places it between the server
  * and the routes, so it fires after the routes stop and before the server closes.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer: Layer.Layer<ShutdownSignal> = Layer.scoped(
@@ -89,6 +91,7 @@ export const layer: Layer.Layer<ShutdownSignal> = Layer.scoped(
 /**
  * Ends a stream when shutdown begins, appending `last` (for example a final SSE event) if given.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const endOnShutdown = <A, E, R>(

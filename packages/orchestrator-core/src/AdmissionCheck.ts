@@ -14,6 +14,7 @@ import type { TaskRequest } from "./TaskRequest.js"
 /**
  * What admission learned: the estimated prompt tokens and the context limit it checked against.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Admitted {
@@ -24,6 +25,7 @@ export interface Admitted {
 /**
  * Admission settings: whether clients may pin, and the wait suggested with `NoReadyPool`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface AdmissionSettings {
@@ -34,6 +36,7 @@ export interface AdmissionSettings {
 /**
  * Pool states from which a pool becomes Ready without anyone's help.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const comingUp: ReadonlySet<string> = new Set(["Starting", "Backoff"])
@@ -41,6 +44,7 @@ export const comingUp: ReadonlySet<string> = new Set(["Starting", "Backoff"])
 /**
  * The estimated prompt tokens of a request (chat messages rendered), ≈ ceil(chars / 4).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const promptTokens = (request: TaskRequest): number => estimateTokens(promptText(request))
@@ -49,6 +53,7 @@ export const promptTokens = (request: TaskRequest): number => estimateTokens(pro
  * Checks a request against the pools. The context limit is the pinned pool's, otherwise the
  * smallest of the pools serving the model, so the task fits wherever it is placed.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const check = (

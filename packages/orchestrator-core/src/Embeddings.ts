@@ -21,6 +21,7 @@ import { AdmissionRejected, ModelNotFound, NoReadyPool, PoolsUnavailable } from 
  * slot stayed busy, or the engine failed (its status, e.g. 501 from a llama-server started without
  * `--embeddings`, is kept).
  *
+ * @category models
  * @since 0.1.0
  */
 export type EmbeddingsError = ModelNotFound | NoReadyPool | PoolsUnavailable | AdmissionRejected | EngineFailure
@@ -36,6 +37,7 @@ const trimSlash = (url: string): string => url.endsWith("/") ? url.slice(0, -1) 
  * Sends `body` (an OpenAI embeddings request; its `model` is replaced by the engine's) to an engine
  * serving `model`, and answers the engine's JSON answer as it is.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const forward = (

@@ -22,6 +22,7 @@ import * as Stream from "effect/Stream"
 /**
  * The engine failed: refused the request, broke the connection or sent something unreadable.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class EngineFailure extends Schema.TaggedError<EngineFailure>()("EngineFailure", {
@@ -41,6 +42,7 @@ export class EngineFailure extends Schema.TaggedError<EngineFailure>()("EngineFa
  * needs (the rest of the body is read and dropped, so the keep-alive connection serves the next
  * request), `"abort"` to cut the request at once.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Verdict = "more" | "done" | "abort"
@@ -48,6 +50,7 @@ export type Verdict = "more" | "done" | "abort"
 /**
  * The transport's one operation.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface EngineTransportService {
@@ -94,6 +97,7 @@ export interface EngineTransportService {
  * Effect.runPromise(program.pipe(Effect.provide(Canned)))
  * ```
  *
+ * @category services
  * @since 0.1.0
  */
 export class EngineTransport extends Context.Tag("@llama-orch/orchestrator-core/EngineTransport")<
@@ -104,6 +108,7 @@ export class EngineTransport extends Context.Tag("@llama-orch/orchestrator-core/
 /**
  * How long the body may stay open after the reader said `"done"` before the request is cut.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const drainAfterDoneMs = 1_000
@@ -111,6 +116,7 @@ export const drainAfterDoneMs = 1_000
 /**
  * A transport error's message with what the socket reported (connect timeout, reset, closed, ...).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const withCause = (message: string, cause: unknown): string => {
@@ -128,6 +134,7 @@ class Stop {
  * The transport over an `HttpClient`. A pooled keep-alive connection that the engine closed
  * meanwhile fails before any answer (the engine saw no request): the request goes once more.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const fromHttpClient = (client: HttpClient.HttpClient): EngineTransportService => ({
@@ -182,6 +189,7 @@ export const fromHttpClient = (client: HttpClient.HttpClient): EngineTransportSe
 /**
  * The transport in context, or one over the `HttpClient` in context when none is provided.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const current: Effect.Effect<EngineTransportService, never, HttpClient.HttpClient> = Effect.flatMap(

@@ -23,6 +23,7 @@ import type { Admission, TaskSnapshot } from "./TaskSnapshot.js"
 /**
  * The retained tasks, newest first, and the queue depths per model (what `watchTasks` answers).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface TaskActivity {
@@ -42,6 +43,7 @@ export {
 /**
  * The operations of the orchestrator.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface OrchestratorService {
@@ -133,6 +135,7 @@ export interface OrchestratorService {
  * )
  * ```
  *
+ * @category services
  * @since 0.1.0
  */
 export class Orchestrator extends Context.Tag("@llama-orch/orchestrator-core/Orchestrator")<

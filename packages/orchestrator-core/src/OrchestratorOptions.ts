@@ -21,6 +21,7 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
  * - `initialServiceTimeMs` (1 s) and `serviceTimeAlpha` (0.2): the service-time moving average.
  * - `leaseRetryMs` (250 ms): how long a pool that refused a lease is skipped.
  *
+ * @category models
  * @since 0.1.0
  */
 export class OrchestratorOptions extends Schema.Class<OrchestratorOptions>("OrchestratorOptions")({

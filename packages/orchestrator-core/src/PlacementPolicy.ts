@@ -11,6 +11,7 @@ import type { PoolId, PoolStatus } from "@llama-orch/pool-core"
  * view of free slots (its in-flight leases). `freeVramBytes` is optional: pool status carries no
  * VRAM figure, so pools without one count as equal on that key.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Candidate = Pick<PoolStatus, "poolId" | "state" | "model" | "slotsFree" | "activeLeases"> & {
@@ -20,6 +21,7 @@ export type Candidate = Pick<PoolStatus, "poolId" | "state" | "model" | "slotsFr
 /**
  * What to place: the model, an optional pin and the session's last pool.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface PlacementRequest {
@@ -36,6 +38,7 @@ export interface PlacementRequest {
  * - `PinInvalid`: the pinned pool does not exist or does not serve the model.
  * - `PinUnready`: the pinned pool exists but is not Ready.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Decision =
@@ -49,6 +52,7 @@ const wait: Decision = { _tag: "Wait" }
 /**
  * Whether a pool may take this task now: Ready, serving the model, with a free slot.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const eligible = (pool: Candidate, model: string): boolean =>
@@ -57,6 +61,7 @@ export const eligible = (pool: Candidate, model: string): boolean =>
 /**
  * Orders pools by (free VRAM desc, active leases asc, pool id asc). Unknown VRAM counts as equal.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const compare = (a: Candidate, b: Candidate): number => {
@@ -71,6 +76,7 @@ export const compare = (a: Candidate, b: Candidate): number => {
  * Chooses a pool. A pin routes to that pool or fails, never elsewhere; otherwise the session's last
  * pool when it can take the task, otherwise the best pool by `compare`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const place = (pools: Iterable<Candidate>, request: PlacementRequest): Decision => {

@@ -10,6 +10,7 @@ import * as Schema from "effect/Schema"
  * Every error code of the API. `QUEUE_FULL_DROP_LRU`, `DECODE_TIMEOUT`, `WORKER_RESET` and
  * `CANCELLED` only appear in a task's stream.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const ErrorCode = Schema.Literal(
@@ -33,6 +34,7 @@ export const ErrorCode = Schema.Literal(
 /**
  * A value of the `ErrorCode` schema.
  *
+ * @category models
  * @since 0.1.0
  */
 export type ErrorCode = typeof ErrorCode.Type
@@ -40,6 +42,7 @@ export type ErrorCode = typeof ErrorCode.Type
 /**
  * The error body of the API (snake_case on the wire).
  *
+ * @category models
  * @since 0.1.0
  */
 export class ErrorEnvelope extends Schema.Class<ErrorEnvelope>("ErrorEnvelope")({
@@ -55,6 +58,7 @@ export class ErrorEnvelope extends Schema.Class<ErrorEnvelope>("ErrorEnvelope")(
 /**
  * The request is not valid: schema, context length, budget or pin.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class InvalidParams extends Schema.TaggedError<InvalidParams>()("InvalidParams", {
@@ -69,6 +73,7 @@ export class InvalidParams extends Schema.TaggedError<InvalidParams>()("InvalidP
 /**
  * No pool serves the requested model.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ModelNotFound extends Schema.TaggedError<ModelNotFound>()("ModelNotFound", {
@@ -82,6 +87,7 @@ export class ModelNotFound extends Schema.TaggedError<ModelNotFound>()("ModelNot
 /**
  * The model's queue is full under the `reject` policy (or a batch task met `shed-low-priority`).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class AdmissionRejected extends Schema.TaggedError<AdmissionRejected>()("AdmissionRejected", {
@@ -98,6 +104,7 @@ export class AdmissionRejected extends Schema.TaggedError<AdmissionRejected>()("
 /**
  * The session's token budget is spent.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("BudgetExceeded", {
@@ -116,6 +123,7 @@ export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("Budget
  * every one of them is `Failed`: its restart circuit is open and it stays down until an operator
  * preloads or reloads it, so retrying does not help.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class NoReadyPool extends Schema.TaggedError<NoReadyPool>()("NoReadyPool", {
@@ -137,6 +145,7 @@ export class NoReadyPool extends Schema.TaggedError<NoReadyPool>()("NoReadyPool"
 /**
  * The pool manager cannot be reached.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class PoolsUnavailable extends Schema.TaggedError<PoolsUnavailable>()("PoolsUnavailable", {
@@ -151,6 +160,7 @@ export class PoolsUnavailable extends Schema.TaggedError<PoolsUnavailable>()("Po
 /**
  * No task with this id is known (never existed, or no longer retained).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class TaskNotFound extends Schema.TaggedError<TaskNotFound>()("TaskNotFound", {
@@ -164,6 +174,7 @@ export class TaskNotFound extends Schema.TaggedError<TaskNotFound>()("TaskNotFou
 /**
  * The errors `submit` can fail with.
  *
+ * @category models
  * @since 0.1.0
  */
 export type SubmitError =

@@ -28,6 +28,7 @@ import * as PoolClient from "./PoolClient.js"
 /**
  * One node named in the configuration.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface StaticNode {
@@ -39,6 +40,7 @@ export interface StaticNode {
 /**
  * Nodes found in DNS.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Discovery {
@@ -57,6 +59,7 @@ export interface Discovery {
 /**
  * The cluster: static nodes, discovery, and how patient to be with nodes.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -76,6 +79,7 @@ export interface Options {
 /**
  * What the name resolves to: its IPv4 and IPv6 addresses (none when it does not resolve).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const resolveAddresses = (
@@ -95,6 +99,7 @@ export const resolveAddresses = (
 /**
  * The node name of an address: the address, with `-` for the `:` of IPv6.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const nodeName = (address: string): string => address.toLowerCase().replaceAll(":", "-")
@@ -106,6 +111,7 @@ const urlOf = (address: string, port: number): string =>
  * Builds the cluster's `PoolManager` and, with `discovery`, follows the DNS name while the scope
  * is open.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (
@@ -181,6 +187,7 @@ export const make = (
 /**
  * The cluster as the `PoolManager` layer (needs an `HttpClient` and a `Socket.WebSocketConstructor`).
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (

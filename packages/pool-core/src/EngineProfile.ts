@@ -12,6 +12,7 @@ import * as Schema from "effect/Schema"
  * The HTTP protocol an engine speaks: llama.cpp's `llama-server` (`/completion`) or an
  * OpenAI-compatible server (`/v1/completions`, `/v1/chat/completions`).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const EngineProtocol = Schema.Literal("llamacpp", "openai")
@@ -19,6 +20,7 @@ export const EngineProtocol = Schema.Literal("llamacpp", "openai")
 /**
  * A value of the `EngineProtocol` schema.
  *
+ * @category models
  * @since 0.1.0
  */
 export type EngineProtocol = typeof EngineProtocol.Type
@@ -26,6 +28,7 @@ export type EngineProtocol = typeof EngineProtocol.Type
 /**
  * The placeholders an argument template may use.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const templateVariables = ["model", "host", "port", "slots", "ctx", "deviceMask", "poolId", "api_key"] as const
@@ -36,6 +39,7 @@ export const templateVariables = ["model", "host", "port", "slots", "ctx", "devi
  * llama-server and vLLM: `--api-key {api_key}`) every engine process gets a fresh random key, which
  * only the leases of its pool carry: nothing else on the machine can use the engine directly.
  *
+ * @category models
  * @since 0.1.0
  */
 export class EngineProfile extends Schema.Class<EngineProfile>("EngineProfile")({

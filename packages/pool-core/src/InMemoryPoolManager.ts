@@ -35,6 +35,7 @@ const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
  * The URL leases and handoffs carry when no `engineUrl` is given: nothing listens there, so work
  * sent to it fails at once with a refused connection.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const placeholderUrl = "http://127.0.0.1:1"
@@ -43,6 +44,7 @@ export const placeholderUrl = "http://127.0.0.1:1"
  * An engine pools may name in `spec.engine`. An `EngineProfile` is one too (only its `name` and
  * `protocol` are used), so the embedded and the in-memory layer can share their profiles.
  *
+ * @category models
  * @since 0.1.0
  */
 export class InMemoryEngine extends Schema.Class<InMemoryEngine>("InMemoryEngine")({
@@ -53,6 +55,7 @@ export class InMemoryEngine extends Schema.Class<InMemoryEngine>("InMemoryEngine
 /**
  * Options of the in-memory pool manager. Every field has a default.
  *
+ * @category models
  * @since 0.1.0
  */
 export class InMemoryOptions extends Schema.Class<InMemoryOptions>("InMemoryOptions")({
@@ -86,6 +89,7 @@ export class InMemoryOptions extends Schema.Class<InMemoryOptions>("InMemoryOpti
 /**
  * What `layer` and `make` accept: an `InMemoryOptions` or its plain-object form (defaults filled in).
  *
+ * @category models
  * @since 0.1.0
  */
 export type InMemoryOptionsInput = InMemoryOptions | typeof InMemoryOptions.Encoded
@@ -93,6 +97,7 @@ export type InMemoryOptionsInput = InMemoryOptions | typeof InMemoryOptions.Enco
 /**
  * A scripted engine failure: what the pool's `lastError` says (kind `EngineExited` by default).
  *
+ * @category models
  * @since 0.1.0
  */
 export class ScriptedFailure extends Schema.Class<ScriptedFailure>("ScriptedFailure")({
@@ -106,6 +111,7 @@ export class ScriptedFailure extends Schema.Class<ScriptedFailure>("ScriptedFail
  * How a test scripts the engines of the in-memory manager. Every change is published as a
  * `StatusChanged`, like the manager's own.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ControlService {
@@ -164,6 +170,7 @@ export interface ControlService {
  * )).then(console.log)
  * ```
  *
+ * @category services
  * @since 0.1.0
  */
 export class Control extends Context.Tag("@llama-orch/pool-core/InMemoryPoolManager/Control")<
@@ -174,6 +181,7 @@ export class Control extends Context.Tag("@llama-orch/pool-core/InMemoryPoolMana
 /**
  * Decodes options, filling in defaults. Invalid options are a defect (a programming error).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const decodeOptions = (input: InMemoryOptionsInput): Effect.Effect<InMemoryOptions> =>
@@ -184,6 +192,7 @@ export const decodeOptions = (input: InMemoryOptionsInput): Effect.Effect<InMemo
  * once (there are no engines to drain: leases still held are invalidated) and ends `events` and
  * `watch`.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (
@@ -194,6 +203,7 @@ export const make = (
 /**
  * The in-memory `PoolManager` and its `Control`, fresh for every build of the layer.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (options: InMemoryOptionsInput = {}): Layer.Layer<PoolManager | Control> =>

@@ -32,6 +32,7 @@ import { Handoff, type PoolStatus } from "./PoolStatus.js"
 /**
  * How a drain ended: whether the engine had to be stopped with leases still active.
  *
+ * @category models
  * @since 0.1.0
  */
 export class DrainOutcome extends Schema.Class<DrainOutcome>("DrainOutcome")({
@@ -43,6 +44,7 @@ export class DrainOutcome extends Schema.Class<DrainOutcome>("DrainOutcome")({
 /**
  * Options of `drain`: how long active leases may take before the engine is stopped anyway.
  *
+ * @category models
  * @since 0.1.0
  */
 export class DrainOptions extends Schema.Class<DrainOptions>("DrainOptions")({
@@ -53,6 +55,7 @@ export class DrainOptions extends Schema.Class<DrainOptions>("DrainOptions")({
  * How to reload: `surge` starts the new engine beside the old one and switches atomically;
  * `replace` (default) drains the old engine first, for when two do not fit in VRAM.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const ReloadStrategy = Schema.Literal("replace", "surge")
@@ -60,6 +63,7 @@ export const ReloadStrategy = Schema.Literal("replace", "surge")
 /**
  * A value of the `ReloadStrategy` schema.
  *
+ * @category models
  * @since 0.1.0
  */
 export type ReloadStrategy = typeof ReloadStrategy.Type
@@ -67,6 +71,7 @@ export type ReloadStrategy = typeof ReloadStrategy.Type
 /**
  * Options of `reload`. Without `model` the pool restarts on its current model.
  *
+ * @category models
  * @since 0.1.0
  */
 export class ReloadOptions extends Schema.Class<ReloadOptions>("ReloadOptions")({
@@ -78,6 +83,7 @@ export class ReloadOptions extends Schema.Class<ReloadOptions>("ReloadOptions")(
 /**
  * A successful reload: the pool serves `toModel` through `handoff`.
  *
+ * @category models
  * @since 0.1.0
  */
 export class ReloadOutcome extends Schema.Class<ReloadOutcome>("ReloadOutcome")({
@@ -92,6 +98,7 @@ export class ReloadOutcome extends Schema.Class<ReloadOutcome>("ReloadOutcome")(
 /**
  * The manager's own health: its version, uptime and how many pools it has and how many are Ready.
  *
+ * @category models
  * @since 0.1.0
  */
 export class ManagerHealth extends Schema.Class<ManagerHealth>("ManagerHealth")({
@@ -105,6 +112,7 @@ export class ManagerHealth extends Schema.Class<ManagerHealth>("ManagerHealth")(
  * The operations of a pool manager. Every call may also fail with a `TransportError` when the
  * manager is remote; the embedded implementation never raises one.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface PoolManagerService {
@@ -181,6 +189,7 @@ export interface PoolManagerService {
  * )
  * ```
  *
+ * @category services
  * @since 0.1.0
  */
 export class PoolManager extends Context.Tag("@llama-orch/pool-core/PoolManager")<
@@ -192,6 +201,7 @@ export class PoolManager extends Context.Tag("@llama-orch/pool-core/PoolManager"
  * `watch` for a manager that has only its `events` stream (a remote one, a test double): runs the
  * stream, handing each event to `onEvent`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const watchEvents = <E>(

@@ -45,6 +45,7 @@ import type { Handoff, PoolStatus } from "./PoolStatus.js"
  * What the suite needs of the implementation under test. The layer must allow `engine`, start it on
  * `model` and `otherModel`, and fail to start it on `failingModel`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ContractFixtures {
@@ -73,6 +74,7 @@ export interface ContractFixtures {
 /**
  * Checks `activeLeases + slotsFree == slotsTotal` and `activeLeases <= slotsTotal`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const checkInvariant = (status: PoolStatus): void => {
@@ -84,6 +86,7 @@ export const checkInvariant = (status: PoolStatus): void => {
  * Waits, watching `events` (at most 60 seconds of real time), until the pool's status satisfies
  * `predicate`; checks the slot invariant on every status it sees.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const awaitStatus = (
@@ -111,6 +114,7 @@ export const awaitStatus = (
  * Registers the contract suite for the implementation `name`: one `describe` (`PoolManager
  * contract: name`) whose tests share one build of `managerLayer`, closed at its end.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const suite = <E>(name: string, managerLayer: Layer.Layer<PoolManager, E>, fixtures: ContractFixtures): void => {

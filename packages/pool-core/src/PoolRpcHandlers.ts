@@ -27,6 +27,7 @@ const keepalives = (keepaliveMs: number | undefined): Stream.Stream<Keepalive> =
  * `Lease` call holds its slot in a scope that lives exactly as long as the response stream: when the client ends the stream or its connection drops, the handler is interrupted and
  * the slot is released.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layerWith = (policy: RemotePolicy.RemotePolicy) =>
@@ -58,6 +59,7 @@ export const layerWith = (policy: RemotePolicy.RemotePolicy) =>
  * The handlers with the default remote policy: no remote `Register` or `Remove`
  * (`RemotePolicy.registrationDisabled`).
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = layerWith(RemotePolicy.registrationDisabled)
@@ -65,6 +67,7 @@ export const layer = layerWith(RemotePolicy.registrationDisabled)
 /**
  * Options of `layerRoute`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface RouteOptions {
@@ -90,6 +93,7 @@ export interface RouteOptions {
  *
  * Serve it with `HttpLayerRouter.serve(PoolRpcHandlers.layerRoute({ token }))` over an `HttpServer`.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layerRoute = (

@@ -33,6 +33,7 @@ import { RegisterPayload } from "./RemotePolicy.js"
  * A frame of the `Watch` stream that carries no event: the server sends one every `keepaliveMs`
  * so a client can tell a quiet pool from a dead connection. Clients drop it.
  *
+ * @category models
  * @since 0.1.0
  */
 export class Keepalive extends Schema.TaggedClass<Keepalive>()("Keepalive", {}) {}
@@ -40,6 +41,7 @@ export class Keepalive extends Schema.TaggedClass<Keepalive>()("Keepalive", {}) 
 /**
  * What the `Watch` stream carries: pool events and keepalives.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const WatchFrame = Schema.Union(Snapshot, StatusChanged, Keepalive)
@@ -47,6 +49,7 @@ export const WatchFrame = Schema.Union(Snapshot, StatusChanged, Keepalive)
 /**
  * A value of the `WatchFrame` schema.
  *
+ * @category models
  * @since 0.1.0
  */
 export type WatchFrame = typeof WatchFrame.Type
@@ -55,6 +58,7 @@ export type WatchFrame = typeof WatchFrame.Type
  * What the `Lease` stream carries: the grant first, then keepalives while the slot is held (so idle
  * timeouts of HTTP clients and proxies never cut a long-held lease).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const LeaseFrame = Schema.Union(Lease, Keepalive)
@@ -62,6 +66,7 @@ export const LeaseFrame = Schema.Union(Lease, Keepalive)
 /**
  * A value of the `LeaseFrame` schema.
  *
+ * @category models
  * @since 0.1.0
  */
 export type LeaseFrame = typeof LeaseFrame.Type
@@ -69,6 +74,7 @@ export type LeaseFrame = typeof LeaseFrame.Type
 /**
  * The default keepalive interval of `Watch` and `Lease`.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const defaultKeepaliveMs = 5_000
@@ -83,6 +89,7 @@ const keepaliveMs = Schema.optional(Schema.Int.pipe(Schema.between(100, 600_000)
  * the stream (or disconnects); `Watch` emits a `Snapshot`, then `StatusChanged` events. Both streams
  * interleave a `Keepalive` every `keepaliveMs` (default 5 s). Every call goes through `PoolAuth`.
  *
+ * @category models
  * @since 0.1.0
  */
 export class PoolRpcs extends RpcGroup.make(

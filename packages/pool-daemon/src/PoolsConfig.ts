@@ -51,6 +51,7 @@ const EngineEntryFields = Schema.Struct({
  * `["--tps", "50"]`). The engine reads its API key from `LLAMA_API_KEY`, like llama-server: out of
  * the process list.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const mockProfile = (
@@ -70,6 +71,7 @@ export const mockProfile = (
  * `mockProfile(entry)` (no `command`; `args` are extra mock-engine flags such as
  * `["--load-ms", "200"]`).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const EngineEntry = Schema.transform(EngineEntryFields, Schema.typeSchema(EngineProfile), {
@@ -86,6 +88,7 @@ const spec = PoolSpec.fields
  * One pool in the file: a `PoolSpec` with snake_case keys (`ctx_max`, `device_mask`,
  * `startup_timeout_ms`).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const PoolEntry = Schema.Struct({
@@ -100,6 +103,7 @@ const liveness = LivenessOptions.fields
 /**
  * The `liveness` section (`interval_ms`, `failures`), decoded into `LivenessOptions`.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const LivenessSection = Schema.Struct({
@@ -113,6 +117,7 @@ const restart = RestartOptions.fields
  * The `restart` section (`base_ms`, `max_ms`, `jitter`, `reset_after_ms`, `max_failures`,
  * `window_ms`), decoded into `RestartOptions`.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const RestartSection = Schema.Struct({
@@ -132,6 +137,7 @@ const options = EmbeddedOptions.fields
  * `stop_grace_ms`, `startup_timeout_ms`, `probe_timeout_ms`, `liveness`, `restart`, `engines`
  * (→ `profiles`) and `pools`. Every other default is `EmbeddedOptions`'.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const fields = {
@@ -153,6 +159,7 @@ export const fields = {
 /**
  * The decoded manager keys.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Section = Schema.Struct.Type<typeof fields>
@@ -160,6 +167,7 @@ export type Section = Schema.Struct.Type<typeof fields>
 /**
  * What `checkReferences` looks at.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface References {
@@ -172,6 +180,7 @@ export interface References {
  * pool ids are unique, every pool names a configured engine, no two pools ask for the same port.
  * Each issue names the file's path (`engines.1.name`, `pools.0.engine`).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const checkReferences = (section: References): ReadonlyArray<Schema.FilterIssue> => {
@@ -207,6 +216,7 @@ export const checkReferences = (section: References): ReadonlyArray<Schema.Filte
  * among others: only these keys are read), the state directory the daemon settled on and the
  * version `health` reports.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const embeddedOptions = (

@@ -24,13 +24,15 @@ const DaemonLive = Layer.scoped(
 
 const json = (response: Response) => Effect.promise((): Promise<unknown> => response.json())
 
-const poolState = (url: string) =>
-  Effect.promise(() => fetch(`${url}/v2/pools`).then((r) => r.json() as Promise<{ pools: Array<{ state: string }> }>))
-    .pipe(Effect.map((body) => body.pools[0]?.state))
+const firstPool = (url: string) =>
+  Effect.promise(() =>
+    fetch(`${url}/v2/pools`).then((r) => r.json() as Promise<{ pools: Array<{ state: string; loading?: unknown }> }>)
+  ).pipe(Effect.map((body) => body.pools[0]))
 
-const waitState = (url: string, state: string) =>
-  poolState(url).pipe(
-    Effect.filterOrFail((s) => s === state),
+/** Waits until the pool is in `state` (and, with `loading`, has reported its load's progress). */
+const waitState = (url: string, state: string, loading = false) =>
+  firstPool(url).pipe(
+    Effect.filterOrFail((p) => p?.state === state && (!loading || p.loading !== undefined)),
     Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo("60 seconds"))),
     Effect.orDie
   )
@@ -76,7 +78,9 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 120_000 })("waiting for 
       expect((yield* post(`${url}/v2/pools/slow-0/drain`, { deadline_ms: 1_000 })).status).toBe(202)
       yield* waitState(url, "Stopped")
       const preload = yield* Effect.fork(post(`${url}/v2/pools/slow-0/preload`, {}))
-      yield* waitState(url, "Starting")
+      // Starting is published before the engine is spawned; its first progress report (with the
+      // previous load's duration) follows the spawn, and only then can admission count the load
+      yield* waitState(url, "Starting", true)
       const again = yield* post(`${url}/v2/tasks`, { model_ref: "big-model", prompt: "hi", max_tokens: 2 })
       const admitted = (yield* json(again)) as { task_id: string; predicted_start_ms: number }
       const second = yield* Effect.promise(() => fetch(`${url}/v2/tasks/${admitted.task_id}/events`).then(readSse))

@@ -30,6 +30,8 @@ export interface MockEngineOptions {
   readonly crashOnStart?: boolean | undefined
   readonly crashAfterTokens?: number | undefined
   readonly hangHealth?: boolean | undefined
+  /** Device memory in MiB to report as `footprint_mb` in the `/health` body. */
+  readonly footprintMb?: number | undefined
   /** Serve `/v1/embeddings`. */
   readonly embeddings?: boolean | undefined
   readonly ignoreSigterm?: boolean | undefined
@@ -96,6 +98,7 @@ export const toArgs = (options: MockEngineOptions): ReadonlyArray<string> => {
     ...bool("--crash-on-start", options.crashOnStart),
     ...value("--crash-after-tokens", options.crashAfterTokens),
     ...bool("--hang-health", options.hangHealth),
+    ...value("--footprint-mb", options.footprintMb),
     ...bool("--embeddings", options.embeddings),
     ...bool("--ignore-sigterm", options.ignoreSigterm),
     ...value("--exit-code", options.exitCode)

@@ -16,6 +16,13 @@ describe("mock-engine basics", () => {
         expect(health).toEqual({ status: 200, body: { status: "ok" } })
       })).pipe(Effect.provide(TestLayer)))
 
+  it.scopedLive("reports the device memory it claims to use in /health", () =>
+    withEngine({ footprintMb: 1536 }, (engine) =>
+      Effect.gen(function*() {
+        const health = yield* getJson(`${engine.url}/health`)
+        expect(health).toEqual({ status: 200, body: { status: "ok", footprint_mb: 1536 } })
+      })).pipe(Effect.provide(TestLayer)))
+
   it.scopedLive("answers /props, /slots, /v1/models and 404 for unknown routes", () =>
     withEngine({ model: "tiny", slots: 2, ctx: 2048 }, (engine) =>
       Effect.gen(function*() {

@@ -31,11 +31,22 @@ export type EngineProtocol = typeof EngineProtocol.Type
  * @category utils
  * @since 0.1.0
  */
-export const templateVariables = ["model", "host", "port", "slots", "ctx", "deviceMask", "poolId", "api_key"] as const
+export const templateVariables = [
+  "model",
+  "host",
+  "port",
+  "slots",
+  "ctx",
+  "deviceMask",
+  "device",
+  "poolId",
+  "api_key"
+] as const
 
 /**
  * How to run one kind of engine. `args` is a template: each argument may contain
- * `{model} {host} {port} {slots} {ctx} {deviceMask} {poolId} {api_key}`. With `{api_key}` (for
+ * `{model} {host} {port} {slots} {ctx} {deviceMask} {device} {poolId} {api_key}` (`{device}` is the
+ * device mask too: the GPU a model was placed on, for engines that take it as an argument). With `{api_key}` (for
  * llama-server and vLLM: `--api-key {api_key}`) every engine process gets a fresh random key, which
  * only the leases of its pool carry: nothing else on the machine can use the engine directly.
  *

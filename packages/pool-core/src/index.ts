@@ -77,3 +77,18 @@ export * as PoolAuth from "./PoolAuth.js"
 
 /** The HTTP-level guard of the RPC endpoint: token checked before the body is read, body size capped. */
 export * as RpcHttpGuard from "./RpcHttpGuard.js"
+
+/** GPUs and their memory: from configuration, else discovered with `nvidia-smi`, else none. */
+export * as Devices from "./Devices.js"
+
+/** Device memory reservations: `reserve` (most free memory that fits, or the pin), `release`, `placement`. */
+export * as DeviceLedger from "./DeviceLedger.js"
+
+/** Memory footprint estimates from a GGUF file's header: weights, KV cache for ctx × slots, overhead. */
+export * as ModelFootprint from "./ModelFootprint.js"
+
+/** Learned footprints per model and engine arguments, kept in the state directory across restarts. */
+export * as FootprintStore from "./FootprintStore.js"
+
+/** What an engine really uses of its device's memory: `nvidia-smi` per process group, else the engine's report. */
+export * as EngineMemoryProbe from "./EngineMemoryProbe.js"

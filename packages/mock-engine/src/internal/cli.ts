@@ -44,6 +44,13 @@ const options = {
     Options.withDescription("Exit abruptly with --exit-code right after the N-th token emitted in total.")
   ),
   embeddings: flag("embeddings", "Serve /v1/embeddings (deterministic unit vectors), as llama-server's --embeddings."),
+  footprintMb: CommandLine.integer("footprint-mb", { min: 0 }).pipe(
+    Options.optional,
+    Options.withDescription(
+      "Claim to use N MiB of device memory: /health reports it as footprint_mb, where a pool manager " +
+        "learns it as it would from nvidia-smi."
+    )
+  ),
   hangHealth: flag("hang-health", "/health never answers (the request stays open)."),
   ignoreSigterm: flag("ignore-sigterm", "Log SIGTERM and keep running (SIGKILL still works)."),
   apiKey: Options.redacted("api-key").pipe(

@@ -24,6 +24,8 @@ export interface EngineSettings {
   readonly exitCode: number
   /** Serve `/v1/embeddings` (as llama-server's `--embeddings`); otherwise it answers 501. */
   readonly embeddings: boolean
+  /** Device memory in MiB the engine claims to use, reported as `footprint_mb` in its `/health` body. */
+  readonly footprintMb: Option.Option<number>
   /** When set, every route but `/health` needs `Authorization: Bearer <key>` (as llama-server's `--api-key`). */
   readonly apiKey: Option.Option<Redacted.Redacted<string>>
 }
@@ -45,5 +47,6 @@ export const defaultSettings: Omit<EngineSettings, "port"> = {
   ignoreSigterm: false,
   exitCode: 1,
   embeddings: false,
+  footprintMb: Option.none(),
   apiKey: Option.none()
 }

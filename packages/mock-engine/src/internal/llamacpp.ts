@@ -7,6 +7,7 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { collect, defaultSeed, type DoneEvent, generate } from "./generation.js"
 import { decodeBody, llamaError, sse } from "./http.js"
@@ -55,7 +56,11 @@ const finalFields = (state: EngineState, done: DoneEvent) => ({
 const health = Effect.gen(function*() {
   const state = yield* EngineState
   if (state.config.hangHealth) return yield* Effect.never
-  return (yield* state.isLoaded) ? HttpServerResponse.unsafeJson({ status: "ok" }) : loadingResponse
+  if (!(yield* state.isLoaded)) return loadingResponse
+  return HttpServerResponse.unsafeJson({
+    status: "ok",
+    ...Option.match(state.config.footprintMb, { onNone: () => ({}), onSome: (mb) => ({ footprint_mb: mb }) })
+  })
 })
 
 const props = Effect.map(EngineState, (state) =>

@@ -7,13 +7,11 @@
  */
 import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
 import * as NodeProcess from "node:process"
 import type { EngineProfile } from "../EngineProfile.js"
+import { runCollect } from "./commandOutput.js"
 import { baseEnvironment } from "./engineProcess.js"
-import { signalGroup } from "./processControl.js"
 
 /** Reported when the profile has no `versionArgs` or the command fails or times out. */
 export const unknownVersion = "unknown"
@@ -39,28 +37,11 @@ export const detectEngineVersion = (
 ): Effect.Effect<string> => {
   const versionArgs = profile.versionArgs
   if (versionArgs === undefined) return Effect.succeed(unknownVersion)
-  return Effect.scoped(
-    Effect.gen(function*() {
-      const proc = yield* executor.start(
-        Command.make(profile.command, ...versionArgs).pipe(
-          Command.env({ ...baseEnvironment(NodeProcess.env), ...profile.env }, { extendEnv: false }),
-          Command.feed("")
-        )
-      )
-      // runs before the executor's own finalizer, which would wait forever for a process that ignores SIGTERM
-      yield* Effect.addFinalizer(() =>
-        Effect.asVoid(signalGroup(proc.pid, "SIGKILL")).pipe(
-          Effect.whenEffect(proc.isRunning.pipe(Effect.orElseSucceed(() => false)))
-        )
-      )
-      const lines = (stream: Stream.Stream<Uint8Array, unknown>) =>
-        stream.pipe(Stream.decodeText(), Stream.splitLines, Stream.runCollect, Effect.map(Chunk.toArray))
-      const [stdout, stderr] = yield* Effect.all([lines(proc.stdout), lines(proc.stderr), proc.exitCode], {
-        concurrency: "unbounded"
-      })
-      return versionLine(stdout, stderr)
-    })
-  ).pipe(
+  const command = Command.make(profile.command, ...versionArgs).pipe(
+    Command.env({ ...baseEnvironment(NodeProcess.env), ...profile.env }, { extendEnv: false })
+  )
+  return runCollect(executor, command).pipe(
+    Effect.map(({ stderr, stdout }) => versionLine(stdout, stderr)),
     Effect.timeout(timeoutMs),
     Effect.catchAllCause((cause) =>
       Effect.logWarning(`could not read the version of engine ${profile.name}`, cause).pipe(Effect.as(unknownVersion))

@@ -92,6 +92,7 @@ export const launch = (
       slots: String(spec.slots),
       ctx: String(spec.ctxMax),
       deviceMask: spec.deviceMask ?? "",
+      device: spec.deviceMask ?? "",
       poolId: pool.id,
       ...(apiKey === undefined ? {} : { api_key: Redacted.value(apiKey) })
     }

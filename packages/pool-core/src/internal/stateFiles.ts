@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
@@ -46,6 +47,22 @@ export interface StateFiles {
   readonly readPidfiles: Effect.Effect<ReadonlyArray<{ readonly file: string; readonly record: PidRecord | undefined }>>
 }
 
+/**
+ * Writes `text` to `file` atomically (a private temporary file renamed over it): readers see the old
+ * content or the new, never a part. Private whatever the umask: pidfiles steer the reaper, handoffs
+ * name engine ports.
+ */
+export const writeFileAtomic = (
+  fs: FileSystem.FileSystem,
+  file: string,
+  text: string
+): Effect.Effect<void, PlatformError> =>
+  Effect.gen(function*() {
+    const tmp = `${file}.${process.pid}.${Date.now().toString(36)}.tmp`
+    yield* fs.writeFileString(tmp, text, { mode: 0o600 })
+    yield* fs.rename(tmp, file).pipe(Effect.tapError(() => fs.remove(tmp).pipe(Effect.ignore)))
+  })
+
 /** Builds the `StateFiles` of `stateDir`. Failures to write are logged, never fatal: the engine runs regardless. */
 export const makeStateFiles = (stateDir: string): Effect.Effect<StateFiles, never, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
@@ -58,12 +75,7 @@ export const makeStateFiles = (stateDir: string): Effect.Effect<StateFiles, neve
     const intentFile = (key: string) => path.join(runDir, `${key}.intent`)
 
     const writeAtomic = (file: string, text: string) =>
-      Effect.gen(function*() {
-        const tmp = `${file}.${process.pid}.${Date.now().toString(36)}.tmp`
-        // private whatever the umask: pidfiles steer the reaper, handoffs name engine ports
-        yield* fs.writeFileString(tmp, text, { mode: 0o600 })
-        yield* fs.rename(tmp, file).pipe(Effect.tapError(() => fs.remove(tmp).pipe(Effect.ignore)))
-      }).pipe(
+      writeFileAtomic(fs, file, text).pipe(
         Effect.catchAll((error) => Effect.logWarning(`could not write ${file}: ${error.message}`))
       )
 

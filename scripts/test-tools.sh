@@ -7,6 +7,7 @@ tools=(
   "systemd-analyze systemd"
   "promtool prometheus"
   "script bsdutils"
+  "tmux tmux"
   "chromium chromium"
 )
 missing=()

@@ -1,17 +1,22 @@
 /**
  * Cluster benchmark, all real processes on 127.0.0.1, measured in the same run:
  *
- * - dispatch: tasks per second and dispatch latency (submit → first token) through orchestratord
- *   over three pool-managerd nodes (`pool_managers`) vs through orchestratord with one embedded pool
- *   of the same total slots; same clients (`POST /v2/tasks` + the task's SSE stream), interleaved rounds;
+ * - dispatch: tasks per second, dispatch latency (submit → first token) and the daemons' CPU time
+ *   per task through orchestratord over three pool-managerd nodes (`pool_managers`; every lease taken
+ *   from the node, and done leases kept for the next task) vs through orchestratord with one embedded
+ *   pool of the same total slots; same clients (`POST /v2/tasks` + the task's SSE stream),
+ *   interleaved rounds;
  * - round trips: the `PoolClient` calls `status` and `lease`+release to one node over HTTP+NDJSON and
- *   over WebSocket, next to a bare `node:http` JSON round trip (another process, the same fetch
- *   client as HTTP+NDJSON) as the floor.
+ *   over WebSocket (and `lease`+release through `PoolCluster`, which keeps done leases), next to a
+ *   bare `node:http` JSON round trip (another process, the same fetch client as HTTP+NDJSON) as the
+ *   floor.
+ *
+ * `BENCH_CPU_PROF=<dir>` makes every daemon write a V8 CPU profile into `dir` when it stops.
  *
  *   node --conditions=@llama-orch/source --import tsx bench/cluster/index.ts
  */
 import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
-import { PoolClient } from "@llama-orch/pool-client"
+import { PoolClient, PoolCluster } from "@llama-orch/pool-client"
 import { PoolId, PoolManager, type PoolManagerService } from "@llama-orch/pool-core"
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
 import * as fs from "node:fs"
@@ -19,7 +24,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { type BenchTable, isEntryPoint, percentile, renderTable } from "../lib/BenchTable.js"
 import { readData, waitReady } from "../lib/Http.js"
-import { daemonSource, type Running, start, stop } from "../lib/Processes.js"
+import { cpuMs, daemonSource, type Running, start, stop } from "../lib/Processes.js"
 import { measure } from "../rpc/index.js"
 
 const nodes = ["a", "b", "c"] as const
@@ -31,7 +36,14 @@ const warmup = 48
 const maxTokens = 16
 const token = "bench-token"
 
-const tsx = ["--conditions=@llama-orch/source", "--import", "tsx"]
+// BENCH_CPU_PROF=<dir>: every daemon writes a V8 CPU profile there when it exits (`--cpu-prof`)
+const profileDir = process.env["BENCH_CPU_PROF"]
+const tsx = [
+  "--conditions=@llama-orch/source",
+  "--import",
+  "tsx",
+  ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`])
+]
 const daemon = (app: "orchestratord" | "pool-managerd", config: string) =>
   start(process.execPath, [...tsx, daemonSource(app), "--config", config, "--port", "0"])
 
@@ -71,65 +83,86 @@ const task = async (base: string, i: number): Promise<{ readonly dispatch: numbe
 
 interface Drive {
   seconds: number
+  /** CPU time of the path's daemons (orchestratord and its pool-managerds, not the engines), in ms. */
+  cpu: number
   readonly dispatch: Array<number>
   readonly total: Array<number>
 }
 
-/** `count` tasks on `concurrency` loops against `base`, added to `into`. */
-const drive = async (base: string, count: number, into: Drive): Promise<void> => {
+/** A way through to the engines: an orchestratord URL and the daemons whose CPU time it costs. */
+interface Path {
+  readonly name: string
+  readonly url: string
+  readonly pids: ReadonlyArray<number | undefined>
+}
+
+const cpuOf = (path: Path) => path.pids.reduce((sum: number, pid) => sum + cpuMs(pid), 0)
+
+/** `count` tasks on `concurrency` loops through `path`, added to `into`. */
+const drive = async (path: Path, count: number, into: Drive): Promise<void> => {
   let next = 0
+  const cpuBefore = cpuOf(path)
   const started = performance.now()
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < count) {
-      const r = await task(base, next++)
+      const r = await task(path.url, next++)
       into.dispatch.push(r.dispatch)
       into.total.push(r.total)
     }
   }))
   into.seconds += (performance.now() - started) / 1000
+  into.cpu += cpuOf(path) - cpuBefore
 }
 
-const dispatchTable = async (cluster: string, embedded: string): Promise<BenchTable> => {
-  const scratch = (): Drive => ({ seconds: 0, dispatch: [], total: [] })
-  await drive(cluster, warmup, scratch())
-  await drive(embedded, warmup, scratch())
-  const c = scratch()
-  const e = scratch()
-  // interleaved rounds, so that load from elsewhere on the machine hits both alike
+const dispatchTable = async (paths: ReadonlyArray<Path>): Promise<BenchTable> => {
+  const scratch = (): Drive => ({ seconds: 0, cpu: 0, dispatch: [], total: [] })
+  for (const path of paths) await drive(path, warmup, scratch())
+  const drives = paths.map(scratch)
+  // interleaved rounds, so that load from elsewhere on the machine hits every path alike
   for (let round = 0; round < rounds; round++) {
-    await drive(embedded, tasks / rounds, e)
-    await drive(cluster, tasks / rounds, c)
+    for (const [i, path] of paths.entries()) await drive(path, tasks / rounds, drives[i] ?? scratch())
   }
-  const row = (name: string, r: Drive) => [
-    name,
-    Math.round(tasks / r.seconds),
-    Number(percentile(r.dispatch, 50).toFixed(2)),
-    Number(percentile(r.dispatch, 99).toFixed(2)),
-    Number(percentile(r.total, 50).toFixed(2))
-  ]
   const ratio = (a: number, b: number) => Number((a / b).toFixed(3))
+  const embedded = drives[0] ?? scratch()
+  const rows = paths.map((path, i) => {
+    const r = drives[i] ?? scratch()
+    return [
+      path.name,
+      Math.round(tasks / r.seconds),
+      i === 0 ? 1 : ratio(embedded.seconds, r.seconds),
+      Number(percentile(r.dispatch, 50).toFixed(2)),
+      i === 0 ? 1 : ratio(percentile(embedded.dispatch, 50), percentile(r.dispatch, 50)),
+      Number(percentile(r.dispatch, 99).toFixed(2)),
+      Number(percentile(r.total, 50).toFixed(2)),
+      Number((r.cpu / tasks).toFixed(2))
+    ]
+  })
   return {
     title: "Cluster dispatch: orchestratord over 3 pool-managerd nodes vs one embedded pool",
-    columns: ["path", "tasks/s", "dispatch p50 ms", "dispatch p99 ms", "task p50 ms"],
-    rows: [
-      row(`embedded: 1 pool × ${concurrency} slots`, e),
-      row(`cluster: ${nodes.length} nodes × ${slotsPerNode} slots`, c),
-      [
-        "ratio cluster/embedded",
-        ratio(tasks / c.seconds, tasks / e.seconds),
-        ratio(percentile(e.dispatch, 50), percentile(c.dispatch, 50)),
-        "",
-        ""
-      ]
+    columns: [
+      "path",
+      "tasks/s",
+      "× embedded",
+      "dispatch p50 ms",
+      "p50 × embedded",
+      "dispatch p99 ms",
+      "task p50 ms",
+      "daemon CPU ms/task"
     ],
+    rows,
     notes: [
       `${tasks} tasks per path in ${rounds} interleaved rounds after ${warmup} warm-up tasks, ${concurrency} clients (= slots), ${maxTokens} tokens per task, mock engines with --tps 0`,
       "dispatch = POST /v2/tasks → first token on the task's SSE stream; task = until the stream ends",
-      "the latency ratio is embedded p50 / cluster p50 (higher is better, like the throughput ratio)",
-      "every process (clients, 2 orchestratords, 3 pool-managerds, 4 engines) on one machine"
+      "× embedded: throughput over the embedded pool's; p50 × embedded: embedded dispatch p50 over the path's (higher is better for both)",
+      "daemon CPU: user + system time of the path's orchestratord and (cluster) its 3 pool-managerds during its rounds, per task (not the engines' or the clients'; Linux counts it in 10 ms ticks)",
+      `lease_hold_ms 0: every task takes its lease from the node and gives it back (the per-task lease over the wire); ${PoolCluster.defaultLeaseHoldMs}: the default, a done task's lease serves the next task of its pool`,
+      "every process (clients, 3 orchestratords, 3 pool-managerds, 4 engines) on one machine"
     ]
   }
 }
+
+/** One turn of the event loop, for I/O waiting behind calls that answer without any. */
+const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
 const roundTripTable = (node: string, floor: string): Promise<BenchTable> =>
   Effect.gen(function*() {
@@ -142,6 +175,11 @@ const roundTripTable = (node: string, floor: string): Promise<BenchTable> =>
       PoolClient.layer({ url: node, token: Redacted.make(token), protocol: "websocket" }).pipe(
         Layer.provide(NodeSocket.layerWebSocketConstructor)
       )
+    )
+    // the cluster's way: the same WebSocket client under PoolCluster, which keeps a done lease
+    const cluster = yield* PoolCluster.make({ nodes: [{ name: "a", url: node, token: Redacted.make(token) }] }).pipe(
+      Effect.map((multi) => multi.manager),
+      Effect.provide(Layer.merge(NodeSocket.layerWebSocketConstructor, NodeHttpClient.layerUndici))
     )
     const bare = Effect.promise(() =>
       fetch(floor, {
@@ -161,13 +199,18 @@ const roundTripTable = (node: string, floor: string): Promise<BenchTable> =>
     ]]
     const targets: ReadonlyArray<readonly [string, PoolManagerService]> = [["HTTP+NDJSON", http], ["WebSocket", ws]]
     for (
-      const [operation, op] of [
-        ["status", (m: PoolManagerService) => m.status(poolId)],
-        ["lease + release", (m: PoolManagerService) => Effect.scoped(m.lease(poolId))]
+      const [operation, op, through] of [
+        ["status", (m: PoolManagerService): Effect.Effect<unknown, unknown> => m.status(poolId), targets],
+        [
+          "lease + release",
+          (m: PoolManagerService): Effect.Effect<unknown, unknown> => Effect.scoped(m.lease(poolId)),
+          [...targets, [`WebSocket, PoolCluster (lease kept ${PoolCluster.defaultLeaseHoldMs} ms)`, cluster] as const]
+        ]
       ] as const
     ) {
-      for (const [name, manager] of targets) {
-        const sample = yield* measure(op(manager))
+      for (const [name, manager] of through) {
+        // a kept lease answers without I/O: let the node's keepalives in between, as tasks do
+        const sample = yield* measure(manager === cluster ? Effect.zipRight(op(manager), nextTurn) : op(manager))
         rows.push([
           operation,
           name,
@@ -185,6 +228,7 @@ const roundTripTable = (node: string, floor: string): Promise<BenchTable> =>
       notes: [
         "sequential calls (one in flight) after 50 warm-up calls, to node a (a pool-managerd process) and to a bare node:http process answering JSON",
         "the floor uses the same client stack as HTTP+NDJSON (undici fetch, keep-alive); WebSocket multiplexes every call on one socket",
+        "PoolCluster: each call followed by a turn of the event loop (setImmediate, in the measured time), so the node's keepalives are read",
         `load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} on ${os.cpus().length} CPUs`
       ]
     } satisfies BenchTable
@@ -220,15 +264,19 @@ export const run = async (): Promise<ReadonlyArray<BenchTable>> => {
       ))
     ))
     const queue = ["queue:", "  capacity: 4096"]
-    const cluster = await spawn(daemon(
-      "orchestratord",
-      write("cluster", [
-        ...common("cluster"),
-        ...queue,
-        "pool_managers:",
-        ...poolManagerds.map((pm, i) => `  - { name: ${nodes[i]}, url: "${pm.url}", token: ${token} }`)
-      ])
-    ))
+    const clusterWith = (name: string, holdMs: number) =>
+      spawn(daemon(
+        "orchestratord",
+        write(name, [
+          ...common(name),
+          ...queue,
+          `lease_hold_ms: ${holdMs}`,
+          "pool_managers:",
+          ...poolManagerds.map((pm, i) => `  - { name: ${nodes[i]}, url: "${pm.url}", token: ${token} }`)
+        ])
+      ))
+    const perTask = await clusterWith("cluster-per-task", 0)
+    const kept = await clusterWith("cluster", PoolCluster.defaultLeaseHoldMs)
     const embedded = await spawn(daemon(
       "orchestratord",
       write("embedded", [
@@ -238,9 +286,21 @@ export const run = async (): Promise<ReadonlyArray<BenchTable>> => {
         `pools: [{ id: p, engine: mock, model: bench, slots: ${concurrency} }]`
       ])
     ))
-    await waitReady(`${cluster.url}/ready`)
-    await waitReady(`${embedded.url}/ready`)
-    const dispatch = await dispatchTable(cluster.url, embedded.url)
+    for (const orchestrator of [perTask, kept, embedded]) await waitReady(`${orchestrator.url}/ready`)
+    const nodePids = poolManagerds.map((pm) => pm.proc.pid)
+    const dispatch = await dispatchTable([
+      { name: `embedded: 1 pool × ${concurrency} slots`, url: embedded.url, pids: [embedded.proc.pid] },
+      {
+        name: `cluster, lease_hold_ms 0: ${nodes.length} nodes × ${slotsPerNode} slots`,
+        url: perTask.url,
+        pids: [perTask.proc.pid, ...nodePids]
+      },
+      {
+        name: `cluster, lease_hold_ms ${PoolCluster.defaultLeaseHoldMs}: ${nodes.length} nodes × ${slotsPerNode} slots`,
+        url: kept.url,
+        pids: [kept.proc.pid, ...nodePids]
+      }
+    ])
     const roundTrips = await roundTripTable(poolManagerds[0]?.url ?? "", floor.url)
     return [dispatch, roundTrips]
   } finally {

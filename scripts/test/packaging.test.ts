@@ -251,4 +251,20 @@ describe("packaging", () => {
       expect(help, bin).toContain("--port")
     }
   })
+
+  it("installs llama-orch, whose config check runs the installed daemons' own validation", async () => {
+    const llamaOrch = path.join(project, "node_modules/.bin/llama-orch")
+    expect(await run(llamaOrch, ["--help"], { cwd: project })).toContain("pools drain")
+    fs.writeFileSync(path.join(project, "good.yaml"), "port: 9300\n")
+    fs.writeFileSync(path.join(project, "bad.yaml"), "port: 70000\n")
+    for (const daemon of ["orchestratord", "pool-managerd"]) {
+      const good = await run(llamaOrch, ["config", "check", "--daemon", daemon, "good.yaml"], { cwd: project })
+      expect(good, daemon).toBe("good.yaml: valid configuration\n")
+      const bad = await run(llamaOrch, ["config", "check", "--daemon", daemon, "bad.yaml"], { cwd: project }).then(
+        () => "",
+        (error: Error) => error.message
+      )
+      expect(bad, daemon).toContain(`llama-orch: ${daemon}: invalid configuration in bad.yaml: port:`)
+    }
+  })
 })

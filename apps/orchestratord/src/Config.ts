@@ -24,6 +24,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as NodeNet from "node:net"
 import * as NodeOs from "node:os"
 import * as NodeProcess from "node:process"
 import * as ServerSettings from "./ServerSettings.js"
@@ -75,13 +76,34 @@ export const ClusterNode = Schema.Struct({
 })
 
 /**
+ * A DNS server to ask: an IP address, with an optional port (`10.96.0.10`, `127.0.0.1:5353`,
+ * `::1`, `[::1]:5353`).
+ *
+ * @since 0.1.0
+ */
+export const DnsServer = Schema.String.pipe(Schema.filter((server) => {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(server)
+  const plain = /^([^:]+)(?::(\d+))?$/.exec(server)
+  const [host, port, family] = bracketed !== null
+    ? [bracketed[1], bracketed[2], 6]
+    : plain !== null
+    ? [plain[1], plain[2], 4]
+    : [server, undefined, 6]
+  const portOk = port === undefined || (Number(port) >= 1 && Number(port) <= 65535)
+  return (portOk && NodeNet.isIP(host ?? "") === family) ||
+    `a DNS server is an IP address with an optional port (127.0.0.1:5353, [::1]:53), not ${JSON.stringify(server)}`
+}))
+
+/**
  * Nodes found in DNS (`discovery`): the A/AAAA records of `dns` (a headless Service), each an
- * address of a pool-managerd on `port`, resolved again every `interval_ms`.
+ * address of a pool-managerd on `port`, resolved again every `interval_ms`, asking `servers` (by
+ * default the system's resolver).
  *
  * @since 0.1.0
  */
 export const DiscoverySection = Schema.Struct({
   dns: Schema.NonEmptyTrimmedString,
+  servers: Schema.optional(Schema.Array(DnsServer).pipe(Schema.minItems(1))),
   port: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 65535)), { default: () => 9200 }),
   intervalMs: Schema.optionalWith(PositiveInt, { default: () => 5_000 }).pipe(Schema.fromKey("interval_ms")),
   token: Schema.optional(Schema.String),
@@ -131,6 +153,7 @@ export const ConfigFile = Schema.Struct({
     Schema.fromKey("pool_managers")
   ),
   discovery: Schema.optional(DiscoverySection),
+  leaseHoldMs: Schema.optional(Schema.Int.pipe(Schema.nonNegative())).pipe(Schema.fromKey("lease_hold_ms")),
   ...PoolsConfig.fields
 }).pipe(
   Schema.filter((c) => {
@@ -148,6 +171,9 @@ export const ConfigFile = Schema.Struct({
         ? "pool_managers"
         : "discovery"
       return { path: [key], message: `set either ${key} (remote) or engines and pools (embedded), not both` }
+    }
+    if (c.leaseHoldMs !== undefined && !cluster) {
+      return { path: ["lease_hold_ms"], message: "lease_hold_ms applies to a cluster: set pool_managers or discovery" }
     }
     const names = (c.poolManagers ?? []).map((n) => n.name)
     const twice = names.find((name, i) => names.indexOf(name) !== i)
@@ -260,11 +286,13 @@ const clusterOptions = (config: ConfigFile, source: string) =>
     const discovery = config.discovery
     return {
       nodes,
+      ...(config.leaseHoldMs === undefined ? {} : { multi: { leaseHoldMs: config.leaseHoldMs } }),
       ...(discovery === undefined ? {} : {
         discovery: {
           dns: discovery.dns,
           port: discovery.port,
           intervalMs: discovery.intervalMs,
+          servers: discovery.servers,
           token: Option.getOrUndefined(shared)
         }
       })

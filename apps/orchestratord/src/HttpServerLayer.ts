@@ -21,6 +21,7 @@ import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import { randomUUID } from "node:crypto"
 import { OrchestratorApi } from "./Api.js"
 import { type ApiFailure, fromRefusal, internal, notFound, unauthorized } from "./ApiFailure.js"
@@ -131,19 +132,24 @@ export const GlobalMiddleware = HttpLayerRouter.middleware(
   { global: true }
 )
 
-/** Over a cluster: whether each node answers (`orchestratord_pool_manager_up{node}`), from its pools' statuses. */
-const nodeGauges = Effect.gen(function*() {
-  const pools = yield* PoolManager
-  const statuses = yield* pools.list.pipe(Effect.orElseSucceed(() => []))
-  const up = new Map<string, boolean>()
-  for (const status of statuses) {
-    if (status.node === undefined) continue
-    up.set(status.node, (up.get(status.node) ?? false) || status.nodeState !== "unreachable")
-  }
-  for (const [node, reachable] of up) {
-    yield* Metric.set(Metric.tagged(OrchestratorMetrics.poolManagerUp, "node", node), reachable ? 1 : 0)
-  }
-})
+/**
+ * Over a cluster: whether each node answers (`orchestratord_pool_manager_up{node}`), from its pools'
+ * statuses. A node that left the cluster (its address gone from DNS) reads 0 from then on.
+ */
+const nodeGauges = Effect.map(Ref.make<ReadonlySet<string>>(new Set()), (known) =>
+  Effect.gen(function*() {
+    const pools = yield* PoolManager
+    const statuses = yield* pools.list.pipe(Effect.orElseSucceed(() => []))
+    const up = new Map<string, boolean>()
+    for (const status of statuses) {
+      if (status.node === undefined) continue
+      up.set(status.node, (up.get(status.node) ?? false) || status.nodeState !== "unreachable")
+    }
+    const gone = [...yield* Ref.getAndSet(known, new Set(up.keys()))].filter((node) => !up.has(node))
+    for (const [node, reachable] of [...up, ...gone.map((node) => [node, false] as const)]) {
+      yield* Metric.set(Metric.tagged(OrchestratorMetrics.poolManagerUp, "node", node), reachable ? 1 : 0)
+    }
+  }))
 
 /**
  * Every route of orchestratord. With `poolMetrics` (pools embedded in this process), `/metrics`
@@ -160,7 +166,9 @@ export const routes = (options: { readonly poolMetrics: boolean; readonly nodeMe
     options.poolMetrics
       ? PoolMetrics.layer
       // over a cluster each scrape reads the nodes' states (from the events: no round trip)
-      : PrometheusMetrics.route(options.nodeMetrics === true ? { beforeScrape: nodeGauges } : {}),
+      : options.nodeMetrics === true
+      ? Layer.unwrapEffect(Effect.map(nodeGauges, (beforeScrape) => PrometheusMetrics.route({ beforeScrape })))
+      : PrometheusMetrics.route(),
     DocsPage.layer,
     StatusPage.layer,
     GlobalMiddleware

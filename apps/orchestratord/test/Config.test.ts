@@ -31,7 +31,7 @@ const embedded = (settings: Config.Settings) =>
   settings.pools._tag === "Embedded" ? settings.pools.options : expect.unreachable("the pools are remote")
 
 const allKeys =
-  `"host" | "port" | "token" | "token_file" | "log_level" | "allowed_hosts" | "allowed_origins" | "max_body_bytes" | "heartbeat_ms" | "openai_default_max_tokens" | "queue" | "pool_manager" | "pool_managers" | "discovery" | "state_dir" | "model_dir" | "engine_host" | "shutdown_deadline_ms" | "stop_grace_ms" | "startup_timeout_ms" | "probe_timeout_ms" | "liveness" | "restart" | "engines" | "pools"`
+  `"host" | "port" | "token" | "token_file" | "log_level" | "allowed_hosts" | "allowed_origins" | "max_body_bytes" | "heartbeat_ms" | "openai_default_max_tokens" | "queue" | "pool_manager" | "pool_managers" | "discovery" | "lease_hold_ms" | "state_dir" | "model_dir" | "engine_host" | "shutdown_deadline_ms" | "stop_grace_ms" | "startup_timeout_ms" | "probe_timeout_ms" | "liveness" | "restart" | "engines" | "pools"`
 
 /** orchestratord's own keys and what is wrong with them, word for word (pool-daemon checks the engines and pools). */
 const mistakes: ReadonlyArray<readonly [unknown, ReadonlyArray<string>]> = [
@@ -96,6 +96,17 @@ const mistakes: ReadonlyArray<readonly [unknown, ReadonlyArray<string>]> = [
   ]],
   [{ discovery: { dns: "pm.svc", port: 0 } }, [
     "discovery.port: Expected a number between 1 and 65535, actual 0"
+  ]],
+  [{ discovery: { dns: "pm.svc", servers: ["127.0.0.1:5353", "dns.example", "[::1]:70000", "::1"] } }, [
+    `discovery.servers.1: a DNS server is an IP address with an optional port (127.0.0.1:5353, [::1]:53), not "dns.example"`,
+    `discovery.servers.2: a DNS server is an IP address with an optional port (127.0.0.1:5353, [::1]:53), not "[::1]:70000"`
+  ]],
+  [{ lease_hold_ms: 100 }, ["lease_hold_ms: lease_hold_ms applies to a cluster: set pool_managers or discovery"]],
+  [{ discovery: { dns: "pm.svc" }, lease_hold_ms: -1 }, [
+    "lease_hold_ms: Expected a non-negative number, actual -1"
+  ]],
+  [{ discovery: { dns: "pm.svc", servers: [] } }, [
+    "discovery.servers: Expected an array of at least 1 item(s), actual []"
   ]],
   [{ pools: [{ id: "p", engine: "x", model: "m", ctx_max: 0 }] }, [
     "pools.0.ctx_max: Expected a positive number, actual 0"
@@ -214,6 +225,37 @@ describe("orchestratord configuration", () => {
       expect(Option.map(fromEnv.token, Redacted.value)).toEqual(Option.some("own-token"))
       const both = yield* problems({ pool_manager: { url: "http://x", token: "a", token_file: "/x" } })
       expect(both).toEqual(["pool_manager.token: set either pool_manager.token or pool_manager.token_file, not both"])
+    }).pipe(env({})))
+
+  it.effect("discovery: the DNS name, port, interval and the DNS servers to ask (default: the system's)", () =>
+    Effect.gen(function*() {
+      const cluster = (settings: Config.Settings) =>
+        settings.pools._tag === "Cluster" ? settings.pools.options : expect.unreachable("not a cluster")
+      const asked = cluster(
+        yield* resolve({
+          discovery: {
+            dns: "pm.svc",
+            port: 9300,
+            interval_ms: 250,
+            servers: ["127.0.0.1:5353", "[::1]:53", "10.96.0.10"]
+          }
+        })
+      )
+      expect(asked.discovery).toEqual({
+        dns: "pm.svc",
+        port: 9300,
+        intervalMs: 250,
+        servers: ["127.0.0.1:5353", "[::1]:53", "10.96.0.10"],
+        token: undefined
+      })
+      const system = cluster(yield* resolve({ discovery: { dns: "pm.svc" } }))
+      expect(system.discovery).toEqual({
+        dns: "pm.svc",
+        port: 9200,
+        intervalMs: 5_000,
+        servers: undefined,
+        token: undefined
+      })
     }).pipe(env({})))
 
   it.effect("says what is wrong with each of its own keys, word for word; a secret's value is never shown", () =>

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `pool-managerd` command: `pool-managerd [--config FILE] [--host H] [--port N] [--state-dir DIR]
- * [--engine-host H] [--log-level LEVEL]`.
+ * [--engine-host H] [--log-level LEVEL]`; `--check-config FILE` validates a configuration file and exits.
  *
  * @since 0.1.0
  */
@@ -10,6 +10,7 @@ import * as Options from "@effect/cli/Options"
 import { CommandLine, DaemonMain } from "@llama-orch/daemon-kit"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Config from "./Config.js"
 import * as Daemon from "./Daemon.js"
 import { version } from "./version.js"
@@ -30,14 +31,15 @@ const engineHost = Options.text("engine-host").pipe(
 
 const command = Command.make(
   "pool-managerd",
-  { listen: CommandLine.listenOptions(Config.defaults), stateDir, engineHost },
-  ({ engineHost, listen, stateDir }) =>
+  { listen: CommandLine.listenOptions(Config.defaults), stateDir, engineHost, check: CommandLine.checkConfig },
+  ({ check, engineHost, listen, stateDir }) =>
     Effect.gen(function*() {
       const settings = yield* Config.load(
-        listen.config,
+        Option.orElse(check, () => listen.config),
         { host: listen.host, port: listen.port, stateDir, engineHost },
         version
       )
+      if (Option.isSome(check)) return yield* CommandLine.configValid(check.value)
       // --log-level, else the file's log level, applies from here on
       return yield* Layer.launch(Daemon.layer(settings)).pipe(CommandLine.withLogLevel(settings.logLevel))
     })

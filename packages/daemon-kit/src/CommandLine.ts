@@ -78,6 +78,25 @@ export const config: Options.Options<Option.Option<string>> = path("config", "fi
 )
 
 /**
+ * `--check-config FILE`: validate the configuration file (with the other flags given) and exit
+ * without starting anything: exit code 0 and `configValid`'s line when it is valid, otherwise the
+ * daemon's own start-up refusal (one line `NAME: invalid configuration in FILE: …`, exit code 2).
+ *
+ * @since 0.1.0
+ */
+export const checkConfig: Options.Options<Option.Option<string>> = path("check-config", "file").pipe(
+  Options.withDescription("validate this configuration file and exit without starting anything"),
+  Options.optional
+)
+
+/**
+ * What `--check-config FILE` prints on stdout when the file is valid: `FILE: valid configuration`.
+ *
+ * @since 0.1.0
+ */
+export const configValid = (file: string): Effect.Effect<void> => Console.log(`${file}: valid configuration`)
+
+/**
  * `--host H`: the address to listen on (optional; overrides `host` in the file).
  *
  * @category utils

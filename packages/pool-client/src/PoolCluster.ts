@@ -67,7 +67,10 @@ export interface Options {
   readonly discovery?: Discovery | undefined
   /** Keepalive of the nodes' event streams (default 1 s: a dead node is noticed within 3 s). */
   readonly keepalive?: Duration.DurationInput | undefined
-  /** Passed to `MultiPoolManager.make`. */
+  /**
+   * Passed to `MultiPoolManager.make`; `leaseHoldMs` defaults to `defaultLeaseHoldMs` here (a lease
+   * kept for the next task of its pool costs no message to the node).
+   */
   readonly multi?: MultiPoolManager.Options | undefined
   /**
    * How the nodes are called (default `"websocket"`: every call of a node multiplexed on one socket,
@@ -75,6 +78,13 @@ export interface Options {
    */
   readonly protocol?: "http" | "websocket" | undefined
 }
+
+/**
+ * How long a cluster keeps a lease whose task is done for the next task of the same pool (ms).
+ *
+ * @since 0.1.0
+ */
+export const defaultLeaseHoldMs = 1_000
 
 /**
  * What the name resolves to: its IPv4 and IPv6 addresses (none when it does not resolve).
@@ -152,7 +162,7 @@ export const make = (
     const port = discovery?.port ?? 9200
     const found = discovery === undefined ? [] : yield* resolveAddresses(discovery.dns, discovery.servers)
     for (const address of found) initial.push(yield* client(nodeName(address), urlOf(address, port), discovery?.token))
-    const multi = yield* MultiPoolManager.make(initial, options.multi)
+    const multi = yield* MultiPoolManager.make(initial, { leaseHoldMs: defaultLeaseHoldMs, ...options.multi })
 
     if (discovery !== undefined) {
       const fixed = new Set((options.nodes ?? []).map((n) => n.name))

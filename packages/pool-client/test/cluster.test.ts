@@ -9,46 +9,10 @@ import { NodeContext, NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Processes } from "@llama-orch/daemon-kit"
 import { PoolId, type PoolManagerService, type PoolStatus } from "@llama-orch/pool-core"
-import DNS from "dns2"
 import { Effect, Exit, Layer, Scope } from "effect"
-import * as NodeNet from "node:net"
 import { PoolCluster } from "../src/index.js"
 import { plainEngine, startDaemon } from "./support/daemon.js"
-
-/** A DNS server on 127.0.0.1 answering A records of `name` from `addresses`. */
-const dnsServer = (name: string, addresses: Set<string>) =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const server = DNS.createServer({
-        udp: true,
-        handle: (request, send) => {
-          const response = DNS.Packet.createResponseFromRequest(request)
-          const question = request.questions[0]
-          if (question !== undefined && question.name === name && question.type === DNS.Packet.TYPE.A) {
-            for (const address of addresses) {
-              response.answers.push(DNS.Packet.createResourceFromQuestion(question, { ttl: 1, address }))
-            }
-          }
-          void send(response)
-        }
-      })
-      const bound = await server.listen({ udp: { port: 0, address: "127.0.0.1" } })
-      return { server, port: bound.udp?.port ?? 0 }
-    }),
-    ({ server }) => Effect.promise(() => server.close())
-  )
-
-/** A port free on both node addresses. */
-const freePort = Effect.promise(() =>
-  new Promise<number>((resolve, reject) => {
-    const server = NodeNet.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.2", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
-)
+import { dnsServer, freePort } from "./support/dns.js"
 
 /** A pool-managerd config listening on `host`, with one pool `p1` on the mock engine. */
 const home = (host: string) =>
@@ -87,7 +51,7 @@ const until = (pm: PoolManagerService, expected: ReadonlyArray<string>) =>
 describe("PoolCluster", () => {
   it.live("follows the nodes a DNS name resolves to: join, leave, unreachable and back", () =>
     Effect.gen(function*() {
-      const port = yield* freePort
+      const port = yield* freePort("127.0.0.2")
       const addresses = new Set(["127.0.0.2"])
       const dns = yield* dnsServer("pool-managerd.test", addresses)
       const homeA = yield* home("127.0.0.2")

@@ -11,6 +11,10 @@
  * - `list` and `status` answer from the statuses the nodes' event streams keep current: no round
  *   trip. `events`/`watch` give one `Snapshot` across all nodes, then every change.
  * - Nodes can be added and removed while it runs (static configuration, DNS discovery).
+ * - With `leaseHoldMs`, a lease whose holder is done is kept that long for the next lease of the
+ *   same pool, which then costs no call to the node: the slot stays taken at the node meanwhile, so
+ *   the node's slot accounting stays exact. A kept lease is given back at once when its pool stops
+ *   being Ready, drains, reloads, or its node is lost or leaves.
  *
  * Each node's manager must report a failed connection by failing its `watch` (a `PoolClient`
  * made with `reconnect: false`): one that reconnects by itself never looks unreachable.
@@ -26,6 +30,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { Changes } from "./internal/changes.js"
 import { feedOf } from "./internal/feed.js"
+import * as HeldLeases from "./internal/heldLeases.js"
 import { Lease } from "./Lease.js"
 import { InvalidSpec, PoolManagerUnavailable, PoolNotFound } from "./PoolErrors.js"
 import { type PoolEvent, StatusChanged } from "./PoolEvent.js"
@@ -57,6 +62,11 @@ export interface Options {
   readonly reconnectBaseMs?: number | undefined
   /** Longest wait between attempts (default 5 000 ms). */
   readonly reconnectCapMs?: number | undefined
+  /**
+   * How long a lease whose holder is done is kept for the next lease of its pool (default 0: given
+   * back at once). Worth it for remote nodes, where taking and giving back a lease are messages.
+   */
+  readonly leaseHoldMs?: number | undefined
   /** Version reported by `health` (default `0.0.0`). */
   readonly version?: string | undefined
 }
@@ -94,6 +104,8 @@ interface Entry {
   readonly name: string
   readonly manager: PoolManagerService
   state: "connecting" | NodeState
+  /** Counts the node's losses: a lease taken before the last one is gone at the node. */
+  epoch: number
   /** Last known status of each pool, by the node's own pool id. */
   readonly pools: Map<string, PoolStatus>
   readonly connected: Deferred.Deferred<void>
@@ -132,8 +144,20 @@ export const make = (
         nodeState: unreachable ? "unreachable" : "reachable"
       }, true)
     }
-    const publish = (entry: Entry, status: PoolStatus, reason: string) =>
+    const publish = (entry: Entry, status: PoolStatus, reason: string) => {
+      held.recheck()
       changes.publish(new StatusChanged({ status: qualify(entry, status), reason }, true))
+    }
+
+    /** A kept lease serves again only on the same connection to its node, while its pool still takes work. */
+    const held = yield* HeldLeases.make<{ readonly entry: Entry; readonly epoch: number; readonly local: string }>(
+      options.leaseHoldMs ?? 0,
+      ({ lease, tag: { entry, epoch, local } }) => {
+        const status = entry.pools.get(local)
+        return entries.get(entry.name) === entry && entry.state === "reachable" && entry.epoch === epoch &&
+          status !== undefined && status.state === "Ready" && !status.draining && status.generation === lease.generation
+      }
+    )
 
     const onEvent = (entry: Entry) => (event: PoolEvent): void => {
       if (event._tag === "StatusChanged") {
@@ -160,6 +184,7 @@ export const make = (
       Deferred.unsafeDone(entry.connected, Exit.void)
       if (entry.state === "unreachable") return
       entry.state = "unreachable"
+      entry.epoch++
       for (const status of entry.pools.values()) publish(entry, status, "node-unreachable")
     }
 
@@ -193,6 +218,7 @@ export const make = (
           name: node.name,
           manager: node.manager,
           state: "connecting",
+          epoch: 0,
           pools: new Map(),
           connected: yield* Deferred.make<void>(),
           fiber: undefined
@@ -277,11 +303,14 @@ export const make = (
       drain: (poolId, drainOptions) => onNode(poolId, (m, local) => m.drain(local, drainOptions)),
       reload: (poolId, reloadOptions) => onNode(poolId, (m, local) => m.reload(local, reloadOptions)),
       lease: (poolId) =>
-        onNode(poolId, (m, local, entry) =>
-          Effect.map(
-            m.lease(local),
-            (lease) => new Lease({ ...lease, poolId: PoolId.make(`${entry.name}/${local}`) }, true)
-          )),
+        onNode(poolId, (m, local, entry) => {
+          const qualified = PoolId.make(`${entry.name}/${local}`)
+          return held.take(
+            qualified,
+            { entry, epoch: entry.epoch, local },
+            Effect.map(m.lease(local), (lease) => new Lease({ ...lease, poolId: qualified }, true))
+          )
+        }),
       events,
       watch,
       health: Effect.map(Clock.currentTimeMillis, (now) => {

@@ -82,6 +82,7 @@ export const config: Options.Options<Option.Option<string>> = path("config", "fi
  * without starting anything: exit code 0 and `configValid`'s line when it is valid, otherwise the
  * daemon's own start-up refusal (one line `NAME: invalid configuration in FILE: …`, exit code 2).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const checkConfig: Options.Options<Option.Option<string>> = path("check-config", "file").pipe(
@@ -92,6 +93,7 @@ export const checkConfig: Options.Options<Option.Option<string>> = path("check-c
 /**
  * What `--check-config FILE` prints on stdout when the file is valid: `FILE: valid configuration`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const configValid = (file: string): Effect.Effect<void> => Console.log(`${file}: valid configuration`)

@@ -82,6 +82,7 @@ export interface Options {
 /**
  * How long a cluster keeps a lease whose task is done for the next task of the same pool (ms).
  *
+ * @category constants
  * @since 0.1.0
  */
 export const defaultLeaseHoldMs = 1_000

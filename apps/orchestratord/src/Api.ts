@@ -15,6 +15,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { ErrorEnvelope, TaskRequest, TaskSnapshot } from "@llama-orch/orchestrator-core"
+import { ConfigReload } from "@llama-orch/pool-daemon"
 import * as Schema from "effect/Schema"
 import { defaults } from "./Config.js"
 import {
@@ -253,6 +254,32 @@ export class PoolsGroup extends HttpApiGroup.make("pools")
 {}
 
 /**
+ * Admin: reloading the configuration file (as `SIGHUP` does), behind the token.
+ *
+ * @since 0.1.0
+ */
+export class AdminGroup extends HttpApiGroup.make("admin")
+  .add(
+    HttpApiEndpoint.post("reloadConfig", "/v2/admin/reload-config")
+      .addSuccess(ConfigReload.ReloadReport)
+      .addError(ConfigReload.ReloadRefused, status(422))
+      .addError(ErrorBody, status(415))
+      .annotate(OpenApi.Summary, "Reload the configuration file, restarting only the pools it changed")
+      .annotate(
+        OpenApi.Description,
+        "Reads and validates the file (422 CONFIG_INVALID with its issues: nothing changed), then applies a plan, " +
+          "one pool at a time: unchanged pools keep serving; a pool whose model alone changed is reloaded " +
+          "(reload.strategy: replace or surge); a changed pool is drained and started again; a removed pool is " +
+          "drained and removed; an added pool is registered (and preloaded). Settings that need a restart are " +
+          "listed in plan.restart_required and not applied. result is failed when a step failed."
+      )
+  )
+  .addError(ErrorBody, status(401))
+  .addError(ErrorBody, status(403))
+  .addError(ErrorBody, status(500))
+{}
+
+/**
  * Meta: capabilities, liveness, readiness (`/metrics` is a plain route beside the API). `/health`
  * and `/ready` never ask for the token.
  *
@@ -347,6 +374,7 @@ export class OpenAiGroup extends HttpApiGroup.make("openai")
 export class OrchestratorApi extends HttpApi.make("orchestratord")
   .add(TasksGroup)
   .add(PoolsGroup)
+  .add(AdminGroup)
   .add(MetaGroup)
   .add(OpenAiGroup)
   .annotate(OpenApi.Title, "llama-orch orchestratord")

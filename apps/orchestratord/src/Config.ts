@@ -19,7 +19,7 @@ import { ConfigFile as ConfigFiles, Secret, ServerConfig } from "@llama-orch/dae
 import { OrchestratorOptions } from "@llama-orch/orchestrator-core"
 import type { PoolCluster } from "@llama-orch/pool-client"
 import { type EmbeddedPoolManager, PoolId, PoolIdPattern, PoolSpec } from "@llama-orch/pool-core"
-import { PoolsConfig } from "@llama-orch/pool-daemon"
+import { type ConfigPlan, PoolsConfig } from "@llama-orch/pool-daemon"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
@@ -190,12 +190,12 @@ export const ConfigFile = Schema.Struct({
 export type ConfigFile = typeof ConfigFile.Type
 
 /**
- * The engine and pool used when the file declares no pools: pool `mock-0` on the mock engine,
+ * The engine and pool used when the file declares no pools and no models: pool `mock-0` on the mock engine,
  * model `mock-model`, 4 slots, 50 tokens per second.
  *
  * @since 0.1.0
  */
-export const mockPool = (): PoolsConfig.References => ({
+export const mockPool = (): Pick<PoolsConfig.References, "profiles" | "pools"> => ({
   profiles: [PoolsConfig.mockProfile({ name: "mock", protocol: "llamacpp", args: ["--tps", "50"] })],
   pools: [PoolSpec.make({ id: PoolId.make("mock-0"), engine: "mock", model: "mock-model", slots: 4, ctxMax: 4096 })]
 })
@@ -254,7 +254,65 @@ export interface Settings {
   readonly logLevel: typeof ServerConfig.LogLevel.Type | undefined
   readonly orchestrator: OrchestratorOptions
   readonly pools: PoolsMode
+  /** The configuration file (`--config`), read again on a reload. */
+  readonly file: Option.Option<string>
+  /** What a reload compares the file with: the pools, engines and start-only settings of this start. */
+  readonly reload: ConfigPlan.Inputs
 }
+
+const encodeConfig = Schema.encodeSync(ConfigFile)
+
+/** The keys a reload applies to embedded pools; every other key only applies at start. */
+const poolKeys: ReadonlySet<string> = new Set(["engines", "pools", "reload"])
+
+/** Whether the file runs its pools in this process (no `pool_manager`, `pool_managers`, `discovery`). */
+const isEmbedded = (config: ConfigFile): boolean =>
+  config.poolManager === undefined && config.poolManagers === undefined && config.discovery === undefined
+
+/**
+ * What a reload compares. With embedded pools (and a file that still embeds them) the file's
+ * engines and pools (or the mock pool) are applied and every other key is a setting that needs a
+ * restart. Over a remote pool-managerd or a cluster, and when the file switches modes, every key
+ * is such a setting and the pools in force (`inForce`) are kept.
+ *
+ * @since 0.1.0
+ */
+export const reloadInputs = (
+  config: ConfigFile,
+  embedded: boolean,
+  inForce: Pick<ConfigPlan.Inputs, "profiles" | "pools" | "reload">
+): ConfigPlan.Inputs => {
+  const applied = embedded && isEmbedded(config)
+  const declared = config.pools.length > 0 ? config : { ...config, ...mockPool() }
+  return {
+    ...(applied ? { profiles: declared.profiles, pools: declared.pools, reload: config.reload } : inForce),
+    settings: Object.fromEntries(
+      Object.entries(encodeConfig(config)).filter(([key]) => !(embedded && poolKeys.has(key)))
+    )
+  }
+}
+
+/**
+ * Reads the file again for a reload (a `ConfigError` when it is invalid, or when the daemon started
+ * without one).
+ *
+ * @since 0.1.0
+ */
+export const reloadFile = (
+  file: Option.Option<string>,
+  embedded: boolean,
+  inForce: ConfigPlan.Inputs
+): Effect.Effect<ConfigPlan.Inputs, ConfigFiles.ConfigError, FileSystem.FileSystem> =>
+  Option.match(file, {
+    onNone: () =>
+      ConfigFiles.configError(
+        "command line",
+        "--config",
+        "orchestratord started without a file: there is none to reload"
+      ),
+    onSome: (path) =>
+      Effect.map(ConfigFiles.loadYamlFile(ConfigFile, path), (config) => reloadInputs(config, embedded, inForce))
+  })
 
 /** A node's env variable: `POOL_MANAGERD_TOKEN_GPU_A` for node `gpu-a`. */
 const nodeTokenEnv = (name: string): string =>
@@ -316,7 +374,7 @@ const poolsMode = (config: ConfigFile, source: string) =>
       return { _tag: "Cluster", options: yield* clusterOptions(config, source) } as const
     }
     const path = yield* Path.Path
-    const declared = config.pools.length > 0 ? config : { ...config, ...mockPool() }
+    const declared = config.pools.length > 0 || config.models.length > 0 ? config : { ...config, ...mockPool() }
     const stateDir = config.stateDir ?? defaultStateDir(path)
     return {
       _tag: "Embedded",
@@ -335,7 +393,8 @@ const poolsMode = (config: ConfigFile, source: string) =>
 export const resolve = (
   config: ConfigFile,
   overrides: Overrides,
-  source: string
+  source: string,
+  file: Option.Option<string> = Option.none()
 ): Effect.Effect<Settings, ConfigFiles.ConfigError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const token = yield* Secret.resolveSecret({
@@ -357,7 +416,9 @@ export const resolve = (
       openAiDefaultMaxTokens: config.openAiDefaultMaxTokens,
       logLevel: config.logLevel,
       orchestrator: config.orchestrator,
-      pools: yield* poolsMode(config, source)
+      pools: yield* poolsMode(config, source),
+      file,
+      reload: reloadInputs(config, isEmbedded(config), { profiles: [], pools: [], reload: config.reload })
     }
   })
 
@@ -377,5 +438,5 @@ export const load = (
       onNone: () => ConfigFiles.decodeConfig(ConfigFile, {}, source),
       onSome: (path) => ConfigFiles.loadYamlFile(ConfigFile, path)
     })
-    return yield* resolve(config, overrides, source)
+    return yield* resolve(config, overrides, source, file)
   })

@@ -6,15 +6,17 @@
  *
  * @since 0.1.0
  */
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
 import { BindSafety, RequestGuard, Serve } from "@llama-orch/daemon-kit"
 import { NodeEngineTransport, Orchestrator } from "@llama-orch/orchestrator-core"
 import type { StateDirRefused } from "@llama-orch/pool-core"
+import { ConfigReload } from "@llama-orch/pool-daemon"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { defaults, type Settings } from "./Config.js"
+import { defaults, reloadFile, type Settings } from "./Config.js"
 import { routes } from "./HttpServerLayer.js"
 import * as PoolsLayer from "./PoolsLayer.js"
 import * as ServerSettings from "./ServerSettings.js"
@@ -59,6 +61,15 @@ export const layer = (
     RequestGuard.ensureOriginsAllowed(settings.allowedOrigins, settings.token, tokenHint)
   ))
   const pools = settings.pools
+  const embedded = pools._tag === "Embedded"
+  const reloader = ConfigReload.layer({
+    source: Option.getOrElse(settings.file, () => "no file"),
+    load: (inForce) => reloadFile(settings.file, embedded, inForce),
+    initial: settings.reload,
+    deadlineMs: embedded ? pools.options.shutdownDeadlineMs : 0,
+    metricPrefix: "orchestratord",
+    onHangup: true
+  }).pipe(Layer.provide(NodeContext.layer))
   const started = Layer.effectDiscard(
     pools._tag === "Remote"
       ? Effect.logInfo("Starting orchestratord against a remote pool manager.").pipe(
@@ -81,6 +92,7 @@ export const layer = (
     port: settings.port
   })
     .pipe(
+      Layer.provide(reloader),
       Layer.provide(core),
       Layer.provide(server),
       Layer.provide(started),

@@ -27,6 +27,7 @@ import { OrchestratorApi } from "./Api.js"
 import { type ApiFailure, fromRefusal, internal, notFound, unauthorized } from "./ApiFailure.js"
 import * as DocsPage from "./DocsPage.js"
 import { toResponseFor } from "./ErrorResponses.js"
+import { AdminLive } from "./internal/adminHandlers.js"
 import { MetaLive } from "./internal/metaHandlers.js"
 import { OpenAiLive } from "./internal/openAiHandlers.js"
 import { PoolsLive } from "./internal/poolsHandlers.js"
@@ -161,7 +162,7 @@ const nodeGauges = Effect.map(Ref.make<ReadonlySet<string>>(new Set()), (known) 
 export const routes = (options: { readonly poolMetrics: boolean; readonly nodeMetrics?: boolean | undefined }) =>
   Layer.mergeAll(
     HttpLayerRouter.addHttpApi(OrchestratorApi, { openapiPath: "/openapi.json" }).pipe(
-      Layer.provide([TasksLive, PoolsLive, MetaLive, OpenAiLive])
+      Layer.provide([TasksLive, PoolsLive, AdminLive, MetaLive, OpenAiLive])
     ),
     options.poolMetrics
       ? PoolMetrics.layer

@@ -8,6 +8,7 @@ import * as Path from "@effect/platform/Path"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigFile } from "@llama-orch/daemon-kit"
 import { OrchestratorOptions } from "@llama-orch/orchestrator-core"
+import { ConfigPlan } from "@llama-orch/pool-daemon"
 import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import * as Config from "../src/Config.js"
 import * as ServerSettings from "../src/ServerSettings.js"
@@ -31,7 +32,7 @@ const embedded = (settings: Config.Settings) =>
   settings.pools._tag === "Embedded" ? settings.pools.options : expect.unreachable("the pools are remote")
 
 const allKeys =
-  `"host" | "port" | "token" | "token_file" | "log_level" | "allowed_hosts" | "allowed_origins" | "max_body_bytes" | "heartbeat_ms" | "openai_default_max_tokens" | "queue" | "pool_manager" | "pool_managers" | "discovery" | "lease_hold_ms" | "state_dir" | "model_dir" | "engine_host" | "shutdown_deadline_ms" | "stop_grace_ms" | "startup_timeout_ms" | "probe_timeout_ms" | "liveness" | "restart" | "engines" | "pools"`
+  `"host" | "port" | "token" | "token_file" | "log_level" | "allowed_hosts" | "allowed_origins" | "max_body_bytes" | "heartbeat_ms" | "openai_default_max_tokens" | "queue" | "pool_manager" | "pool_managers" | "discovery" | "lease_hold_ms" | "state_dir" | "model_dir" | "engine_host" | "shutdown_deadline_ms" | "stop_grace_ms" | "startup_timeout_ms" | "probe_timeout_ms" | "liveness" | "restart" | "engines" | "pools" | "models" | "devices" | "default_idle_ttl_ms" | "default_min_residency_ms" | "cancel_abandoned_loads" | "reload"`
 
 /** orchestratord's own keys and what is wrong with them, word for word (pool-daemon checks the engines and pools). */
 const mistakes: ReadonlyArray<readonly [unknown, ReadonlyArray<string>]> = [
@@ -273,4 +274,28 @@ describe("orchestratord configuration", () => {
       const settings = yield* resolve({ engines: [{ name: "e", command: "x" }] })
       expect(embedded(settings).profiles.map((p) => p.name)).toEqual(["mock"])
     }).pipe(env({})))
+
+  it.effect("a reload applies embedded pools; over a remote pool manager, or when the file changes mode, it only reports", () =>
+    Effect.gen(function*() {
+      const decode = (input: unknown) => ConfigFile.decodeConfig(Config.ConfigFile, input, "orchestratord.yaml")
+      const declared = {
+        engines: [{ name: "m", mock: true }],
+        pools: [{ id: "a", engine: "m", model: "x" }]
+      }
+      const embeddedFile = yield* decode({ port: 1, ...declared })
+      const inForce = Config.reloadInputs(embeddedFile, true, { profiles: [], pools: [], reload: embeddedFile.reload })
+      expect(inForce.pools.map((p) => p.id)).toEqual(["a"])
+      expect(Object.keys(inForce.settings)).not.toContain("pools")
+      // the file switches to a remote pool manager: the pools in force stay, the switch is reported
+      const remoteFile = yield* decode({ port: 1, pool_manager: { url: "http://gpu-box:9200" } })
+      const switched = Config.reloadInputs(remoteFile, true, inForce)
+      expect(switched.pools).toBe(inForce.pools)
+      expect(ConfigPlan.make(inForce, switched).restartRequired).toEqual(["pool_manager"])
+      // over a remote pool manager every key is a setting, engines and pools too
+      const remote = Config.reloadInputs(remoteFile, false, { profiles: [], pools: [], reload: remoteFile.reload })
+      const plan = ConfigPlan.make(remote, Config.reloadInputs(yield* decode({ port: 2, ...declared }), false, remote))
+      expect(plan).toEqual(
+        ConfigPlan.ReloadPlan.make({ pools: [], restartRequired: ["engines", "pool_manager", "pools", "port"] })
+      )
+    }))
 })

@@ -14,7 +14,7 @@ import { ChatCompletionChunk, CompletionChunk } from "../src/OpenAiSchemas.js"
 import { type Answer, checker, declared, eventsOf } from "./fixtures/openApiCheck.js"
 import { rawRequest } from "./fixtures/rawHttp.js"
 import * as Scripted from "./fixtures/ScriptedServices.js"
-import { baseUrl, serve } from "./fixtures/server.js"
+import { baseUrl, reloaderOf, sameFileReloader, serve } from "./fixtures/server.js"
 
 const token = "s3cret"
 
@@ -229,7 +229,9 @@ const poolProbes = (m: string, d: string): ReadonlyArray<Probe> => {
     probe(503, send(d, "GET /v2/meta/capabilities")),
     probe(200, send(m, "GET /health")),
     probe(200, send(m, "GET /ready")),
-    probe(503, send(d, "GET /ready"))
+    probe(503, send(d, "GET /ready")),
+    probe(200, send(m, "POST /v2/admin/reload-config")),
+    probe(422, send(d, "POST /v2/admin/reload-config"))
   ]
 }
 
@@ -330,7 +332,7 @@ const quiet = Logger.minimumLogLevel(LogLevel.None)
 const main = serve(Layer.merge(Scripted.orchestrator, Scripted.poolManager), {
   token: Redacted.make(token),
   maxBodyBytes: 4096
-}).pipe(Layer.provide(quiet))
+}, sameFileReloader).pipe(Layer.provide(quiet))
 
 const start = <ROut, E>(server: Layer.Layer<ROut | HttpServer.HttpServer, E>) =>
   Effect.flatMap(Layer.build(server), (context) => Effect.provide(baseUrl, context))
@@ -342,7 +344,11 @@ describe("the OpenAPI document", () => {
       const d = yield* start(
         serve(Layer.merge(Scripted.orchestrator, Scripted.unreachablePoolManager)).pipe(Layer.provide(quiet))
       )
-      const x = yield* start(serve(Scripted.dying).pipe(Layer.provide(quiet)))
+      const x = yield* start(
+        serve(Scripted.dying, {}, reloaderOf(Effect.die("the file cannot be read"))).pipe(
+          Layer.provide(quiet)
+        )
+      )
       const spec: unknown = yield* Effect.promise(() => fetch(`${m}/openapi.json`).then((r) => r.json()))
       // the served document, fetched and checked by swagger-parser itself
       yield* Effect.promise(() =>

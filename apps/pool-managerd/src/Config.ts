@@ -8,7 +8,7 @@
 import type * as FileSystem from "@effect/platform/FileSystem"
 import { ConfigFile, Secret, ServerConfig } from "@llama-orch/daemon-kit"
 import { type EmbeddedPoolManager, RemotePolicy, RpcHttpGuard } from "@llama-orch/pool-core"
-import { PoolsConfig } from "@llama-orch/pool-daemon"
+import { type ConfigPlan, PoolsConfig } from "@llama-orch/pool-daemon"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
@@ -78,7 +78,13 @@ export const PoolManagerdConfig = Schema.Struct({
   restart: pools.restart,
   logLevel: server.logLevel,
   profiles: pools.profiles,
-  pools: pools.pools
+  pools: pools.pools,
+  models: pools.models,
+  devices: pools.devices,
+  defaultIdleTtlMs: pools.defaultIdleTtlMs,
+  defaultMinResidencyMs: pools.defaultMinResidencyMs,
+  cancelAbandonedLoads: pools.cancelAbandonedLoads,
+  reload: pools.reload
 }).pipe(Schema.filter(PoolsConfig.checkReferences))
 
 /**
@@ -128,7 +134,48 @@ export interface Settings {
   /** The file's `log_level`, if set (`--log-level` wins over it; default `info`). */
   readonly logLevel: typeof ServerConfig.LogLevel.Type | undefined
   readonly manager: EmbeddedPoolManager.EmbeddedOptions
+  /** The configuration file (`--config`), read again on a reload. */
+  readonly file: Option.Option<string>
+  /** What a reload compares the file with: the engines, pools and start-only settings of this start. */
+  readonly reload: ConfigPlan.Inputs
 }
+
+const encodeConfig = Schema.encodeSync(PoolManagerdConfig)
+
+/** The file's keys a reload applies; every other key only applies at start. */
+const reloadedKeys: ReadonlySet<string> = new Set(["engines", "pools", "reload"])
+
+/**
+ * What a reload compares: the engines, pools and `reload` section of a decoded file, and every
+ * other key of the file as a setting that needs a restart.
+ *
+ * @since 0.1.0
+ */
+export const reloadInputs = (config: PoolManagerdConfig): ConfigPlan.Inputs => ({
+  profiles: config.profiles,
+  pools: config.pools,
+  reload: config.reload,
+  settings: Object.fromEntries(Object.entries(encodeConfig(config)).filter(([key]) => !reloadedKeys.has(key)))
+})
+
+/**
+ * Reads the file again for a reload (a `ConfigError` when it is invalid, or when the daemon started
+ * without one).
+ *
+ * @since 0.1.0
+ */
+export const reloadFile = (
+  file: Option.Option<string>
+): Effect.Effect<ConfigPlan.Inputs, ConfigFile.ConfigError, FileSystem.FileSystem> =>
+  Option.match(file, {
+    onNone: () =>
+      ConfigFile.configError(
+        "command line",
+        "--config",
+        "pool-managerd started without a file: there is none to reload"
+      ),
+    onSome: (path) => Effect.map(ConfigFile.loadYamlFile(PoolManagerdConfig, path), reloadInputs)
+  })
 
 /**
  * Turns a decoded file and the flags into `Settings`: resolves the token (`POOL_MANAGERD_TOKEN`, `POOL_MANAGERD_TOKEN_FILE`, the systemd
@@ -141,7 +188,8 @@ export const resolve = (
   config: PoolManagerdConfig,
   overrides: Overrides,
   source: string,
-  version: string
+  version: string,
+  file: Option.Option<string> = Option.none()
 ): Effect.Effect<Settings, ConfigFile.ConfigError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const token = yield* Secret.resolveSecret({
@@ -180,7 +228,9 @@ export const resolve = (
       }),
       maxBodyBytes: config.maxBodyBytes,
       logLevel: config.logLevel,
-      manager: PoolsConfig.embeddedOptions({ ...config, engineHost }, { stateDir, version })
+      manager: PoolsConfig.embeddedOptions({ ...config, engineHost }, { stateDir, version }),
+      file,
+      reload: reloadInputs(config)
     }
   })
 
@@ -202,5 +252,5 @@ export const load = (
       onNone: () => ConfigFile.decodeConfig(PoolManagerdConfig, {}, source),
       onSome: (path) => ConfigFile.loadYamlFile(PoolManagerdConfig, path)
     })
-    return yield* resolve(config, overrides, source, version)
+    return yield* resolve(config, overrides, source, version, file)
   })

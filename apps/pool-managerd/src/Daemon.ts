@@ -25,11 +25,12 @@ import {
   PoolRpcHandlers,
   type StateDirRefused
 } from "@llama-orch/pool-core"
-import { HealthRoute, PoolMetrics } from "@llama-orch/pool-daemon"
+import { ConfigReload, HealthRoute, PoolMetrics } from "@llama-orch/pool-daemon"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type { Settings } from "./Config.js"
+import { reloadFile, type Settings } from "./Config.js"
+import * as ReloadRoute from "./ReloadRoute.js"
 
 /**
  * How to configure a token, for the bind-safety message.
@@ -93,10 +94,19 @@ export const layer = (
       remote: settings.remote,
       maxBodyBytes: settings.maxBodyBytes
     }),
+    ReloadRoute.layer({ token: Option.getOrUndefined(settings.token), maxBodyBytes: settings.maxBodyBytes }),
     HealthRoute.layer,
     PoolMetrics.layer,
     RequestGuard.middleware(guard)
   )
+  const reloader = ConfigReload.layer({
+    source: Option.getOrElse(settings.file, () => "no file"),
+    load: () => reloadFile(settings.file),
+    initial: settings.reload,
+    deadlineMs: settings.manager.shutdownDeadlineMs,
+    metricPrefix: "pool_managerd",
+    onHangup: true
+  })
   const checked = Layer.effectDiscard(Effect.zipRight(
     BindSafety.ensureBindAllowed(settings.host, settings.token, tokenHint),
     RequestGuard.ensureOriginsAllowed(settings.allowedOrigins, settings.token, tokenHint)
@@ -131,6 +141,7 @@ export const layer = (
     Effect.addFinalizer(() => Effect.logInfo("pool-managerd stopped; every engine is stopped."))
   )
   return Serve.layer(routes, { host: settings.host, port: settings.port }).pipe(
+    Layer.provide(reloader),
     Layer.flatMap(() => drainFirst),
     Layer.provide(manager),
     Layer.provide(stopped),

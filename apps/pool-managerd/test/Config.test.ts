@@ -60,10 +60,10 @@ const mistakes: ReadonlyArray<readonly [unknown, ReadonlyArray<string>]> = [
     "pools.0.ctx_max: Expected a positive number, actual 0"
   ]],
   [{ stateDir: "/x" }, [
-    `stateDir: is unexpected, expected: "host" | "port" | "state_dir" | "model_dir" | "token" | "token_file" | "allowed_hosts" | "allowed_origins" | "allow_remote_register" | "remote_register_limits" | "max_body_bytes" | "engine_host" | "shutdown_deadline_ms" | "stop_grace_ms" | "startup_timeout_ms" | "probe_timeout_ms" | "liveness" | "restart" | "log_level" | "engines" | "pools"`
+    `stateDir: is unexpected, expected: "host" | "port" | "state_dir" | "model_dir" | "token" | "token_file" | "allowed_hosts" | "allowed_origins" | "allow_remote_register" | "remote_register_limits" | "max_body_bytes" | "engine_host" | "shutdown_deadline_ms" | "stop_grace_ms" | "startup_timeout_ms" | "probe_timeout_ms" | "liveness" | "restart" | "log_level" | "engines" | "pools" | "models" | "devices" | "default_idle_ttl_ms" | "default_min_residency_ms" | "cancel_abandoned_loads" | "reload"`
   ]],
   [{ queue: {} }, [
-    `queue: is unexpected, expected: "host" | "port" | "state_dir" | "model_dir" | "token" | "token_file" | "allowed_hosts" | "allowed_origins" | "allow_remote_register" | "remote_register_limits" | "max_body_bytes" | "engine_host" | "shutdown_deadline_ms" | "stop_grace_ms" | "startup_timeout_ms" | "probe_timeout_ms" | "liveness" | "restart" | "log_level" | "engines" | "pools"`
+    `queue: is unexpected, expected: "host" | "port" | "state_dir" | "model_dir" | "token" | "token_file" | "allowed_hosts" | "allowed_origins" | "allow_remote_register" | "remote_register_limits" | "max_body_bytes" | "engine_host" | "shutdown_deadline_ms" | "stop_grace_ms" | "startup_timeout_ms" | "probe_timeout_ms" | "liveness" | "restart" | "log_level" | "engines" | "pools" | "models" | "devices" | "default_idle_ttl_ms" | "default_min_residency_ms" | "cancel_abandoned_loads" | "reload"`
   ]]
 ]
 

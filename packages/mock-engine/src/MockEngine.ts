@@ -28,6 +28,8 @@ export interface MockEngineOptions {
   readonly tps?: number | undefined
   readonly loadMs?: number | undefined
   readonly crashOnStart?: boolean | undefined
+  /** Listen, then exit halfway through `loadMs` with a model-load error (a crash during the load). */
+  readonly crashDuringLoad?: boolean | undefined
   readonly crashAfterTokens?: number | undefined
   readonly hangHealth?: boolean | undefined
   /** Device memory in MiB to report as `footprint_mb` in the `/health` body. */
@@ -96,6 +98,7 @@ export const toArgs = (options: MockEngineOptions): ReadonlyArray<string> => {
     ...value("--tps", options.tps),
     ...value("--load-ms", options.loadMs),
     ...bool("--crash-on-start", options.crashOnStart),
+    ...bool("--crash-during-load", options.crashDuringLoad),
     ...value("--crash-after-tokens", options.crashAfterTokens),
     ...bool("--hang-health", options.hangHealth),
     ...value("--footprint-mb", options.footprintMb),

@@ -60,6 +60,18 @@ describe("mock-engine process lifecycle and faults", () => {
     timeout
   )
 
+  it.scopedLive(
+    "--crash-during-load: listens, answers /health 503 while loading, then exits with --exit-code",
+    () =>
+      Effect.gen(function*() {
+        const engine = yield* MockEngine.start({ crashDuringLoad: true, loadMs: 600, exitCode: 3, model: "half" })
+        expect((yield* getJson(`${engine.url}/health`)).status).toBe(503)
+        expect(yield* engine.exitCode).toBe(3)
+        expect(yield* engine.stderrTail).toContain("simulated failure (--crash-during-load)")
+      }).pipe(Effect.provide(TestLayer)),
+    timeout
+  )
+
   it.scopedLive("SIGTERM exits 0 promptly even with a hung request open", () =>
     Effect.gen(function*() {
       let pid = 0

@@ -51,9 +51,9 @@ export interface Options {
   /** `http` (HTTP POST + NDJSON, default) or `websocket` (one socket for every call). */
   readonly protocol?: "http" | "websocket" | undefined
   readonly timeouts?: {
-    /** Register, remove, list, status, health and a lease grant (default 30 s). */
+    /** Register, remove, list, status, health, models and a lease grant (default 30 s). */
     readonly call?: Duration.DurationInput | undefined
-    /** Preload, drain and reload, which wait for engines (default 15 min). */
+    /** Preload, drain, reload, load and unload, which wait for engines (default 15 min). */
     readonly lifecycle?: Duration.DurationInput | undefined
     /** Silence after which a `Watch` connection is taken for dead (default 3 keepalives). */
     readonly idle?: Duration.DurationInput | undefined
@@ -158,6 +158,9 @@ export const make = (
       drain: (poolId, drainOptions) => lifecycle(client.Drain({ poolId, options: drainOptions })),
       reload: (poolId, reloadOptions) => lifecycle(client.Reload({ poolId, options: reloadOptions })),
       health: idempotent(call(client.Health())),
+      models: idempotent(call(client.Models())),
+      load: (modelId, loadOptions) => lifecycle(client.Load({ modelId, options: loadOptions })),
+      unload: (modelId) => lifecycle(client.Unload({ modelId })),
       lease: (poolId) =>
         Effect.gen(function*() {
           // The Lease stream runs in a child of the caller's scope: closing it ends the stream, and

@@ -14,11 +14,14 @@ import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Path from "@effect/platform/Path"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { EngineProfile } from "./EngineProfile.js"
 import { makeEmbeddedPoolManager } from "./internal/manager.js"
+import { catalogFields } from "./ModelCatalog.js"
+import { PoolConfigurator } from "./PoolConfigurator.js"
 import type { StateDirRefused } from "./PoolErrors.js"
 import { PoolManager } from "./PoolManager.js"
 import { PoolSpec } from "./PoolSpec.js"
@@ -104,7 +107,9 @@ export class EmbeddedOptions extends Schema.Class<EmbeddedOptions>("EmbeddedOpti
   /** Supervised restart policy. */
   restart: Schema.optionalWith(RestartOptions, { default: () => new RestartOptions({}) }),
   /** The version `health` reports (default `0.0.0`). */
-  version: Schema.optionalWith(Schema.String, { default: () => "0.0.0" })
+  version: Schema.optionalWith(Schema.String, { default: () => "0.0.0" }),
+  /** The model catalog, its devices and its policies. */
+  ...catalogFields
 }) {}
 
 /**
@@ -128,7 +133,8 @@ export const decodeOptions = (input: EmbeddedOptionsInput): Effect.Effect<Embedd
  * The embedded `PoolManager`. Closing the layer's scope drains every pool (up to
  * `shutdownDeadlineMs`) and stops every engine. At start it takes `stateDir` (created 0700; refused
  * with `StateDirRefused` when another user owns it or another manager holds its lock) and reaps
- * engines a crashed earlier run left behind (from the pidfiles in `stateDir`).
+ * engines a crashed earlier run left behind (from the pidfiles in `stateDir`). It also provides the
+ * manager's `PoolConfigurator`, with which the daemon changes its engine profiles on a config reload.
  *
  * @category layers
  * @since 0.1.0
@@ -136,7 +142,14 @@ export const decodeOptions = (input: EmbeddedOptionsInput): Effect.Effect<Embedd
 export const layer = (
   options: EmbeddedOptionsInput
 ): Layer.Layer<
-  PoolManager,
+  PoolManager | PoolConfigurator,
   StateDirRefused,
   CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | HttpClient.HttpClient
-> => Layer.scoped(PoolManager, Effect.flatMap(decodeOptions(options), makeEmbeddedPoolManager))
+> =>
+  Layer.scopedContext(
+    Effect.map(
+      Effect.flatMap(decodeOptions(options), makeEmbeddedPoolManager),
+      ({ configurator, manager }) =>
+        Context.make(PoolManager, manager).pipe(Context.add(PoolConfigurator, configurator))
+    )
+  )

@@ -23,6 +23,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { EngineProtocol } from "./EngineProfile.js"
 import { makeInMemoryPoolManager } from "./internal/inMemory.js"
+import { catalogFields } from "./ModelCatalog.js"
 import type { PoolNotFound } from "./PoolErrors.js"
 import type { PoolId } from "./PoolId.js"
 import { PoolManager, type PoolManagerService } from "./PoolManager.js"
@@ -83,7 +84,9 @@ export class InMemoryOptions extends Schema.Class<InMemoryOptions>("InMemoryOpti
   /** How long `remove` and a `reload` without `deadlineMs` let leases run, in milliseconds (default 30 000). */
   shutdownDeadlineMs: Schema.optionalWith(NonNegativeInt, { default: () => 30_000 }),
   /** The version `health` reports (default `0.0.0`). */
-  version: Schema.optionalWith(Schema.String, { default: () => "0.0.0" })
+  version: Schema.optionalWith(Schema.String, { default: () => "0.0.0" }),
+  /** The model catalog, its devices and its policies, as the embedded manager's. */
+  ...catalogFields
 }) {}
 
 /**

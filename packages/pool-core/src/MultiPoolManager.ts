@@ -10,6 +10,9 @@
  *   again (its stream is followed again with backoff).
  * - `list` and `status` answer from the statuses the nodes' event streams keep current: no round
  *   trip. `events`/`watch` give one `Snapshot` across all nodes, then every change.
+ * - `models` lists every reachable node's models (with `node`); `load` goes to a node that serves
+ *   the model already (loaded, then loading), else to the node running the fewest models whose
+ *   catalog has it; `unload` to every node that lists it.
  * - Nodes can be added and removed while it runs (static configuration, DNS discovery).
  * - With `leaseHoldMs`, a lease whose holder is done is kept that long for the next lease of the
  *   same pool, which then costs no call to the node: the slot stays taken at the node meanwhile, so
@@ -32,7 +35,8 @@ import { Changes } from "./internal/changes.js"
 import { feedOf } from "./internal/feed.js"
 import * as HeldLeases from "./internal/heldLeases.js"
 import { Lease } from "./Lease.js"
-import { InvalidSpec, PoolManagerUnavailable, PoolNotFound } from "./PoolErrors.js"
+import { ModelStatus } from "./ModelCatalog.js"
+import { InvalidSpec, ModelNotFound, PoolManagerUnavailable, PoolNotFound } from "./PoolErrors.js"
 import { type PoolEvent, StatusChanged } from "./PoolEvent.js"
 import { PoolId, splitPoolId } from "./PoolId.js"
 import { ManagerHealth, PoolManager, type PoolManagerService } from "./PoolManager.js"
@@ -273,6 +277,22 @@ export const make = (
     // a Snapshot across all nodes, then every change exactly once: the embedded manager's feed
     const { events, watch } = feedOf(changes, allStatuses)
 
+    /** Every reachable node's models, with their node (and node-qualified pool ids). */
+    const nodeModels = Effect.forEach(
+      [...entries.values()].filter((entry) => entry.state !== "unreachable"),
+      (entry) =>
+        entry.manager.models.pipe(
+          Effect.map((models) => models.map((model) => ({ entry, model }))),
+          Effect.orElseSucceed(() => [])
+        ),
+      { concurrency: "unbounded" }
+    ).pipe(Effect.map((all) => all.flat()))
+    const named = (modelId: string) => (model: ModelStatus) => model.id === modelId || model.aliases.includes(modelId)
+    const preference = (model: ModelStatus) =>
+      model.state === "loaded" ? 0 : model.state === "loading" ? 1 : model.state === "evicting" ? 3 : 2
+    const busy = (entry: Entry, all: ReadonlyArray<{ readonly entry: Entry; readonly model: ModelStatus }>) =>
+      all.filter((x) => x.entry === entry && x.model.state !== "unloaded").length
+
     const manager: PoolManagerService = {
       register: (spec) => {
         const only = entries.size === 1 ? [...entries.values()][0] : undefined
@@ -321,7 +341,35 @@ export const make = (
           pools: all.length,
           ready: all.filter((s) => s.ready).length
         })
-      })
+      }),
+      models: Effect.map(nodeModels, (all) =>
+        all
+          .map(({ entry, model }) =>
+            new ModelStatus({
+              ...model,
+              node: entry.name,
+              poolId: model.poolId === undefined ? undefined : `${entry.name}/${model.poolId}`
+            }, true)
+          )
+          .sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : (a.node ?? "") < (b.node ?? "") ? -1 : 1)),
+      // a node that serves the model already, else the one running the fewest models
+      load: (modelId, loadOptions) =>
+        Effect.flatMap(nodeModels, (all) => {
+          const candidates = all.filter(({ model }) => named(modelId)(model)).sort((a, b) =>
+            preference(a.model) - preference(b.model) || busy(a.entry, all) - busy(b.entry, all)
+          )
+          const chosen = candidates[0]
+          return chosen === undefined
+            ? Effect.fail(new ModelNotFound({ modelId, known: [...new Set(all.map(({ model }) => model.id))] }))
+            : Effect.map(chosen.entry.manager.load(modelId, loadOptions), (status) => qualify(chosen.entry, status))
+        }),
+      unload: (modelId) =>
+        Effect.flatMap(nodeModels, (all) => {
+          const holders = all.filter(({ model }) => named(modelId)(model))
+          return holders.length === 0
+            ? Effect.fail(new ModelNotFound({ modelId, known: [...new Set(all.map(({ model }) => model.id))] }))
+            : Effect.forEach(holders, ({ entry }) => entry.manager.unload(modelId), { discard: true })
+        })
     }
 
     return {

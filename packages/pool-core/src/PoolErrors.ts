@@ -208,3 +208,55 @@ export class StateDirRefused extends Schema.TaggedError<StateDirRefused>()("Stat
     return `refusing the state directory ${this.stateDir}: ${this.reason}`
   }
 }
+
+/**
+ * No catalogued model (nor fixed pool) has this id or alias.
+ *
+ * @since 0.1.0
+ */
+export class ModelNotFound extends Schema.TaggedError<ModelNotFound>()("ModelNotFound", {
+  modelId: Schema.String,
+  /** The ids the manager can serve, to say what was meant. */
+  known: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] })
+}) {
+  override get message(): string {
+    return `model ${this.modelId} is not in the catalog (known: ${this.known.join(", ") || "none"})`
+  }
+}
+
+/**
+ * A load of a catalogued model did not reach Ready: its engine could not start, exited while
+ * loading or timed out. `stderrTail` holds the engine's last stderr lines. Its memory is freed.
+ *
+ * @since 0.1.0
+ */
+export class ModelLoadFailed extends Schema.TaggedError<ModelLoadFailed>()("ModelLoadFailed", {
+  modelId: Schema.String,
+  reason: Schema.String,
+  stderrTail: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    const tail = this.stderrTail ? `\n--- engine stderr (tail) ---\n${this.stderrTail}` : ""
+    return `model ${this.modelId} failed to load: ${this.reason}${tail}`
+  }
+}
+
+/**
+ * A model does not fit: no device has `neededMb` free, even after evicting every pool that may be
+ * evicted. `reason` says what blocked (pools with leases, pools younger than their minimum
+ * residency, models the caller keeps, pinned models, or simply a model larger than the device).
+ *
+ * @since 0.1.0
+ */
+export class InsufficientMemory extends Schema.TaggedError<InsufficientMemory>()("InsufficientMemory", {
+  modelId: Schema.String,
+  neededMb: Schema.Number,
+  freeMb: Schema.Number,
+  device: Schema.optional(Schema.String),
+  reason: Schema.String
+}) {
+  override get message(): string {
+    const on = this.device === undefined ? "" : ` on device ${this.device}`
+    return `model ${this.modelId} needs ${this.neededMb} MiB but ${this.freeMb} MiB are free${on}: ${this.reason}`
+  }
+}

@@ -12,9 +12,13 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Lease } from "./Lease.js"
+import type { ModelStatus } from "./ModelCatalog.js"
 import type {
   EngineNotAllowed,
+  InsufficientMemory,
   InvalidSpec,
+  ModelLoadFailed,
+  ModelNotFound,
   PoolAlreadyExists,
   PoolDraining,
   PoolNotFound,
@@ -109,6 +113,16 @@ export class ManagerHealth extends Schema.Class<ManagerHealth>("ManagerHealth")(
 }) {}
 
 /**
+ * Options of `load`: `keep` lists the models the caller still has queued work for, which the load
+ * must not evict to make room.
+ *
+ * @since 0.1.0
+ */
+export class LoadOptions extends Schema.Class<LoadOptions>("LoadOptions")({
+  keep: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] })
+}) {}
+
+/**
  * The operations of a pool manager. Every call may also fail with a `TransportError` when the
  * manager is remote; the embedded implementation never raises one.
  *
@@ -158,6 +172,22 @@ export interface PoolManagerService {
   readonly watch: (onEvent: (event: PoolEvent) => void) => Effect.Effect<void, TransportError>
   /** The manager's own health. */
   readonly health: Effect.Effect<ManagerHealth, TransportError>
+  /** Every catalogued model with its state, and the models of fixed pools (as `loaded`), ordered by id. */
+  readonly models: Effect.Effect<ReadonlyArray<ModelStatus>, TransportError>
+  /**
+   * Makes a model (by id or alias) servable and answers with the status of a Ready pool serving it:
+   * at once when there is one; else device memory is reserved (evicting idle pools, least recently
+   * used first — never one with a lease, one younger than its minimum residency, a pinned one or
+   * one whose model is in `options.keep`), a pool is registered for the model and started. Callers
+   * asking for one model at once share one load; when every caller of a load has gone away it is
+   * cancelled (unless the manager keeps abandoned loads): engine stopped, memory freed, pool removed.
+   */
+  readonly load: (
+    modelId: string,
+    options?: LoadOptions
+  ) => Effect.Effect<PoolStatus, ModelNotFound | ModelLoadFailed | InsufficientMemory | TransportError>
+  /** Drains and removes the pool(s) serving a model, freeing its memory. */
+  readonly unload: (modelId: string) => Effect.Effect<void, ModelNotFound | TransportError>
 }
 
 /**

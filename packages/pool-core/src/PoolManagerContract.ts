@@ -25,6 +25,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { catalogCases, type CatalogFixtures, catalogOf } from "./internal/contractModels.js"
 import { Lease } from "./Lease.js"
 import {
   EngineNotAllowed,
@@ -69,7 +70,35 @@ export interface ContractFixtures {
   readonly onHandoff?: ((handoff: Handoff) => void) | undefined
   /** Called with the error of the reload that fails: for checks of your own (the engine's stderr tail). */
   readonly onReloadFailed?: ((error: ReloadFailed) => void) | undefined
+  /**
+   * Runs the model catalog cases (`models`, `load`, `unload`) too: the layer must then be built with
+   * `contractCatalog(fixtures)`'s catalog options.
+   */
+  readonly catalog?: ContractCatalog | undefined
 }
+
+/**
+ * The catalog cases' own fixtures: engine args that crash a load and that make one slow.
+ *
+ * @since 0.1.0
+ */
+export type ContractCatalog = Omit<CatalogFixtures, "engine" | "model" | "failingModel">
+
+const catalogFixtures = (fixtures: ContractFixtures): CatalogFixtures => ({
+  ...fixtures.catalog,
+  engine: fixtures.engine,
+  model: fixtures.model ?? "tiny",
+  failingModel: fixtures.failingModel ?? "broken-model"
+})
+
+/**
+ * The catalog options (`models`, `devices`, `defaultMinResidencyMs`) to build the layer under test
+ * with when `fixtures.catalog` is set: models `cm-a` (alias `cm-alpha`), `cm-b` and `cm-c` of 1 000
+ * MiB on one device of 2 000 MiB, `cm-crash` (fails to load) and, with `slowArgs`, `cm-slow`.
+ *
+ * @since 0.1.0
+ */
+export const contractCatalog = (fixtures: ContractFixtures) => catalogOf(catalogFixtures(fixtures))
 
 /**
  * Checks `activeLeases + slotsFree == slotsTotal` and `activeLeases <= slotsTotal`.
@@ -385,5 +414,6 @@ export const suite = <E>(name: string, managerLayer: Layer.Layer<PoolManager, E>
         }),
       timeout
     )
+    if (fixtures.catalog !== undefined) catalogCases(it, catalogFixtures(fixtures), timeout)
   })
 }

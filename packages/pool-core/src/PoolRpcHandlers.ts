@@ -43,6 +43,9 @@ export const layerWith = (policy: RemotePolicy.RemotePolicy) =>
         Drain: ({ options, poolId }) => manager.drain(poolId, options),
         Reload: ({ options, poolId }) => manager.reload(poolId, options),
         Health: () => manager.health,
+        Models: () => manager.models,
+        Load: ({ modelId, options }) => manager.load(modelId, options),
+        Unload: ({ modelId }) => manager.unload(modelId),
         Lease: ({ keepaliveMs, poolId }) =>
           Stream.unwrapScoped(
             Effect.map(

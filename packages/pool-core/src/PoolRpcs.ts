@@ -9,10 +9,14 @@ import * as Rpc from "@effect/rpc/Rpc"
 import * as RpcGroup from "@effect/rpc/RpcGroup"
 import * as Schema from "effect/Schema"
 import { Lease } from "./Lease.js"
+import { ModelStatus } from "./ModelCatalog.js"
 import { PoolAuthMiddleware } from "./PoolAuth.js"
 import {
   EngineNotAllowed,
+  InsufficientMemory,
   InvalidSpec,
+  ModelLoadFailed,
+  ModelNotFound,
   PoolAlreadyExists,
   PoolDraining,
   PoolManagerUnavailable,
@@ -25,7 +29,7 @@ import {
 } from "./PoolErrors.js"
 import { Snapshot, StatusChanged } from "./PoolEvent.js"
 import { PoolId } from "./PoolId.js"
-import { DrainOptions, DrainOutcome, ManagerHealth, ReloadOptions, ReloadOutcome } from "./PoolManager.js"
+import { DrainOptions, DrainOutcome, LoadOptions, ManagerHealth, ReloadOptions, ReloadOutcome } from "./PoolManager.js"
 import { Handoff, PoolStatus } from "./PoolStatus.js"
 import { RegisterPayload } from "./RemotePolicy.js"
 
@@ -87,7 +91,9 @@ const keepaliveMs = Schema.optional(Schema.Int.pipe(Schema.between(100, 600_000)
 /**
  * The RPC group of the pool manager. `Lease` emits the grant and holds the slot until the client ends
  * the stream (or disconnects); `Watch` emits a `Snapshot`, then `StatusChanged` events. Both streams
- * interleave a `Keepalive` every `keepaliveMs` (default 5 s). Every call goes through `PoolAuth`.
+ * interleave a `Keepalive` every `keepaliveMs` (default 5 s). `Load` waits until the model's pool is
+ * Ready; a caller that goes away (interrupts or disconnects) leaves the load, which is cancelled when
+ * it was its last caller. Every call goes through `PoolAuth`.
  *
  * @category models
  * @since 0.1.0
@@ -118,6 +124,16 @@ export class PoolRpcs extends RpcGroup.make(
     error: Schema.Union(PoolNotFound, ReloadFailed, ...transport)
   }),
   Rpc.make("Health", { success: ManagerHealth, error: Schema.Union(...transport) }),
+  Rpc.make("Models", { success: Schema.Array(ModelStatus), error: Schema.Union(...transport) }),
+  Rpc.make("Load", {
+    payload: { modelId: Schema.String, options: Schema.optional(LoadOptions) },
+    success: PoolStatus,
+    error: Schema.Union(ModelNotFound, ModelLoadFailed, InsufficientMemory, ...transport)
+  }),
+  Rpc.make("Unload", {
+    payload: { modelId: Schema.String },
+    error: Schema.Union(ModelNotFound, ...transport)
+  }),
   Rpc.make("Lease", {
     payload: { poolId: PoolId, keepaliveMs },
     success: LeaseFrame,

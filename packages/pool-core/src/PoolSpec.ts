@@ -55,5 +55,9 @@ export class PoolSpec extends Schema.Class<PoolSpec>("PoolSpec")({
   port: Schema.optional(Schema.Int.pipe(Schema.between(1, 65535))),
   env: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
   startupTimeoutMs: Schema.optional(PositiveInt),
-  preload: Schema.optionalWith(Schema.Boolean, { default: () => true })
+  preload: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** The public model id the pool serves (a catalogued model's id); absent: `model`. */
+  modelId: Schema.optional(Schema.String),
+  /** Extra engine arguments after the profile's, with the same placeholders. */
+  args: Schema.optional(Schema.Array(Schema.String))
 }) {}

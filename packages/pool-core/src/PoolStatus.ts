@@ -149,6 +149,8 @@ export class PoolStatus extends Schema.Class<PoolStatus>("PoolStatus")({
   protocol: EngineProtocol,
   engineVersion: Schema.optional(Schema.String),
   model: Schema.String,
+  /** The public model id the pool serves, when its spec names one (a catalogued model's pool). */
+  modelId: Schema.optional(Schema.String),
   ctxMax: Schema.Int,
   deviceMask: Schema.optional(Schema.String),
   slotsTotal: Schema.Int,

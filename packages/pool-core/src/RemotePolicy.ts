@@ -5,7 +5,7 @@
  * the operator's configuration. A remote caller may at most register pools built from that:
  * one of the configured engine profiles, a model ref (resolved under the model directory), slots
  * and context within the configured maxima, a device mask, a startup timeout and `preload`.
- * Anything else — `env`, a fixed `port`, a field the spec does not know — is refused with a typed
+ * Anything else — `env`, `args`, a fixed `port`, a field the spec does not know — is refused with a typed
  * `InvalidSpec`; an unknown engine with `EngineNotAllowed`. Remote registration (and `Remove`) is
  * off unless the operator turns it on.
  *
@@ -99,6 +99,11 @@ export const admitRegister = (
     const refuse = (reason: string) => Either.left(new InvalidSpec({ poolId: spec.id, reason }))
     if (spec.env !== undefined) {
       return refuse("env is not accepted from a remote caller: an engine's environment comes from its profile")
+    }
+    if (spec.args !== undefined) {
+      return refuse(
+        "args are not accepted from a remote caller: an engine's arguments come from its profile and the catalog"
+      )
     }
     if (spec.port !== undefined) {
       return refuse("port is not accepted from a remote caller: remotely registered engines get a free port")

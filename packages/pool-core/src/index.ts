@@ -15,13 +15,19 @@ export * as EmbeddedPoolManager from "./EmbeddedPoolManager.js"
 /** Engine profiles: how to run one kind of engine (command, argument template, protocol). */
 export { EngineProfile, EngineProtocol, templateVariables } from "./EngineProfile.js"
 
+/** The model catalog: models served on demand (`CatalogModel`), their states and `ModelStatus`. */
+export { catalogFields, CatalogModel, FootprintSource, ModelId, ModelState, ModelStatus } from "./ModelCatalog.js"
+
 /** Lease: one slot of a Ready pool, held while its scope is open. */
 export { Lease } from "./Lease.js"
 
 /** The typed errors of the pool manager. */
 export {
   EngineNotAllowed,
+  InsufficientMemory,
   InvalidSpec,
+  ModelLoadFailed,
+  ModelNotFound,
   PoolAlreadyExists,
   PoolDraining,
   PoolManagerUnavailable,
@@ -38,6 +44,9 @@ export {
 /** Several pool managers (the nodes of a cluster) as one, with node-qualified pool ids. */
 export * as MultiPoolManager from "./MultiPoolManager.js"
 
+/** What a daemon changes in its own embedded manager on a config reload: engine profiles, step notes. */
+export { PoolConfigurator, type PoolConfiguratorService } from "./PoolConfigurator.js"
+
 /** Pool events: `Snapshot` first, then `StatusChanged`. */
 export { PoolEvent, Snapshot, StatusChanged } from "./PoolEvent.js"
 
@@ -48,6 +57,7 @@ export { LocalPoolId, PoolId, PoolIdPattern, QualifiedPoolIdPattern, splitPoolId
 export {
   DrainOptions,
   DrainOutcome,
+  LoadOptions,
   ManagerHealth,
   PoolManager,
   type PoolManagerService,

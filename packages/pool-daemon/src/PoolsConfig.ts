@@ -14,7 +14,14 @@
  * @since 0.1.0
  */
 import { mockEngineProfile } from "@llama-orch/mock-engine"
-import { EmbeddedPoolManager, EngineProfile, PoolSpec } from "@llama-orch/pool-core"
+import {
+  CatalogModel,
+  Devices,
+  EmbeddedPoolManager,
+  EngineProfile,
+  PoolSpec,
+  ReloadStrategy
+} from "@llama-orch/pool-core"
 import * as Schema from "effect/Schema"
 import * as Struct from "effect/Struct"
 
@@ -86,7 +93,7 @@ const spec = PoolSpec.fields
 
 /**
  * One pool in the file: a `PoolSpec` with snake_case keys (`ctx_max`, `device_mask`,
- * `startup_timeout_ms`).
+ * `startup_timeout_ms`, `model_id`).
  *
  * @category schemas
  * @since 0.1.0
@@ -95,8 +102,36 @@ export const PoolEntry = Schema.Struct({
   ...spec,
   ctxMax: spec.ctxMax.pipe(Schema.fromKey("ctx_max")),
   deviceMask: spec.deviceMask.pipe(Schema.fromKey("device_mask")),
-  startupTimeoutMs: spec.startupTimeoutMs.pipe(Schema.fromKey("startup_timeout_ms"))
+  startupTimeoutMs: spec.startupTimeoutMs.pipe(Schema.fromKey("startup_timeout_ms")),
+  modelId: spec.modelId.pipe(Schema.fromKey("model_id"))
 }).pipe(Schema.compose(PoolSpec))
+
+const model = CatalogModel.fields
+
+/**
+ * One model of the catalog (`models:`): a `CatalogModel` with snake_case keys (`ctx_max`,
+ * `footprint_mb`, `idle_ttl_ms`, `keep_loaded`, `min_residency_ms`).
+ *
+ * @since 0.1.0
+ */
+export const ModelEntry = Schema.Struct({
+  ...model,
+  ctxMax: model.ctxMax.pipe(Schema.fromKey("ctx_max")),
+  footprintMb: model.footprintMb.pipe(Schema.fromKey("footprint_mb")),
+  idleTtlMs: model.idleTtlMs.pipe(Schema.fromKey("idle_ttl_ms")),
+  keepLoaded: model.keepLoaded.pipe(Schema.fromKey("keep_loaded")),
+  minResidencyMs: model.minResidencyMs.pipe(Schema.fromKey("min_residency_ms"))
+}).pipe(Schema.compose(CatalogModel))
+
+/**
+ * One device of `devices:` (`id`, `memory_mb`), decoded into a `Devices.Device`.
+ *
+ * @since 0.1.0
+ */
+export const DeviceEntry = Schema.Struct({
+  id: Devices.Device.fields.id,
+  memoryMb: Schema.propertySignature(Devices.Device.fields.memoryMb).pipe(Schema.fromKey("memory_mb"))
+}).pipe(Schema.compose(Devices.Device))
 
 const liveness = LivenessOptions.fields
 
@@ -129,13 +164,35 @@ export const RestartSection = Schema.Struct({
   windowMs: restart.windowMs.pipe(Schema.fromKey("window_ms"))
 }).pipe(Schema.compose(RestartOptions))
 
+/**
+ * The `reload` section: how a configuration reload moves a pool whose model alone changed
+ * (`strategy`: `replace`, the default, drains the old engine first; `surge` starts the new one
+ * beside it) and how long a changed or removed pool's leases may run before its engine is stopped
+ * (`deadline_ms`, default `shutdown_deadline_ms`).
+ *
+ * @since 0.1.0
+ */
+export const ReloadSection = Schema.Struct({
+  strategy: Schema.optionalWith(ReloadStrategy, { default: () => "replace" as const }),
+  deadlineMs: Schema.optional(Schema.Int.pipe(Schema.nonNegative())).pipe(Schema.fromKey("deadline_ms"))
+})
+
+/**
+ * The decoded `reload` section.
+ *
+ * @since 0.1.0
+ */
+export type ReloadSettings = typeof ReloadSection.Type
+
 const options = EmbeddedOptions.fields
 
 /**
  * The manager's keys, one property signature each, in the order a file lists them: `state_dir`
  * (optional: each daemon has its own default), `model_dir`, `engine_host`, `shutdown_deadline_ms`,
  * `stop_grace_ms`, `startup_timeout_ms`, `probe_timeout_ms`, `liveness`, `restart`, `engines`
- * (→ `profiles`) and `pools`. Every other default is `EmbeddedOptions`'.
+ * (→ `profiles`), `pools`, the model catalog (`models`, `devices`, `default_idle_ttl_ms`,
+ * `default_min_residency_ms`, `cancel_abandoned_loads`) and `reload` (how a configuration reload
+ * restarts pools). Every other default is `EmbeddedOptions`'.
  *
  * @category utils
  * @since 0.1.0
@@ -153,7 +210,13 @@ export const fields = {
   liveness: Schema.optionalWith(LivenessSection, { default: () => LivenessOptions.make({}) }),
   restart: Schema.optionalWith(RestartSection, { default: () => RestartOptions.make({}) }),
   profiles: Schema.optionalWith(Schema.Array(EngineEntry), { default: () => [] }).pipe(Schema.fromKey("engines")),
-  pools: Schema.optionalWith(Schema.Array(PoolEntry), { default: () => [] })
+  pools: Schema.optionalWith(Schema.Array(PoolEntry), { default: () => [] }),
+  models: Schema.optionalWith(Schema.Array(ModelEntry), { default: () => [] }),
+  devices: Schema.optional(Schema.Array(DeviceEntry)),
+  defaultIdleTtlMs: options.defaultIdleTtlMs.pipe(Schema.fromKey("default_idle_ttl_ms")),
+  defaultMinResidencyMs: options.defaultMinResidencyMs.pipe(Schema.fromKey("default_min_residency_ms")),
+  cancelAbandonedLoads: options.cancelAbandonedLoads.pipe(Schema.fromKey("cancel_abandoned_loads")),
+  reload: Schema.optionalWith(ReloadSection, { default: () => ({ strategy: "replace" as const }) })
 }
 
 /**
@@ -173,11 +236,15 @@ export type Section = Schema.Struct.Type<typeof fields>
 export interface References {
   readonly profiles: ReadonlyArray<EngineProfile>
   readonly pools: ReadonlyArray<PoolSpec>
+  readonly models?: ReadonlyArray<CatalogModel> | undefined
+  readonly devices?: ReadonlyArray<Devices.Device> | undefined
 }
 
 /**
  * What Schema cannot see field by field, for `Schema.filter` on the whole file: engine names and
- * pool ids are unique, every pool names a configured engine, no two pools ask for the same port.
+ * pool ids are unique, every pool names a configured engine, no two pools ask for the same port;
+ * model ids and aliases are unique, every model names a configured engine and (when pinned) a
+ * configured device, device ids are unique.
  * Each issue names the file's path (`engines.1.name`, `pools.0.engine`).
  *
  * @category utils
@@ -208,6 +275,34 @@ export const checkReferences = (section: References): ReadonlyArray<Schema.Filte
       ports.add(pool.port)
     }
   })
+  const devices = new Set<string>()
+  ;(section.devices ?? []).forEach((device, i) => {
+    if (devices.has(device.id)) {
+      issues.push({ path: ["devices", i, "id"], message: `duplicate device id "${device.id}"` })
+    }
+    devices.add(device.id)
+  })
+  const modelNames = new Set<string>()
+  ;(section.models ?? []).forEach((model, i) => {
+    ;[model.id, ...model.aliases].forEach((name, j) => {
+      if (modelNames.has(name)) {
+        issues.push({
+          path: j === 0 ? ["models", i, "id"] : ["models", i, "aliases", j - 1],
+          message: `model id or alias "${name}" is used twice`
+        })
+      }
+      modelNames.add(name)
+    })
+    if (!names.has(model.engine)) {
+      issues.push({ path: ["models", i, "engine"], message: `no engine named "${model.engine}"` })
+    }
+    if (model.device !== undefined && devices.size > 0 && !devices.has(model.device)) {
+      issues.push({
+        path: ["models", i, "device"],
+        message: `no device "${model.device}" (configured: ${[...devices].join(", ")})`
+      })
+    }
+  })
   return issues
 }
 
@@ -234,7 +329,12 @@ export const embeddedOptions = (
       "startupTimeoutMs",
       "probeTimeoutMs",
       "liveness",
-      "restart"
+      "restart",
+      "models",
+      "devices",
+      "defaultIdleTtlMs",
+      "defaultMinResidencyMs",
+      "cancelAbandonedLoads"
     ),
     host: section.engineHost,
     stateDir: resolved.stateDir,

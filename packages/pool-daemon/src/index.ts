@@ -16,3 +16,9 @@ export * as HealthRoute from "./HealthRoute.js"
 
 /** `GET /metrics` with the pool gauges, the restart counter and the preload histogram. */
 export * as PoolMetrics from "./PoolMetrics.js"
+
+/** What a configuration reload changes: one step per pool and the settings that need a restart (pure). */
+export * as ConfigPlan from "./ConfigPlan.js"
+
+/** Configuration reload on `SIGHUP` and on demand: plan, apply one pool at a time, report, count. */
+export * as ConfigReload from "./ConfigReload.js"

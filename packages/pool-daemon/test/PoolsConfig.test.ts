@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigFile } from "@llama-orch/daemon-kit"
 import { mockEngineProfileArgs } from "@llama-orch/mock-engine"
-import { EmbeddedPoolManager, EngineProfile, PoolId, PoolSpec } from "@llama-orch/pool-core"
+import { CatalogModel, Devices, EmbeddedPoolManager, EngineProfile, PoolId, PoolSpec } from "@llama-orch/pool-core"
 import { PoolsConfig } from "@llama-orch/pool-daemon"
 import { Effect, Schema } from "effect"
 
@@ -33,6 +33,10 @@ const mistakes: ReadonlyArray<readonly [unknown, ReadonlyArray<string>]> = [
     "liveness.failures: Expected a positive number, actual -1"
   ]],
   [{ liveness: { foo: 1 } }, [`liveness.foo: is unexpected, expected: "interval_ms" | "failures"`]],
+  [{ reload: { strategy: "rolling", deadline_ms: -1 } }, [
+    `reload.strategy: Expected "replace", actual "rolling" or Expected "surge", actual "rolling"`,
+    "reload.deadline_ms: Expected a non-negative number, actual -1"
+  ]],
   [{ restart: { jitter: 2, base_ms: -1, max_ms: "x", reset_after_ms: -1, max_failures: 0, window_ms: 0 } }, [
     "restart.base_ms: Expected a non-negative number, actual -1",
     `restart.max_ms: Expected number, actual "x"`,
@@ -104,7 +108,35 @@ const mistakes: ReadonlyArray<readonly [unknown, ReadonlyArray<string>]> = [
     `pools.0.preload: Expected boolean, actual "y"`
   ]],
   [{ pools: [{ id: "p", engine: "x", model: "m", ctxMax: 5 }] }, [
-    `pools.0.ctxMax: is unexpected, expected: "id" | "engine" | "model" | "slots" | "ctx_max" | "device_mask" | "port" | "env" | "startup_timeout_ms" | "preload"`
+    `pools.0.ctxMax: is unexpected, expected: "id" | "engine" | "model" | "slots" | "ctx_max" | "device_mask" | "port" | "env" | "startup_timeout_ms" | "preload" | "model_id" | "args"`
+  ]],
+  [{
+    engines: [engine],
+    devices: [{ id: "0", memory_mb: 100 }, { id: "0", memory_mb: 0 }],
+    models: [
+      { id: "m", aliases: ["n"], engine: "e", model: "a", device: "1" },
+      { id: "n", engine: "nope", model: "b", footprint_mb: -1, idle_ttl_ms: 0 },
+      { id: "bad id", engine: "e", model: "c", footprintMb: 1 }
+    ]
+  }, [
+    "models.1.footprint_mb: Expected a non-negative number, actual -1",
+    "models.1.idle_ttl_ms: Expected a positive number, actual 0",
+    `models.2.footprintMb: is unexpected, expected: "id" | "aliases" | "engine" | "model" | "args" | "slots" | "ctx_max" | "footprint_mb" | "idle_ttl_ms" | "keep_loaded" | "min_residency_ms" | "device"`,
+    "models.2.id: a model id is 1 to 128 characters: letters, digits and . _ : @ + -, starting with a letter or digit",
+    "devices.1.memory_mb: Expected a positive number, actual 0"
+  ]],
+  [{
+    engines: [engine],
+    devices: [{ id: "0", memory_mb: 100 }, { id: "0", memory_mb: 200 }],
+    models: [
+      { id: "m", aliases: ["n"], engine: "e", model: "a", device: "1" },
+      { id: "n", engine: "nope", model: "b" }
+    ]
+  }, [
+    `devices.1.id: duplicate device id "0"`,
+    `models.0.device: no device "1" (configured: 0)`,
+    `models.1.id: model id or alias "n" is used twice`,
+    `models.1.engine: no engine named "nope"`
   ]],
   [{ pools: [{}] }, ["pools.0.id: is missing", "pools.0.engine: is missing", "pools.0.model: is missing"]]
 ]
@@ -197,6 +229,56 @@ describe("PoolsConfig", () => {
           preload: false
         })
       ])
+    }))
+
+  it.effect("maps the model catalog's snake_case keys onto the options", () =>
+    Effect.gen(function*() {
+      const section = yield* decode({
+        engines: [engine],
+        devices: [{ id: "0", memory_mb: 24_000 }],
+        default_idle_ttl_ms: 600_000,
+        default_min_residency_ms: 5_000,
+        cancel_abandoned_loads: false,
+        models: [{
+          id: "qwen2.5-7b",
+          aliases: ["qwen"],
+          engine: "e",
+          model: "qwen.gguf",
+          args: ["--flash-attn"],
+          slots: 2,
+          ctx_max: 8192,
+          footprint_mb: 6_000,
+          idle_ttl_ms: 60_000,
+          keep_loaded: true,
+          min_residency_ms: 1_000,
+          device: "0"
+        }, { id: "tiny", engine: "e", model: "tiny.gguf" }]
+      })
+      const options = PoolsConfig.embeddedOptions(section, { stateDir: "/state", version: "1" })
+      expect(options).toMatchObject({
+        devices: [Devices.Device.make({ id: "0", memoryMb: 24_000 })],
+        defaultIdleTtlMs: 600_000,
+        defaultMinResidencyMs: 5_000,
+        cancelAbandonedLoads: false
+      })
+      expect(options.models).toEqual([
+        CatalogModel.make({
+          id: "qwen2.5-7b",
+          aliases: ["qwen"],
+          engine: "e",
+          model: "qwen.gguf",
+          args: ["--flash-attn"],
+          slots: 2,
+          ctxMax: 8192,
+          footprintMb: 6_000,
+          idleTtlMs: 60_000,
+          keepLoaded: true,
+          minResidencyMs: 1_000,
+          device: "0"
+        }),
+        CatalogModel.make({ id: "tiny", engine: "e", model: "tiny.gguf" })
+      ])
+      expect(options.models[1]).toMatchObject({ aliases: [], slots: 1, ctxMax: 4096, keepLoaded: false })
     }))
 
   it.effect("a pool or an engine gets pool-core's defaults for what it does not say", () =>

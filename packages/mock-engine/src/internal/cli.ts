@@ -39,6 +39,10 @@ const options = {
     "crash-on-start",
     "Print a model-load error to stderr and exit with --exit-code before listening."
   ),
+  crashDuringLoad: flag(
+    "crash-during-load",
+    "Listen, answer /health 503 while loading, then print a model-load error and exit with --exit-code halfway through --load-ms."
+  ),
   crashAfterTokens: CommandLine.integer("crash-after-tokens", { min: 0 }).pipe(
     Options.optional,
     Options.withDescription("Exit abruptly with --exit-code right after the N-th token emitted in total.")

@@ -18,6 +18,8 @@ export interface EngineSettings {
   readonly tps: number
   readonly loadMs: number
   readonly crashOnStart: boolean
+  /** Exit (with `exitCode`) halfway through the load, after listening. */
+  readonly crashDuringLoad: boolean
   readonly crashAfterTokens: Option.Option<number>
   readonly hangHealth: boolean
   readonly ignoreSigterm: boolean
@@ -42,6 +44,7 @@ export const defaultSettings: Omit<EngineSettings, "port"> = {
   tps: 0,
   loadMs: 0,
   crashOnStart: false,
+  crashDuringLoad: false,
   crashAfterTokens: Option.none(),
   hangHealth: false,
   ignoreSigterm: false,

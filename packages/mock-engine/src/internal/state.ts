@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
-import { EngineConfig } from "./config.js"
+import { EngineConfig, type EngineSettings } from "./config.js"
 import { makeSlotPool } from "./slots.js"
 
 /** Counters exported on `/metrics`. */
@@ -59,7 +59,7 @@ export class EngineState extends Effect.Service<EngineState>()("@llama-orch/mock
     const sequence = yield* Ref.make(0)
     const loaded = yield* Deferred.make<void>()
 
-    yield* loadModel(config.model, config.loadMs).pipe(
+    yield* loadModel(config).pipe(
       Effect.zipRight(Deferred.succeed(loaded, undefined)),
       Effect.forkScoped
     )
@@ -133,13 +133,25 @@ export class EngineState extends Effect.Service<EngineState>()("@llama-orch/mock
   })
 }) {}
 
-/** Pretends to load a model for `loadMs`, logging progress lines like llama-server. */
-const loadModel = (model: string, loadMs: number): Effect.Effect<void> =>
+/**
+ * Pretends to load a model for `loadMs`, logging progress lines like llama-server; with
+ * `crashDuringLoad` it exits halfway through instead.
+ */
+const loadModel = (
+  { crashDuringLoad, exitCode, loadMs, model }: Pick<
+    EngineSettings,
+    "model" | "loadMs" | "crashDuringLoad" | "exitCode"
+  >
+): Effect.Effect<void> =>
   Effect.gen(function*() {
     yield* logLine(`llama_model_loader: loading model '${model}'`)
-    if (loadMs > 0) {
+    if (loadMs > 0 || crashDuringLoad) {
       const steps = Math.max(1, Math.min(10, Math.floor(loadMs / 50)))
       for (let step = 1; step <= steps; step++) {
+        if (crashDuringLoad && step > steps / 2) {
+          yield* logLine(`llama_model_load: error loading model: simulated failure (--crash-during-load)`)
+          yield* Effect.sync(() => process.exit(exitCode))
+        }
         yield* Effect.sleep(Duration.millis(loadMs / steps))
         yield* logLine(`llama_model_load: loading tensors ... ${Math.round((100 * step) / steps)}%`)
       }

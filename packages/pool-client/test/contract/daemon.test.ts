@@ -17,5 +17,6 @@ poolManagerContract(
       const daemon = yield* startDaemon(yield* makeHome(token))
       return PoolClient.layer({ url: daemon.url, token }).pipe(Layer.provide(NodeHttpClient.layerUndici))
     })
-  ).pipe(Layer.provide(NodeContext.layer))
+  ).pipe(Layer.provide(NodeContext.layer)),
+  { catalog: true }
 )

@@ -2,4 +2,4 @@
 import { embeddedLayer } from "../support/embedded.js"
 import { poolManagerContract } from "./poolManagerContract.js"
 
-poolManagerContract("embedded", embeddedLayer)
+poolManagerContract("embedded", embeddedLayer, { catalog: true })

@@ -3,6 +3,7 @@ import { FileSystem, Path } from "@effect/platform"
 import { Processes, SpawnDaemon } from "@llama-orch/daemon-kit"
 import { Effect, Redacted } from "effect"
 import { fileURLToPath } from "node:url"
+import { catalogOptions } from "../contract/poolManagerContract.js"
 import { contractProfileFields } from "./engine.js"
 
 const entry = fileURLToPath(new URL("../../../../apps/pool-managerd/src/bin.ts", import.meta.url))
@@ -34,7 +35,11 @@ export const makeHome = (token: Redacted.Redacted<string> | undefined) =>
       shutdown_deadline_ms: 3_000,
       // `plain` runs the mock engine directly: the daemon's reaper only kills engines whose
       // recorded command still matches, which the shell wrapper of the contract profile does not
-      engines: [contractProfileFields, { name: plainEngine, mock: true }]
+      engines: [contractProfileFields, { name: plainEngine, mock: true }],
+      // the contract's catalog, in the file's snake_case
+      models: catalogOptions.models.map(({ footprintMb, ...model }) => ({ ...model, footprint_mb: footprintMb })),
+      devices: catalogOptions.devices.map(({ id, memoryMb }) => ({ id, memory_mb: memoryMb })),
+      default_min_residency_ms: catalogOptions.defaultMinResidencyMs
     }
     yield* fs.writeFileString(configPath, JSON.stringify(config, null, 2))
     return { configPath, stateDir } satisfies DaemonHome

@@ -3,6 +3,7 @@ import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { EmbeddedPoolManager } from "@llama-orch/pool-core"
 import { Effect, Layer } from "effect"
+import { catalogOptions } from "../contract/poolManagerContract.js"
 import { contractProfile } from "./engine.js"
 
 /** An embedded `PoolManager` on a fresh temporary state directory (removed when the layer closes). */
@@ -14,7 +15,8 @@ export const embeddedLayer = Layer.unwrapScoped(
       profiles: [contractProfile],
       stateDir,
       stopGraceMs: 3_000,
-      shutdownDeadlineMs: 3_000
+      shutdownDeadlineMs: 3_000,
+      ...catalogOptions
     })
   })
 ).pipe(Layer.provide([NodeContext.layer, NodeHttpClient.layerUndici]))

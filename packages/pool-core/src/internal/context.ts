@@ -52,7 +52,8 @@ export interface ManagerContext extends Publisher {
   readonly path: Path.Path
   readonly http: HttpClient.HttpClient
   readonly files: StateFiles
-  readonly profiles: ReadonlyMap<string, EngineProfile>
+  /** The profiles pools may be registered with: changed only by the configurator's `setProfiles`. */
+  readonly profiles: Map<string, EngineProfile>
   readonly scope: Scope.Scope
   /** The registered pools: changed only by `register` and `remove`, under `registryLock`. */
   readonly pools: Map<PoolId, Pool>

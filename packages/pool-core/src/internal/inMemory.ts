@@ -42,6 +42,7 @@ import {
   withoutEngine
 } from "./inMemoryOperations.js"
 import { takeLease } from "./leases.js"
+import { makeModels } from "./models.js"
 import { runOperation } from "./operations.js"
 import { initialData, lastErrorOf, toStatus } from "./poolState.js"
 
@@ -130,23 +131,42 @@ export const makeInMemoryPoolManager = (options: InMemoryOptions) =>
           Effect.asVoid(drain(ctx, pool, options.shutdownDeadlineMs)),
           () => new PoolNotFound({ poolId })
         )
-        yield* Effect.uninterruptible(Effect.gen(function*() {
-          const removed = yield* Effect.sync(() => pools.get(poolId) === pool && pools.delete(poolId))
-          if (!removed) return
-          yield* shutdown(ctx, pool)
-          yield* update(ctx, pool, "removed", (d) => d)
-        }))
+        yield* forget(pool)
       })
 
+    const forget = (pool: MemoryPool) =>
+      Effect.uninterruptible(Effect.gen(function*() {
+        const removed = yield* Effect.sync(() => pools.get(pool.id) === pool && pools.delete(pool.id))
+        if (!removed) return
+        yield* shutdown(ctx, pool)
+        yield* update(ctx, pool, "removed", (d) => d)
+      }))
+
     const { events, watch } = feedOf(ctx.changes, statusesNow)
+
+    const status = (poolId: PoolId) => Effect.map(find(poolId), statusOf)
+    const preloadPool = (poolId: PoolId) =>
+      Effect.flatMap(find(poolId), (pool) => runOperation(pool, preload(ctx, pool), () => gone(pool)))
+    const catalog = yield* makeModels({
+      changes: ctx.changes,
+      register,
+      preload: preloadPool,
+      remove,
+      discard: (poolId) =>
+        Effect.suspend(() => {
+          const pool = pools.get(poolId)
+          return pool === undefined ? Effect.void : forget(pool)
+        }),
+      status,
+      statuses: statusesNow
+    }, options)
 
     const service: PoolManagerService = {
       register,
       remove,
       list: Effect.sync(statusesNow),
-      status: (poolId) => Effect.map(find(poolId), statusOf),
-      preload: (poolId) =>
-        Effect.flatMap(find(poolId), (pool) => runOperation(pool, preload(ctx, pool), () => gone(pool))),
+      status,
+      preload: preloadPool,
       drain: (poolId, drainOptions) =>
         Effect.flatMap(
           find(poolId),
@@ -170,7 +190,8 @@ export const makeInMemoryPoolManager = (options: InMemoryOptions) =>
           pools: all.length,
           ready: all.filter((status) => status.ready).length
         })
-      })
+      }),
+      ...catalog
     }
 
     /** The engine failed now: no engine, `lastError`, in `state` (with `nextRestartAt` when a restart follows). */

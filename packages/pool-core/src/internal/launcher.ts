@@ -96,7 +96,7 @@ export const launch = (
       poolId: pool.id,
       ...(apiKey === undefined ? {} : { api_key: Redacted.value(apiKey) })
     }
-    const args = renderArgs(profile.args, vars)
+    const args = renderArgs([...profile.args, ...(spec.args ?? [])], vars)
     const profileEnv = profile.env === undefined
       ? undefined
       : Object.fromEntries(

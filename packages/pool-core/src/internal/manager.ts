@@ -18,10 +18,13 @@ import * as FiberMap from "effect/FiberMap"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as SynchronizedRef from "effect/SynchronizedRef"
+import * as Devices from "../Devices.js"
 import type { EmbeddedOptions } from "../EmbeddedPoolManager.js"
-import type { EngineProfile } from "../EngineProfile.js"
+import { EngineProfile } from "../EngineProfile.js"
+import type { PoolConfiguratorService } from "../PoolConfigurator.js"
 import {
   EngineNotAllowed,
   InvalidSpec,
@@ -41,17 +44,26 @@ import { detectEngineVersion } from "./engineVersion.js"
 import { feedOf, statusesOf } from "./feed.js"
 import { resolveModel } from "./launcher.js"
 import { takeLease } from "./leases.js"
+import { makeModels } from "./models.js"
 import * as Operations from "./operations.js"
 import { initialData, toStatus } from "./poolState.js"
 import { reapIntents, reapStaleEngines } from "./reaper.js"
 import { takeStateDir } from "./stateDir.js"
 import { makeStateFiles } from "./stateFiles.js"
 
+const sameProfile = Schema.equivalence(EngineProfile)
+
+/** The embedded manager and its configurator. */
+export interface EmbeddedServices {
+  readonly manager: PoolManagerService
+  readonly configurator: PoolConfiguratorService
+}
+
 /** Creates the embedded manager in the current scope; closing the scope shuts it down. */
 export const makeEmbeddedPoolManager = (
   options: EmbeddedOptions
 ): Effect.Effect<
-  PoolManagerService,
+  EmbeddedServices,
   StateDirRefused,
   Scope.Scope | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | HttpClient.HttpClient
 > =>
@@ -199,18 +211,22 @@ export const makeEmbeddedPoolManager = (
           Effect.asVoid(Operations.drain(ctx, pool, options.shutdownDeadlineMs)),
           () => new PoolNotFound({ poolId })
         )
-        yield* Effect.uninterruptible(Effect.gen(function*() {
-          const removed = yield* ctx.registryLock.withPermits(1)(
-            Effect.sync(() => ctx.pools.get(poolId) === pool && ctx.pools.delete(poolId))
-          )
-          if (!removed) return
-          yield* Operations.shutdownPool(ctx, pool, 0)
-          yield* Effect.sync(() =>
-            ctx.changes.publish(new StatusChanged({ status: toStatus(pool, pool.data.current), reason: "removed" }))
-          )
-          yield* ctx.files.remove(ctx.files.pidfile(poolId))
-        }))
+        yield* forget(pool)
       })
+
+    /** Takes the pool out of the registry, stops its engine at once (interrupting its operations) and announces it. */
+    const forget = (pool: Pool) =>
+      Effect.uninterruptible(Effect.gen(function*() {
+        const removed = yield* ctx.registryLock.withPermits(1)(
+          Effect.sync(() => ctx.pools.get(pool.id) === pool && ctx.pools.delete(pool.id))
+        )
+        if (!removed) return
+        yield* Operations.shutdownPool(ctx, pool, 0)
+        yield* Effect.sync(() =>
+          ctx.changes.publish(new StatusChanged({ status: toStatus(pool, pool.data.current), reason: "removed" }))
+        )
+        yield* ctx.files.remove(ctx.files.pidfile(pool.id))
+      }))
 
     const lease = (poolId: PoolId) =>
       Effect.gen(function*() {
@@ -220,16 +236,38 @@ export const makeEmbeddedPoolManager = (
 
     const { events, watch } = feedOf(ctx.changes, statusesNow)
 
+    const status = (poolId: PoolId) =>
+      Effect.flatMap(find(poolId), (pool) => Effect.map(current(pool), (d) => toStatus(pool, d)))
+    const preload = (poolId: PoolId) =>
+      Effect.flatMap(
+        find(poolId),
+        (pool) => Operations.runOperation(pool, Operations.preload(ctx, pool, { retry: false }), () => gone(pool))
+      )
+    // catalogued models are placed on the configured devices, else on those nvidia-smi reports
+    const devices = options.models.length === 0 ? [] : yield* Devices.resolve(options.devices).pipe(
+      Effect.provideService(CommandExecutor.CommandExecutor, executor),
+      Effect.catchAll((error) => Effect.as(Effect.logWarning(`no device memory accounting: ${error.message}`), []))
+    )
+    const catalog = yield* makeModels({
+      changes: ctx.changes,
+      register,
+      preload,
+      remove,
+      discard: (poolId) =>
+        Effect.suspend(() => {
+          const pool = ctx.pools.get(poolId)
+          return pool === undefined ? Effect.void : forget(pool)
+        }),
+      status,
+      statuses: statusesNow
+    }, { ...options, devices })
+
     const service: PoolManagerService = {
       register,
       remove,
       list: statuses,
-      status: (poolId) => Effect.flatMap(find(poolId), (pool) => Effect.map(current(pool), (d) => toStatus(pool, d))),
-      preload: (poolId) =>
-        Effect.flatMap(
-          find(poolId),
-          (pool) => Operations.runOperation(pool, Operations.preload(ctx, pool, { retry: false }), () => gone(pool))
-        ),
+      status,
+      preload,
       drain: (poolId, drainOptions) =>
         Effect.flatMap(find(poolId), (pool) =>
           Operations.runOperation(
@@ -260,7 +298,8 @@ export const makeEmbeddedPoolManager = (
           pools: all.length,
           ready: all.filter((status) => status.ready).length
         })
-      })
+      }),
+      ...catalog
     }
 
     yield* Effect.addFinalizer(() =>
@@ -275,10 +314,38 @@ export const makeEmbeddedPoolManager = (
       })
     )
 
-    for (const spec of options.pools) {
-      yield* register(spec).pipe(Effect.orDieWith((error) => new Error(error.message)))
+    const configurator: PoolConfiguratorService = {
+      profiles: Effect.sync(() => [...ctx.profiles.values()]),
+      setProfiles: (profiles) =>
+        Effect.gen(function*() {
+          const changed = profiles.filter((profile) => {
+            const before = ctx.profiles.get(profile.name)
+            return before === undefined || !sameProfile(before, profile)
+          })
+          // a changed engine may be another version: detect it again on first use
+          yield* SynchronizedRef.update(
+            versions,
+            (known) => changed.reduce((map, profile) => HashMap.remove(map, profile.name), known)
+          )
+          yield* Effect.sync(() => {
+            ctx.profiles.clear()
+            for (const profile of profiles) ctx.profiles.set(profile.name, profile)
+          })
+          yield* Effect.forEach(changed, versionOf, { discard: true })
+        }),
+      announce: (poolId, reason) =>
+        Effect.flatMap(find(poolId), (pool) =>
+          Effect.sync(() =>
+            ctx.changes.publish(new StatusChanged({ status: toStatus(pool, pool.data.current), reason }))
+          ))
     }
-    return service
+
+    for (const spec of options.pools) {
+      yield* register(spec).pipe(Effect.orDieWith((error) =>
+        new Error(error.message)
+      ))
+    }
+    return { manager: service, configurator }
   })
 
 const clearHandoffs = (fs: FileSystem.FileSystem, path: Path.Path, dir: string) =>

@@ -141,6 +141,7 @@ export const toStatus = (pool: PoolIdentity, data: PoolData): PoolStatus => {
     protocol: pool.profile.protocol,
     engineVersion: data.engineVersion,
     model: data.model,
+    modelId: pool.spec.modelId,
     ctxMax: pool.spec.ctxMax,
     deviceMask: pool.spec.deviceMask,
     slotsTotal,

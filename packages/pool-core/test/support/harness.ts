@@ -16,6 +16,7 @@ import * as NodeProcess from "node:process"
 import {
   EmbeddedPoolManager,
   EngineProfile,
+  type PoolConfigurator,
   type PoolEvent,
   PoolId,
   PoolManager,
@@ -109,7 +110,7 @@ export const withManager = <A, E>(
   body: (ctx: { readonly stateDir: string; readonly pids: Ref.Ref<ReadonlyArray<Spawned>> }) => Effect.Effect<
     A,
     E,
-    PoolManager | Scope.Scope | FileSystem.FileSystem | Path.Path
+    PoolManager | PoolConfigurator | Scope.Scope | FileSystem.FileSystem | Path.Path
   >
 ): Effect.Effect<A, E | PlatformError | StateDirRefused> =>
   Effect.gen(function*() {

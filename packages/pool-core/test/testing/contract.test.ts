@@ -7,15 +7,21 @@ import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { afterAll, describe, expect } from "@effect/vitest"
 import { Effect, Layer, Logger, LogLevel } from "effect"
-import { EmbeddedPoolManager } from "../../src/index.js"
+import { EmbeddedPoolManager, type ModelLoadFailed } from "../../src/index.js"
 import { InMemoryPoolManager, PoolManagerContract } from "../../src/testing.js"
 import { alive, awaitGone, fakeProfile } from "../support/harness.js"
 
+const inMemoryCatalog = { engine: "mock", catalog: {} }
+
 PoolManagerContract.suite(
   "in-memory",
-  InMemoryPoolManager.layer({ engines: [{ name: "mock" }], failingModels: ["broken-model"] }),
+  InMemoryPoolManager.layer({
+    engines: [{ name: "mock" }],
+    failingModels: ["broken-model"],
+    ...PoolManagerContract.contractCatalog(inMemoryCatalog)
+  }),
   {
-    engine: "mock",
+    ...inMemoryCatalog,
     forcedDrainDeadlineMs: 300,
     onHandoff: (handoff) => expect(handoff.pid).toBe(0),
     onReloadFailed: (error) => expect(error.cause.stderrTail).toContain("broken-model")
@@ -24,6 +30,14 @@ PoolManagerContract.suite(
 
 describe("the contract on the embedded manager", () => {
   const enginePids = new Set<number>()
+  const fixtures = {
+    engine: "fake",
+    failingModel: "broken",
+    catalog: {
+      slowArgs: ["--load-ms", "60000"],
+      onLoadFailed: (error: ModelLoadFailed) => expect(error.stderrTail).toContain("failed to load model")
+    }
+  }
   const embedded = Layer.unwrapScoped(
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
@@ -32,7 +46,8 @@ describe("the contract on the embedded manager", () => {
         profiles: [fakeProfile("fake", ["--fail-model", "broken"])],
         stateDir,
         stopGraceMs: 2_000,
-        shutdownDeadlineMs: 2_000
+        shutdownDeadlineMs: 2_000,
+        ...PoolManagerContract.contractCatalog(fixtures)
       })
     })
   ).pipe(
@@ -40,8 +55,7 @@ describe("the contract on the embedded manager", () => {
   )
 
   PoolManagerContract.suite("embedded", embedded, {
-    engine: "fake",
-    failingModel: "broken",
+    ...fixtures,
     startupTimeoutMs: 60_000,
     timeout: 120_000,
     onHandoff: (handoff) => {

@@ -1,0 +1,46 @@
+/**
+ * What a daemon changes in its own embedded pool manager when its configuration file is reloaded:
+ * the engine profiles pools may be registered with, and a note on a pool's event stream. Remote
+ * callers never reach it (it is not part of `PoolManager` nor of the RPC): profiles stay the
+ * operator's.
+ *
+ * ```ts
+ * const configurator = yield* PoolConfigurator
+ * yield* configurator.setProfiles(newProfiles) // later registrations use them
+ * yield* configurator.announce(poolId, "config-reload:restart")
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type { EngineProfile } from "./EngineProfile.js"
+import type { PoolNotFound } from "./PoolErrors.js"
+import type { PoolId } from "./PoolId.js"
+
+/**
+ * The operations of `PoolConfigurator`.
+ *
+ * @since 0.1.0
+ */
+export interface PoolConfiguratorService {
+  /** The engine profiles pools may be registered with now. */
+  readonly profiles: Effect.Effect<ReadonlyArray<EngineProfile>>
+  /**
+   * Replaces the profiles. Pools already registered keep the profile they were registered with
+   * until they are removed; a changed profile's engine version is detected again.
+   */
+  readonly setProfiles: (profiles: ReadonlyArray<EngineProfile>) => Effect.Effect<void>
+  /** Publishes the pool's current status as a `StatusChanged` with `reason` (for example a reload step). */
+  readonly announce: (poolId: PoolId, reason: string) => Effect.Effect<void, PoolNotFound>
+}
+
+/**
+ * The tag of the embedded manager's configurator (`EmbeddedPoolManager.layer` provides it).
+ *
+ * @since 0.1.0
+ */
+export class PoolConfigurator extends Context.Tag("@llama-orch/pool-core/PoolConfigurator")<
+  PoolConfigurator,
+  PoolConfiguratorService
+>() {}

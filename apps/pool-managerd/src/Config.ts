@@ -149,6 +149,7 @@ const reloadedKeys: ReadonlySet<string> = new Set(["engines", "pools", "reload"]
  * What a reload compares: the engines, pools and `reload` section of a decoded file, and every
  * other key of the file as a setting that needs a restart.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const reloadInputs = (config: PoolManagerdConfig): ConfigPlan.Inputs => ({
@@ -162,6 +163,7 @@ export const reloadInputs = (config: PoolManagerdConfig): ConfigPlan.Inputs => (
  * Reads the file again for a reload (a `ConfigError` when it is invalid, or when the daemon started
  * without one).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const reloadFile = (

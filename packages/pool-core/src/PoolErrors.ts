@@ -212,6 +212,7 @@ export class StateDirRefused extends Schema.TaggedError<StateDirRefused>()("Stat
 /**
  * No catalogued model (nor fixed pool) has this id or alias.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ModelNotFound extends Schema.TaggedError<ModelNotFound>()("ModelNotFound", {
@@ -228,6 +229,7 @@ export class ModelNotFound extends Schema.TaggedError<ModelNotFound>()("ModelNot
  * A load of a catalogued model did not reach Ready: its engine could not start, exited while
  * loading or timed out. `stderrTail` holds the engine's last stderr lines. Its memory is freed.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ModelLoadFailed extends Schema.TaggedError<ModelLoadFailed>()("ModelLoadFailed", {
@@ -246,6 +248,7 @@ export class ModelLoadFailed extends Schema.TaggedError<ModelLoadFailed>()("Mode
  * evicted. `reason` says what blocked (pools with leases, pools younger than their minimum
  * residency, models the caller keeps, pinned models, or simply a model larger than the device).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class InsufficientMemory extends Schema.TaggedError<InsufficientMemory>()("InsufficientMemory", {

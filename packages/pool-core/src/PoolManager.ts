@@ -116,6 +116,7 @@ export class ManagerHealth extends Schema.Class<ManagerHealth>("ManagerHealth")(
  * Options of `load`: `keep` lists the models the caller still has queued work for, which the load
  * must not evict to make room.
  *
+ * @category models
  * @since 0.1.0
  */
 export class LoadOptions extends Schema.Class<LoadOptions>("LoadOptions")({

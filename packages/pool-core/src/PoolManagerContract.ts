@@ -80,6 +80,7 @@ export interface ContractFixtures {
 /**
  * The catalog cases' own fixtures: engine args that crash a load and that make one slow.
  *
+ * @category models
  * @since 0.1.0
  */
 export type ContractCatalog = Omit<CatalogFixtures, "engine" | "model" | "failingModel">
@@ -96,6 +97,7 @@ const catalogFixtures = (fixtures: ContractFixtures): CatalogFixtures => ({
  * with when `fixtures.catalog` is set: models `cm-a` (alias `cm-alpha`), `cm-b` and `cm-c` of 1 000
  * MiB on one device of 2 000 MiB, `cm-crash` (fails to load) and, with `slowArgs`, `cm-slow`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const contractCatalog = (fixtures: ContractFixtures) => catalogOf(catalogFixtures(fixtures))

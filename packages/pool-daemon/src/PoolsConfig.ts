@@ -112,6 +112,7 @@ const model = CatalogModel.fields
  * One model of the catalog (`models:`): a `CatalogModel` with snake_case keys (`ctx_max`,
  * `footprint_mb`, `idle_ttl_ms`, `keep_loaded`, `min_residency_ms`).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const ModelEntry = Schema.Struct({
@@ -126,6 +127,7 @@ export const ModelEntry = Schema.Struct({
 /**
  * One device of `devices:` (`id`, `memory_mb`), decoded into a `Devices.Device`.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const DeviceEntry = Schema.Struct({
@@ -170,6 +172,7 @@ export const RestartSection = Schema.Struct({
  * beside it) and how long a changed or removed pool's leases may run before its engine is stopped
  * (`deadline_ms`, default `shutdown_deadline_ms`).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const ReloadSection = Schema.Struct({
@@ -180,6 +183,7 @@ export const ReloadSection = Schema.Struct({
 /**
  * The decoded `reload` section.
  *
+ * @category models
  * @since 0.1.0
  */
 export type ReloadSettings = typeof ReloadSection.Type

@@ -36,7 +36,7 @@ if (unknown.length > 0) {
   process.stderr.write(`unknown benchmark(s): ${unknown.join(", ")}; known: ${Object.keys(benches).join(", ")}\n`)
   process.exit(2)
 }
-const order = ["runtime", "queue", "rpc", "dispatch", "relay", "cluster"]
+const order = ["runtime", "queue", "rpc", "dispatch", "relay", "cluster", "swap"]
 const selected = wanted.length > 0 ? wanted : Object.keys(benches).sort((a, b) => order.indexOf(a) - order.indexOf(b))
 
 process.stdout.write(`# llama-orch benchmarks\n\nnode ${process.version}, ${new Date().toISOString()}\n\n`)

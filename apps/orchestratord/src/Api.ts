@@ -47,6 +47,7 @@ import {
   DrainAccepted,
   DrainRequest,
   Liveness,
+  ModelSummary,
   PoolHealth,
   PoolList,
   PoolOperationFailed,
@@ -254,6 +255,42 @@ export class PoolsGroup extends HttpApiGroup.make("pools")
 {}
 
 /**
+ * Models: load and unload a catalogued model by its public id or an alias (the control plane).
+ *
+ * @since 0.1.0
+ */
+export class ModelsGroup extends HttpApiGroup.make("models")
+  .add(
+    HttpApiEndpoint.post("load", "/v2/models/:id/load")
+      .setPath(byId)
+      .addSuccess(ModelSummary)
+      .addError(ErrorBody, status(404))
+      .addError(ErrorBody, status(415))
+      .addError(PoolOperationFailedBody, status(502))
+      .addError(ErrorBody, status(503))
+      .annotate(OpenApi.Summary, "Load a model and wait until a pool serving it is Ready")
+      .annotate(
+        OpenApi.Description,
+        "Answers the model once loaded (at once when it already is). 404 MODEL_NOT_FOUND when the catalog has no " +
+          "such model; 502 MODEL_LOAD_FAILED when its engine fails to start (with the tail of its stderr); 503 MODEL_LOAD_FAILED (retriable) when " +
+          "it does not fit in device memory beside the pools in use now."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("unload", "/v2/models/:id/unload")
+      .setPath(byId)
+      .addSuccess(ModelSummary)
+      .addError(ErrorBody, status(404))
+      .addError(ErrorBody, status(415))
+      .addError(ErrorBody, status(503))
+      .annotate(OpenApi.Summary, "Drain and stop the pools serving a model; it stays in the catalog")
+  )
+  .addError(ErrorBody, status(401))
+  .addError(ErrorBody, status(403))
+  .addError(ErrorBody, status(500))
+{}
+
+/**
  * Admin: reloading the configuration file (as `SIGHUP` does), behind the token.
  *
  * @since 0.1.0
@@ -291,7 +328,7 @@ export class MetaGroup extends HttpApiGroup.make("meta")
       .addSuccess(Capabilities)
       .addError(ErrorBody, status(401))
       .addError(ErrorBody, status(503))
-      .annotate(OpenApi.Summary, "The API version and what each pool offers")
+      .annotate(OpenApi.Summary, "The API version, what each pool offers, and every model with its state")
   )
   .add(
     HttpApiEndpoint.get("health", "/health")
@@ -318,7 +355,7 @@ export class OpenAiGroup extends HttpApiGroup.make("openai")
     HttpApiEndpoint.get("models", "/v1/models")
       .addSuccess(ModelList)
       .addError(OpenAiError, status(503))
-      .annotate(OpenApi.Summary, "List the models the pools serve")
+      .annotate(OpenApi.Summary, "List every model the pools serve or can load, with its state")
   )
   .add(
     HttpApiEndpoint.get("model", "/v1/models/:id")
@@ -326,7 +363,7 @@ export class OpenAiGroup extends HttpApiGroup.make("openai")
       .addSuccess(Model)
       .addError(OpenAiError, status(404))
       .addError(OpenAiError, status(503))
-      .annotate(OpenApi.Summary, "One model the pools serve")
+      .annotate(OpenApi.Summary, "One model the pools serve or can load (by id or alias)")
   )
   .add(
     generation(HttpApiEndpoint.post("chat", "/v1/chat/completions").setPayload(ChatCompletionRequest))
@@ -374,6 +411,7 @@ export class OpenAiGroup extends HttpApiGroup.make("openai")
 export class OrchestratorApi extends HttpApi.make("orchestratord")
   .add(TasksGroup)
   .add(PoolsGroup)
+  .add(ModelsGroup)
   .add(AdminGroup)
   .add(MetaGroup)
   .add(OpenAiGroup)

@@ -7,9 +7,19 @@
  * @since 0.1.0
  */
 import type { RequestGuard } from "@llama-orch/daemon-kit"
-import type { EngineTransport, ErrorCode, Failed, SubmitError, TaskNotFound } from "@llama-orch/orchestrator-core"
+import type {
+  EngineTransport,
+  ErrorCode,
+  Failed,
+  ModelLoadFailed,
+  SubmitError,
+  TaskNotFound
+} from "@llama-orch/orchestrator-core"
 import { ErrorEnvelope } from "@llama-orch/orchestrator-core"
 import type {
+  InsufficientMemory,
+  ModelLoadFailed as PoolModelLoadFailed,
+  ModelNotFound as CatalogModelNotFound,
   PoolDraining,
   PoolManagerUnavailable,
   PoolNotFound,
@@ -62,6 +72,9 @@ export const errorTable = {
   NoReadyPool: { code: "POOL_UNREADY", status: 503 },
   PoolsUnavailable: { code: "POOL_UNAVAILABLE", status: 503 },
   EngineFailure: { code: "WORKER_RESET", status: 502 },
+  // an on-demand or control-plane model load: the engine failed, or the model does not fit now
+  ModelLoadFailed: { code: "MODEL_LOAD_FAILED", status: 502 },
+  InsufficientMemory: { code: "MODEL_LOAD_FAILED", status: 503 },
   // orchestrator-core: how a running task failed (its stream's `failed` event)
   Cancelled: { code: "CANCELLED", status: 409 },
   QueueFullDropLru: { code: "QUEUE_FULL_DROP_LRU", status: 429 },
@@ -102,6 +115,7 @@ export const streamFailureTag: { readonly [C in ErrorCode]: ErrorTag } = {
   BUDGET_EXCEEDED: "BudgetExceeded",
   POOL_UNREADY: "NoReadyPool",
   POOL_UNAVAILABLE: "PoolsUnavailable",
+  MODEL_LOAD_FAILED: "ModelLoadFailed",
   DECODE_TIMEOUT: "DecodeTimeout",
   WORKER_RESET: "EngineFailure",
   CANCELLED: "Cancelled",
@@ -270,6 +284,19 @@ export const fromSubmitError = (error: SubmitError): ApiFailure => {
   }
 }
 
+/**
+ * A model that did not load on demand (embeddings): 502 when its engine failed, 503 (retriable,
+ * with `retry_after_ms`) when it did not fit or did not load in time; `MODEL_LOAD_FAILED` either way.
+ *
+ * @since 0.1.0
+ */
+export const fromModelLoadFailed = (error: ModelLoadFailed): ApiFailure =>
+  failure(error.retryAfterMs === undefined ? "ModelLoadFailed" : "InsufficientMemory", {
+    message: error.message,
+    retriable: error.retryAfterMs !== undefined,
+    ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs })
+  }, { param: "model" })
+
 /** @since 0.1.0 */
 export const fromTaskNotFound = (error: TaskNotFound): ApiFailure =>
   failure(error._tag, { message: error.message, retriable: false })
@@ -280,6 +307,9 @@ export const fromTaskNotFound = (error: TaskNotFound): ApiFailure =>
  * @since 0.1.0
  */
 export type PoolError =
+  | CatalogModelNotFound
+  | PoolModelLoadFailed
+  | InsufficientMemory
   | PoolNotFound
   | PreloadFailed
   | ReloadFailed
@@ -298,6 +328,17 @@ export const fromPoolError = (error: PoolError): ApiFailure => {
   switch (error._tag) {
     case "PoolNotFound":
       return failure(error._tag, { message: error.message, retriable: false, poolId: error.poolId })
+    case "ModelNotFound":
+      return failure(error._tag, { message: error.message, retriable: false })
+    case "ModelLoadFailed":
+      return failure(error._tag, { message: error.message, retriable: true }, { stderrTail: error.stderrTail })
+    case "InsufficientMemory":
+      return failure(error._tag, {
+        message: error.message,
+        retriable: true,
+        retryAfterMs: defaultRetryAfterMs,
+        policyLabel: "insufficient-memory"
+      })
     case "PreloadFailed":
       return failure(error._tag, {
         message: `pool ${error.poolId}: engine ${error.engine} failed to start: ${error.kind}: ${error.reason}`,

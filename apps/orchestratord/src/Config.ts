@@ -127,7 +127,9 @@ export const QueueSection = Schema.Struct({
   sessionTtlMs: queue.sessionTtlMs.pipe(Schema.fromKey("session_ttl_ms")),
   sessionMaxTurns: queue.sessionMaxTurns.pipe(Schema.fromKey("session_max_turns")),
   sessionTokenBudget: queue.sessionTokenBudget.pipe(Schema.fromKey("session_token_budget")),
-  allowPinning: queue.allowPinning.pipe(Schema.fromKey("allow_pinning"))
+  allowPinning: queue.allowPinning.pipe(Schema.fromKey("allow_pinning")),
+  maxLoadWaitMs: queue.maxLoadWaitMs.pipe(Schema.fromKey("max_load_wait_ms")),
+  modelAgingMs: queue.modelAgingMs.pipe(Schema.fromKey("model_aging_ms"))
 }).pipe(Schema.compose(OrchestratorOptions))
 
 const server = ServerConfig.fields({ ...defaults, maxBodyBytes: ServerSettings.defaults.maxBodyBytes })

@@ -29,6 +29,7 @@ import * as DocsPage from "./DocsPage.js"
 import { toResponseFor } from "./ErrorResponses.js"
 import { AdminLive } from "./internal/adminHandlers.js"
 import { MetaLive } from "./internal/metaHandlers.js"
+import { ModelsLive } from "./internal/modelsHandlers.js"
 import { OpenAiLive } from "./internal/openAiHandlers.js"
 import { PoolsLive } from "./internal/poolsHandlers.js"
 import { TasksLive } from "./internal/tasksHandlers.js"
@@ -162,7 +163,7 @@ const nodeGauges = Effect.map(Ref.make<ReadonlySet<string>>(new Set()), (known) 
 export const routes = (options: { readonly poolMetrics: boolean; readonly nodeMetrics?: boolean | undefined }) =>
   Layer.mergeAll(
     HttpLayerRouter.addHttpApi(OrchestratorApi, { openapiPath: "/openapi.json" }).pipe(
-      Layer.provide([TasksLive, PoolsLive, AdminLive, MetaLive, OpenAiLive])
+      Layer.provide([TasksLive, PoolsLive, ModelsLive, AdminLive, MetaLive, OpenAiLive])
     ),
     options.poolMetrics
       ? PoolMetrics.layer

@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import { ModelState } from "@llama-orch/pool-core"
 import * as Schema from "effect/Schema"
 
 const TextPart = Schema.Struct({ type: Schema.Literal("text"), text: Schema.String })
@@ -303,7 +304,10 @@ export const Model = Schema.Struct({
   id: Schema.String,
   object: Schema.Literal("model"),
   created: Schema.Int,
-  owned_by: Schema.String
+  owned_by: Schema.String,
+  /** llama-orch's own: whether the model is loaded now (else a request for it loads it first). */
+  state: Schema.optional(ModelState),
+  aliases: Schema.optional(Schema.Array(Schema.String))
 }).annotations({ identifier: "Model" })
 
 /**

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { ErrorEnvelope } from "@llama-orch/orchestrator-core"
-import { ReloadStrategy } from "@llama-orch/pool-core"
+import { ModelState, ReloadStrategy } from "@llama-orch/pool-core"
 import * as Schema from "effect/Schema"
 
 const key = <K extends string>(k: K) => Schema.fromKey(k)
@@ -193,13 +193,37 @@ export class PoolCapabilities extends Schema.Class<PoolCapabilities>("PoolCapabi
 }) {}
 
 /**
- * The answer of `GET /v2/meta/capabilities`.
+ * A model the pool manager can serve, loaded or not: an entry of the capabilities' `models`, and
+ * the answer of `POST /v2/models/{id}/load` and `/unload`. `state` is `unloaded`, `loading`,
+ * `loaded` or `evicting`; `pool_id` the pool serving it while loaded; `footprint_mb` the memory
+ * it takes, `footprint_source` whether declared, estimated or learned; `last_used_at` an ISO time.
+ *
+ * @since 0.1.0
+ */
+export class ModelSummary extends Schema.Class<ModelSummary>("ModelSummary")({
+  id: Schema.String,
+  aliases: Schema.Array(Schema.String),
+  engine: Schema.String,
+  state: ModelState,
+  poolId: Schema.optional(Schema.String).pipe(key("pool_id")),
+  node: Schema.optional(Schema.String),
+  device: Schema.optional(Schema.String),
+  footprintMb: Schema.optional(Schema.Number).pipe(key("footprint_mb")),
+  footprintSource: Schema.optional(Schema.String).pipe(key("footprint_source")),
+  lastUsedAt: Schema.optional(Schema.String).pipe(key("last_used_at")),
+  loads: Schema.Int
+}) {}
+
+/**
+ * The answer of `GET /v2/meta/capabilities`: the API version, what each pool offers, and every
+ * model the pool manager can serve with its state.
  *
  * @since 0.1.0
  */
 export class Capabilities extends Schema.Class<Capabilities>("Capabilities")({
   apiVersion: Schema.propertySignature(Schema.String).pipe(key("api_version")),
-  pools: Schema.Array(PoolCapabilities)
+  pools: Schema.Array(PoolCapabilities),
+  models: Schema.Array(ModelSummary)
 }) {}
 
 /**

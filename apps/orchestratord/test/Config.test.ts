@@ -59,7 +59,7 @@ const mistakes: ReadonlyArray<readonly [unknown, ReadonlyArray<string>]> = [
       foo: 2
     }
   }, [
-    `queue.foo: is unexpected, expected: "capacity" | "policy" | "first_token_timeout_ms" | "idle_timeout_ms" | "retention_ms" | "session_ttl_ms" | "session_max_turns" | "session_token_budget" | "allow_pinning"`,
+    `queue.foo: is unexpected, expected: "capacity" | "policy" | "first_token_timeout_ms" | "idle_timeout_ms" | "retention_ms" | "session_ttl_ms" | "session_max_turns" | "session_token_budget" | "allow_pinning" | "max_load_wait_ms" | "model_aging_ms"`,
     "queue.capacity: Expected a positive number, actual 0",
     `queue.policy: Expected "reject", actual "x" or Expected "drop-lru", actual "x" or Expected "shed-low-priority", actual "x"`,
     "queue.first_token_timeout_ms: Expected a positive number, actual 0",

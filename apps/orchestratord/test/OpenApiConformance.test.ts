@@ -125,6 +125,8 @@ const valid: Readonly<Record<string, Request>> = {
   "POST /v2/pools/{id}/preload": { path: "/v2/pools/mock-0/preload" },
   "POST /v2/pools/{id}/drain": { path: "/v2/pools/mock-0/drain", body: { deadline_ms: 10 } },
   "POST /v2/pools/{id}/reload": { path: "/v2/pools/mock-0/reload", body: { model_ref: "other-model" } },
+  "POST /v2/models/{id}/load": { path: "/v2/models/mock-model/load" },
+  "POST /v2/models/{id}/unload": { path: "/v2/models/mock-model/unload" },
   "GET /v1/models/{id}": { path: "/v1/models/mock-model" },
   "POST /v1/chat/completions": { body: chat("hi") },
   "POST /v1/completions": { body: completion("hi") },
@@ -184,6 +186,22 @@ const taskProbes = (m: string): ReadonlyArray<Probe> => {
   ]
 }
 
+/** The probes of the model control plane: load and unload by model id. */
+const modelProbes = (m: string, d: string): ReadonlyArray<Probe> => {
+  const at = (server: string, op: string, model: string) =>
+    send(server, op, { path: `/v2/models/${model}${op.split("{id}")[1] ?? ""}` })
+  const [load, unload] = ["POST /v2/models/{id}/load", "POST /v2/models/{id}/unload"] as const
+  return [
+    probe(200, at(m, load, "mock-model")),
+    probe(404, at(m, load, "nope")),
+    probe(502, at(m, load, "broken-model")),
+    probe(503, at(d, load, "mock-model")),
+    probe(200, at(m, unload, "mock-model")),
+    probe(404, at(m, unload, "nope")),
+    probe(503, at(d, unload, "mock-model"))
+  ]
+}
+
 /** The probes of the control plane and the meta routes. */
 const poolProbes = (m: string, d: string): ReadonlyArray<Probe> => {
   const at = (op: string, pool: string, body?: unknown) => {
@@ -225,6 +243,7 @@ const poolProbes = (m: string, d: string): ReadonlyArray<Probe> => {
     probe(413, at(reload, "mock-0", big)),
     probe(502, at(reload, "mock-0", { model_ref: "broken-model" })),
     probe(503, at(reload, "unreachable-0", { model_ref: "other-model" })),
+    ...modelProbes(m, d),
     probe(200, send(m, "GET /v2/meta/capabilities")),
     probe(503, send(d, "GET /v2/meta/capabilities")),
     probe(200, send(m, "GET /health")),

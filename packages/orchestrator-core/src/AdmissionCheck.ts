@@ -8,6 +8,7 @@
 import type { PoolStatus } from "@llama-orch/pool-core"
 import * as Either from "effect/Either"
 import { estimateTokens, promptText } from "./internal/prompt.js"
+import { servedModel } from "./PlacementPolicy.js"
 import { InvalidParams, ModelNotFound, NoReadyPool } from "./TaskErrors.js"
 import type { TaskRequest } from "./TaskRequest.js"
 
@@ -23,7 +24,9 @@ export interface Admitted {
 }
 
 /**
- * Admission settings: whether clients may pin, and the wait suggested with `NoReadyPool`.
+ * Admission settings: whether clients may pin, the wait suggested with `NoReadyPool`, and whether
+ * the pool manager's catalog has the model (then it is loaded on demand: no pool needs to serve it
+ * yet, and its context is checked against the pools that do).
  *
  * @category models
  * @since 0.1.0
@@ -31,6 +34,7 @@ export interface Admitted {
 export interface AdmissionSettings {
   readonly allowPinning: boolean
   readonly retryAfterMs: number
+  readonly catalogued?: boolean | undefined
 }
 
 /**
@@ -62,7 +66,7 @@ export const check = (
   settings: AdmissionSettings
 ): Either.Either<Admitted, InvalidParams | ModelNotFound | NoReadyPool> => {
   const model = request.modelRef
-  const serving = pools.filter((p) => p.model === model)
+  const serving = pools.filter((p) => servedModel(p) === model)
   const pin = request.placement?.pinPoolId
   if (pin !== undefined) {
     if (!settings.allowPinning) {
@@ -72,19 +76,22 @@ export const check = (
     if (pinned === undefined) {
       return Either.left(new InvalidParams({ field: "placement.pin_pool_id", reason: `no pool ${pin}` }))
     }
-    if (pinned.model !== model) {
+    if (servedModel(pinned) !== model) {
       return Either.left(
         new InvalidParams({
           field: "placement.pin_pool_id",
-          reason: `pool ${pin} serves ${pinned.model}, not ${model}`
+          reason: `pool ${pin} serves ${servedModel(pinned)}, not ${model}`
         })
       )
     }
   }
-  if (serving.length === 0) return Either.left(new ModelNotFound({ model }))
+  const tokensIn = promptTokens(request)
+  const loadable = settings.catalogued === true && pin === undefined
+  if (serving.length === 0) {
+    return loadable ? Either.right({ tokensIn, ctxMax: Infinity }) : Either.left(new ModelNotFound({ model }))
+  }
   const targets = pin === undefined ? serving : serving.filter((p) => p.poolId === pin)
   const ctxMax = Math.min(...targets.map((p) => p.ctxMax))
-  const tokensIn = promptTokens(request)
   if (tokensIn + request.maxTokens > ctxMax) {
     return Either.left(
       new InvalidParams({
@@ -101,7 +108,7 @@ export const check = (
     if (!targets.some((p) => p.state === "Ready" && reachable(p))) {
       return Either.left(new NoReadyPool({ model, poolId: pin, retryAfterMs: settings.retryAfterMs, failed }))
     }
-  } else if (!serving.some((p) => reachable(p) && (p.state === "Ready" || comingUp.has(p.state)))) {
+  } else if (!loadable && !serving.some((p) => reachable(p) && (p.state === "Ready" || comingUp.has(p.state)))) {
     return Either.left(new NoReadyPool({ model, retryAfterMs: settings.retryAfterMs, failed }))
   }
   return Either.right({ tokensIn, ctxMax })

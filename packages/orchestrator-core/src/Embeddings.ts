@@ -5,7 +5,8 @@
  * An embedding request is short and answered whole, so it does not wait in the model's task queue:
  * it takes a slot of the Ready pool with the most free slots, and while every slot is busy it tries
  * again (25 ms, doubling to 400 ms) for up to 30 seconds before it is refused as
- * `AdmissionRejected` with policy `no-free-slot`.
+ * `AdmissionRejected` with policy `no-free-slot`. A model the pool manager loads on demand is
+ * loaded first (the orchestrator does so), and a load that fails ends it as `ModelLoadFailed`.
  *
  * @since 0.1.0
  */
@@ -14,7 +15,8 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import { EngineFailure, type EngineTransportService } from "./EngineTransport.js"
-import { AdmissionRejected, ModelNotFound, NoReadyPool, PoolsUnavailable } from "./TaskErrors.js"
+import { servedModel } from "./PlacementPolicy.js"
+import { AdmissionRejected, type ModelLoadFailed, ModelNotFound, NoReadyPool, PoolsUnavailable } from "./TaskErrors.js"
 
 /**
  * The errors of `forward`: no pool serves the model, none is Ready, the pool manager is down, every
@@ -24,7 +26,13 @@ import { AdmissionRejected, ModelNotFound, NoReadyPool, PoolsUnavailable } from 
  * @category models
  * @since 0.1.0
  */
-export type EmbeddingsError = ModelNotFound | NoReadyPool | PoolsUnavailable | AdmissionRejected | EngineFailure
+export type EmbeddingsError =
+  | ModelNotFound
+  | NoReadyPool
+  | PoolsUnavailable
+  | AdmissionRejected
+  | EngineFailure
+  | ModelLoadFailed
 
 /** Every slot was taken: try again. */
 class Busy {
@@ -50,7 +58,7 @@ export const forward = (
     const statuses = yield* pools.list.pipe(
       Effect.mapError((e) => new PoolsUnavailable({ reason: e.message, retryAfterMs: 1_000 }))
     )
-    const serving = statuses.filter((s) => s.model === model)
+    const serving = statuses.filter((s) => servedModel(s) === model)
     if (serving.length === 0) return yield* new ModelNotFound({ model })
     const ready = serving.filter((s) => s.state === "Ready" && !s.draining)
     if (ready.length === 0) {

@@ -142,6 +142,31 @@ export const admissionBackpressure = Metric.counter("orchestratord_admission_bac
 })
 
 /**
+ * On-demand model loads the orchestrator asked the pool manager for (label `model`), for tasks
+ * queued for a model with no Ready pool.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const modelLoads = Metric.counter("orchestratord_model_loads_total", {
+  description: "On-demand model loads asked of the pool manager, for tasks queued for a model no Ready pool serves.",
+  incremental: true
+})
+
+/**
+ * Seconds an on-demand load kept a model's queued tasks waiting, by outcome (labels `model`,
+ * `outcome`: loaded, refused, failed, abandoned).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const modelLoadWait = Metric.histogram(
+  "orchestratord_model_load_wait_seconds",
+  latencyBoundaries,
+  "Seconds an on-demand model load kept the model's queued tasks waiting, by outcome."
+)
+
+/**
  * The `reason` label of `tasksRejected` for each error `submit` fails with: its error code.
  *
  * @category utils

@@ -20,6 +20,10 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
  * - `allowPinning` (true): whether requests may pin a pool.
  * - `initialServiceTimeMs` (1 s) and `serviceTimeAlpha` (0.2): the service-time moving average.
  * - `leaseRetryMs` (250 ms): how long a pool that refused a lease is skipped.
+ * - `maxLoadWaitMs` (5 min): how long a task waits for its model to load on demand; then
+ *   `MODEL_LOAD_FAILED` (its deadline, when shorter, ends it first).
+ * - `modelAgingMs` (30 s): while models with queued work are loaded, another model's load keeps
+ *   them; once its oldest task has waited this long, its load may evict them. 0 turns grouping off.
  *
  * @category models
  * @since 0.1.0
@@ -36,5 +40,7 @@ export class OrchestratorOptions extends Schema.Class<OrchestratorOptions>("Orch
   allowPinning: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   initialServiceTimeMs: Schema.optionalWith(PositiveInt, { default: () => 1_000 }),
   serviceTimeAlpha: Schema.optionalWith(Schema.Number.pipe(Schema.between(0.01, 1)), { default: () => 0.2 }),
-  leaseRetryMs: Schema.optionalWith(PositiveInt, { default: () => 250 })
+  leaseRetryMs: Schema.optionalWith(PositiveInt, { default: () => 250 }),
+  maxLoadWaitMs: Schema.optionalWith(PositiveInt, { default: () => 300_000 }),
+  modelAgingMs: Schema.optionalWith(Schema.NonNegativeInt, { default: () => 30_000 })
 }) {}

@@ -50,6 +50,15 @@ export type Decision =
 const wait: Decision = { _tag: "Wait" }
 
 /**
+ * The public model id a pool serves: its `modelId`, else its model file (pools registered without
+ * a catalog serve their model under the file's name, as before). Tasks are placed by this id.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const servedModel = (status: Pick<PoolStatus, "model" | "modelId">): string => status.modelId ?? status.model
+
+/**
  * Whether a pool may take this task now: Ready, serving the model, with a free slot.
  *
  * @category utils

@@ -8,7 +8,8 @@ import * as Schema from "effect/Schema"
 
 /**
  * Every error code of the API. `QUEUE_FULL_DROP_LRU`, `DECODE_TIMEOUT`, `WORKER_RESET` and
- * `CANCELLED` only appear in a task's stream.
+ * `CANCELLED` only appear in a task's stream; `MODEL_LOAD_FAILED` ends the tasks waiting for an
+ * on-demand load that failed, and answers the control plane's model loads.
  *
  * @category schemas
  * @since 0.1.0
@@ -25,6 +26,7 @@ export const ErrorCode = Schema.Literal(
   "BUDGET_EXCEEDED",
   "POOL_UNREADY",
   "POOL_UNAVAILABLE",
+  "MODEL_LOAD_FAILED",
   "DECODE_TIMEOUT",
   "WORKER_RESET",
   "CANCELLED",
@@ -139,6 +141,24 @@ export class NoReadyPool extends Schema.TaggedError<NoReadyPool>()("NoReadyPool"
     return this.failed === true
       ? `${what}: it failed and its restart circuit is open; it stays down until an operator preloads or reloads it`
       : what
+  }
+}
+
+/**
+ * A model the pool manager loads on demand did not load: its engine failed to start, it does not
+ * fit in device memory now (`retryAfterMs` set: retry), or it did not load within
+ * `maxLoadWaitMs`. Queued tasks meet the same as a `failed` event with `MODEL_LOAD_FAILED`.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ModelLoadFailed extends Schema.TaggedError<ModelLoadFailed>()("ModelLoadFailed", {
+  model: Schema.String,
+  reason: Schema.String,
+  retryAfterMs: Schema.optional(Schema.Number)
+}) {
+  override get message(): string {
+    return this.reason
   }
 }
 

@@ -43,6 +43,9 @@ export * as Embeddings from "./Embeddings.js"
 /** The engine transport over undici (Node): the fast path for daemons on Node. */
 export * as NodeEngineTransport from "./NodeEngineTransport.js"
 
+/** On-demand loads: which to ask for, what each keeps, and the aging cap that bounds swaps. */
+export * as ModelGrouping from "./ModelGrouping.js"
+
 /** Predicted start times, on-time probabilities and retry-after suggestions. */
 export * as Predictions from "./Predictions.js"
 
@@ -56,6 +59,7 @@ export {
   ErrorCode,
   ErrorEnvelope,
   InvalidParams,
+  ModelLoadFailed,
   ModelNotFound,
   NoReadyPool,
   PoolsUnavailable,

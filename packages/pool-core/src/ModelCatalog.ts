@@ -121,7 +121,9 @@ export class ModelStatus extends Schema.Class<ModelStatus>("ModelStatus")({
   /** When a lease on its pool last ended (or it was loaded), epoch milliseconds. */
   lastUsedAt: Schema.optional(Schema.Number),
   /** How many times it was loaded since the manager started. */
-  loads: Schema.Int
+  loads: Schema.Int,
+  /** Served by a pool of the configuration, not by the catalog: `load` does not start one for it. */
+  fixed: Schema.optionalWith(Schema.Boolean, { default: () => false })
 }) {}
 
 /**

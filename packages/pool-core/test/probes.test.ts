@@ -16,7 +16,7 @@ const recordingProbe = (answer: (call: number) => boolean) =>
   })
 
 describe("startup probe", () => {
-  it.effect("probes at once, then after 25, 50, 100, 200, 400 ms, then every 500 ms, until 200", () =>
+  it.effect("probes at once, then after 10, 20, 40 ms, then every 50 ms, until 200", () =>
     Effect.gen(function*() {
       const { calls, probe } = yield* recordingProbe((n) => n >= 10)
       const exited = yield* Deferred.make<EngineExit>()
@@ -26,7 +26,7 @@ describe("startup probe", () => {
       const times = yield* Ref.get(calls)
       expect(times[0]).toBe(0)
       const gaps = times.slice(1).map((t, i) => t - (times[i] ?? 0))
-      expect(gaps).toEqual([25, 50, 100, 200, 400, 500, 500, 500, 500])
+      expect(gaps).toEqual([10, 20, 40, 50, 50, 50, 50, 50, 50])
     }))
 
   it.effect("fails with Timeout when no probe succeeds within the startup timeout", () =>

@@ -12,7 +12,7 @@ import { OrchestratorApi } from "../Api.js"
 import { fromPoolError } from "../ApiFailure.js"
 import { apiVersion } from "../ServerSettings.js"
 import { Capabilities, Liveness } from "../WireSchemas.js"
-import { toCapabilities } from "./poolViews.js"
+import { toCapabilities, toModelSummary } from "./poolViews.js"
 import { recover } from "./respond.js"
 
 const encodeCapabilities = Schema.encodeSync(Capabilities)
@@ -24,11 +24,17 @@ export const MetaLive = HttpApiBuilder.group(OrchestratorApi, "meta", (handlers)
     const pools = yield* PoolManager
     return handlers
       .handleRaw("capabilities", () =>
-        pools.list.pipe(
+        Effect.all([pools.list, pools.models], { concurrency: 2 }).pipe(
           Effect.mapError(fromPoolError),
-          Effect.map((statuses) =>
+          Effect.map(([statuses, models]) =>
             HttpServerResponse.unsafeJson(
-              encodeCapabilities(new Capabilities({ apiVersion, pools: statuses.map(toCapabilities) }))
+              encodeCapabilities(
+                new Capabilities({
+                  apiVersion,
+                  pools: statuses.map(toCapabilities),
+                  models: models.map(toModelSummary)
+                })
+              )
             )
           ),
           recover

@@ -16,7 +16,7 @@ import {
   type OrchestratorService,
   type TaskRequest
 } from "@llama-orch/orchestrator-core"
-import { PoolManager } from "@llama-orch/pool-core"
+import { type ModelStatus, PoolManager } from "@llama-orch/pool-core"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -27,6 +27,7 @@ import * as Scope from "effect/Scope"
 import { OrchestratorApi } from "../Api.js"
 import {
   fromEngineFailure,
+  fromModelLoadFailed,
   fromPoolError,
   fromStreamError,
   fromSubmitError,
@@ -50,6 +51,7 @@ import * as Sse from "../Sse.js"
 import { readJson } from "./body.js"
 import { finishReason, Gathered, type Kind, richChoice, usageOf } from "./openAiChoices.js"
 import { chatTask, completionTask, needsProtocolCheck, unsupportedBy } from "./openAiRequests.js"
+import { findModel } from "./poolViews.js"
 import { recoverOpenAi } from "./respond.js"
 
 interface Sampling {
@@ -223,21 +225,19 @@ export const OpenAiLive = HttpApiBuilder.group(OrchestratorApi, "openai", (handl
     return handlers
       .handleRaw("models", () =>
         Effect.gen(function*() {
-          const statuses = yield* pools.list.pipe(Effect.mapError(fromPoolError))
+          const models = yield* pools.models.pipe(Effect.mapError(fromPoolError))
           const created = Math.floor((yield* Clock.currentTimeMillis) / 1000)
-          const models = [...new Set(statuses.map((s) => s.model))].sort()
+          const sorted = [...models].sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
           return HttpServerResponse.unsafeJson(
-            encodeModelList({ object: "list", data: models.map((model) => modelEntry(model, created)) })
+            encodeModelList({ object: "list", data: sorted.map((model) => modelEntry(model, created)) })
           )
         }).pipe(recoverOpenAi))
       .handleRaw("model", ({ path }) =>
         Effect.gen(function*() {
-          const statuses = yield* pools.list.pipe(Effect.mapError(fromPoolError))
-          if (!statuses.some((s) => s.model === path.id)) {
-            return yield* Effect.fail(modelNotFound(path.id))
-          }
+          const model = findModel(yield* pools.models.pipe(Effect.mapError(fromPoolError)), path.id)
+          if (model === undefined) return yield* Effect.fail(modelNotFound(path.id))
           const created = Math.floor((yield* Clock.currentTimeMillis) / 1000)
-          return HttpServerResponse.unsafeJson(encodeModel(modelEntry(path.id, created)))
+          return HttpServerResponse.unsafeJson(encodeModel(modelEntry(model, created)))
         }).pipe(recoverOpenAi))
       .handleRaw("chat", () =>
         Effect.gen(function*() {
@@ -265,7 +265,13 @@ const decodeEmbeddings = Schema.decodeUnknownEither(EmbeddingsResponse)
 /** Sends an embeddings request to an engine serving its model and relays the checked answer. */
 const forwardEmbeddings = (orchestrator: OrchestratorService, body: typeof EmbeddingsRequest.Type) =>
   orchestrator.embeddings(body.model, body).pipe(
-    Effect.mapError((e) => e._tag === "EngineFailure" ? fromEngineFailure(e) : fromSubmitError(e)),
+    Effect.mapError((e) =>
+      e._tag === "EngineFailure"
+        ? fromEngineFailure(e)
+        : e._tag === "ModelLoadFailed"
+        ? fromModelLoadFailed(e)
+        : fromSubmitError(e)
+    ),
     Effect.flatMap((json) => {
       const decoded = decodeEmbeddings(json)
       return Either.isRight(decoded)
@@ -282,11 +288,13 @@ const loadingComment = (event: Loading): string =>
   (event.etaMs === undefined ? "" : `, about ${Math.ceil(event.etaMs / 1000)} s left`)
 
 /** One `GET /v1/models` entry. */
-const modelEntry = (model: string, created: number): typeof Model.Type => ({
-  id: model,
+const modelEntry = (model: ModelStatus, created: number): typeof Model.Type => ({
+  id: model.id,
   object: "model",
   created,
-  owned_by: "llama-orch"
+  owned_by: "llama-orch",
+  state: model.state,
+  ...(model.aliases.length === 0 ? {} : { aliases: model.aliases })
 })
 
 const notRetained = Failed.make({

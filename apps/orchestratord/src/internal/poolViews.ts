@@ -4,9 +4,9 @@
  *
  * @internal
  */
-import type { LastError, PoolStatus } from "@llama-orch/pool-core"
+import type { LastError, ModelStatus, PoolStatus } from "@llama-orch/pool-core"
 import * as DateTime from "effect/DateTime"
-import { PoolCapabilities, PoolCounters, PoolHealth, PoolLastError, PoolSummary } from "../WireSchemas.js"
+import { ModelSummary, PoolCapabilities, PoolCounters, PoolHealth, PoolLastError, PoolSummary } from "../WireSchemas.js"
 
 /** The orchestrator's queue depth of the model a pool serves. */
 export const queueDepthOf = (depths: ReadonlyMap<string, number>, status: PoolStatus): number =>
@@ -79,3 +79,23 @@ export const toCapabilities = (status: PoolStatus): PoolCapabilities =>
     slots: status.slotsTotal,
     workloads: status.protocol === "openai" ? ["completion", "chat"] : ["completion", "chat"]
   })
+
+/** A catalogued model with its state, on the wire. */
+export const toModelSummary = (model: ModelStatus): ModelSummary =>
+  new ModelSummary({
+    id: model.id,
+    aliases: model.aliases,
+    engine: model.engine,
+    state: model.state,
+    poolId: model.poolId,
+    node: model.node,
+    device: model.device,
+    footprintMb: model.footprintMb,
+    footprintSource: model.footprintSource,
+    lastUsedAt: model.lastUsedAt === undefined ? undefined : new Date(model.lastUsedAt).toISOString(),
+    loads: model.loads
+  })
+
+/** The catalogued model named `name` (its id or an alias). */
+export const findModel = (models: ReadonlyArray<ModelStatus>, name: string): ModelStatus | undefined =>
+  models.find((m) => m.id === name) ?? models.find((m) => m.aliases.includes(name))

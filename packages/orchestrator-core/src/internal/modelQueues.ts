@@ -99,12 +99,13 @@ export class ModelQueues {
 
   /**
    * Decides which waiting tasks go where now, reserving their slots in the view. Tasks whose pin
-   * became invalid, or whose model lost every pool, end here with an error.
+   * became invalid, or whose model lost every pool and is not `loadable` on demand, end here with
+   * an error; the queues of models in `hold` wait.
    */
-  plan(now: number): Array<Launch> {
+  plan(now: number, hold: ReadonlySet<string>, loadable: (model: string) => boolean): Array<Launch> {
     const launches: Array<Launch> = []
     for (const [model, queue] of this.byModel) {
-      if (queue.size === 0) continue
+      if (queue.size === 0 || hold.has(model)) continue
       const served = this.view.served(model)
       const pools = this.view.candidates(model, now)
       const ended: Array<TaskRecord> = []
@@ -133,7 +134,7 @@ export class ModelQueues {
           fail(record, now, "POOL_UNREADY", message, true, this.view.retryAfter(model))
           ended.push(record)
         } else if (pin === undefined) {
-          if (served) break
+          if (served || loadable(model)) break
           const message = `no pool serving ${model} is ready or starting`
           fail(record, now, "POOL_UNREADY", message, true, this.view.retryAfter(model))
           ended.push(record)

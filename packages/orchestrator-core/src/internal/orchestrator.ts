@@ -11,6 +11,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as FiberHandle from "effect/FiberHandle"
 import * as FiberMap from "effect/FiberMap"
 import * as Metric from "effect/Metric"
 import * as Queue from "effect/Queue"
@@ -23,6 +24,7 @@ import * as EngineTransport from "../EngineTransport.js"
 import type { OrchestratorService } from "../Orchestrator.js"
 import * as OrchestratorMetrics from "../OrchestratorMetrics.js"
 import type { OrchestratorOptions } from "../OrchestratorOptions.js"
+import { servedModel } from "../PlacementPolicy.js"
 import * as Predictions from "../Predictions.js"
 import { Sessions } from "../Sessions.js"
 import {
@@ -34,8 +36,10 @@ import {
   TaskNotFound
 } from "../TaskErrors.js"
 import { type Loading, Started } from "../TaskEvent.js"
+import { TaskRequest } from "../TaskRequest.js"
 import { Admission } from "../TaskSnapshot.js"
 import { MetricLabels, record as recordMetric } from "./metricLabels.js"
+import { ModelLoads } from "./modelLoads.js"
 import { type Launch, ModelQueues } from "./modelQueues.js"
 import { PoolView } from "./poolView.js"
 import { runTask } from "./runner.js"
@@ -80,6 +84,17 @@ export const make = (
     const reportDepth = (model: string) => count(OrchestratorMetrics.queueDepth, queues.depth(model), "model", model)
     const zeroSeries = new ZeroSeries(labels)
     zeroSeries.atStart(options.policy)
+    const loads = new ModelLoads(
+      pools,
+      options,
+      view,
+      queues,
+      labels,
+      yield* FiberMap.make<string>(),
+      yield* FiberHandle.make(),
+      wake
+    )
+    const loadable = (model: string) => loads.loadable(model)
 
     const runContext = {
       pools,
@@ -109,16 +124,20 @@ export const make = (
             })
           )
         ),
-        Effect.ensuring(Effect.sync(() => {
-          view.adjust(poolId, -1)
-          // a freed slot matters only to a waiting task (a round with empty queues does nothing)
-          if (queues.anyWaiting()) wake()
-        }))
+        Effect.ensuring(Effect.clockWith((clock) =>
+          Effect.sync(() => {
+            view.adjust(poolId, -1)
+            loads.ended(record.model, clock.unsafeCurrentTimeMillis())
+            // a freed slot matters only to a waiting task (a round with empty queues does nothing)
+            if (queues.anyWaiting()) wake()
+          })
+        ))
       )
 
     const dispatchRound = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const launches = yield* Effect.sync(() => queues.plan(now))
+      yield* loads.step(now)
+      const launches = yield* Effect.sync(() => queues.plan(now, loads.hold, loadable))
       for (const l of launches) yield* FiberMap.run(runners, l.record.id, launch(l))
       for (const model of queues.byModel.keys()) yield* reportDepth(model)
     })
@@ -134,8 +153,9 @@ export const make = (
     const clock = yield* Effect.clock
     /** Tells the model's queued tasks how a load they wait for goes, while no pool of it is Ready. */
     const announceLoading = (status: PoolStatus, loading: PoolLoading) => {
-      const queue = queues.byModel.get(status.model)
-      if (queue === undefined || queue.size === 0 || view.capacity(status.model).slots > 0) return
+      const model = servedModel(status)
+      const queue = queues.byModel.get(model)
+      if (queue === undefined || queue.size === 0 || view.capacity(model).slots > 0) return
       const remainingMs = loading.remainingMs
       const event: Loading = {
         _tag: "loading",
@@ -156,7 +176,9 @@ export const make = (
       Deferred.unsafeDone(firstSnapshot, Exit.void)
       if (event._tag === "Snapshot") { for (const status of event.pools) zeroSeries.pool(status) }
       else zeroSeries.pool(event.status)
-      if (view.apply(event) && queues.anyWaiting()) wake()
+      const changed = view.apply(event)
+      loads.observe(event, changed)
+      if (changed && queues.anyWaiting()) wake()
       if (event._tag === "StatusChanged" && event.status.loading !== undefined) {
         announceLoading(event.status, event.status.loading)
       }
@@ -172,6 +194,9 @@ export const make = (
     // predictions need the pools' slots from the start; a manager that does not answer in time is
     // picked up when its events arrive
     yield* Deferred.await(firstSnapshot).pipe(Effect.timeoutOption(snapshotWaitMs))
+    // the models the manager loads on demand; a model asked for later that is not known here makes
+    // it read again
+    yield* loads.refresh.pipe(Effect.timeoutOption(snapshotWaitMs))
 
     yield* Clock.currentTimeMillis.pipe(
       Effect.flatMap((now) =>
@@ -220,8 +245,22 @@ export const make = (
 
     const backpressure = count(OrchestratorMetrics.admissionBackpressure, 1, "policy", options.policy)
 
-    const submit: OrchestratorService["submit"] = (request) =>
+    /** The request with its model named by public id (an alias resolved); undefined: not catalogued. */
+    const resolve = (request: TaskRequest) =>
       Effect.gen(function*() {
+        let id = loads.resolve(request.modelRef)
+        if (id === undefined && !view.statuses().some((s) => servedModel(s) === request.modelRef)) {
+          yield* loads.refresh
+          id = loads.resolve(request.modelRef)
+        }
+        return id === undefined || id === request.modelRef
+          ? request
+          : new TaskRequest({ ...request, modelRef: id }, true)
+      })
+
+    const submit: OrchestratorService["submit"] = (original) =>
+      Effect.gen(function*() {
+        const request = yield* resolve(original)
         const model = request.modelRef
         // before the pools are asked: those embedded with the orchestrator shut down with it
         if (state.shuttingDown) return yield* reject(shuttingDown())
@@ -230,7 +269,8 @@ export const make = (
         )
         const checked = AdmissionCheck.check(request, list, {
           allowPinning: options.allowPinning,
-          retryAfterMs: retryAfter(model)
+          retryAfterMs: retryAfter(model),
+          catalogued: loads.loadable(model)
         })
         if (Either.isLeft(checked)) return yield* reject(checked.left)
         const now = yield* Clock.currentTimeMillis
@@ -349,6 +389,11 @@ export const make = (
       get: (taskId) => lookup(taskId).pipe(Effect.map(snapshot)),
       queueDepths: Effect.sync(queueDepths),
       watchTasks: (onChange, opts) => watchers.watch(tasks.values(), onChange, opts?.limit ?? 50),
-      embeddings: (model, body) => Embeddings.forward(pools, transport, model, body)
+      embeddings: (name, body) =>
+        Effect.gen(function*() {
+          const model = loads.resolve(name) ?? name
+          if (loads.loadable(model) && view.capacity(model).slots === 0) yield* loads.loadNow(model)
+          return yield* Embeddings.forward(pools, transport, model, body)
+        })
     }
   })

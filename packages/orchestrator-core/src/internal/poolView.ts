@@ -8,7 +8,7 @@ import type { PoolStatus } from "@llama-orch/pool-core"
 import type { PoolEvent } from "@llama-orch/pool-core"
 import type { Mutable } from "effect/Types"
 import { comingUp } from "../AdmissionCheck.js"
-import type * as PlacementPolicy from "../PlacementPolicy.js"
+import * as PlacementPolicy from "../PlacementPolicy.js"
 import * as Predictions from "../Predictions.js"
 
 /**
@@ -21,6 +21,8 @@ export class PoolView {
   private readonly inflight = new Map<string, number>()
   private readonly blockedUntil = new Map<string, number>()
   private readonly serviceMs = new Map<string, number>()
+  /** Whether the manager's first snapshot arrived (a catalog-only manager may have no pool at all). */
+  private seen = false
 
   constructor(private readonly initialServiceMs: number, private readonly alpha: number) {}
 
@@ -31,6 +33,7 @@ export class PoolView {
    */
   apply(event: PoolEvent): boolean {
     if (event._tag === "Snapshot") {
+      this.seen = true
       this.pools.clear()
       for (const p of event.pools) this.pools.set(p.poolId, p)
       return true
@@ -41,7 +44,8 @@ export class PoolView {
     const previous = this.pools.get(next.poolId)
     this.pools.set(next.poolId, next)
     return previous === undefined || previous.state !== next.state || previous.ready !== next.ready ||
-      previous.model !== next.model || previous.slotsTotal !== next.slotsTotal || previous.draining !== next.draining ||
+      previous.model !== next.model || previous.modelId !== next.modelId || previous.slotsTotal !== next.slotsTotal ||
+      previous.draining !== next.draining ||
       previous.slotsFree < next.slotsFree
   }
 
@@ -60,6 +64,13 @@ export class PoolView {
     this.inflight.set(poolId, Math.max(0, this.used(poolId) + delta))
   }
 
+  /** Leases this orchestrator holds on the model's pools. */
+  inUse(model: string): number {
+    let used = 0
+    for (const p of this.pools.values()) if (PlacementPolicy.servedModel(p) === model) used += this.used(p.poolId)
+    return used
+  }
+
   /** Skips the pool for placement until `until`. */
   block(poolId: string, until: number): void {
     this.blockedUntil.set(poolId, until)
@@ -70,7 +81,7 @@ export class PoolView {
     let slots = 0
     let free = 0
     for (const p of this.pools.values()) {
-      if (p.model !== model || p.state !== "Ready" || p.nodeState === "unreachable") continue
+      if (PlacementPolicy.servedModel(p) !== model || p.state !== "Ready" || p.nodeState === "unreachable") continue
       slots += p.slotsTotal
       free += Math.max(0, p.slotsTotal - this.used(p.poolId))
     }
@@ -79,9 +90,12 @@ export class PoolView {
 
   /** Whether some pool serves the model now or will (true before the first snapshot). */
   served(model: string): boolean {
-    if (this.pools.size === 0) return true
+    if (!this.seen) return true
     for (const p of this.pools.values()) {
-      if (p.model === model && (p.state === "Ready" || p.state === "Draining" || comingUp.has(p.state))) return true
+      if (
+        PlacementPolicy.servedModel(p) === model &&
+        (p.state === "Ready" || p.state === "Draining" || comingUp.has(p.state))
+      ) return true
     }
     return false
   }
@@ -90,10 +104,10 @@ export class PoolView {
   candidates(model: string, now: number): Array<Mutable<PlacementPolicy.Candidate>> {
     const out: Array<Mutable<PlacementPolicy.Candidate>> = []
     for (const p of this.pools.values()) {
-      if (p.model !== model) continue
+      if (PlacementPolicy.servedModel(p) !== model) continue
       out.push({
         poolId: p.poolId,
-        model: p.model,
+        model,
         // a pool on an unreachable node, or refused a lease a moment ago, takes no task for now
         state: p.nodeState === "unreachable" || (this.blockedUntil.get(p.poolId) ?? 0) > now ? "Backoff" : p.state,
         slotsFree: Math.max(0, p.slotsTotal - this.used(p.poolId)),
@@ -137,7 +151,7 @@ export class PoolView {
   ): { readonly poolId: string; readonly remainingMs: number; readonly slots: number } | undefined {
     let best: { poolId: string; remainingMs: number; slots: number } | undefined
     for (const p of this.pools.values()) {
-      if (p.model !== model || p.loading === undefined || p.state === "Ready") continue
+      if (PlacementPolicy.servedModel(p) !== model || p.loading === undefined || p.state === "Ready") continue
       const remainingMs = p.loading.remainingMs ?? 0
       if (best === undefined || remainingMs < best.remainingMs) {
         best = { poolId: p.poolId, remainingMs, slots: p.slotsTotal }

@@ -44,6 +44,7 @@ import { detectEngineVersion } from "./engineVersion.js"
 import { feedOf, statusesOf } from "./feed.js"
 import { resolveModel } from "./launcher.js"
 import { takeLease } from "./leases.js"
+import * as ModelFootprints from "./modelFootprints.js"
 import { makeModels } from "./models.js"
 import * as Operations from "./operations.js"
 import { initialData, toStatus } from "./poolState.js"
@@ -248,6 +249,15 @@ export const makeEmbeddedPoolManager = (
       Effect.provideService(CommandExecutor.CommandExecutor, executor),
       Effect.catchAll((error) => Effect.as(Effect.logWarning(`no device memory accounting: ${error.message}`), []))
     )
+    // footprints of catalogued models that declare none: learned in the state directory, else estimated
+    const footprints = options.models.length === 0 ? undefined : yield* ModelFootprints.make({
+      stateDir: options.stateDir,
+      modelFile: (model) => resolveModel(ctx, model),
+      healthPath: (engine) => ctx.profiles.get(engine)?.healthPath
+    }).pipe(
+      Effect.provideService(CommandExecutor.CommandExecutor, executor),
+      Effect.provideService(HttpClient.HttpClient, ctx.http)
+    )
     const catalog = yield* makeModels({
       changes: ctx.changes,
       register,
@@ -260,7 +270,7 @@ export const makeEmbeddedPoolManager = (
         }),
       status,
       statuses: statusesNow
-    }, { ...options, devices })
+    }, { ...options, devices, footprints })
 
     const service: PoolManagerService = {
       register,

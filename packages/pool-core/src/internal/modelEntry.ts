@@ -7,7 +7,7 @@
 import type * as Deferred from "effect/Deferred"
 import type * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import type { CatalogModel, ModelState } from "../ModelCatalog.js"
+import type { CatalogModel, FootprintSource, ModelState } from "../ModelCatalog.js"
 import type { InsufficientMemory, ModelLoadFailed } from "../PoolErrors.js"
 import { PoolId } from "../PoolId.js"
 import type { PoolStatus } from "../PoolStatus.js"
@@ -27,6 +27,8 @@ export interface Entry {
   /** Serializes a load with the clean-up of the one before it. */
   readonly gate: Effect.Semaphore
   device: string | undefined
+  /** What its load reserved (or its engine was found to use), when known; `undefined`: nothing yet. */
+  footprint: { readonly mb: number; readonly source: FootprintSource } | undefined
   loadedAt: number
   lastUsedAt: number | undefined
   leases: number

@@ -12,6 +12,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as DeviceLedger from "../DeviceLedger.js"
 import type { Device } from "../Devices.js"
@@ -33,6 +34,7 @@ import type { Handoff, PoolStatus } from "../PoolStatus.js"
 import type { Changes } from "./changes.js"
 import { place, type Resident } from "./eviction.js"
 import { type Entry, type LoadError, type Loading, poolIds, servedModel } from "./modelEntry.js"
+import { expectedOf, type Footprints } from "./modelFootprints.js"
 import { count, evictionsTotal, initCounters, loadsTotal } from "./modelMetrics.js"
 
 /** The catalog and its policies, as the manager's options give them. */
@@ -44,6 +46,8 @@ export interface ModelsOptions {
   readonly defaultIdleTtlMs?: number | undefined
   readonly defaultMinResidencyMs: number
   readonly cancelAbandonedLoads: boolean
+  /** Footprints of models that declare none (learned, estimated) and what engines really use. */
+  readonly footprints?: Footprints | undefined
 }
 
 /** What the catalog needs of the manager's pools. */
@@ -81,6 +85,7 @@ export const makeModels = (
         state: "unloaded",
         gate: yield* Effect.makeSemaphore(1),
         device: undefined,
+        footprint: model.footprintMb === undefined ? undefined : { mb: model.footprintMb, source: "declared" },
         loadedAt: 0,
         lastUsedAt: undefined,
         leases: 0,
@@ -164,11 +169,22 @@ export const makeModels = (
     const loadFailed = (entry: Entry, error: { readonly message: string }) =>
       new ModelLoadFailed({ modelId: entry.model.id, reason: error.message })
 
+    /** Corrects the model's reservation by what its Ready engine uses (and remembers it). */
+    const correctFootprint = (entry: Entry, handoff: Handoff) =>
+      options.footprints === undefined || entry.model.footprintMb !== undefined
+        ? Effect.void
+        : Effect.flatMap(options.footprints.measured(entry.model, handoff), (used) =>
+          Option.isNone(used) ? Effect.void : placeLock.withPermits(1)(Effect.sync(() => {
+            ledger = DeviceLedger.adjust(ledger, entry.model.id, used.value)
+            entry.footprint = { mb: used.value, source: "learned" }
+          })))
+
     /** Reserves memory (evicting what must go), then starts the model's pool and waits for Ready. */
     const loadNow = (entry: Entry, keep: ReadonlyArray<string>, reason: "on_demand" | "preload") =>
       Effect.gen(function*() {
         const model = entry.model
-        const needMb = model.footprintMb ?? 0
+        entry.footprint = yield* expectedOf(options.footprints, model)
+        const needMb = entry.footprint?.mb ?? 0
         entry.state = "loading"
         const reservation = yield* placeLock.withPermits(1)(Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
@@ -184,7 +200,9 @@ export const makeModels = (
           }
           for (const victim of placement.victims) {
             const other = byName.get(victim.modelId)
-            if (other !== undefined) yield* evict(other, "make_room")
+            if (other !== undefined) {
+              yield* evict(other, "make_room")
+            }
           }
           const [reservation, next] = yield* DeviceLedger.reserve(ledger, {
             key: model.id,
@@ -217,8 +235,10 @@ export const makeModels = (
             deviceMask: DeviceLedger.placement(reservation).deviceMask,
             preload: false
           })
-        ).pipe(Effect.mapError((error) => loadFailed(entry, error)))
-        yield* base.preload(entry.poolId).pipe(
+        ).pipe(Effect.mapError((error) =>
+          loadFailed(entry, error)
+        ))
+        const handoff = yield* base.preload(entry.poolId).pipe(
           Effect.mapError((error) =>
             error._tag === "PreloadFailed"
               ? new ModelLoadFailed({
@@ -231,6 +251,7 @@ export const makeModels = (
               : loadFailed(entry, error)
           )
         )
+        yield* correctFootprint(entry, handoff)
         const now = yield* Clock.currentTimeMillis
         entry.state = "loaded"
         entry.loadedAt = now
@@ -362,8 +383,8 @@ export const makeModels = (
           state: entry.state,
           poolId: entry.state === "unloaded" ? undefined : entry.poolId,
           device: entry.device ?? entry.model.device,
-          footprintMb: entry.model.footprintMb,
-          footprintSource: entry.model.footprintMb === undefined ? undefined : "declared",
+          footprintMb: entry.footprint?.mb,
+          footprintSource: entry.footprint?.source,
           lastUsedAt: entry.lastUsedAt,
           loads: entry.loads
         })
@@ -374,7 +395,15 @@ export const makeModels = (
         if (byPool.has(status.poolId) || listed.has(id)) continue
         listed.add(id)
         out.push(
-          new ModelStatus({ id, aliases: [], engine: status.engine, state: "loaded", poolId: status.poolId, loads: 0 })
+          new ModelStatus({
+            id,
+            aliases: [],
+            engine: status.engine,
+            state: "loaded",
+            poolId: status.poolId,
+            loads: 0,
+            fixed: true
+          })
         )
       }
       return out.sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0)

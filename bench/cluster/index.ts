@@ -16,15 +16,15 @@
  *   node --conditions=@llama-orch/source --import tsx bench/cluster/index.ts
  */
 import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
+import { PoolClient, PoolCluster } from "@llama-orch/pool-client"
+import { PoolId, PoolManager, type PoolManagerService } from "@llama-orch/pool-core"
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { PoolClient, PoolCluster } from "../../packages/pool-client/src/index.js"
-import { PoolId, PoolManager, type PoolManagerService } from "../../packages/pool-core/src/index.js"
 import { type BenchTable, isEntryPoint, percentile, renderTable } from "../lib/BenchTable.js"
 import { readData, waitReady } from "../lib/Http.js"
-import { cpuMs, type Running, start, stop } from "../lib/Processes.js"
+import { cpuMs, daemonSource, type Running, start, stop } from "../lib/Processes.js"
 import { measure } from "../rpc/index.js"
 
 const nodes = ["a", "b", "c"] as const
@@ -44,8 +44,8 @@ const tsx = [
   "tsx",
   ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`])
 ]
-const daemon = (app: string, config: string) =>
-  start(process.execPath, [...tsx, `apps/${app}/src/bin.ts`, "--config", config, "--port", "0"])
+const daemon = (app: "orchestratord" | "pool-managerd", config: string) =>
+  start(process.execPath, [...tsx, daemonSource(app), "--config", config, "--port", "0"])
 
 /** A bare `node:http` server answering every POST with a small JSON body (the round-trip floor). */
 const floorServer = `

@@ -8,15 +8,10 @@
  */
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import * as FileSystem from "@effect/platform/FileSystem"
+import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
+import { EngineAdapter, NodeEngineTransport, Orchestrator, TaskRequest } from "@llama-orch/orchestrator-core"
+import { EmbeddedPoolManager, EngineProfile, PoolManager } from "@llama-orch/pool-core"
 import { Effect, Layer, Logger, LogLevel, Schema, Stream } from "effect"
-import { mockEngineCommand, mockEngineProfileArgs } from "../../packages/mock-engine/src/index.js"
-import {
-  EngineAdapter,
-  NodeEngineTransport,
-  Orchestrator,
-  TaskRequest
-} from "../../packages/orchestrator-core/src/index.js"
-import { EmbeddedPoolManager, EngineProfile, PoolManager } from "../../packages/pool-core/src/index.js"
 import { type BenchTable, isEntryPoint, percentile, renderTable } from "../lib/BenchTable.js"
 
 const pools = 2

@@ -4,6 +4,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
+import { createRequire } from "node:module"
+import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
@@ -15,6 +17,13 @@ export interface Running {
 }
 
 /** Starts `command` in the repository root and waits (3 min at most) for its listening line. */
+/**
+ * The TypeScript entry point of a daemon of the workspace (`orchestratord`, `pool-managerd`), found
+ * through its package, to run with `--conditions=@llama-orch/source --import tsx`.
+ */
+export const daemonSource = (name: "orchestratord" | "pool-managerd"): string =>
+  path.join(path.dirname(createRequire(import.meta.url).resolve(`@llama-orch/${name}/package.json`)), "src/bin.ts")
+
 export const start = (command: string, args: ReadonlyArray<string>): Promise<Running> =>
   new Promise((resolve, reject) => {
     const proc = spawn(command, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] })

@@ -5,7 +5,7 @@
  *
  *   node --conditions=@llama-orch/source --import tsx bench/queue/index.ts
  */
-import { type Entry, TaskQueue } from "../../packages/orchestrator-core/src/index.js"
+import { type Entry, TaskQueue } from "@llama-orch/orchestrator-core"
 import { type BenchTable, isEntryPoint, renderTable } from "../lib/BenchTable.js"
 
 const operations = 1_000_000

@@ -13,11 +13,11 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as DaemonMain from "@llama-orch/daemon-kit/DaemonMain"
+import * as NodeEngineTransport from "@llama-orch/orchestrator-core/NodeEngineTransport"
 import * as Effect from "effect/Effect"
 import { createServer } from "node:http"
 import { Readable } from "node:stream"
-import * as DaemonMain from "../../packages/daemon-kit/src/DaemonMain.js"
-import * as NodeEngineTransport from "../../packages/orchestrator-core/src/NodeEngineTransport.js"
 
 const engine = `${process.argv[2] ?? "http://127.0.0.1:8080"}/v1/completions`
 

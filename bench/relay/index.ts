@@ -10,14 +10,14 @@
  *
  *   node --conditions=@llama-orch/source --import tsx bench/relay/index.ts
  */
+import { mockEngineCommand } from "@llama-orch/mock-engine"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { mockEngineCommand } from "../../packages/mock-engine/src/index.js"
 import { type BenchTable, isEntryPoint, percentile, renderTable } from "../lib/BenchTable.js"
 import { readData, waitReady } from "../lib/Http.js"
-import { cpuMs, start, stop } from "../lib/Processes.js"
+import { cpuMs, daemonSource, start, stop } from "../lib/Processes.js"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 /** Concurrent streams and tokens per stream; 64 streams also with 4× longer outputs, which split
@@ -218,7 +218,7 @@ export const run = async (): Promise<BenchTable> => {
     "--conditions=@llama-orch/source",
     "--import",
     "tsx",
-    path.join(root, "apps/orchestratord/src/bin.ts"),
+    daemonSource("orchestratord"),
     "--config",
     config,
     "--port",

@@ -8,11 +8,8 @@
  */
 import { FileSystem, HttpLayerRouter, HttpServer } from "@effect/platform"
 import { NodeContext, NodeHttpClient, NodeHttpServer, NodeSocket } from "@effect/platform-node"
-import { Context, Effect, Layer, Logger, LogLevel, Redacted, Schema } from "effect"
-import { createServer } from "node:http"
-import { cpus, loadavg } from "node:os"
-import { mockEngineCommand, mockEngineProfileArgs } from "../../packages/mock-engine/src/index.js"
-import { PoolClient } from "../../packages/pool-client/src/index.js"
+import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
+import { PoolClient } from "@llama-orch/pool-client"
 import {
   EmbeddedPoolManager,
   EngineProfile,
@@ -21,7 +18,10 @@ import {
   type PoolManagerService,
   PoolRpcHandlers,
   PoolSpec
-} from "../../packages/pool-core/src/index.js"
+} from "@llama-orch/pool-core"
+import { Context, Effect, Layer, Logger, LogLevel, Redacted, Schema } from "effect"
+import { createServer } from "node:http"
+import { cpus, loadavg } from "node:os"
 import { type BenchTable, isEntryPoint, percentile, renderTable } from "../lib/BenchTable.js"
 
 const seconds = Number(process.env["BENCH_RPC_SECONDS"] ?? 3)

@@ -9,6 +9,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { exampleBlocks, publicDocComments } from "./apiReference.js"
 import { docBlocks } from "./docs.js"
 import { lockedVersions, repoRoot, workspacePackages } from "./workspace.js"
 
@@ -52,7 +53,7 @@ const bundlerConfig = {
 interface InstalledManifest {
   readonly type?: string
   readonly engines?: { readonly node?: string }
-  readonly exports: Record<string, string | Record<string, string>>
+  readonly exports: Record<string, string | null | Record<string, string>>
   readonly bin?: Record<string, string>
   readonly dependencies?: Record<string, string>
   readonly peerDependencies?: Record<string, string>
@@ -69,7 +70,8 @@ describe("packaging", () => {
   const published = workspacePackages().filter((p) => !p.private)
   const project = fs.mkdtempSync(path.join(os.tmpdir(), "llama-orch-consumer-"))
   const tarballs = path.join(project, "tarballs")
-  const snippets = docBlocks().filter((b) => b.lang === "ts")
+  // the ts blocks of the READMEs and docs, and the `@example`s of the API reference
+  const snippets = [...docBlocks().filter((b) => b.lang === "ts"), ...publicDocComments().flatMap(exampleBlocks)]
   const installed = (name: string): InstalledManifest =>
     JSON.parse(fs.readFileSync(path.join(project, "node_modules", name, "package.json"), "utf8"))
   const libraries = () => published.filter((p) => installed(p.name).exports["."] !== undefined)
@@ -125,15 +127,21 @@ describe("packaging", () => {
       const dir = path.join(project, "node_modules", pkg.name)
       const manifest = installed(pkg.name)
       for (const [subpath, entry] of Object.entries(manifest.exports)) {
-        if (typeof entry === "string") continue
+        if (typeof entry === "string" || entry === null) continue
         // `types` before `default`, so that node16, nodenext and bundler resolution all find the .d.ts
         const conditions = Object.keys(entry)
         expect(conditions.indexOf("types"), `${pkg.name} ${subpath}`).toBeGreaterThanOrEqual(0)
         expect(conditions.indexOf("types"), `${pkg.name} ${subpath}`).toBeLessThan(conditions.indexOf("default"))
-        for (const condition of ["types", "default"]) {
-          expect(fs.existsSync(path.join(dir, entry[condition] ?? "")), `${pkg.name} ${subpath} ${condition}`).toBe(
-            true
-          )
+        // a pattern (`./*`) stands for every module of dist/ (but `internal/*`, which is `null`)
+        const modules = subpath.includes("*")
+          ? fs.readdirSync(path.join(dir, "dist")).filter((f) => f.endsWith(".js")).map((f) => f.slice(0, -3))
+          : [""]
+        expect(modules.length, `${pkg.name} ${subpath}`).toBeGreaterThan(0)
+        for (const module of modules) {
+          for (const condition of ["types", "default"]) {
+            const target = (entry[condition] ?? "").replace("*", module)
+            expect(fs.existsSync(path.join(dir, target)), `${pkg.name} ${subpath} ${condition} ${target}`).toBe(true)
+          }
         }
       }
       for (const bin of Object.values(manifest.bin ?? {})) {
@@ -195,7 +203,7 @@ describe("packaging", () => {
     expect(copiesOf(project, "effect")).toEqual(["node_modules/effect"])
   })
 
-  it("typechecks the consumer and every ts block of the READMEs and docs, strict, under NodeNext", async () => {
+  it("typechecks the consumer, every ts block of the READMEs and docs and every @example, strict, under NodeNext", async () => {
     expect(snippets.length).toBeGreaterThanOrEqual(13)
     await run(path.join(project, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], { cwd: project })
     expect(fs.existsSync(path.join(project, "out/main.js"))).toBe(true)
@@ -218,6 +226,15 @@ describe("packaging", () => {
     const out = await run("node", ["out/remote.js"], { cwd: project, timeout: 120_000 })
     expect(out).toContain("over pool-client")
     expect(out).toContain("consumer remote: ok")
+  })
+
+  it("exports every module by its name, and no internal one", async () => {
+    const load = (specifier: string) =>
+      run("node", ["--input-type=module", "-e", `await import(${JSON.stringify(specifier)})`], { cwd: project })
+    await load("@llama-orch/pool-core/PoolManager")
+    await load("@llama-orch/daemon-kit/Secret")
+    await expect(load("@llama-orch/pool-core/internal/feed")).rejects.toThrow(/ERR_PACKAGE_PATH_NOT_EXPORTED/)
+    await expect(load("@llama-orch/mock-engine/bin")).rejects.toThrow(/ERR_PACKAGE_PATH_NOT_EXPORTED/)
   })
 
   it("loads every library with require() from CommonJS", async () => {

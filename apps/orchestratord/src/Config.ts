@@ -185,6 +185,8 @@ export const ConfigFile = Schema.Struct({
 )
 
 /**
+ * A value of the `ConfigFile` schema.
+ *
  * @since 0.1.0
  */
 export type ConfigFile = typeof ConfigFile.Type

@@ -131,6 +131,8 @@ export const ChatCompletionRequest = Schema.Struct({
 }).annotations({ identifier: "ChatCompletionRequest" })
 
 /**
+ * A value of the `ChatCompletionRequest` schema.
+ *
  * @since 0.1.0
  */
 export type ChatCompletionRequest = typeof ChatCompletionRequest.Type
@@ -149,6 +151,8 @@ export const CompletionRequest = Schema.Struct({
 }).annotations({ identifier: "CompletionRequest" })
 
 /**
+ * A value of the `CompletionRequest` schema.
+ *
  * @since 0.1.0
  */
 export type CompletionRequest = typeof CompletionRequest.Type

@@ -10,7 +10,7 @@ import type { EventSourceMessage } from "eventsource-parser"
 import OpenAI from "openai"
 import { shutdownFinishReason } from "../src/OpenAiSchemas.js"
 import { spawnDefaultDaemon, submit } from "./fixtures/daemon.js"
-import { childPids, isAlive, waitGone, waitOk } from "./fixtures/processes.js"
+import { childPids, isAlive, waitGone } from "./fixtures/processes.js"
 import { nth, readSse } from "./fixtures/sse.js"
 
 class Daemon extends Context.Tag("test/Daemon")<Daemon, SpawnDaemon.RunningDaemon>() {}
@@ -71,9 +71,15 @@ layer(DaemonLive, { excludeTestServices: true, timeout: 180_000 })("orchestrator
       const { url } = yield* Daemon
       const { taskId } = yield* submit(url, { max_tokens: 2000 })
       const response = yield* Effect.promise(() => fetch(`${url}/v2/tasks/${taskId}/events`))
-      const reading = yield* Effect.fork(Effect.promise(() => readSse(response)))
-      yield* waitOk(`${url}/v2/tasks/${taskId}`)
-      yield* Effect.sleep("300 millis")
+      let tokenSeen = () => {}
+      const firstToken = new Promise<void>((resolve) => (tokenSeen = resolve))
+      const reading = yield* Effect.fork(Effect.promise(() =>
+        readSse(response, undefined, (events) => {
+          if (events.some((e) => e.event === "token")) tokenSeen()
+        })
+      ))
+      // cancel once the task streams: mid-stream, whatever the machine's speed
+      yield* Effect.promise(() => firstToken)
       const cancel = yield* Effect.promise(() => fetch(`${url}/v2/tasks/${taskId}/cancel`, { method: "POST" }))
       expect(cancel.status).toBe(204)
       const { events } = yield* reading.await.pipe(Effect.flatten)

@@ -113,10 +113,11 @@ layer(server, { excludeTestServices: true })("orchestratord HTTP API", (it) => {
     Effect.gen(function*() {
       const { taskId } = yield* submit({ max_tokens: 10_000 })
       const response = yield* call(`/v2/tasks/${taskId}/events`)
-      const read = yield* Effect.fork(Effect.promise(() => readSse(response)))
-      yield* Effect.sleep("200 millis")
+      // reads until the first heartbeat comment (the test times out if none comes), then stops
+      const { comments } = yield* Effect.promise(() =>
+        readSse(response, (_, comments) => comments.includes("heartbeat"))
+      )
       yield* call(`/v2/tasks/${taskId}/cancel`, { method: "POST" })
-      const { comments } = yield* read.await.pipe(Effect.flatten)
       expect(comments).toContain("heartbeat")
     }))
 

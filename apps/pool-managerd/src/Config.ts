@@ -19,6 +19,7 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
 /**
  * The default address, port, state directory and token credential.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const defaults = {
@@ -35,6 +36,7 @@ const pools = PoolsConfig.fields
 /**
  * `remote_register_limits`: the bounds of `RemotePolicy` (its defaults where not given).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const RemoteRegisterLimits = Schema.Struct({
@@ -48,6 +50,7 @@ export const RemoteRegisterLimits = Schema.Struct({
  * optional; see the README). The engines and pools are pool-daemon's `PoolsConfig`, checked
  * against each other.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const PoolManagerdConfig = Schema.Struct({
@@ -85,6 +88,9 @@ export const PoolManagerdConfig = Schema.Struct({
 }).pipe(Schema.filter(PoolsConfig.checkReferences))
 
 /**
+ * A value of the `PoolManagerdConfig` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type PoolManagerdConfig = typeof PoolManagerdConfig.Type
@@ -92,6 +98,7 @@ export type PoolManagerdConfig = typeof PoolManagerdConfig.Type
 /**
  * Command-line flags that override the file.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Overrides {
@@ -109,6 +116,7 @@ export interface Overrides {
  * Everything the daemon needs to start: where to listen, the token, the log level and the embedded
  * manager's options.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Settings {
@@ -141,6 +149,7 @@ const reloadedKeys: ReadonlySet<string> = new Set(["engines", "pools", "reload"]
  * What a reload compares: the engines, pools and `reload` section of a decoded file, and every
  * other key of the file as a setting that needs a restart.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const reloadInputs = (config: PoolManagerdConfig): ConfigPlan.Inputs => ({
@@ -154,6 +163,7 @@ export const reloadInputs = (config: PoolManagerdConfig): ConfigPlan.Inputs => (
  * Reads the file again for a reload (a `ConfigError` when it is invalid, or when the daemon started
  * without one).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const reloadFile = (
@@ -173,6 +183,7 @@ export const reloadFile = (
  * Turns a decoded file and the flags into `Settings`: resolves the token (`POOL_MANAGERD_TOKEN`, `POOL_MANAGERD_TOKEN_FILE`, the systemd
  * credential `pool-managerd.token`, `token`, `token_file`) and fills in defaults. `source` names the file in errors.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const resolve = (
@@ -229,6 +240,7 @@ export const resolve = (
  * Reads and resolves the configuration: the file when given (otherwise every default, with no
  * pools and no engines), then the flags.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const load = (

@@ -35,6 +35,7 @@ import * as ReloadRoute from "./ReloadRoute.js"
 /**
  * How to configure a token, for the bind-safety message.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const tokenHint =
@@ -49,6 +50,7 @@ const rpcContentType = "application/ndjson"
  * `deadlineMs` passes — and its engine is then stopped. The RPC keeps serving meanwhile, so lease
  * streams stay open and `Watch` followers see every pool go Draining, then Stopped.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const drainAll = (pools: PoolManagerService, deadlineMs: number): Effect.Effect<void> =>
@@ -69,6 +71,7 @@ export const drainAll = (pools: PoolManagerService, deadlineMs: number): Effect.
  * The daemon: checks bind safety, then builds the manager and serves it. Run it with
  * `Layer.launch`.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (

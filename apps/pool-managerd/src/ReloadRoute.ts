@@ -15,6 +15,7 @@ import type * as Redacted from "effect/Redacted"
 /**
  * The route's path.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const path = "/admin/reload-config"
@@ -22,6 +23,7 @@ export const path = "/admin/reload-config"
 /**
  * The route, with the RPC's token check and body cap.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (options: {

@@ -2,6 +2,7 @@
  * @llama-orch/pool-managerd: the daemon that owns engine processes and serves the `PoolManager`
  * RPC. The command is `pool-managerd`; these exports let you embed or test the daemon.
  *
+ * @module @llama-orch/pool-managerd
  * @since 0.1.0
  */
 

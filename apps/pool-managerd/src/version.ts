@@ -8,6 +8,7 @@ import { CommandLine } from "@llama-orch/daemon-kit"
 /**
  * The package version (`0.0.0` when the manifest cannot be read).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const version: string = CommandLine.packageVersion(import.meta.url, "@llama-orch/pool-managerd")

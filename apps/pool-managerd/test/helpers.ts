@@ -5,9 +5,9 @@ import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as RpcClient from "@effect/rpc/RpcClient"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import { expect } from "@effect/vitest"
-import { Promtool, SpawnDaemon } from "@llama-orch/daemon-kit"
+import { Processes, Promtool, SpawnDaemon } from "@llama-orch/daemon-kit"
 import { PoolAuth, PoolRpcs } from "@llama-orch/pool-core"
-import { Duration, Effect, Layer, Redacted, Schedule, Schema } from "effect"
+import { Effect, Layer, Redacted, Schema } from "effect"
 
 export const entry = new URL("../src/bin.ts", import.meta.url).pathname
 
@@ -69,18 +69,12 @@ export const awaitReady = (url: string, poolIds: ReadonlyArray<string>) =>
     const ready = poolIds.every((id) => health.pools.some((p) => p.pool_id === id && p.ready))
     if (!ready) return yield* Effect.fail(`not ready yet: ${JSON.stringify(health.pools)}`)
     return health
-  }).pipe(
-    Effect.retry({ schedule: Schedule.spaced(Duration.millis(250)), times: 600 }),
-    Effect.timeoutFail({ duration: Duration.seconds(120), onTimeout: () => "pools did not become Ready" })
-  )
+  }).pipe((check) => Processes.waitFor(check, { interval: "250 millis", timeout: "120 seconds" }))
 
-export const alive = SpawnDaemon.isProcessAlive
+export const alive = Processes.isAlive
 
 /** Waits (real time) until the process is gone. */
-export const awaitGone = (pid: number) =>
-  Effect.suspend(() => alive(pid) ? Effect.fail("alive") : Effect.void).pipe(
-    Effect.retry({ schedule: Schedule.spaced(Duration.millis(100)), times: 300 })
-  )
+export const awaitGone = (pid: number) => Processes.awaitGone(pid, { interval: "100 millis" })
 
 /**
  * `promtool check metrics` finds nothing in pool-managerd's `/metrics`, and every family is named

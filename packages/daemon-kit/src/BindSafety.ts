@@ -15,6 +15,7 @@ import { isIP } from "node:net"
  * IPv4-mapped loopback address (`::ffff:127.0.0.1`). Everything else, `0.0.0.0` and `::` included,
  * is not loopback.
  *
+ * @category guards
  * @since 0.1.0
  */
 export const isLoopbackHost = (host: string): boolean => {
@@ -36,6 +37,7 @@ export const isLoopbackHost = (host: string): boolean => {
 /**
  * The daemon was asked to listen beyond loopback without a token. Daemons exit with code 2.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class BindRefused extends Schema.TaggedError<BindRefused>()("BindRefused", {
@@ -52,6 +54,7 @@ export class BindRefused extends Schema.TaggedError<BindRefused>()("BindRefused"
  * Fails with `BindRefused` when `host` is not loopback and no token is configured. `tokenHint` tells
  * the operator how to configure one (e.g. "token, token_file or POOL_MANAGERD_TOKEN").
  *
+ * @category utils
  * @since 0.1.0
  */
 export const ensureBindAllowed = (

@@ -13,6 +13,7 @@
  * This module loads nothing beyond `effect`, `@effect/cli` and `@effect/platform`, so an engine
  * process can use it (`@llama-orch/daemon-kit/CommandLine`) without the daemons' plumbing.
  *
+ * @module @llama-orch/daemon-kit/CommandLine
  * @since 0.1.0
  */
 import type * as CliApp from "@effect/cli/CliApp"
@@ -40,6 +41,7 @@ import { colourAllowed, oneLine, stripAnsi, UsageError } from "./ProgramExit.js"
  * or a directory). A path that cannot be looked at (a file in the middle, no permission) is
  * refused as a bad command line naming the flag, not a crash.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const path = (name: string, kind: "file" | "directory"): Options.Options<string> =>
@@ -67,6 +69,7 @@ export const path = (name: string, kind: "file" | "directory"): Options.Options<
 /**
  * `--config FILE`: the YAML configuration file (optional).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const config: Options.Options<Option.Option<string>> = path("config", "file").pipe(
@@ -79,6 +82,7 @@ export const config: Options.Options<Option.Option<string>> = path("config", "fi
  * without starting anything: exit code 0 and `configValid`'s line when it is valid, otherwise the
  * daemon's own start-up refusal (one line `NAME: invalid configuration in FILE: …`, exit code 2).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const checkConfig: Options.Options<Option.Option<string>> = path("check-config", "file").pipe(
@@ -89,6 +93,7 @@ export const checkConfig: Options.Options<Option.Option<string>> = path("check-c
 /**
  * What `--check-config FILE` prints on stdout when the file is valid: `FILE: valid configuration`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const configValid = (file: string): Effect.Effect<void> => Console.log(`${file}: valid configuration`)
@@ -96,6 +101,7 @@ export const configValid = (file: string): Effect.Effect<void> => Console.log(`$
 /**
  * `--host H`: the address to listen on (optional; overrides `host` in the file).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const host = (defaultHost: string): Options.Options<Option.Option<string>> =>
@@ -111,6 +117,7 @@ export const host = (defaultHost: string): Options.Options<Option.Option<string>
  * refused with a message naming the flag, the range and the value, e.g.
  * `--slots must be an integer from 1 up, not '0'`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const integer = (
@@ -134,6 +141,7 @@ export const integer = (
  * A TCP port flag (`--NAME N`, `0` to `65535`): anything else is refused with a message naming the
  * flag and the value, e.g. `--port must be a port number from 0 to 65535, not '70000'`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const portNumber = (name: string): Options.Options<number> =>
@@ -142,6 +150,7 @@ export const portNumber = (name: string): Options.Options<number> =>
 /**
  * `--port N`: the TCP port to listen on, `0` for one the system picks (optional; overrides `port`).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const port = (defaultPort: number): Options.Options<Option.Option<number>> =>
@@ -153,6 +162,7 @@ export const port = (defaultPort: number): Options.Options<Option.Option<number>
 /**
  * The shared options as one record: `{ config, host, port }`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const listenOptions = (defaults: { readonly host: string; readonly port: number }) =>
@@ -161,6 +171,7 @@ export const listenOptions = (defaults: { readonly host: string; readonly port: 
 /**
  * A flag overrides the file's value when it is given.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const override = <A>(fromFile: A, flag: Option.Option<A>): A => Option.getOrElse(flag, () => fromFile)
@@ -170,6 +181,7 @@ export const override = <A>(fromFile: A, flag: Option.Option<A>): A => Option.ge
  * line `NAME: problem` on stderr, and colours are removed from the rest unless stdout may be
  * coloured (`colourAllowed`).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const cliConsole = (name: string, base: Console.Console): Console.Console => ({
@@ -190,6 +202,7 @@ export const cliConsole = (name: string, base: Console.Console): Console.Console
  * The names `--log-level` accepts (as `@effect/cli`'s own flag): `all`, `fatal`, `error`,
  * `warning`, `info`, `debug`, `trace`, `none`.
  *
+ * @category models
  * @since 0.1.0
  */
 export type LogLevelName = Lowercase<LogLevel.LogLevel["_tag"]>
@@ -201,6 +214,21 @@ const logLevels: ReadonlyMap<string, LogLevel.LogLevel> = new Map(
 /**
  * The `--log-level` given on the command line, if any (provided by `runArgv`).
  *
+ * @example
+ * ```ts
+ * import { CommandLine } from "@llama-orch/daemon-kit"
+ * import { Console, Effect, Option } from "effect"
+ *
+ * // what `--log-level` said, if anything (`runArgv` provides it; the default is none)
+ * const program = Effect.gen(function*() {
+ *   const flag = yield* CommandLine.LogLevelFlag
+ *   yield* Console.log(Option.match(flag, { onNone: () => "no --log-level", onSome: (level) => level.label }))
+ * })
+ *
+ * Effect.runPromise(program)
+ * ```
+ *
+ * @category services
  * @since 0.1.0
  */
 export class LogLevelFlag extends Context.Reference<LogLevelFlag>()("@llama-orch/daemon-kit/CommandLine/LogLevelFlag", {
@@ -210,6 +238,7 @@ export class LogLevelFlag extends Context.Reference<LogLevelFlag>()("@llama-orch
 /**
  * The arguments left for `@effect/cli` once the conventions are applied, and the `--log-level`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Conventions {
@@ -224,6 +253,7 @@ const flagName = (arg: string): string => arg.split("=", 1)[0]!.toLowerCase()
  * `--log-level LEVEL` / `--log-level=LEVEL`, wherever it is (the last one wins), and refuses
  * `--wizard`. Arguments after `--` are left alone.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const applyConventions = (args: ReadonlyArray<string>): Either.Either<Conventions, UsageError> => {
@@ -266,6 +296,7 @@ export const applyConventions = (args: ReadonlyArray<string>): Either.Either<Con
  * Runs `self` with the minimum log level of the command line's `--log-level`, else of the
  * configuration file (`fromConfig`), else unchanged; says which at debug level.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const withLogLevel = (fromConfig: LogLevelName | undefined) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
@@ -290,6 +321,7 @@ export const withLogLevel = (fromConfig: LogLevelName | undefined) => <A, E, R>(
  * a terminal and `NO_COLOR` is unset. The command's own handler writes through the console it was
  * given.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const runArgv = <Name extends string, R, E, A>(
@@ -320,6 +352,7 @@ const decodeManifest = Schema.decodeUnknownEither(PackageManifest)
  * module at `moduleUrl` (works from `src`, `dist` and bundles inside the package); `0.0.0` when
  * there is none.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const packageVersion = (moduleUrl: string, packageName: string): string => {

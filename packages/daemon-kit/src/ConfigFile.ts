@@ -14,6 +14,7 @@ import * as Yaml from "yaml"
 /**
  * One problem in a configuration: where (`path`, e.g. `pools.0.ctx_max`) and what is wrong.
  *
+ * @category models
  * @since 0.1.0
  */
 export class ConfigIssue extends Schema.Class<ConfigIssue>("ConfigIssue")({
@@ -25,6 +26,7 @@ export class ConfigIssue extends Schema.Class<ConfigIssue>("ConfigIssue")({
  * A configuration could not be read or is not valid. `source` is the file (or `"command line"`,
  * `"environment"`), `issues` the problems found; `message` lists them one per line.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
@@ -42,6 +44,7 @@ export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError"
 /**
  * Makes a `ConfigError` with a single issue.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const configError = (source: string, path: string, message: string): ConfigError =>
@@ -53,6 +56,7 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string => path.map((key) 
  * Turns a Schema parse error into the issues of a `ConfigError`, one per bad field, with dotted
  * paths (`pools.0.slots`).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const issuesFromParseError = (error: ParseResult.ParseError): ReadonlyArray<ConfigIssue> => {
@@ -82,6 +86,7 @@ export const issuesFromParseError = (error: ParseResult.ParseError): ReadonlyArr
  * key's end (`token`, `api_token`, `token_file`), any key with `secret` or `password` in it, and `key` or
  * any `*_key`. Token counts such as `max_tokens` are not secrets.
  *
+ * @category guards
  * @since 0.1.0
  */
 export const isSecretKey = (key: PropertyKey): boolean =>
@@ -107,6 +112,7 @@ const optionalNoise = /^Expected undefined, actual /
  * Decodes an already parsed document (for example YAML or JSON) with `schema`, reporting every bad
  * field of it (not only the first).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const decodeConfig = <A, I>(
@@ -121,6 +127,7 @@ export const decodeConfig = <A, I>(
 /**
  * Parses YAML text. An empty document is `{}`, so a file with only comments means "all defaults".
  *
+ * @category utils
  * @since 0.1.0
  */
 export const parseYaml = (text: string, source: string): Effect.Effect<unknown, ConfigError> =>
@@ -140,6 +147,7 @@ export const parseYaml = (text: string, source: string): Effect.Effect<unknown, 
  * Reads a YAML file and decodes it with `schema`. Fails with a `ConfigError` naming the file when it
  * cannot be read, is not YAML, or does not match the schema (naming every bad field).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const loadYamlFile = <A, I>(

@@ -26,6 +26,7 @@ import * as ProgramExit from "./ProgramExit.js"
 /**
  * The exit code of a start-up refusal.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const usageExitCode = ProgramExit.usageExitCode
@@ -34,6 +35,7 @@ export const usageExitCode = ProgramExit.usageExitCode
  * Whether a failure is a start-up refusal (`UsageError`, `ConfigError`, `BindRefused`,
  * `WildcardOriginRefused`, `StateDirRefused`), reported as one plain line with exit code 2.
  *
+ * @category guards
  * @since 0.1.0
  */
 export const isStartupRefusal = ProgramExit.isStartupRefusal
@@ -41,6 +43,7 @@ export const isStartupRefusal = ProgramExit.isStartupRefusal
 /**
  * The exit code and the text to write to stderr for the end of a daemon program.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const exitReport = <E, A>(
@@ -62,6 +65,7 @@ const unexpected = (name: string) => <E>(cause: Cause.Cause<E>): string =>
 /**
  * Options of `run`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface RunOptions {
@@ -79,6 +83,7 @@ export interface RunOptions {
  * would otherwise build and drop them, with every request's URL and headers as attributes: about
  * a fifth of the CPU of a small request.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const withoutTracing = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
@@ -92,6 +97,7 @@ export const withoutTracing = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Ef
  * reporting disabled), the JSON-lines logger, `NodeContext`, the exit codes above, and tracing
  * off unless `tracing` is set.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const run = <A, E>(

@@ -28,6 +28,7 @@ const replacer = (_key: string, value: unknown): unknown => jsonSafe(value)
 /**
  * Formats one log entry as a JSON line (without the trailing newline).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const formatEntry = (options: Logger.Logger.Options<unknown>): string => {
@@ -58,6 +59,7 @@ export const formatEntry = (options: Logger.Logger.Options<unknown>): string => 
 /**
  * The JSON-lines logger, writing to a sink (stderr by default).
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const makeJsonLogger = (
@@ -69,6 +71,7 @@ export const makeJsonLogger = (
  * (default `Info`). Run the program with `NodeRuntime.runMain(…, { disablePrettyLogger: true })` (see
  * `DaemonMain.run`) or every line is logged twice.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (options?: { readonly level?: LogLevel.LogLevel | undefined }): Layer.Layer<never> =>

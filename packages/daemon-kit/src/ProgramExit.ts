@@ -11,6 +11,7 @@
  * terminal and `NO_COLOR` is unset (https://no-color.org). Loads nothing beyond `effect` and
  * `@effect/cli` (`@llama-orch/daemon-kit/ProgramExit`).
  *
+ * @module @llama-orch/daemon-kit/ProgramExit
  * @since 0.1.0
  */
 import * as ValidationError from "@effect/cli/ValidationError"
@@ -24,6 +25,7 @@ import * as Schema from "effect/Schema"
  * The command line asks for something this program does not do (`--wizard`, a bad `--log-level`).
  * A start-up refusal: `NAME: message` on stderr, exit code 2.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", { message: Schema.String }) {}
@@ -31,6 +33,7 @@ export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
 /**
  * The exit code of a bad command line or another start-up refusal.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const usageExitCode = 2
@@ -41,6 +44,7 @@ const startupTags = new Set(["UsageError", "ConfigError", "BindRefused", "Wildca
  * Whether a failure is a start-up refusal (`UsageError`, `ConfigError`, `BindRefused`,
  * `WildcardOriginRefused`, `StateDirRefused`): reported as one plain line, exit code 2.
  *
+ * @category guards
  * @since 0.1.0
  */
 export const isStartupRefusal = (error: unknown): error is { readonly _tag: string; readonly message: string } =>
@@ -52,6 +56,7 @@ const ansiEscape = new RegExp("\\u001b\\[[0-9;?]*[ -/]*[@-~]", "g")
 /**
  * The text without ANSI escape sequences (colours, bold, …).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const stripAnsi = (text: string): string => text.replace(ansiEscape, "")
@@ -61,6 +66,7 @@ export const stripAnsi = (text: string): string => text.replace(ansiEscape, "")
  * space, otherwise with `; ` (`invalid configuration in f.yaml:\n  port: …\n  host: …` reads
  * `invalid configuration in f.yaml: port: …; host: …`). ANSI escapes are removed.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const oneLine = (message: string): string =>
@@ -73,6 +79,7 @@ export const oneLine = (message: string): string =>
  * The exit code and stderr text (`undefined`: already written) when a program ends with a bad
  * command line or another start-up refusal; `None` for any other failure.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const refusalReport = (
@@ -92,6 +99,7 @@ export const refusalReport = (
  * for success or interruption (SIGTERM/SIGINT), `2` for a bad command line or another start-up
  * refusal (`refusalReport`), otherwise `1` with the text `unexpected` makes of the cause.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const exitReport = <A, E>(
@@ -108,6 +116,7 @@ export const exitReport = <A, E>(
  * A `teardown` for `NodeRuntime.runMain`: writes what `exitReport` says to stderr, then exits with
  * its code.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const teardown =
@@ -121,6 +130,7 @@ export const teardown =
 /**
  * Whether a stream may be coloured: it is a terminal and `NO_COLOR` is unset or empty.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const colourAllowed = (stream: { readonly isTTY?: boolean | undefined }): boolean =>

@@ -12,6 +12,7 @@
  * own runtime metrics (`effect_fiber_*`: fiber counts and lifetimes in milliseconds, without
  * descriptions) are left out; the process and Node.js metrics take their place.
  *
+ * @module @llama-orch/daemon-kit/PrometheusMetrics
  * @since 0.1.0
  */
 import * as OtelMetrics from "@effect/opentelemetry/Metrics"
@@ -29,6 +30,7 @@ import { collectDefaultMetrics, Registry } from "prom-client"
 /**
  * The content type of the Prometheus text format.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const contentType = "text/plain; version=0.0.4; charset=utf-8"
@@ -54,6 +56,7 @@ const exposable = (metrics: ResourceMetrics): ResourceMetrics => ({
  * Makes a renderer: each run returns the current Prometheus text of every Effect metric (but
  * Effect's own `effect_fiber_*` runtime metrics).
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const makeRenderer: Effect.Effect<Effect.Effect<string>> = Effect.gen(function*() {
@@ -81,6 +84,7 @@ const gaugesNamedTotal = [
  * `nodejs_eventloop_lag_seconds`, `nodejs_heap_size_used_bytes`, `nodejs_gc_duration_seconds`, ...):
  * `prom-client`'s default collectors in a registry that is cleared when the scope closes.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const makeProcessRenderer: Effect.Effect<Effect.Effect<string>, never, Scope.Scope> = Effect.map(
@@ -109,6 +113,7 @@ const joinTexts = (parts: ReadonlyArray<string>): string =>
 /**
  * Options of `route`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface RouteOptions<R> {
@@ -124,6 +129,7 @@ export interface RouteOptions<R> {
  * `GET /metrics` on an `HttpLayerRouter`: the Prometheus text of every Effect metric, then the
  * process and Node.js runtime metrics.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const route = <R = never>(

@@ -15,6 +15,7 @@ import * as Stream from "effect/Stream"
 /**
  * `promtool` is not installed (or not on `PATH`).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class PromtoolMissing extends Schema.TaggedError<PromtoolMissing>()("PromtoolMissing", {
@@ -28,6 +29,7 @@ export class PromtoolMissing extends Schema.TaggedError<PromtoolMissing>()("Prom
 /**
  * What `promtool check metrics` said: its exit code and everything it printed (one problem a line).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface CheckResult {
@@ -42,6 +44,7 @@ const collect = <E>(stream: Stream.Stream<Uint8Array, E>) =>
  * Runs `promtool check metrics` on `text` (fed on its standard input). Exit code 0 and no output
  * mean the exposition parses and breaks none of promtool's naming rules.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const checkMetrics = (
@@ -68,6 +71,7 @@ export const checkMetrics = (
  * One sample line: its name (with any `_bucket`, `_sum`, `_count` suffix), labels as written
  * (`{a="1",b="2"}` or empty) and value.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Sample {
@@ -79,6 +83,7 @@ export interface Sample {
 /**
  * A metric family: its `# TYPE`, its `# HELP` text and its samples.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Family {
@@ -96,6 +101,7 @@ const grouped: ReadonlySet<string | undefined> = new Set(["histogram", "summary"
  * and `_count` samples belong to its family. A line that is none of `# HELP`, `# TYPE`, another
  * comment or a sample is an error.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const parse = (text: string): Effect.Effect<ReadonlyMap<string, Family>, string> =>
@@ -136,6 +142,7 @@ export const parse = (text: string): Effect.Effect<ReadonlyMap<string, Family>, 
 /**
  * Options of `conventions`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ConventionOptions {
@@ -151,6 +158,7 @@ const baseUnits = ["_seconds", "_bytes"]
  * a counter that is not `*_total`, a histogram or summary not in a base unit (`_seconds`,
  * `_bytes`), and milliseconds anywhere in a name. One sentence a problem; none when it conforms.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const conventions = (
@@ -179,6 +187,7 @@ export const conventions = (
 /**
  * What `lint` found: promtool's exit code and output, and the broken conventions.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface LintResult extends CheckResult {
@@ -189,6 +198,7 @@ export interface LintResult extends CheckResult {
  * `checkMetrics` and `conventions` in one: a conforming exposition gives
  * `{ exitCode: 0, output: "", problems: [] }`. A malformed line is a problem.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const lint = (

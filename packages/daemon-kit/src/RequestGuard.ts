@@ -32,6 +32,7 @@ import { isLoopbackHost } from "./BindSafety.js"
  * An allowed browser origin: `scheme://host[:port]` with scheme `http` or `https` and no path,
  * query or credentials, or `*` for every origin (only with a token).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const AllowedOrigin = Schema.String.pipe(
@@ -47,6 +48,7 @@ export const AllowedOrigin = Schema.String.pipe(
  * An extra host name the daemon answers to (the `Host` header without its port), such as
  * `llm.internal` or `gpu-a.example.com`.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const AllowedHost = Schema.String.pipe(
@@ -59,6 +61,7 @@ export const AllowedHost = Schema.String.pipe(
 /**
  * What the guard allows.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface GuardOptions {
@@ -75,6 +78,7 @@ export interface GuardOptions {
 /**
  * The parts of a request the guard reads.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface GuardRequest {
@@ -85,6 +89,7 @@ export interface GuardRequest {
 /**
  * A refused request: 403 (host or origin) or 415 (body media type), with a sentence for the client.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Refusal {
@@ -98,6 +103,7 @@ export interface Refusal {
  * The guard's decision: refuse, answer a CORS preflight, or let the request through (with the
  * origin to name in `Access-Control-Allow-Origin`, when the request came from an allowed one).
  *
+ * @category models
  * @since 0.1.0
  */
 export type Verdict =
@@ -150,6 +156,7 @@ const refuse = (status: 403 | 415, reason: Refusal["reason"], message: string): 
 /**
  * A guard: its options checked and normalized once, and `decide`, a pure function of the request.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Guard {
@@ -161,6 +168,7 @@ export interface Guard {
  * Builds the guard of `options`. Origins that do not parse are dropped (validate them with
  * `AllowedOrigin` at the configuration boundary).
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: GuardOptions): Guard => {
@@ -225,6 +233,7 @@ export const make = (options: GuardOptions): Guard => {
 /**
  * The headers that CORS clients may send and read.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const corsHeaders = {
@@ -237,6 +246,7 @@ export const corsHeaders = {
 /**
  * The 204 answer to an allowed CORS preflight.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const preflightResponse = (origin: string): HttpServerResponse.HttpServerResponse =>
@@ -254,6 +264,7 @@ export const preflightResponse = (origin: string): HttpServerResponse.HttpServer
 /**
  * Adds the CORS headers of an allowed origin to a response (nothing when `origin` is undefined).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const withCors = (
@@ -270,6 +281,7 @@ export const withCors = (
  * Applies the guard to an HTTP app: refusals are answered with `render`, preflights with 204, and
  * allowed responses get their CORS headers.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const apply = <E, R>(
@@ -295,6 +307,7 @@ export const apply = <E, R>(
  * A plain JSON refusal `{ code, message }` (`FORBIDDEN` or `UNSUPPORTED_MEDIA_TYPE`), for daemons
  * without an error envelope of their own.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const renderPlain = (refusal: Refusal): HttpServerResponse.HttpServerResponse =>
@@ -306,6 +319,7 @@ export const renderPlain = (refusal: Refusal): HttpServerResponse.HttpServerResp
 /**
  * The guard as a global `HttpLayerRouter` middleware, refusing with `renderPlain`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const middleware = (guard: Guard) =>
@@ -315,6 +329,7 @@ export const middleware = (guard: Guard) =>
  * `*` among the allowed origins lets every web page drive the daemon: refused unless a token
  * protects it. Daemons exit with code 2.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class WildcardOriginRefused extends Schema.TaggedError<WildcardOriginRefused>()("WildcardOriginRefused", {
@@ -329,6 +344,7 @@ export class WildcardOriginRefused extends Schema.TaggedError<WildcardOriginRefu
 /**
  * Fails with `WildcardOriginRefused` when `*` is allowed and no token is configured.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const ensureOriginsAllowed = (

@@ -14,6 +14,7 @@ import { ConfigError, configError } from "./ConfigFile.js"
 /**
  * Where to look for one secret.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface SecretSource {
@@ -68,6 +69,7 @@ const nonEmpty = (value: string, origin: string, key: string): Effect.Effect<Red
 /**
  * The variable through which systemd tells a service where its credentials (`LoadCredential=`) are.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const credentialsDirectoryEnv = "CREDENTIALS_DIRECTORY"
@@ -85,6 +87,7 @@ const envVar = (name: string): Effect.Effect<Option.Option<string>, ConfigError>
  * secret. `None` when no source is set. Environment variables are read through Effect's `Config`,
  * so a `ConfigProvider` can supply them in tests.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const resolveSecret = (

@@ -15,6 +15,7 @@ import * as ShutdownSignal from "./ShutdownSignal.js"
 /**
  * Where to listen. `port: 0` lets the operating system pick a free port.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ListenOptions {
@@ -25,6 +26,7 @@ export interface ListenOptions {
 /**
  * The URL of a listening address (`http://127.0.0.1:9200`, `http://[::1]:9200`).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const addressUrl = (address: HttpServer.Address): string =>
@@ -35,6 +37,7 @@ export const addressUrl = (address: HttpServer.Address): string =>
 /**
  * Prints `listening on <url>` on stdout, once.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const announce: Layer.Layer<never, never, HttpServer.HttpServer> = Layer.effectDiscard(
@@ -50,6 +53,7 @@ export const announce: Layer.Layer<never, never, HttpServer.HttpServer> = Layer.
  * Provides nothing; run it with `Layer.launch`. Fails with `ServeError` when the address cannot be
  * bound.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = <E, R>(routes: Layer.Layer<never, E, R>, options: ListenOptions) =>

@@ -21,6 +21,7 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
 /**
  * The levels a file's `log_level` may name (`--log-level` wins over it).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const LogLevel = Schema.Literal("debug", "info", "warning", "error")
@@ -28,6 +29,7 @@ export const LogLevel = Schema.Literal("debug", "info", "warning", "error")
 /**
  * A TCP port to listen on: `0` lets the system pick one.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const ListenPort = Schema.Int.pipe(Schema.between(0, 65535))
@@ -35,6 +37,7 @@ export const ListenPort = Schema.Int.pipe(Schema.between(0, 65535))
 /**
  * The defaults a daemon gives the shared keys.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Defaults {
@@ -49,6 +52,7 @@ export interface Defaults {
  * and `max_body_bytes`. `token`, `token_file` and `log_level` stay optional: the token is resolved
  * with `Secret.resolveSecret`, and the log level falls back to `--log-level` or `info`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const fields = (defaults: Defaults) => ({

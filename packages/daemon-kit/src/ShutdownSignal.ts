@@ -15,6 +15,22 @@ import * as Stream from "effect/Stream"
 /**
  * The shutdown signal: `await` resolves once shutdown has begun.
  *
+ * @example
+ * ```ts
+ * import { ShutdownSignal } from "@llama-orch/daemon-kit"
+ * import { Effect } from "effect"
+ *
+ * // what lives as long as a request registers a callback instead of holding a fiber
+ * const request = Effect.gen(function*() {
+ *   const shutdown = yield* ShutdownSignal.ShutdownSignal
+ *   yield* shutdown.onShutdown(() => console.log("shutting down: ending the stream"))
+ * })
+ *
+ * // the layer fires the signal when it is released (`Serve.layer` releases it between routes and server)
+ * Effect.runPromise(Effect.scoped(request.pipe(Effect.provide(ShutdownSignal.layer))))
+ * ```
+ *
+ * @category services
  * @since 0.1.0
  */
 export class ShutdownSignal extends Context.Tag("@llama-orch/daemon-kit/ShutdownSignal")<ShutdownSignal, {
@@ -34,6 +50,7 @@ export class ShutdownSignal extends Context.Tag("@llama-orch/daemon-kit/Shutdown
  * The signal, fired by the finalizer of this layer. `Serve.layer` places it between the server
  * and the routes, so it fires after the routes stop and before the server closes.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer: Layer.Layer<ShutdownSignal> = Layer.scoped(
@@ -74,6 +91,7 @@ export const layer: Layer.Layer<ShutdownSignal> = Layer.scoped(
 /**
  * Ends a stream when shutdown begins, appending `last` (for example a final SSE event) if given.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const endOnShutdown = <A, E, R>(

@@ -18,10 +18,12 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { createRequire } from "node:module"
 import { pathToFileURL } from "node:url"
+import { isAlive } from "./Processes.js"
 
 /**
  * The daemon exited, or did not print its listening line in time. Carries what it wrote.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class DaemonStartFailed extends Schema.TaggedError<DaemonStartFailed>()("DaemonStartFailed", {
@@ -39,6 +41,7 @@ export class DaemonStartFailed extends Schema.TaggedError<DaemonStartFailed>()("
 /**
  * How to start the daemon.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface SpawnOptions {
@@ -64,6 +67,7 @@ export interface SpawnOptions {
 /**
  * How a daemon process ended: its exit code, or the signal that killed it.
  *
+ * @category models
  * @since 0.1.0
  */
 export type DaemonExit = { readonly _tag: "Exited"; readonly code: number } | {
@@ -74,6 +78,7 @@ export type DaemonExit = { readonly _tag: "Exited"; readonly code: number } | {
 /**
  * A running daemon.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface RunningDaemon {
@@ -104,6 +109,7 @@ const tsxLoader = (): string => {
  * Node options that run a workspace TypeScript entry point from source (workspace packages resolve
  * to their sources, `tsx` compiles TypeScript).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const sourceNodeArgs: ReadonlyArray<string> = ["--conditions=@llama-orch/source", "--import", tsxLoader()]
@@ -112,24 +118,19 @@ export const sourceNodeArgs: ReadonlyArray<string> = ["--conditions=@llama-orch/
  * The Node options an entry runs with when `nodeArgs` is not given: `sourceNodeArgs` for a
  * TypeScript entry, none for JavaScript (plain `node`, no `tsx` needed).
  *
+ * @category constants
  * @since 0.1.0
  */
 export const defaultNodeArgs = (entry: string): ReadonlyArray<string> => /\.[cm]?ts$/.test(entry) ? sourceNodeArgs : []
 
 /**
- * Whether a process with this id exists (signal 0). For asserting that no process is left behind.
+ * Whether a process with this id exists and has not exited (`Processes.isAlive`). For asserting
+ * that no process is left behind.
  *
+ * @category guards
  * @since 0.1.0
  */
-export const isProcessAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else
-    return error instanceof Error && "code" in error && error.code === "EPERM"
-  }
-}
+export const isProcessAlive: (pid: number) => boolean = isAlive
 
 const listeningLine = /^listening on (http:\/\/\S+)$/
 
@@ -137,6 +138,7 @@ const listeningLine = /^listening on (http:\/\/\S+)$/
  * Runs a process (no listening line expected) to its end and returns its exit and output. For
  * checking that a daemon refuses to start.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const runToExit = (
@@ -232,6 +234,7 @@ const start = (options: SpawnOptions) =>
  * Fails with `DaemonStartFailed` (carrying its output) when it exits first or the line does not come
  * within `startTimeout`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const spawnDaemon = (

@@ -8,6 +8,7 @@
  * needs the optional peer dependencies `@effect/opentelemetry` and
  * `@opentelemetry/exporter-prometheus`, which nothing else in the package loads.
  *
+ * @module @llama-orch/daemon-kit
  * @since 0.1.0
  */
 
@@ -28,6 +29,9 @@ export * as Logging from "./Logging.js"
 
 /** How a program's end is reported: exit codes 0/1/2, start-up refusals as one plain line, no colour off a terminal. */
 export * as ProgramExit from "./ProgramExit.js"
+
+/** Test helper: whether a process is alive, its children, waiting until processes are gone or a check holds. */
+export * as Processes from "./Processes.js"
 
 /** Test helper: `promtool check metrics` on an exposition, and its metric families for assertions. */
 export * as Promtool from "./Promtool.js"

@@ -14,7 +14,12 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { mockEngineCommand } from "./engineCommand.js"
 
-/** Flags of one mock engine, camelCase (see `mock-engine --help`). The port is always 0 (picked by the OS). */
+/**
+ * Flags of one mock engine, camelCase (see `mock-engine --help`). The port is always 0 (picked by the OS).
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface MockEngineOptions {
   readonly host?: string | undefined
   readonly model?: string | undefined
@@ -39,7 +44,12 @@ export interface MockEngineOptions {
   readonly killGrace?: Duration.DurationInput | undefined
 }
 
-/** A running mock engine process. */
+/**
+ * A running mock engine process.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface RunningMockEngine {
   /** Base URL, e.g. `http://127.0.0.1:41234`. */
   readonly url: string
@@ -56,7 +66,12 @@ export interface RunningMockEngine {
   readonly signal: (signal: NodeJS.Signals) => Effect.Effect<void>
 }
 
-/** The mock engine did not reach its listening line. */
+/**
+ * The mock engine did not reach its listening line.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class MockEngineStartError extends Schema.TaggedError<MockEngineStartError>()("MockEngineStartError", {
   reason: Schema.Literal("Exited", "Timeout", "SpawnFailed"),
   message: Schema.String,
@@ -64,7 +79,12 @@ export class MockEngineStartError extends Schema.TaggedError<MockEngineStartErro
   stderrTail: Schema.String
 }) {}
 
-/** Turns options into command-line flags. */
+/**
+ * Turns options into command-line flags.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
 export const toArgs = (options: MockEngineOptions): ReadonlyArray<string> => {
   const value = (flag: string, v: string | number | undefined) => v === undefined ? [] : [flag, String(v)]
   const bool = (flag: string, v: boolean | undefined) => v === true ? [flag] : []
@@ -94,6 +114,9 @@ const listeningLine = /^listening on (http:\/\/(.+):(\d+))$/
 /**
  * Spawns a mock engine on a port picked by the OS and waits until it listens. The process (and its
  * process group) is stopped when the scope closes: SIGTERM, then SIGKILL after `killGrace`.
+ *
+ * @category constructors
+ * @since 0.1.0
  */
 export const start = (
   options: MockEngineOptions = {}

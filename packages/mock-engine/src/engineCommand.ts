@@ -5,7 +5,12 @@ import { createRequire } from "node:module"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { cachedBin } from "./internal/sourceCache.js"
 
-/** A command line: the program and its arguments. */
+/**
+ * A command line: the program and its arguments.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface EngineCommandLine {
   readonly command: string
   readonly args: ReadonlyArray<string>
@@ -24,6 +29,9 @@ const tsxLoader = (): string => {
  * The command that runs the mock engine with the current Node binary: the built `dist/bin.js`, or,
  * when this module is itself running from its TypeScript sources, those sources (transpiled once into
  * `node_modules/.cache`, falling back to tsx). Append the engine's flags (e.g. `--port 0`) to `args`.
+ *
+ * @category utils
+ * @since 0.1.0
  */
 export const mockEngineCommand = (): EngineCommandLine => {
   const here = import.meta.url
@@ -46,6 +54,9 @@ export const mockEngineCommand = (): EngineCommandLine => {
 /**
  * The argument template for an engine profile that runs the mock engine; the placeholders are filled
  * in by the pool manager. Prepend `mockEngineCommand().args` and append any fault-injection flags.
+ *
+ * @category utils
+ * @since 0.1.0
  */
 export const mockEngineProfileArgs: ReadonlyArray<string> = [
   "--host",

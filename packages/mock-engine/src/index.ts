@@ -1,6 +1,9 @@
 /**
  * A fake LLM inference engine process speaking llama-server's and the OpenAI HTTP protocols, with
  * fault injection, and the helpers to run it from Effect code.
+ *
+ * @module @llama-orch/mock-engine
+ * @since 0.1.0
  */
 
 /** Spawn real mock engine processes in a scope: `MockEngine.start(options)`. */

@@ -10,6 +10,7 @@ import { mockEngineCommand, mockEngineProfileArgs } from "./engineCommand.js"
 /**
  * Options of `mockEngineProfile`. Every field has a default.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface MockEngineProfileOptions {
@@ -37,6 +38,7 @@ export interface MockEngineProfileOptions {
  * const Pools = EmbeddedPoolManager.layer({ profiles: [mockEngineProfile()], stateDir })
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const mockEngineProfile = (options: MockEngineProfileOptions = {}): EngineProfile => {

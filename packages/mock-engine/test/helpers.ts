@@ -1,7 +1,7 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { expect } from "@effect/vitest"
-import { SpawnDaemon } from "@llama-orch/daemon-kit"
-import { Duration, Effect, Schedule, Schema } from "effect"
+import { Processes } from "@llama-orch/daemon-kit"
+import { Effect, Schema } from "effect"
 import { createParser } from "eventsource-parser"
 import { MockEngine } from "../src/index.js"
 
@@ -125,25 +125,22 @@ export const metric = (url: string, name: string) =>
 
 /** Polls `/metrics` until `name` equals `expected` (generously: the machine is shared). */
 export const untilMetric = (url: string, name: string, expected: number) =>
-  Effect.retry(
+  Processes.waitFor(
     Effect.filterOrFail(
       metric(url, name),
       (value) => value === expected,
       () => new HttpFailure({ message: `${name} is not ${expected}` })
     ),
-    Schedule.spaced(Duration.millis(50)).pipe(Schedule.intersect(Schedule.recurs(600)))
+    { interval: "50 millis", timeout: "30 seconds" }
   )
 
 /** Whether a process with this pid exists. */
-export const isAlive = SpawnDaemon.isProcessAlive
+export const isAlive = Processes.isAlive
 
 /** Waits (generously: the machine is shared) until none of the pids is alive, then asserts it. */
 export const assertGone = (pids: ReadonlyArray<number>) =>
   Effect.gen(function*() {
-    yield* Effect.retry(
-      Effect.suspend(() => pids.some(isAlive) ? Effect.fail("alive") : Effect.void),
-      Schedule.spaced(Duration.millis(50)).pipe(Schedule.intersect(Schedule.recurs(200)))
-    ).pipe(Effect.ignore)
+    yield* Effect.ignore(Processes.awaitGone(pids, { timeout: "10 seconds" }))
     expect(pids.filter(isAlive)).toEqual([])
   })
 

@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import { EngineFailure, type EngineTransportService } from "./EngineTransport.js"
-import { servedModel } from "./Placement.js"
+import { servedModel } from "./PlacementPolicy.js"
 import { AdmissionRejected, type ModelLoadFailed, ModelNotFound, NoReadyPool, PoolsUnavailable } from "./TaskErrors.js"
 
 /**
@@ -23,6 +23,7 @@ import { AdmissionRejected, type ModelLoadFailed, ModelNotFound, NoReadyPool, Po
  * slot stayed busy, or the engine failed (its status, e.g. 501 from a llama-server started without
  * `--embeddings`, is kept).
  *
+ * @category models
  * @since 0.1.0
  */
 export type EmbeddingsError =
@@ -44,6 +45,7 @@ const trimSlash = (url: string): string => url.endsWith("/") ? url.slice(0, -1) 
  * Sends `body` (an OpenAI embeddings request; its `model` is replaced by the engine's) to an engine
  * serving `model`, and answers the engine's JSON answer as it is.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const forward = (

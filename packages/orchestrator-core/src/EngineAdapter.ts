@@ -40,6 +40,7 @@ export { EngineFailure }
  * What an engine stream yields: generated text pieces, then one `Done` with the engine's counters
  * when it reports them.
  *
+ * @category models
  * @since 0.1.0
  */
 export type EngineOutput =
@@ -65,6 +66,7 @@ export type EngineOutput =
  * Where to send the task: the lease's engine URL, protocol and, when the engine was started with
  * one, its API key (sent as `Authorization: Bearer`).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface EngineTarget {
@@ -96,6 +98,7 @@ const wireMessage = (m: ChatMessage) => ({
  * The endpoint and JSON body a task is sent with, and which kind of stream answers
  * (`llamacpp`: llama-server's native events; `openai`: OpenAI chunks).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const requestFor = (
@@ -189,6 +192,7 @@ const makeOpenAIParser = () => {
 /**
  * The engine's final output: its counters, when it reports them.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Done = Extract<EngineOutput, { readonly _tag: "Done" }>
@@ -197,6 +201,7 @@ export type Done = Extract<EngineOutput, { readonly _tag: "Done" }>
  * `run` with the transport given rather than taken from context; aborting `signal` aborts the
  * request (and fails).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const runWith = (
@@ -251,6 +256,7 @@ export const runWith = (
  * generated piece as the bytes arrive, without a stream stage per token; answers the final `Done`.
  * Fails like `stream`; interrupting it aborts the request.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const run = (
@@ -264,6 +270,7 @@ export const run = (
  * Streams a task's output from the engine: `run` as a stream of outputs, ending with `Done`.
  * Ending the stream early aborts the request.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const stream = (

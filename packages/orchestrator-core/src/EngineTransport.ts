@@ -22,6 +22,7 @@ import * as Stream from "effect/Stream"
 /**
  * The engine failed: refused the request, broke the connection or sent something unreadable.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class EngineFailure extends Schema.TaggedError<EngineFailure>()("EngineFailure", {
@@ -41,6 +42,7 @@ export class EngineFailure extends Schema.TaggedError<EngineFailure>()("EngineFa
  * needs (the rest of the body is read and dropped, so the keep-alive connection serves the next
  * request), `"abort"` to cut the request at once.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Verdict = "more" | "done" | "abort"
@@ -48,6 +50,7 @@ export type Verdict = "more" | "done" | "abort"
 /**
  * The transport's one operation.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface EngineTransportService {
@@ -72,6 +75,29 @@ export interface EngineTransportService {
 /**
  * The engine transport, when one is provided (see the module's description).
  *
+ * @example
+ * ```ts
+ * import { EngineTransport } from "@llama-orch/orchestrator-core"
+ * import { Effect, Layer } from "effect"
+ *
+ * // a transport that answers every task with one canned event stream, for a test without engines
+ * const Canned = Layer.succeed(EngineTransport.EngineTransport, {
+ *   post: (_url, _body, onBytes) =>
+ *     Effect.sync(() => {
+ *       onBytes(new TextEncoder().encode("data: {\"content\":\"hi\",\"stop\":true}\n\n"))
+ *     })
+ * })
+ *
+ * const program = Effect.flatMap(EngineTransport.EngineTransport, (transport) =>
+ *   transport.post("http://127.0.0.1:1/completion", "{}", (bytes) => {
+ *     console.log(new TextDecoder().decode(bytes))
+ *     return "done"
+ *   }))
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Canned)))
+ * ```
+ *
+ * @category services
  * @since 0.1.0
  */
 export class EngineTransport extends Context.Tag("@llama-orch/orchestrator-core/EngineTransport")<
@@ -82,6 +108,7 @@ export class EngineTransport extends Context.Tag("@llama-orch/orchestrator-core/
 /**
  * How long the body may stay open after the reader said `"done"` before the request is cut.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const drainAfterDoneMs = 1_000
@@ -89,6 +116,7 @@ export const drainAfterDoneMs = 1_000
 /**
  * A transport error's message with what the socket reported (connect timeout, reset, closed, ...).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const withCause = (message: string, cause: unknown): string => {
@@ -106,6 +134,7 @@ class Stop {
  * The transport over an `HttpClient`. A pooled keep-alive connection that the engine closed
  * meanwhile fails before any answer (the engine saw no request): the request goes once more.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const fromHttpClient = (client: HttpClient.HttpClient): EngineTransportService => ({
@@ -160,6 +189,7 @@ export const fromHttpClient = (client: HttpClient.HttpClient): EngineTransportSe
 /**
  * The transport in context, or one over the `HttpClient` in context when none is provided.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const current: Effect.Effect<EngineTransportService, never, HttpClient.HttpClient> = Effect.flatMap(

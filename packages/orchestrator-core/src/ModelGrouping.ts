@@ -18,6 +18,7 @@
 /**
  * A model with queued tasks and no pool of it Ready or coming up.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Waiting {
@@ -29,6 +30,7 @@ export interface Waiting {
 /**
  * The last refusal of a model's load for lack of memory.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Refusal {
@@ -43,6 +45,7 @@ export interface Refusal {
 /**
  * What the decision looks at.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface State {
@@ -65,6 +68,7 @@ export interface State {
 /**
  * One load to ask for.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface LoadCall {
@@ -76,6 +80,7 @@ export interface LoadCall {
  * The decision: loads to ask for now, models whose queued tasks are not dispatched for now (so an
  * aged model's load can evict them), and when to decide again if nothing else happens.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Plan {
@@ -87,6 +92,7 @@ export interface Plan {
 /**
  * Whether a waiting model's oldest task has waited long enough to evict models with work.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const aged = (state: Pick<State, "now" | "agingMs">, waiting: Waiting): boolean =>
@@ -95,6 +101,7 @@ export const aged = (state: Pick<State, "now" | "agingMs">, waiting: Waiting): b
 /**
  * Decides the loads, holds and next wake-up.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const plan = (state: State): Plan => {

@@ -26,6 +26,7 @@ import {
 /**
  * Options of the Node transport.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -41,6 +42,7 @@ const refusalChars = 200
 /**
  * Builds the transport; its connection pools close with the scope.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: Options = {}): Effect.Effect<EngineTransportService, never, Scope.Scope> =>
@@ -141,6 +143,7 @@ export const make = (options: Options = {}): Effect.Effect<EngineTransportServic
 /**
  * The Node transport as the `EngineTransport` layer.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (options: Options = {}): Layer.Layer<EngineTransport> =>

@@ -23,6 +23,7 @@ import type { Admission, TaskSnapshot } from "./TaskSnapshot.js"
 /**
  * The retained tasks, newest first, and the queue depths per model (what `watchTasks` answers).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface TaskActivity {
@@ -42,6 +43,7 @@ export {
 /**
  * The operations of the orchestrator.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface OrchestratorService {
@@ -104,6 +106,36 @@ export interface OrchestratorService {
 /**
  * The orchestrator service tag.
  *
+ * @example
+ * ```ts
+ * import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+ * import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
+ * import { Orchestrator, TaskRequest } from "@llama-orch/orchestrator-core"
+ * import { EmbeddedPoolManager, EngineProfile } from "@llama-orch/pool-core"
+ * import { Console, Effect, Layer, Schema, Stream } from "effect"
+ *
+ * const mock = mockEngineCommand()
+ * const Pools = EmbeddedPoolManager.layer({
+ *   stateDir: "./.state/orchestrator-example",
+ *   profiles: [new EngineProfile({ name: "mock", protocol: "llamacpp", command: mock.command, args: [...mock.args, ...mockEngineProfileArgs] })],
+ *   pools: [{ id: "tiny-0", engine: "mock", model: "tiny", slots: 2 }]
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const orchestrator = yield* Orchestrator
+ *   const request = yield* Schema.decodeUnknown(TaskRequest)({ model_ref: "tiny", prompt: "Once upon a time", max_tokens: 16 })
+ *   const { taskId } = yield* orchestrator.submit(request)
+ *   yield* Stream.runForEach(orchestrator.events(taskId), ({ event }) => Console.log(event._tag))
+ * })
+ *
+ * program.pipe(
+ *   Effect.provide(Orchestrator.layer().pipe(Layer.provideMerge(Pools))),
+ *   Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)),
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ *
+ * @category services
  * @since 0.1.0
  */
 export class Orchestrator extends Context.Tag("@llama-orch/orchestrator-core/Orchestrator")<

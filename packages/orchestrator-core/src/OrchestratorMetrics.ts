@@ -22,6 +22,7 @@ const latencyBoundaries = MetricBoundaries.fromIterable(
 /**
  * Tasks admitted into a queue (label `priority`).
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const tasksEnqueued = Metric.counter("orchestratord_tasks_enqueued_total", {
@@ -32,6 +33,7 @@ export const tasksEnqueued = Metric.counter("orchestratord_tasks_enqueued_total"
 /**
  * Tasks dispatched to a pool (labels `pool_id`, `engine`, `priority`).
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const tasksStarted = Metric.counter("orchestratord_tasks_started_total", {
@@ -42,6 +44,7 @@ export const tasksStarted = Metric.counter("orchestratord_tasks_started_total", 
 /**
  * Tasks cancelled by their client (label `priority`).
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const tasksCanceled = Metric.counter("orchestratord_tasks_canceled_total", {
@@ -52,6 +55,7 @@ export const tasksCanceled = Metric.counter("orchestratord_tasks_canceled_total"
 /**
  * Tasks refused at admission (label `reason`: the error code).
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const tasksRejected = Metric.counter("orchestratord_tasks_rejected_total", {
@@ -62,6 +66,7 @@ export const tasksRejected = Metric.counter("orchestratord_tasks_rejected_total"
 /**
  * Tasks waiting, per model (label `model`).
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const queueDepth = Metric.gauge("orchestratord_queue_depth", {
@@ -71,6 +76,7 @@ export const queueDepth = Metric.gauge("orchestratord_queue_depth", {
 /**
  * Prompt tokens of finished tasks (labels `pool_id`, `engine`).
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const tokensIn = Metric.counter("orchestratord_tokens_in_total", {
@@ -81,6 +87,7 @@ export const tokensIn = Metric.counter("orchestratord_tokens_in_total", {
 /**
  * Generated tokens streamed to clients (labels `pool_id`, `engine`).
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const tokensOut = Metric.counter("orchestratord_tokens_out_total", {
@@ -91,6 +98,7 @@ export const tokensOut = Metric.counter("orchestratord_tokens_out_total", {
 /**
  * Seconds from admission to the first token (labels `pool_id`, `engine`).
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const latencyFirstToken = Metric.histogram(
@@ -102,6 +110,7 @@ export const latencyFirstToken = Metric.histogram(
 /**
  * Seconds from dispatch to the end of decoding (labels `pool_id`, `engine`).
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const latencyDecode = Metric.histogram(
@@ -113,6 +122,7 @@ export const latencyDecode = Metric.histogram(
 /**
  * Whether each node (pool-managerd) of a cluster answers (label `node`), set when `/metrics` is read.
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const poolManagerUp = Metric.gauge("orchestratord_pool_manager_up", {
@@ -123,6 +133,7 @@ export const poolManagerUp = Metric.gauge("orchestratord_pool_manager_up", {
 /**
  * Full-queue events: a refusal or an eviction (label `policy`).
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const admissionBackpressure = Metric.counter("orchestratord_admission_backpressure_events_total", {
@@ -134,6 +145,7 @@ export const admissionBackpressure = Metric.counter("orchestratord_admission_bac
  * On-demand model loads the orchestrator asked the pool manager for (label `model`), for tasks
  * queued for a model with no Ready pool.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const modelLoads = Metric.counter("orchestratord_model_loads_total", {
@@ -145,6 +157,7 @@ export const modelLoads = Metric.counter("orchestratord_model_loads_total", {
  * Seconds an on-demand load kept a model's queued tasks waiting, by outcome (labels `model`,
  * `outcome`: loaded, refused, failed, abandoned).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const modelLoadWait = Metric.histogram(
@@ -156,6 +169,7 @@ export const modelLoadWait = Metric.histogram(
 /**
  * The `reason` label of `tasksRejected` for each error `submit` fails with: its error code.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const rejectionReasons: { readonly [Tag in SubmitError["_tag"]]: ErrorCode } = {

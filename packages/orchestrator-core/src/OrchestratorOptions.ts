@@ -25,6 +25,7 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
  * - `modelAgingMs` (30 s): while models with queued work are loaded, another model's load keeps
  *   them; once its oldest task has waited this long, its load may evict them. 0 turns grouping off.
  *
+ * @category models
  * @since 0.1.0
  */
 export class OrchestratorOptions extends Schema.Class<OrchestratorOptions>("OrchestratorOptions")({

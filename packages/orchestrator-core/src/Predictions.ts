@@ -13,6 +13,7 @@
 /**
  * The smallest and largest `retry_after_ms` ever suggested.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const retryAfterBounds = { min: 100, max: 60_000 } as const
@@ -20,6 +21,7 @@ export const retryAfterBounds = { min: 100, max: 60_000 } as const
 /**
  * Folds one measured service time into the moving average: `mean + alpha * (sample - mean)`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const ewma = (mean: number, sample: number, alpha: number): number => mean + alpha * (sample - mean)
@@ -29,6 +31,7 @@ export const ewma = (mean: number, sample: number, alpha: number): number => mea
  * the free slots now and all slots of the model: 0 when a free slot is left for it, otherwise
  * `(position - freeSlots + 1) * meanServiceMs / slots`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const predictedStartMs = (
@@ -46,6 +49,7 @@ export const predictedStartMs = (
  * service times of mean `meanServiceMs`: `1 - exp(-(deadlineMs - startMs) / meanServiceMs)`, and 0
  * when the start is already past the deadline.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const onTimeProbability = (deadlineMs: number, startMs: number, meanServiceMs: number): number => {
@@ -58,6 +62,7 @@ export const onTimeProbability = (deadlineMs: number, startMs: number, meanServi
 /**
  * Clamps a suggested wait to 100 ms .. 60 s.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const clampRetryAfter = (ms: number): number =>
@@ -67,6 +72,7 @@ export const clampRetryAfter = (ms: number): number =>
  * How long until a full queue has room again: the time one task takes to drain at the measured
  * rate (`meanServiceMs / slots`), clamped to 100 ms .. 60 s.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const retryAfterMs = (slots: number, meanServiceMs: number): number =>

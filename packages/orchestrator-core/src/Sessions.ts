@@ -11,6 +11,7 @@
 /**
  * One session's counters.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Session {
@@ -23,6 +24,7 @@ export interface Session {
 /**
  * Session limits.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface SessionLimits {
@@ -34,6 +36,7 @@ export interface SessionLimits {
 /**
  * The outcome of starting a turn.
  *
+ * @category models
  * @since 0.1.0
  */
 export type TurnResult =
@@ -44,6 +47,7 @@ export type TurnResult =
 /**
  * The session store.
  *
+ * @category models
  * @since 0.1.0
  */
 export class Sessions {

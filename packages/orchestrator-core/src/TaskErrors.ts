@@ -11,6 +11,7 @@ import * as Schema from "effect/Schema"
  * `CANCELLED` only appear in a task's stream; `MODEL_LOAD_FAILED` ends the tasks waiting for an
  * on-demand load that failed, and answers the control plane's model loads.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const ErrorCode = Schema.Literal(
@@ -33,6 +34,9 @@ export const ErrorCode = Schema.Literal(
 )
 
 /**
+ * A value of the `ErrorCode` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type ErrorCode = typeof ErrorCode.Type
@@ -40,6 +44,7 @@ export type ErrorCode = typeof ErrorCode.Type
 /**
  * The error body of the API (snake_case on the wire).
  *
+ * @category models
  * @since 0.1.0
  */
 export class ErrorEnvelope extends Schema.Class<ErrorEnvelope>("ErrorEnvelope")({
@@ -55,6 +60,7 @@ export class ErrorEnvelope extends Schema.Class<ErrorEnvelope>("ErrorEnvelope")(
 /**
  * The request is not valid: schema, context length, budget or pin.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class InvalidParams extends Schema.TaggedError<InvalidParams>()("InvalidParams", {
@@ -69,6 +75,7 @@ export class InvalidParams extends Schema.TaggedError<InvalidParams>()("InvalidP
 /**
  * No pool serves the requested model.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ModelNotFound extends Schema.TaggedError<ModelNotFound>()("ModelNotFound", {
@@ -82,6 +89,7 @@ export class ModelNotFound extends Schema.TaggedError<ModelNotFound>()("ModelNot
 /**
  * The model's queue is full under the `reject` policy (or a batch task met `shed-low-priority`).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class AdmissionRejected extends Schema.TaggedError<AdmissionRejected>()("AdmissionRejected", {
@@ -98,6 +106,7 @@ export class AdmissionRejected extends Schema.TaggedError<AdmissionRejected>()("
 /**
  * The session's token budget is spent.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("BudgetExceeded", {
@@ -116,6 +125,7 @@ export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("Budget
  * every one of them is `Failed`: its restart circuit is open and it stays down until an operator
  * preloads or reloads it, so retrying does not help.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class NoReadyPool extends Schema.TaggedError<NoReadyPool>()("NoReadyPool", {
@@ -139,6 +149,7 @@ export class NoReadyPool extends Schema.TaggedError<NoReadyPool>()("NoReadyPool"
  * fit in device memory now (`retryAfterMs` set: retry), or it did not load within
  * `maxLoadWaitMs`. Queued tasks meet the same as a `failed` event with `MODEL_LOAD_FAILED`.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ModelLoadFailed extends Schema.TaggedError<ModelLoadFailed>()("ModelLoadFailed", {
@@ -154,6 +165,7 @@ export class ModelLoadFailed extends Schema.TaggedError<ModelLoadFailed>()("Mode
 /**
  * The pool manager cannot be reached.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class PoolsUnavailable extends Schema.TaggedError<PoolsUnavailable>()("PoolsUnavailable", {
@@ -168,6 +180,7 @@ export class PoolsUnavailable extends Schema.TaggedError<PoolsUnavailable>()("Po
 /**
  * No task with this id is known (never existed, or no longer retained).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class TaskNotFound extends Schema.TaggedError<TaskNotFound>()("TaskNotFound", {
@@ -181,6 +194,7 @@ export class TaskNotFound extends Schema.TaggedError<TaskNotFound>()("TaskNotFou
 /**
  * The errors `submit` can fail with.
  *
+ * @category models
  * @since 0.1.0
  */
 export type SubmitError =

@@ -16,6 +16,7 @@ import { ErrorCode } from "./TaskErrors.js"
 /**
  * The task was admitted.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const Started = Schema.TaggedStruct("started", {
@@ -26,6 +27,7 @@ export const Started = Schema.TaggedStruct("started", {
 /**
  * The task was admitted.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Started extends Schema.Schema.Type<typeof Started> {}
@@ -33,6 +35,7 @@ export interface Started extends Schema.Schema.Type<typeof Started> {}
 /**
  * Progress while queued and at dispatch.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const Metrics = Schema.TaggedStruct("metrics", {
@@ -46,6 +49,7 @@ export const Metrics = Schema.TaggedStruct("metrics", {
 /**
  * Progress while queued and at dispatch.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Metrics extends Schema.Schema.Type<typeof Metrics> {}
@@ -55,6 +59,7 @@ export interface Metrics extends Schema.Schema.Type<typeof Metrics> {}
  * left by the last load of that model (`eta_ms`, when known), and the engine's own last progress
  * line. Sent to queued tasks while no pool of the model is Ready, each time the load reports.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const Loading = Schema.TaggedStruct("loading", {
@@ -68,6 +73,7 @@ export const Loading = Schema.TaggedStruct("loading", {
 /**
  * The task waits for an engine that is loading its model.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Loading extends Schema.Schema.Type<typeof Loading> {}
@@ -77,6 +83,7 @@ export interface Loading extends Schema.Schema.Type<typeof Loading> {}
  * waits to be placed again, on another pool when one serves its model. It happens at most once;
  * a second failure ends the task with `WORKER_RESET`.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const Requeued = Schema.TaggedStruct("requeued", {
@@ -87,6 +94,7 @@ export const Requeued = Schema.TaggedStruct("requeued", {
 /**
  * The task is placed again after its engine failed before its first token.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Requeued extends Schema.Schema.Type<typeof Requeued> {}
@@ -98,6 +106,7 @@ export interface Requeued extends Schema.Schema.Type<typeof Requeued> {}
  * as the engine sent them (`delta` fields other than `content`, `logprobs`, and `finish_reason` of
  * choices other than 0); `t` may then be empty.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const Token = Schema.TaggedStruct("token", {
@@ -110,6 +119,7 @@ export const Token = Schema.TaggedStruct("token", {
 /**
  * One generated token.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Token extends Schema.Schema.Type<typeof Token> {}
@@ -117,6 +127,7 @@ export interface Token extends Schema.Schema.Type<typeof Token> {}
 /**
  * The task finished.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const End = Schema.TaggedStruct("end", {
@@ -133,6 +144,7 @@ export const End = Schema.TaggedStruct("end", {
 /**
  * The task finished.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface End extends Schema.Schema.Type<typeof End> {}
@@ -141,6 +153,7 @@ export interface End extends Schema.Schema.Type<typeof End> {}
  * The task failed or was cancelled. Tagged `failed`, not `error`: a browser `EventSource` hands an
  * SSE event named `error` to its `onerror` handler, as if the connection had failed.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const Failed = Schema.TaggedStruct("failed", {
@@ -153,6 +166,7 @@ export const Failed = Schema.TaggedStruct("failed", {
 /**
  * The task failed or was cancelled.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Failed extends Schema.Schema.Type<typeof Failed> {}
@@ -160,11 +174,15 @@ export interface Failed extends Schema.Schema.Type<typeof Failed> {}
 /**
  * Any task event.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const TaskEvent = Schema.Union(Started, Metrics, Loading, Requeued, Token, End, Failed)
 
 /**
+ * A value of the `TaskEvent` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type TaskEvent = typeof TaskEvent.Type
@@ -173,6 +191,7 @@ export type TaskEvent = typeof TaskEvent.Type
  * A task event with its sequence number (`id`, from 1, strictly increasing per task), used for the
  * SSE `id:` field and `Last-Event-ID` resume.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const SequencedEvent = Schema.Struct({
@@ -183,6 +202,7 @@ export const SequencedEvent = Schema.Struct({
 /**
  * A task event with its sequence number.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface SequencedEvent extends Schema.Schema.Type<typeof SequencedEvent> {}
@@ -190,6 +210,7 @@ export interface SequencedEvent extends Schema.Schema.Type<typeof SequencedEvent
 /**
  * Whether an event ends the stream.
  *
+ * @category guards
  * @since 0.1.0
  */
 export const isTerminal = (event: TaskEvent): event is End | Failed => event._tag === "end" || event._tag === "failed"

@@ -20,11 +20,15 @@ import type { Priority } from "./TaskRequest.js"
  *   `QUEUE_FULL_DROP_LRU`); when there is no batch task, or the arrival is itself batch, the new
  *   task is refused.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const QueuePolicy = Schema.Literal("reject", "drop-lru", "shed-low-priority")
 
 /**
+ * A value of the `QueuePolicy` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type QueuePolicy = typeof QueuePolicy.Type
@@ -40,6 +44,7 @@ interface Node<A> extends Entry<A> {
 /**
  * One queued entry as seen from outside; also the handle `remove` takes.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Entry<A> {
@@ -86,6 +91,7 @@ class List<A> {
  * The outcome of `offer`: admitted at `position` (number of entries ahead of it), possibly
  * evicting another entry, or rejected.
  *
+ * @category models
  * @since 0.1.0
  */
 export type OfferResult<A> =
@@ -100,6 +106,7 @@ export type OfferResult<A> =
 /**
  * A bounded two-priority FIFO queue.
  *
+ * @category models
  * @since 0.1.0
  */
 export class TaskQueue<A> {

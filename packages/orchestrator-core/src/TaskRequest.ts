@@ -10,11 +10,15 @@ import * as Schema from "effect/Schema"
 /**
  * Task priority: `interactive` tasks are always dequeued before `batch` tasks.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const Priority = Schema.Literal("interactive", "batch")
 
 /**
+ * A value of the `Priority` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type Priority = typeof Priority.Type
@@ -22,6 +26,7 @@ export type Priority = typeof Priority.Type
 /**
  * One chat message (for OpenAI-style chat requests).
  *
+ * @category models
  * @since 0.1.0
  */
 export class ChatMessage extends Schema.Class<ChatMessage>("ChatMessage")({
@@ -37,6 +42,7 @@ export class ChatMessage extends Schema.Class<ChatMessage>("ChatMessage")({
 /**
  * Request fields a task sets itself, which `engine_params` may not set.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const reservedEngineParams: ReadonlySet<string> = new Set([
@@ -59,6 +65,7 @@ export const reservedEngineParams: ReadonlySet<string> = new Set([
  * `tools`, `tool_choice`, `response_format`, `n`, `logprobs`, ...). Such a task always goes to the
  * engine's OpenAI-compatible endpoints (llama-server serves them too).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const EngineParams = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
@@ -71,6 +78,7 @@ export const EngineParams = Schema.Record({ key: Schema.String, value: Schema.Un
 /**
  * Placement hints: `pinPoolId` routes the task to that pool or fails, never silently elsewhere.
  *
+ * @category models
  * @since 0.1.0
  */
 export class Placement extends Schema.Class<Placement>("Placement")({
@@ -86,6 +94,7 @@ const Id = Schema.String.pipe(
 /**
  * A task request. Exactly one of `prompt` (completion) or `messages` (chat) is given.
  *
+ * @category models
  * @since 0.1.0
  */
 export class TaskRequest extends Schema.Class<TaskRequest>("TaskRequest")(

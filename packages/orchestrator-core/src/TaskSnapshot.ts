@@ -9,6 +9,7 @@ import { Priority } from "./TaskRequest.js"
 /**
  * What `submit` answers: the task id and where it stands.
  *
+ * @category models
  * @since 0.1.0
  */
 export class Admission extends Schema.Class<Admission>("Admission")({
@@ -21,11 +22,15 @@ export class Admission extends Schema.Class<Admission>("Admission")({
 /**
  * Where a task is in its life.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const TaskState = Schema.Literal("queued", "running", "completed", "failed", "cancelled")
 
 /**
+ * A value of the `TaskState` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type TaskState = typeof TaskState.Type
@@ -33,6 +38,7 @@ export type TaskState = typeof TaskState.Type
 /**
  * A task's state and counters.
  *
+ * @category models
  * @since 0.1.0
  */
 export class TaskSnapshot extends Schema.Class<TaskSnapshot>("TaskSnapshot")({

@@ -2,6 +2,7 @@
  * @llama-orch/orchestrator-core: admission, queues, placement, dispatch and token streaming in
  * front of llama-orch pools.
  *
+ * @module @llama-orch/orchestrator-core
  * @since 0.1.0
  */
 
@@ -22,13 +23,13 @@ export { OrchestratorOptions } from "./OrchestratorOptions.js"
 export * as OrchestratorMetrics from "./OrchestratorMetrics.js"
 
 /** Admission checks: model known, context fits, pin valid, some pool Ready or starting. */
-export * as AdmissionCheck from "./Admission.js"
+export * as AdmissionCheck from "./AdmissionCheck.js"
 
 /** The bounded two-priority task queue and its full-queue policies. */
 export { type Entry, type OfferResult, QueuePolicy, TaskQueue } from "./TaskQueue.js"
 
 /** Placement: which pool a task goes to (pin, session affinity, then least loaded). */
-export * as PlacementPolicy from "./Placement.js"
+export * as PlacementPolicy from "./PlacementPolicy.js"
 
 /** Engine adapters: stream a task from a llama.cpp or OpenAI-compatible engine. */
 export * as EngineAdapter from "./EngineAdapter.js"

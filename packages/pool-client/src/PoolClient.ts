@@ -40,6 +40,7 @@ import { backoff, isTransient, mapCause, remote } from "./internal/transport.js"
 /**
  * How to reach a pool-managerd and how patient to be with it.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -85,6 +86,7 @@ export interface Options {
 /**
  * The RPC endpoint of a daemon URL (`/rpc` when the URL has no path), for HTTP or WebSocket.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const endpoint = (url: string, protocol: "http" | "websocket"): string => {
@@ -99,6 +101,7 @@ const isPoolEvent = (frame: Keepalive | PoolEvent): frame is PoolEvent => !(fram
 /**
  * Builds a `PoolManager` from an `RpcClient` protocol and the auth client middleware in context.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (
@@ -203,6 +206,7 @@ const protocolWebSocket = (url: string) =>
  * `PoolManager` talking to the pool-managerd at `options.url`. Provide an `HttpClient` (for the
  * default HTTP+NDJSON protocol) or a `Socket.WebSocketConstructor` (for `protocol: "websocket"`).
  *
+ * @category layers
  * @since 0.1.0
  */
 export function layer(

@@ -28,6 +28,7 @@ import * as PoolClient from "./PoolClient.js"
 /**
  * One node named in the configuration.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface StaticNode {
@@ -39,6 +40,7 @@ export interface StaticNode {
 /**
  * Nodes found in DNS.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Discovery {
@@ -57,6 +59,7 @@ export interface Discovery {
 /**
  * The cluster: static nodes, discovery, and how patient to be with nodes.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -79,6 +82,7 @@ export interface Options {
 /**
  * How long a cluster keeps a lease whose task is done for the next task of the same pool (ms).
  *
+ * @category constants
  * @since 0.1.0
  */
 export const defaultLeaseHoldMs = 1_000
@@ -86,6 +90,7 @@ export const defaultLeaseHoldMs = 1_000
 /**
  * What the name resolves to: its IPv4 and IPv6 addresses (none when it does not resolve).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const resolveAddresses = (
@@ -105,6 +110,7 @@ export const resolveAddresses = (
 /**
  * The node name of an address: the address, with `-` for the `:` of IPv6.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const nodeName = (address: string): string => address.toLowerCase().replaceAll(":", "-")
@@ -116,6 +122,7 @@ const urlOf = (address: string, port: number): string =>
  * Builds the cluster's `PoolManager` and, with `discovery`, follows the DNS name while the scope
  * is open.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (
@@ -191,6 +198,7 @@ export const make = (
 /**
  * The cluster as the `PoolManager` layer (needs an `HttpClient` and a `Socket.WebSocketConstructor`).
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (

@@ -2,6 +2,7 @@
  * @llama-orch/pool-client: the `PoolManager` service implemented over RPC, talking to a remote
  * pool-managerd.
  *
+ * @module @llama-orch/pool-client
  * @since 0.1.0
  */
 

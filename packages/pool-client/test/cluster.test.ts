@@ -7,8 +7,9 @@
 import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
+import { Processes } from "@llama-orch/daemon-kit"
 import { PoolId, type PoolManagerService, type PoolStatus } from "@llama-orch/pool-core"
-import { Effect, Exit, Layer, Schedule, Scope } from "effect"
+import { Effect, Exit, Layer, Scope } from "effect"
 import { PoolCluster } from "../src/index.js"
 import { plainEngine, startDaemon } from "./support/daemon.js"
 import { dnsServer, freePort } from "./support/dns.js"
@@ -41,7 +42,7 @@ const until = (pm: PoolManagerService, expected: ReadonlyArray<string>) =>
   pm.list.pipe(
     Effect.map(ids),
     Effect.filterOrFail((seen) => JSON.stringify(seen) === JSON.stringify(expected)),
-    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("60 seconds"))),
+    (check) => Processes.waitFor(check, { interval: "100 millis", timeout: "60 seconds" }),
     Effect.orElse(() =>
       Effect.flatMap(pm.list, (seen) => Effect.die(`expected ${expected.join(", ")}; saw ${ids(seen).join(", ")}`))
     )

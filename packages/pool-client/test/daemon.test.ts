@@ -6,6 +6,7 @@
 import { Command } from "@effect/platform"
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
+import { Processes } from "@llama-orch/daemon-kit"
 import {
   type Handoff,
   PoolId,
@@ -20,7 +21,6 @@ import { fileURLToPath } from "node:url"
 import { PoolClient } from "../src/index.js"
 import { awaitStatus } from "./contract/poolManagerContract.js"
 import { makeHome, plainEngine, startDaemon } from "./support/daemon.js"
-import { awaitGone, isAlive } from "./support/processes.js"
 
 const token = Redacted.make("daemon-failure-token-4f1c")
 const p1 = Schema.decodeSync(PoolId)("p1")
@@ -60,7 +60,7 @@ describe("pool-managerd process failures", () => {
             daemon.url,
             "p1"
           ).pipe(Command.env({ POOL_MANAGERD_TOKEN: Redacted.value(token) }), Command.start)
-          yield* Effect.addFinalizer(() => awaitGone([holder.pid]))
+          yield* Effect.addFinalizer(() => Effect.orDie(Processes.awaitGone(holder.pid)))
           const leased = yield* holder.stdout.pipe(
             Stream.decodeText(),
             Stream.splitLines,
@@ -74,7 +74,7 @@ describe("pool-managerd process failures", () => {
           process.kill(holder.pid, "SIGKILL")
           const released = yield* awaitStatus(p1, (s) => s.activeLeases === 0)
           expect(released.slotsFree).toBe(1)
-          expect(isAlive(handoff.pid)).toBe(true)
+          expect(Processes.isAlive(handoff.pid)).toBe(true)
         }).pipe(Effect.provide(client(daemon.url, token)))
       }).pipe(Effect.provide(NodeContext.layer)),
     timeout
@@ -90,7 +90,7 @@ describe("pool-managerd process failures", () => {
         yield* Effect.gen(function*() {
           const manager = yield* PoolManager
           const handoff: Handoff = yield* readyPool
-          yield* Effect.addFinalizer(() => awaitGone([handoff.pid]))
+          yield* Effect.addFinalizer(() => Effect.orDie(Processes.awaitGone(handoff.pid)))
           const snapshots = yield* Ref.make(0)
           const firstSnapshot = yield* Deferred.make<void>()
           const secondSnapshot = yield* Deferred.make<void>()
@@ -107,7 +107,7 @@ describe("pool-managerd process failures", () => {
           first.signal("SIGKILL").pipe(Effect.runSync)
           yield* first.exit
           // the engine outlives its killed daemon...
-          expect(isAlive(handoff.pid)).toBe(true)
+          expect(Processes.isAlive(handoff.pid)).toBe(true)
           const error = yield* Effect.flip(manager.status(p1))
           expect(error).toBeInstanceOf(PoolManagerUnavailable)
           expect(error).toMatchObject({ url: first.url })
@@ -115,7 +115,7 @@ describe("pool-managerd process failures", () => {
 
           // ...until a daemon on the same state directory reaps it
           yield* startDaemon(home, port)
-          yield* awaitGone([handoff.pid], "60 seconds")
+          yield* Processes.awaitGone(handoff.pid, { timeout: "60 seconds" })
           yield* Deferred.await(secondSnapshot).pipe(Effect.timeout("60 seconds"))
           expect(yield* manager.list).toEqual([])
         }).pipe(Effect.provide(client(first.url, token)))

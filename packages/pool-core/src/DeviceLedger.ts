@@ -20,6 +20,7 @@ const Mb = Schema.Int.pipe(Schema.nonNegative())
  * Memory promised to one engine: `key` names its holder (such as a pool id), `deviceId` is absent
  * when the ledger has no devices (no accounting).
  *
+ * @category models
  * @since 0.1.0
  */
 export class Reservation extends Schema.Class<Reservation>("Reservation")({
@@ -31,6 +32,7 @@ export class Reservation extends Schema.Class<Reservation>("Reservation")({
 /**
  * One device's memory: total, reserved and free (never below 0) in MiB.
  *
+ * @category models
  * @since 0.1.0
  */
 export class DeviceUsage extends Schema.Class<DeviceUsage>("DeviceUsage")({
@@ -44,6 +46,7 @@ export class DeviceUsage extends Schema.Class<DeviceUsage>("DeviceUsage")({
  * No candidate device has `neededMb` free: `devices` lists the free memory of each candidate (only
  * the pinned one when the request was pinned).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class DeviceShortage extends Schema.TaggedError<DeviceShortage>()("DeviceShortage", {
@@ -69,6 +72,7 @@ export class DeviceShortage extends Schema.TaggedError<DeviceShortage>()("Device
 /**
  * A reservation was pinned to a device the ledger does not know.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class UnknownDevice extends Schema.TaggedError<UnknownDevice>()("UnknownDevice", {
@@ -86,6 +90,7 @@ export class UnknownDevice extends Schema.TaggedError<UnknownDevice>()("UnknownD
 /**
  * The devices and the reservations on them.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface DeviceLedger {
@@ -96,6 +101,7 @@ export interface DeviceLedger {
 /**
  * A ledger of `devices` with nothing reserved.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (devices: ReadonlyArray<Device>): DeviceLedger => ({ devices, reservations: [] })
@@ -103,6 +109,7 @@ export const make = (devices: ReadonlyArray<Device>): DeviceLedger => ({ devices
 /**
  * Whether the ledger accounts memory at all (it has devices).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const accounts = (ledger: DeviceLedger): boolean => ledger.devices.length > 0
@@ -122,6 +129,7 @@ const usageOf = (ledger: DeviceLedger, device: Device): DeviceUsage => {
 /**
  * The memory of every device, in the ledger's device order.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const usage = (ledger: DeviceLedger): ReadonlyArray<DeviceUsage> =>
@@ -130,6 +138,7 @@ export const usage = (ledger: DeviceLedger): ReadonlyArray<DeviceUsage> =>
 /**
  * The reservation held under `key`, if any.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const find = (ledger: DeviceLedger, key: string): Reservation | undefined =>
@@ -138,6 +147,7 @@ export const find = (ledger: DeviceLedger, key: string): Reservation | undefined
 /**
  * Frees the reservation held under `key` (nothing when there is none).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const release = (ledger: DeviceLedger, key: string): DeviceLedger => ({
@@ -150,6 +160,7 @@ export const release = (ledger: DeviceLedger, key: string): DeviceLedger => ({
  * device with the most free memory that fits (the first listed on a tie). Without devices the
  * reservation always succeeds and only carries the pin.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const reserve = (
@@ -185,6 +196,7 @@ export const reserve = (
  * already has, even beyond the device's memory (reality wins; later reservations see less free).
  * Nothing changes when `key` holds no reservation.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const adjust = (ledger: DeviceLedger, key: string, mb: number): DeviceLedger => ({
@@ -201,6 +213,7 @@ export const adjust = (ledger: DeviceLedger, key: string, mb: number): DeviceLed
  * manager then sets `CUDA_VISIBLE_DEVICES` and fills the `{device}` placeholder), the same as `env`
  * and template `vars`. Empty when the reservation has no device.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const placement = (reservation: Reservation): {

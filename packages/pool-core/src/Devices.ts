@@ -21,6 +21,7 @@ export { NvidiaSmiFailed }
 /**
  * A device id as `CUDA_VISIBLE_DEVICES` takes it: the device's index, e.g. `0`.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const DeviceId = Schema.String.pipe(
@@ -31,6 +32,7 @@ export const DeviceId = Schema.String.pipe(
 /**
  * One GPU: its id and its memory in MiB.
  *
+ * @category models
  * @since 0.1.0
  */
 export class Device extends Schema.Class<Device>("Device")({
@@ -41,6 +43,7 @@ export class Device extends Schema.Class<Device>("Device")({
 /**
  * A list of devices with distinct ids.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const DeviceList = Schema.Array(Device).pipe(
@@ -55,6 +58,7 @@ export const DeviceList = Schema.Array(Device).pipe(
 /**
  * The arguments of the discovery query.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const discoveryArgs: ReadonlyArray<string> = [
@@ -68,6 +72,7 @@ const decodeRow = Schema.decodeUnknownEither(Schema.Tuple(DeviceId, Schema.Numbe
  * The devices in the rows of `nvidia-smi --query-gpu=index,memory.total` (`0, 24564`), or why a row
  * is not one.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const parseDevices = (
@@ -87,6 +92,7 @@ export const parseDevices = (
 /**
  * The devices `nvidia-smi` reports; none when it is not on `PATH`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const discover = (
@@ -102,6 +108,7 @@ export const discover = (
  * The devices to account for: the configured ones when the configuration lists devices (an empty
  * list turns accounting off), else the discovered ones.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const resolve = (

@@ -33,6 +33,7 @@ const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
  * Liveness probing of Ready engines: a probe every `intervalMs` (default 2 000); `failures`
  * consecutive misses (default 3) count as a crash.
  *
+ * @category models
  * @since 0.1.0
  */
 export class LivenessOptions extends Schema.Class<LivenessOptions>("LivenessOptions")({
@@ -48,6 +49,7 @@ export class LivenessOptions extends Schema.Class<LivenessOptions>("LivenessOpti
  * `windowMs` open the circuit (state `Failed`, no more restarts until an explicit `preload` or
  * `reload`).
  *
+ * @category models
  * @since 0.1.0
  */
 export class RestartOptions extends Schema.Class<RestartOptions>("RestartOptions")({
@@ -68,6 +70,7 @@ export class RestartOptions extends Schema.Class<RestartOptions>("RestartOptions
 /**
  * Options of the embedded pool manager. Every field but `profiles` and `stateDir` has a default.
  *
+ * @category models
  * @since 0.1.0
  */
 export class EmbeddedOptions extends Schema.Class<EmbeddedOptions>("EmbeddedOptions")({
@@ -112,6 +115,7 @@ export class EmbeddedOptions extends Schema.Class<EmbeddedOptions>("EmbeddedOpti
 /**
  * What `layer` accepts: an `EmbeddedOptions` or its plain-object form (defaults filled in).
  *
+ * @category models
  * @since 0.1.0
  */
 export type EmbeddedOptionsInput = EmbeddedOptions | typeof EmbeddedOptions.Encoded
@@ -119,6 +123,7 @@ export type EmbeddedOptionsInput = EmbeddedOptions | typeof EmbeddedOptions.Enco
 /**
  * Decodes options, filling in defaults. Invalid options are a defect (a programming error).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const decodeOptions = (input: EmbeddedOptionsInput): Effect.Effect<EmbeddedOptions> =>
@@ -131,6 +136,7 @@ export const decodeOptions = (input: EmbeddedOptionsInput): Effect.Effect<Embedd
  * engines a crashed earlier run left behind (from the pidfiles in `stateDir`). It also provides the
  * manager's `PoolConfigurator`, with which the daemon changes its engine profiles on a config reload.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (

@@ -23,6 +23,7 @@ import { parseStatProcessGroup } from "./internal/processControl.js"
 /**
  * The device memory an engine uses, in MiB, and where that was measured.
  *
+ * @category models
  * @since 0.1.0
  */
 export class EngineMemory extends Schema.Class<EngineMemory>("EngineMemory")({
@@ -34,6 +35,7 @@ export class EngineMemory extends Schema.Class<EngineMemory>("EngineMemory")({
  * The engine to measure: its process id (the leader of its process group) and, for the engine's own
  * report, the URL of its health endpoint.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ProbedEngine {
@@ -44,6 +46,7 @@ export interface ProbedEngine {
 /**
  * The operations of a memory probe.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface EngineMemoryProbeService {
@@ -54,6 +57,22 @@ export interface EngineMemoryProbeService {
 /**
  * The memory probe service.
  *
+ * @example
+ * ```ts
+ * import { EngineMemoryProbe } from "@llama-orch/pool-core"
+ * import { Effect, Layer, Option } from "effect"
+ *
+ * // a probe with a fixed answer, for a test of what reads it (the real one is `EngineMemoryProbe.layer`)
+ * const Fixed = Layer.succeed(EngineMemoryProbe.EngineMemoryProbe, {
+ *   measure: () => Effect.succeed(Option.some(new EngineMemoryProbe.EngineMemory({ mb: 512, source: "engine" })))
+ * })
+ *
+ * const program = Effect.flatMap(EngineMemoryProbe.EngineMemoryProbe, (probe) => probe.measure({ pid: process.pid }))
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Fixed))).then((memory) => console.log(Option.getOrUndefined(memory)))
+ * ```
+ *
+ * @category services
  * @since 0.1.0
  */
 export class EngineMemoryProbe extends Context.Tag("@llama-orch/pool-core/EngineMemoryProbe")<
@@ -64,6 +83,7 @@ export class EngineMemoryProbe extends Context.Tag("@llama-orch/pool-core/Engine
 /**
  * The arguments of the per-process query.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const computeAppsArgs: ReadonlyArray<string> = [
@@ -75,6 +95,7 @@ export const computeAppsArgs: ReadonlyArray<string> = [
  * The processes and their memory in MiB from the rows of the per-process query (`4242, 5120`);
  * rows without a number (`[N/A]`, as under some virtualisation) are left out.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const parseComputeApps = (
@@ -93,6 +114,7 @@ const engineReportTimeoutMs = 5_000
 /**
  * A probe using `nvidia-smi` and the engines' health reports.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make: Effect.Effect<
@@ -149,6 +171,7 @@ export const make: Effect.Effect<
 /**
  * The probe as a layer.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer: Layer.Layer<

@@ -12,11 +12,15 @@ import * as Schema from "effect/Schema"
  * The HTTP protocol an engine speaks: llama.cpp's `llama-server` (`/completion`) or an
  * OpenAI-compatible server (`/v1/completions`, `/v1/chat/completions`).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const EngineProtocol = Schema.Literal("llamacpp", "openai")
 
 /**
+ * A value of the `EngineProtocol` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type EngineProtocol = typeof EngineProtocol.Type
@@ -24,6 +28,7 @@ export type EngineProtocol = typeof EngineProtocol.Type
 /**
  * The placeholders an argument template may use.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const templateVariables = [
@@ -45,6 +50,7 @@ export const templateVariables = [
  * llama-server and vLLM: `--api-key {api_key}`) every engine process gets a fresh random key, which
  * only the leases of its pool carry: nothing else on the machine can use the engine directly.
  *
+ * @category models
  * @since 0.1.0
  */
 export class EngineProfile extends Schema.Class<EngineProfile>("EngineProfile")({

@@ -21,11 +21,15 @@ import { writeFileAtomic } from "./internal/stateFiles.js"
  * Where a learned footprint was measured: `nvidia-smi`'s per-process memory, or the engine's own
  * report (the mock engine's `footprint_mb`).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const FootprintSource = Schema.Literal("nvidia-smi", "engine")
 
 /**
+ * A value of the `FootprintSource` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type FootprintSource = typeof FootprintSource.Type
@@ -33,6 +37,7 @@ export type FootprintSource = typeof FootprintSource.Type
 /**
  * One learned footprint: its key (see `footprintKey`), the memory in MiB, when and how it was measured.
  *
+ * @category models
  * @since 0.1.0
  */
 export class LearnedFootprint extends Schema.Class<LearnedFootprint>("LearnedFootprint")({
@@ -45,6 +50,7 @@ export class LearnedFootprint extends Schema.Class<LearnedFootprint>("LearnedFoo
 /**
  * The contents of `footprints.json`.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const FootprintFile = Schema.Struct({
@@ -57,6 +63,7 @@ const FootprintFileJson = Schema.parseJson(FootprintFile, { space: 2 })
 /**
  * The file name under the state directory.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const fileName = "footprints.json"
@@ -65,6 +72,7 @@ export const fileName = "footprints.json"
  * The key of a model as it runs: engine profile, model file, context, slots and extra engine
  * arguments. Anything that changes the memory an engine uses belongs in it.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const footprintKey = (parts: {
@@ -78,6 +86,7 @@ export const footprintKey = (parts: {
 /**
  * The operations of a footprint store.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface FootprintStoreService {
@@ -94,6 +103,29 @@ export interface FootprintStoreService {
 /**
  * The footprint store service.
  *
+ * @example
+ * ```ts
+ * import { NodeContext, NodeRuntime } from "@effect/platform-node"
+ * import { FootprintStore } from "@llama-orch/pool-core"
+ * import { Console, Effect } from "effect"
+ *
+ * const key = FootprintStore.footprintKey({ engine: "llamacpp", model: "tiny.gguf", ctxMax: 4096, slots: 2 })
+ *
+ * // learned once (persisted in the state directory), read back by the next load of the same key
+ * const program = Effect.gen(function*() {
+ *   const store = yield* FootprintStore.FootprintStore
+ *   yield* store.learn(key, 5120, "nvidia-smi")
+ *   yield* Console.log(yield* store.get(key))
+ * })
+ *
+ * program.pipe(
+ *   Effect.provide(FootprintStore.layer("./.state/footprints-example")),
+ *   Effect.provide(NodeContext.layer),
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ *
+ * @category services
  * @since 0.1.0
  */
 export class FootprintStore extends Context.Tag("@llama-orch/pool-core/FootprintStore")<
@@ -109,6 +141,7 @@ type Entries = ReadonlyMap<string, LearnedFootprint>
  * write is logged and the store keeps the footprint in memory: learned footprints are an
  * optimisation, never a reason to fail a load.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (
@@ -163,6 +196,7 @@ export const make = (
 /**
  * The store of `stateDir` as a layer.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (stateDir: string): Layer.Layer<FootprintStore, never, FileSystem.FileSystem | Path.Path> =>

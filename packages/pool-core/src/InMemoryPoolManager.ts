@@ -36,6 +36,7 @@ const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
  * The URL leases and handoffs carry when no `engineUrl` is given: nothing listens there, so work
  * sent to it fails at once with a refused connection.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const placeholderUrl = "http://127.0.0.1:1"
@@ -44,6 +45,7 @@ export const placeholderUrl = "http://127.0.0.1:1"
  * An engine pools may name in `spec.engine`. An `EngineProfile` is one too (only its `name` and
  * `protocol` are used), so the embedded and the in-memory layer can share their profiles.
  *
+ * @category models
  * @since 0.1.0
  */
 export class InMemoryEngine extends Schema.Class<InMemoryEngine>("InMemoryEngine")({
@@ -54,6 +56,7 @@ export class InMemoryEngine extends Schema.Class<InMemoryEngine>("InMemoryEngine
 /**
  * Options of the in-memory pool manager. Every field has a default.
  *
+ * @category models
  * @since 0.1.0
  */
 export class InMemoryOptions extends Schema.Class<InMemoryOptions>("InMemoryOptions")({
@@ -89,6 +92,7 @@ export class InMemoryOptions extends Schema.Class<InMemoryOptions>("InMemoryOpti
 /**
  * What `layer` and `make` accept: an `InMemoryOptions` or its plain-object form (defaults filled in).
  *
+ * @category models
  * @since 0.1.0
  */
 export type InMemoryOptionsInput = InMemoryOptions | typeof InMemoryOptions.Encoded
@@ -96,6 +100,7 @@ export type InMemoryOptionsInput = InMemoryOptions | typeof InMemoryOptions.Enco
 /**
  * A scripted engine failure: what the pool's `lastError` says (kind `EngineExited` by default).
  *
+ * @category models
  * @since 0.1.0
  */
 export class ScriptedFailure extends Schema.Class<ScriptedFailure>("ScriptedFailure")({
@@ -109,6 +114,7 @@ export class ScriptedFailure extends Schema.Class<ScriptedFailure>("ScriptedFail
  * How a test scripts the engines of the in-memory manager. Every change is published as a
  * `StatusChanged`, like the manager's own.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ControlService {
@@ -145,6 +151,29 @@ export interface ControlService {
 /**
  * The tag of the in-memory manager's `ControlService`, provided by `layer` beside `PoolManager`.
  *
+ * @example
+ * ```ts
+ * import { PoolId, PoolManager, PoolSpec } from "@llama-orch/pool-core"
+ * // this module alone loads no test runner (`@llama-orch/pool-core/testing` loads @effect/vitest)
+ * import * as InMemoryPoolManager from "@llama-orch/pool-core/InMemoryPoolManager"
+ * import { Effect } from "effect"
+ *
+ * const p1 = PoolId.make("p1")
+ *
+ * // the engine of p1 fails for good: the pool is Failed, with the error an operator would read
+ * const program = Effect.gen(function*() {
+ *   const control = yield* InMemoryPoolManager.Control
+ *   yield* control.fail(p1, { message: "CUDA error: out of memory", exitCode: 1 })
+ *   const status = yield* Effect.flatMap(PoolManager, (pools) => pools.status(p1))
+ *   return `${status.state}: ${status.lastError?.message}`
+ * })
+ *
+ * Effect.runPromise(program.pipe(
+ *   Effect.provide(InMemoryPoolManager.layer({ pools: [PoolSpec.make({ id: p1, engine: "mock", model: "tiny" })] }))
+ * )).then(console.log)
+ * ```
+ *
+ * @category services
  * @since 0.1.0
  */
 export class Control extends Context.Tag("@llama-orch/pool-core/InMemoryPoolManager/Control")<
@@ -155,6 +184,7 @@ export class Control extends Context.Tag("@llama-orch/pool-core/InMemoryPoolMana
 /**
  * Decodes options, filling in defaults. Invalid options are a defect (a programming error).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const decodeOptions = (input: InMemoryOptionsInput): Effect.Effect<InMemoryOptions> =>
@@ -165,6 +195,7 @@ export const decodeOptions = (input: InMemoryOptionsInput): Effect.Effect<InMemo
  * once (there are no engines to drain: leases still held are invalidated) and ends `events` and
  * `watch`.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (
@@ -175,6 +206,7 @@ export const make = (
 /**
  * The in-memory `PoolManager` and its `Control`, fresh for every build of the layer.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (options: InMemoryOptionsInput = {}): Layer.Layer<PoolManager | Control> =>

@@ -11,6 +11,7 @@ import { PoolId } from "./PoolId.js"
  * A granted slot. Send work to `url` with the engine's `protocol` (and `apiKey`, when there is one);
  * the slot is returned when the scope the lease was taken in closes.
  *
+ * @category models
  * @since 0.1.0
  */
 export class Lease extends Schema.Class<Lease>("Lease")({

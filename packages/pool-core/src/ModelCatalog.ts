@@ -19,6 +19,7 @@ const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
 /**
  * A public model id (or alias): what clients ask for, e.g. `qwen2.5-7b` or `llama3:8b`.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const ModelId = Schema.String.pipe(
@@ -34,6 +35,7 @@ export const ModelId = Schema.String.pipe(
  * defaults; `keepLoaded` pins the model once loaded (never evicted, never unloaded for idleness);
  * `device` pins it to one device.
  *
+ * @category models
  * @since 0.1.0
  */
 export class CatalogModel extends Schema.Class<CatalogModel>("CatalogModel")({
@@ -66,11 +68,15 @@ export class CatalogModel extends Schema.Class<CatalogModel>("CatalogModel")({
 /**
  * Where a model is in its life.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const ModelState = Schema.Literal("unloaded", "loading", "loaded", "evicting")
 
 /**
+ * A value of the `ModelState` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type ModelState = typeof ModelState.Type
@@ -79,11 +85,15 @@ export type ModelState = typeof ModelState.Type
  * Where a footprint comes from: the catalog (`declared`), the model file's header (`estimated`) or
  * what its engine was seen to use (`learned`).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const FootprintSource = Schema.Literal("declared", "estimated", "learned")
 
 /**
+ * A value of the `FootprintSource` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type FootprintSource = typeof FootprintSource.Type
@@ -92,6 +102,7 @@ export type FootprintSource = typeof FootprintSource.Type
  * A servable model and its state: every catalogued model, and the model of every fixed pool (listed
  * as `loaded`, under its pool's `modelId ?? model`).
  *
+ * @category models
  * @since 0.1.0
  */
 export class ModelStatus extends Schema.Class<ModelStatus>("ModelStatus")({
@@ -118,6 +129,7 @@ export class ModelStatus extends Schema.Class<ModelStatus>("ModelStatus")({
 /**
  * The catalog's options of a manager (embedded and in-memory alike), with their defaults.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const catalogFields = {

@@ -14,6 +14,7 @@ import * as Schema from "effect/Schema"
 /**
  * The GGUF file could not be read or does not say what an estimate needs (its reason says which).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class FootprintEstimateFailed extends Schema.TaggedError<FootprintEstimateFailed>()("FootprintEstimateFailed", {
@@ -28,6 +29,7 @@ export class FootprintEstimateFailed extends Schema.TaggedError<FootprintEstimat
 /**
  * An estimate and its parts, in bytes; `totalMb` is their sum in MiB, rounded up.
  *
+ * @category models
  * @since 0.1.0
  */
 export class FootprintEstimate extends Schema.Class<FootprintEstimate>("FootprintEstimate")({
@@ -46,6 +48,7 @@ export class FootprintEstimate extends Schema.Class<FootprintEstimate>("Footprin
  * What the estimate assumes besides the file: context per slot, slots, the KV cache's bytes per
  * element (2: llama.cpp's default f16 cache; 1 for q8_0) and the fixed overhead in MiB.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface EstimateOptions {
@@ -59,6 +62,7 @@ export interface EstimateOptions {
  * The fixed overhead an estimate adds when not told otherwise: the CUDA context and compute buffers
  * of a llama.cpp engine, in MiB.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const defaultOverheadMb = 512
@@ -148,6 +152,7 @@ const kvBytesPerToken = (
 /**
  * Estimates the device memory a GGUF model needs with `slots` sequences of `ctxMax` tokens.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const estimateGguf = (

@@ -45,6 +45,7 @@ import { Handoff, type NodeState, PoolStatus } from "./PoolStatus.js"
 /**
  * One node: its name (the pool id prefix; a pool id segment) and its manager.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Node {
@@ -55,6 +56,7 @@ export interface Node {
 /**
  * How patient to be with nodes.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -76,6 +78,7 @@ export interface Options {
 /**
  * A node as the combined manager sees it: `connecting` until its first snapshot or failure.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface NodeInfo {
@@ -87,6 +90,7 @@ export interface NodeInfo {
 /**
  * The combined manager and its membership.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface MultiPoolManager {
@@ -116,6 +120,7 @@ interface Entry {
  * Builds the combined manager over `nodes`, waiting (at most `connectTimeoutMs`) for their first
  * snapshots. Everything it starts stops with the scope.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (
@@ -380,6 +385,7 @@ export const make = (
 /**
  * The nodes as the `PoolManager` layer.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (nodes: Iterable<Node>, options: Options = {}): Layer.Layer<PoolManager> =>

@@ -24,6 +24,7 @@ import { Unauthorized } from "./PoolErrors.js"
  * The authentication middleware of every `PoolRpcs` call. Fails with `Unauthorized` when the bearer
  * token is missing or wrong.
  *
+ * @category models
  * @since 0.1.0
  */
 export class PoolAuthMiddleware extends RpcMiddleware.Tag<PoolAuthMiddleware>()("@llama-orch/pool-core/PoolAuth", {
@@ -38,6 +39,7 @@ const bearerPrefix = /^bearer\s+/i
 /**
  * Reads the bearer token of an `authorization` header value, if it has one.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const bearerToken = (headers: Headers.Headers): Option.Option<string> => {
@@ -51,6 +53,7 @@ export const bearerToken = (headers: Headers.Headers): Option.Option<string> => 
  * Compares a presented token with the expected one in constant time (on SHA-256 digests, so the
  * comparison does not depend on either length).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const tokenMatches = (presented: string, expected: Redacted.Redacted<string>): boolean =>
@@ -60,6 +63,7 @@ export const tokenMatches = (presented: string, expected: Redacted.Redacted<stri
  * The server side of `PoolAuth`. With a token, every call must carry `authorization: Bearer <token>`;
  * with `undefined`, every call is allowed (for a daemon bound to loopback without a token).
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layerServer = (token: Redacted.Redacted<string> | undefined): Layer.Layer<PoolAuthMiddleware> =>
@@ -81,6 +85,7 @@ export const layerServer = (token: Redacted.Redacted<string> | undefined): Layer
  * The client side of `PoolAuth`: adds `authorization: Bearer <token>` to every request (nothing when
  * `token` is `undefined`).
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layerClient = (
@@ -105,6 +110,7 @@ const isGuardRefusal = (response: HttpClientResponse.HttpClientResponse): boolea
  * forever). `layerClient` still puts the token in each call for the
  * `RpcMiddleware` behind.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const httpClientAuth =

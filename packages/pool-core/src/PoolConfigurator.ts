@@ -21,6 +21,7 @@ import type { PoolId } from "./PoolId.js"
 /**
  * The operations of `PoolConfigurator`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface PoolConfiguratorService {
@@ -38,6 +39,30 @@ export interface PoolConfiguratorService {
 /**
  * The tag of the embedded manager's configurator (`EmbeddedPoolManager.layer` provides it).
  *
+ * @example
+ * ```ts
+ * import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+ * import { EmbeddedPoolManager, EngineProfile, PoolConfigurator } from "@llama-orch/pool-core"
+ * import { Console, Effect, Layer } from "effect"
+ *
+ * const llamaServer = (command: string) =>
+ *   new EngineProfile({ name: "llamacpp", protocol: "llamacpp", command, args: ["-m", "{model}", "--port", "{port}"] })
+ *
+ * // a configuration reload moved llama-server: pools registered from now on start the new binary
+ * const program = Effect.gen(function*() {
+ *   const configurator = yield* PoolConfigurator
+ *   yield* configurator.setProfiles([llamaServer("/opt/llama.cpp/bin/llama-server")])
+ *   yield* Console.log((yield* configurator.profiles).map((p) => p.command))
+ * })
+ *
+ * program.pipe(
+ *   Effect.provide(EmbeddedPoolManager.layer({ profiles: [llamaServer("/usr/local/bin/llama-server")], stateDir: "./.state/reload" })),
+ *   Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)),
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ *
+ * @category services
  * @since 0.1.0
  */
 export class PoolConfigurator extends Context.Tag("@llama-orch/pool-core/PoolConfigurator")<

@@ -10,6 +10,7 @@ import { FailureKind } from "./PoolStatus.js"
 /**
  * `register` was called with the id of a pool that already exists.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class PoolAlreadyExists extends Schema.TaggedError<PoolAlreadyExists>()("PoolAlreadyExists", {
@@ -23,6 +24,7 @@ export class PoolAlreadyExists extends Schema.TaggedError<PoolAlreadyExists>()("
 /**
  * The spec names an engine profile the manager was not configured with.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class EngineNotAllowed extends Schema.TaggedError<EngineNotAllowed>()("EngineNotAllowed", {
@@ -40,6 +42,7 @@ export class EngineNotAllowed extends Schema.TaggedError<EngineNotAllowed>()("En
 /**
  * The spec is not valid (bad field, or a value the manager cannot accept).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class InvalidSpec extends Schema.TaggedError<InvalidSpec>()("InvalidSpec", {
@@ -54,6 +57,7 @@ export class InvalidSpec extends Schema.TaggedError<InvalidSpec>()("InvalidSpec"
 /**
  * No pool with this id is registered.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class PoolNotFound extends Schema.TaggedError<PoolNotFound>()("PoolNotFound", {
@@ -68,6 +72,7 @@ export class PoolNotFound extends Schema.TaggedError<PoolNotFound>()("PoolNotFou
  * The engine did not become Ready: it could not be spawned, exited, or did not answer its health
  * probe within the startup timeout. `stderrTail` holds the engine's last stderr lines.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class PreloadFailed extends Schema.TaggedError<PreloadFailed>()("PreloadFailed", {
@@ -88,6 +93,7 @@ export class PreloadFailed extends Schema.TaggedError<PreloadFailed>()("PreloadF
 /**
  * A reload failed. With `rolledBack: true` the pool serves the old model again.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ReloadFailed extends Schema.TaggedError<ReloadFailed>()("ReloadFailed", {
@@ -104,6 +110,7 @@ export class ReloadFailed extends Schema.TaggedError<ReloadFailed>()("ReloadFail
 /**
  * A lease was asked of a pool that is not Ready.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class PoolUnready extends Schema.TaggedError<PoolUnready>()("PoolUnready", {
@@ -118,6 +125,7 @@ export class PoolUnready extends Schema.TaggedError<PoolUnready>()("PoolUnready"
 /**
  * A lease was asked of a pool that is draining.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class PoolDraining extends Schema.TaggedError<PoolDraining>()("PoolDraining", {
@@ -131,6 +139,7 @@ export class PoolDraining extends Schema.TaggedError<PoolDraining>()("PoolDraini
 /**
  * Every slot of the pool is leased.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class SlotsExhausted extends Schema.TaggedError<SlotsExhausted>()("SlotsExhausted", {
@@ -146,6 +155,7 @@ export class SlotsExhausted extends Schema.TaggedError<SlotsExhausted>()("SlotsE
  * A remote pool manager could not be reached (or answered with something that is not the
  * protocol). Never raised by the embedded implementation.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class PoolManagerUnavailable extends Schema.TaggedError<PoolManagerUnavailable>()(
@@ -164,6 +174,7 @@ export class PoolManagerUnavailable extends Schema.TaggedError<PoolManagerUnavai
  * The remote pool manager refused the bearer token (missing or wrong). Never raised by the
  * embedded implementation.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", {
@@ -177,6 +188,7 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthoriz
 /**
  * The errors any call may fail with when the manager is remote.
  *
+ * @category models
  * @since 0.1.0
  */
 export type TransportError = PoolManagerUnavailable | Unauthorized
@@ -185,6 +197,7 @@ export type TransportError = PoolManagerUnavailable | Unauthorized
  * The manager cannot use its state directory: another user owns it, another manager holds its
  * lock, or it cannot be created. Daemons exit with code 2 and this message.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class StateDirRefused extends Schema.TaggedError<StateDirRefused>()("StateDirRefused", {
@@ -199,6 +212,7 @@ export class StateDirRefused extends Schema.TaggedError<StateDirRefused>()("Stat
 /**
  * No catalogued model (nor fixed pool) has this id or alias.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ModelNotFound extends Schema.TaggedError<ModelNotFound>()("ModelNotFound", {
@@ -215,6 +229,7 @@ export class ModelNotFound extends Schema.TaggedError<ModelNotFound>()("ModelNot
  * A load of a catalogued model did not reach Ready: its engine could not start, exited while
  * loading or timed out. `stderrTail` holds the engine's last stderr lines. Its memory is freed.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ModelLoadFailed extends Schema.TaggedError<ModelLoadFailed>()("ModelLoadFailed", {
@@ -233,6 +248,7 @@ export class ModelLoadFailed extends Schema.TaggedError<ModelLoadFailed>()("Mode
  * evicted. `reason` says what blocked (pools with leases, pools younger than their minimum
  * residency, models the caller keeps, pinned models, or simply a model larger than the device).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class InsufficientMemory extends Schema.TaggedError<InsufficientMemory>()("InsufficientMemory", {

@@ -9,6 +9,7 @@ import { PoolStatus } from "./PoolStatus.js"
 /**
  * The state of every pool when a subscription starts (or restarts after a reconnect).
  *
+ * @category models
  * @since 0.1.0
  */
 export class Snapshot extends Schema.TaggedClass<Snapshot>()("Snapshot", {
@@ -18,6 +19,7 @@ export class Snapshot extends Schema.TaggedClass<Snapshot>()("Snapshot", {
 /**
  * One pool changed; `reason` says why in a few words (for example `ready`, `lease-acquired`).
  *
+ * @category models
  * @since 0.1.0
  */
 export class StatusChanged extends Schema.TaggedClass<StatusChanged>()("StatusChanged", {
@@ -28,11 +30,15 @@ export class StatusChanged extends Schema.TaggedClass<StatusChanged>()("StatusCh
 /**
  * An event of the pool manager's `events` stream.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const PoolEvent = Schema.Union(Snapshot, StatusChanged)
 
 /**
+ * A value of the `PoolEvent` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type PoolEvent = typeof PoolEvent.Type

@@ -16,6 +16,7 @@ import * as Schema from "effect/Schema"
  * The pattern every pool id matches: lower-case letters, digits, `.`, `_` and `-`, starting with a
  * letter or digit, at most 63 characters.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const PoolIdPattern: RegExp = /^[a-z0-9][a-z0-9._-]{0,62}$/
@@ -23,6 +24,7 @@ export const PoolIdPattern: RegExp = /^[a-z0-9][a-z0-9._-]{0,62}$/
 /**
  * The pattern of a pool id, or of a node-qualified one (`node/pool`, both parts as `PoolIdPattern`).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const QualifiedPoolIdPattern: RegExp = /^(?:[a-z0-9][a-z0-9._-]{0,62}\/)?[a-z0-9][a-z0-9._-]{0,62}$/
@@ -30,6 +32,7 @@ export const QualifiedPoolIdPattern: RegExp = /^(?:[a-z0-9][a-z0-9._-]{0,62}\/)?
 /**
  * A pool id (branded string): a pool manager's own id, or a node-qualified one (`node/pool`).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const PoolId = Schema.String.pipe(
@@ -43,6 +46,9 @@ export const PoolId = Schema.String.pipe(
 )
 
 /**
+ * A value of the `PoolId` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type PoolId = typeof PoolId.Type
@@ -51,6 +57,7 @@ export type PoolId = typeof PoolId.Type
  * A pool manager's own pool id, never node-qualified: what a `PoolSpec` names and what names files
  * under the state directory. The same branded type as `PoolId`.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const LocalPoolId = Schema.String.pipe(
@@ -65,6 +72,7 @@ export const LocalPoolId = Schema.String.pipe(
  * Splits a node-qualified pool id: `gpu-a/qwen` → `{ node: "gpu-a", local: "qwen" }`; an
  * unqualified id has no node.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const splitPoolId = (id: string): { readonly node: string | undefined; readonly local: string } => {

@@ -36,6 +36,7 @@ import { Handoff, type PoolStatus } from "./PoolStatus.js"
 /**
  * How a drain ended: whether the engine had to be stopped with leases still active.
  *
+ * @category models
  * @since 0.1.0
  */
 export class DrainOutcome extends Schema.Class<DrainOutcome>("DrainOutcome")({
@@ -47,6 +48,7 @@ export class DrainOutcome extends Schema.Class<DrainOutcome>("DrainOutcome")({
 /**
  * Options of `drain`: how long active leases may take before the engine is stopped anyway.
  *
+ * @category models
  * @since 0.1.0
  */
 export class DrainOptions extends Schema.Class<DrainOptions>("DrainOptions")({
@@ -57,11 +59,15 @@ export class DrainOptions extends Schema.Class<DrainOptions>("DrainOptions")({
  * How to reload: `surge` starts the new engine beside the old one and switches atomically;
  * `replace` (default) drains the old engine first, for when two do not fit in VRAM.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const ReloadStrategy = Schema.Literal("replace", "surge")
 
 /**
+ * A value of the `ReloadStrategy` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type ReloadStrategy = typeof ReloadStrategy.Type
@@ -69,6 +75,7 @@ export type ReloadStrategy = typeof ReloadStrategy.Type
 /**
  * Options of `reload`. Without `model` the pool restarts on its current model.
  *
+ * @category models
  * @since 0.1.0
  */
 export class ReloadOptions extends Schema.Class<ReloadOptions>("ReloadOptions")({
@@ -80,6 +87,7 @@ export class ReloadOptions extends Schema.Class<ReloadOptions>("ReloadOptions")(
 /**
  * A successful reload: the pool serves `toModel` through `handoff`.
  *
+ * @category models
  * @since 0.1.0
  */
 export class ReloadOutcome extends Schema.Class<ReloadOutcome>("ReloadOutcome")({
@@ -94,6 +102,7 @@ export class ReloadOutcome extends Schema.Class<ReloadOutcome>("ReloadOutcome")(
 /**
  * The manager's own health: its version, uptime and how many pools it has and how many are Ready.
  *
+ * @category models
  * @since 0.1.0
  */
 export class ManagerHealth extends Schema.Class<ManagerHealth>("ManagerHealth")({
@@ -107,6 +116,7 @@ export class ManagerHealth extends Schema.Class<ManagerHealth>("ManagerHealth")(
  * Options of `load`: `keep` lists the models the caller still has queued work for, which the load
  * must not evict to make room.
  *
+ * @category models
  * @since 0.1.0
  */
 export class LoadOptions extends Schema.Class<LoadOptions>("LoadOptions")({
@@ -117,6 +127,7 @@ export class LoadOptions extends Schema.Class<LoadOptions>("LoadOptions")({
  * The operations of a pool manager. Every call may also fail with a `TransportError` when the
  * manager is remote; the embedded implementation never raises one.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface PoolManagerService {
@@ -183,6 +194,33 @@ export interface PoolManagerService {
 /**
  * The pool manager service tag.
  *
+ * @example
+ * ```ts
+ * import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+ * import { EmbeddedPoolManager, EngineProfile, PoolManager } from "@llama-orch/pool-core"
+ * import { Console, Effect, Layer } from "effect"
+ *
+ * // written against the tag: runs unchanged on the embedded, the RPC or the in-memory layer
+ * const report = Effect.gen(function*() {
+ *   const pools = yield* PoolManager
+ *   for (const status of yield* pools.list) yield* Console.log(`${status.poolId}: ${status.state}`)
+ * })
+ *
+ * const llamaServer = new EngineProfile({
+ *   name: "llamacpp",
+ *   protocol: "llamacpp",
+ *   command: "/usr/local/bin/llama-server",
+ *   args: ["-m", "{model}", "--host", "{host}", "--port", "{port}", "-np", "{slots}"]
+ * })
+ *
+ * report.pipe(
+ *   Effect.provide(EmbeddedPoolManager.layer({ profiles: [llamaServer], stateDir: "./.state/pools" })),
+ *   Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)),
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ *
+ * @category services
  * @since 0.1.0
  */
 export class PoolManager extends Context.Tag("@llama-orch/pool-core/PoolManager")<
@@ -194,6 +232,7 @@ export class PoolManager extends Context.Tag("@llama-orch/pool-core/PoolManager"
  * `watch` for a manager that has only its `events` stream (a remote one, a test double): runs the
  * stream, handing each event to `onEvent`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const watchEvents = <E>(

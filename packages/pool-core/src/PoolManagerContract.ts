@@ -46,6 +46,7 @@ import type { Handoff, PoolStatus } from "./PoolStatus.js"
  * What the suite needs of the implementation under test. The layer must allow `engine`, start it on
  * `model` and `otherModel`, and fail to start it on `failingModel`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ContractFixtures {
@@ -79,6 +80,7 @@ export interface ContractFixtures {
 /**
  * The catalog cases' own fixtures: engine args that crash a load and that make one slow.
  *
+ * @category models
  * @since 0.1.0
  */
 export type ContractCatalog = Omit<CatalogFixtures, "engine" | "model" | "failingModel">
@@ -95,6 +97,7 @@ const catalogFixtures = (fixtures: ContractFixtures): CatalogFixtures => ({
  * with when `fixtures.catalog` is set: models `cm-a` (alias `cm-alpha`), `cm-b` and `cm-c` of 1 000
  * MiB on one device of 2 000 MiB, `cm-crash` (fails to load) and, with `slowArgs`, `cm-slow`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const contractCatalog = (fixtures: ContractFixtures) => catalogOf(catalogFixtures(fixtures))
@@ -102,6 +105,7 @@ export const contractCatalog = (fixtures: ContractFixtures) => catalogOf(catalog
 /**
  * Checks `activeLeases + slotsFree == slotsTotal` and `activeLeases <= slotsTotal`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const checkInvariant = (status: PoolStatus): void => {
@@ -113,6 +117,7 @@ export const checkInvariant = (status: PoolStatus): void => {
  * Waits, watching `events` (at most 60 seconds of real time), until the pool's status satisfies
  * `predicate`; checks the slot invariant on every status it sees.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const awaitStatus = (
@@ -140,6 +145,7 @@ export const awaitStatus = (
  * Registers the contract suite for the implementation `name`: one `describe` (`PoolManager
  * contract: name`) whose tests share one build of `managerLayer`, closed at its end.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const suite = <E>(name: string, managerLayer: Layer.Layer<PoolManager, E>, fixtures: ContractFixtures): void => {

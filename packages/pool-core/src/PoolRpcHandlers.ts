@@ -27,6 +27,7 @@ const keepalives = (keepaliveMs: number | undefined): Stream.Stream<Keepalive> =
  * `Lease` call holds its slot in a scope that lives exactly as long as the response stream: when the client ends the stream or its connection drops, the handler is interrupted and
  * the slot is released.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layerWith = (policy: RemotePolicy.RemotePolicy) =>
@@ -61,6 +62,7 @@ export const layerWith = (policy: RemotePolicy.RemotePolicy) =>
  * The handlers with the default remote policy: no remote `Register` or `Remove`
  * (`RemotePolicy.registrationDisabled`).
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = layerWith(RemotePolicy.registrationDisabled)
@@ -68,6 +70,7 @@ export const layer = layerWith(RemotePolicy.registrationDisabled)
 /**
  * Options of `layerRoute`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface RouteOptions {
@@ -93,6 +96,7 @@ export interface RouteOptions {
  *
  * Serve it with `HttpLayerRouter.serve(PoolRpcHandlers.layerRoute({ token }))` over an `HttpServer`.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layerRoute = (

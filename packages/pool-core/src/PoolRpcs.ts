@@ -37,6 +37,7 @@ import { RegisterPayload } from "./RemotePolicy.js"
  * A frame of the `Watch` stream that carries no event: the server sends one every `keepaliveMs`
  * so a client can tell a quiet pool from a dead connection. Clients drop it.
  *
+ * @category models
  * @since 0.1.0
  */
 export class Keepalive extends Schema.TaggedClass<Keepalive>()("Keepalive", {}) {}
@@ -44,11 +45,15 @@ export class Keepalive extends Schema.TaggedClass<Keepalive>()("Keepalive", {}) 
 /**
  * What the `Watch` stream carries: pool events and keepalives.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const WatchFrame = Schema.Union(Snapshot, StatusChanged, Keepalive)
 
 /**
+ * A value of the `WatchFrame` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type WatchFrame = typeof WatchFrame.Type
@@ -57,11 +62,15 @@ export type WatchFrame = typeof WatchFrame.Type
  * What the `Lease` stream carries: the grant first, then keepalives while the slot is held (so idle
  * timeouts of HTTP clients and proxies never cut a long-held lease).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const LeaseFrame = Schema.Union(Lease, Keepalive)
 
 /**
+ * A value of the `LeaseFrame` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type LeaseFrame = typeof LeaseFrame.Type
@@ -69,6 +78,7 @@ export type LeaseFrame = typeof LeaseFrame.Type
 /**
  * The default keepalive interval of `Watch` and `Lease`.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const defaultKeepaliveMs = 5_000
@@ -85,6 +95,7 @@ const keepaliveMs = Schema.optional(Schema.Int.pipe(Schema.between(100, 600_000)
  * Ready; a caller that goes away (interrupts or disconnects) leaves the load, which is cancelled when
  * it was its last caller. Every call goes through `PoolAuth`.
  *
+ * @category models
  * @since 0.1.0
  */
 export class PoolRpcs extends RpcGroup.make(

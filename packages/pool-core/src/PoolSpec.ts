@@ -11,6 +11,7 @@ import { LocalPoolId } from "./PoolId.js"
  * empty, absolute, contain `..` segments or control characters, so it can never escape the
  * configured directories, nor start with `-`, so it can never reach an engine's argv as a flag.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const ModelRef = Schema.String.pipe(
@@ -27,6 +28,7 @@ export const ModelRef = Schema.String.pipe(
 /**
  * A CUDA device mask such as `0` or `0,1`.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const DeviceMask = Schema.String.pipe(
@@ -39,6 +41,7 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
 /**
  * What to run in a pool: which engine profile, which model, how many slots and how much context.
  *
+ * @category models
  * @since 0.1.0
  */
 export class PoolSpec extends Schema.Class<PoolSpec>("PoolSpec")({

@@ -19,11 +19,15 @@ import { PoolId } from "./PoolId.js"
  * - `Failed`: too many failures; no restarts until an explicit `preload` or `reload`.
  * - `Stopped`: the engine was stopped on purpose.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const PoolState = Schema.Literal("Registered", "Starting", "Ready", "Draining", "Backoff", "Failed", "Stopped")
 
 /**
+ * A value of the `PoolState` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type PoolState = typeof PoolState.Type
@@ -31,6 +35,7 @@ export type PoolState = typeof PoolState.Type
 /**
  * Why the last engine failure happened.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const FailureKind = Schema.Literal(
@@ -42,6 +47,9 @@ export const FailureKind = Schema.Literal(
 )
 
 /**
+ * A value of the `FailureKind` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type FailureKind = typeof FailureKind.Type
@@ -49,6 +57,7 @@ export type FailureKind = typeof FailureKind.Type
 /**
  * The last error a pool saw, with the tail of the engine's stderr when there is one.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class LastError extends Schema.Class<LastError>("LastError")({
@@ -62,6 +71,7 @@ export class LastError extends Schema.Class<LastError>("LastError")({
 /**
  * What a router needs to send work to a Ready engine.
  *
+ * @category models
  * @since 0.1.0
  */
 export class Handoff extends Schema.Class<Handoff>("Handoff")({
@@ -87,6 +97,7 @@ export class Handoff extends Schema.Class<Handoff>("Handoff")({
  * and how long the last load of this model on this engine took (`expectedMs`), from which callers
  * estimate the time left.
  *
+ * @category models
  * @since 0.1.0
  */
 export class Loading extends Schema.Class<Loading>("Loading")({
@@ -109,11 +120,15 @@ export class Loading extends Schema.Class<Loading>("Loading")({
 /**
  * Whether a pool's node (its pool manager) answers.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const NodeState = Schema.Literal("reachable", "unreachable")
 
 /**
+ * A value of the `NodeState` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type NodeState = typeof NodeState.Type
@@ -121,6 +136,7 @@ export type NodeState = typeof NodeState.Type
 /**
  * A snapshot of one pool. `activeLeases + slotsFree == slotsTotal` always holds.
  *
+ * @category models
  * @since 0.1.0
  */
 export class PoolStatus extends Schema.Class<PoolStatus>("PoolStatus")({

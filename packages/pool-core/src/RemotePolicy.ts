@@ -23,6 +23,7 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
  * The remote policy of a served pool manager. Defaults: no remote `Register` or `Remove`; when
  * allowed, at most 64 slots, 131 072 tokens of context and a 10-minute startup timeout.
  *
+ * @category models
  * @since 0.1.0
  */
 export class RemotePolicy extends Schema.Class<RemotePolicy>("RemotePolicy")({
@@ -39,6 +40,7 @@ export class RemotePolicy extends Schema.Class<RemotePolicy>("RemotePolicy")({
 /**
  * The policy that refuses remote registration.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const registrationDisabled: RemotePolicy = new RemotePolicy({})
@@ -47,6 +49,7 @@ export const registrationDisabled: RemotePolicy = new RemotePolicy({})
  * The payload of the `Register` call: a `PoolSpec` with no field it does not know, or anything else,
  * which the server answers with a typed `InvalidSpec` rather than a decoding defect.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const RegisterPayload = Schema.Union(
@@ -78,6 +81,7 @@ const shortReason = (error: ParseResult.ParseError): string =>
  * Checks a remote `Register` payload against the policy: the spec itself (every field known and
  * valid), then what a remote caller may not choose. The engine profile is checked by the manager.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const admitRegister = (
@@ -116,6 +120,7 @@ export const admitRegister = (
 /**
  * Checks a remote `Remove`: allowed only where remote registration is.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const admitRemove = (policy: RemotePolicy): Either.Either<void, Unauthorized> =>

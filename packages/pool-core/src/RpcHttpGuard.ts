@@ -44,6 +44,7 @@ import { bearerToken, tokenMatches } from "./PoolAuth.js"
  * The default cap on an RPC request body (and on one NDJSON frame): 1 MiB. A `Register` spec, the
  * largest RPC payload, is a few KiB.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const defaultMaxBodyBytes = 1024 * 1024
@@ -52,6 +53,7 @@ export const defaultMaxBodyBytes = 1024 * 1024
  * How much of a refused body is read and thrown away before the answer goes out anyway (reading
  * then stops): 16 MiB.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const discardLimitBytes = 16 * 1024 * 1024
@@ -61,6 +63,7 @@ export const discardLimitBytes = 16 * 1024 * 1024
  * levels; a 3000-deep payload made the RPC server overflow its stack formatting the Schema error
  * (a 500).
  *
+ * @category constants
  * @since 0.1.0
  */
 export const maxJsonDepth = 64
@@ -69,6 +72,7 @@ export const maxJsonDepth = 64
  * Whether JSON text (or NDJSON: every line) nests arrays and objects deeper than `limit`, found in
  * one pass over the text without parsing it (brackets inside strings do not count).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const jsonNestsDeeperThan = (text: string, limit: number): boolean => {
@@ -91,6 +95,7 @@ export const jsonNestsDeeperThan = (text: string, limit: number): boolean => {
  * The body of every HTTP-level refusal of pool-managerd: `{"error":{"code":"…","message":"…"}}`
  * (401 `UNAUTHORIZED`, 413 `PAYLOAD_TOO_LARGE`, 400 `INVALID_REQUEST` for a body nested too deep).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const HttpErrorEnvelope = Schema.Struct({
@@ -101,6 +106,9 @@ export const HttpErrorEnvelope = Schema.Struct({
 })
 
 /**
+ * A value of the `HttpErrorEnvelope` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type HttpErrorEnvelope = typeof HttpErrorEnvelope.Type
@@ -108,6 +116,7 @@ export type HttpErrorEnvelope = typeof HttpErrorEnvelope.Type
 /**
  * Options of `guard`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface GuardOptions {
@@ -189,6 +198,7 @@ const declaredLength = (headers: HttpServerRequest.HttpServerRequest["headers"])
  * app a request carrying the text read. A body without a declared length that grows past the cap
  * is refused with 413 there; nothing past the cap is kept.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const guard = <E, R>(

@@ -2,6 +2,7 @@
  * @llama-orch/pool-core: the engine lifecycle of local LLM inference engines as typed Effect
  * services.
  *
+ * @module @llama-orch/pool-core
  * @since 0.1.0
  */
 

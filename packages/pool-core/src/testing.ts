@@ -6,6 +6,7 @@
  * This entry imports `@effect/vitest` (and so `vitest`): optional peer dependencies of pool-core,
  * needed only here.
  *
+ * @module @llama-orch/pool-core/testing
  * @since 0.1.0
  */
 

@@ -1,7 +1,8 @@
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Logger, LogLevel, Schedule } from "effect"
+import { Processes } from "@llama-orch/daemon-kit"
+import { Context, Effect, Layer, Logger, LogLevel } from "effect"
 import {
   EmbeddedPoolManager,
   MultiPoolManager,
@@ -45,8 +46,9 @@ const statuses = (events: ReadonlyArray<PoolEvent>, reason: string): ReadonlyArr
 
 /** Waits until the nodes' events make `condition` true. */
 const eventually = (condition: () => boolean) =>
-  Effect.suspend(() => condition() ? Effect.void : Effect.fail(new Error("the condition never held"))).pipe(
-    Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo("10 seconds")))
+  Processes.waitFor(
+    Effect.suspend(() => condition() ? Effect.void : Effect.fail(new Error("the condition never held"))),
+    { interval: "10 millis", timeout: "10 seconds" }
   )
 
 describe("MultiPoolManager over two embedded managers", () => {

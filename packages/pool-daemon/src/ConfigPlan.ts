@@ -21,6 +21,7 @@ import { EngineEntry, PoolEntry, type ReloadSettings } from "./PoolsConfig.js"
  * What a plan compares: the engines and pools of a configuration, how it reloads, and the daemon
  * settings read only at start, by file key (their values are compared, never shown).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Inputs {
@@ -36,11 +37,15 @@ export interface Inputs {
  * `restart` (drained, then registered again with the new engine or spec), `remove` (drained and
  * removed) or `add` (registered, and preloaded when the pool says so).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const PoolAction = Schema.Literal("unchanged", "reload", "restart", "remove", "add")
 
 /**
+ * A value of the `PoolAction` schema.
+ *
+ * @category models
  * @since 0.1.0
  */
 export type PoolAction = typeof PoolAction.Type
@@ -49,6 +54,7 @@ export type PoolAction = typeof PoolAction.Type
  * One pool's step: what happens and which keys of the file made it so (`model`, `slots`,
  * `engine.args`, …).
  *
+ * @category models
  * @since 0.1.0
  */
 export class PoolStep extends Schema.Class<PoolStep>("PoolStep")({
@@ -64,6 +70,7 @@ export class PoolStep extends Schema.Class<PoolStep>("PoolStep")({
  * a time, then additions; unchanged pools last, as no-ops), and the changed daemon settings that
  * need a restart of the daemon and are not applied.
  *
+ * @category models
  * @since 0.1.0
  */
 export class ReloadPlan extends Schema.Class<ReloadPlan>("ReloadPlan")({
@@ -96,6 +103,7 @@ const rank: Record<PoolAction, number> = { remove: 0, reload: 1, restart: 1, add
 /**
  * The plan that takes a daemon from `from` (in force) to `to` (the file now).
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (from: Inputs, to: Inputs): ReloadPlan => {
@@ -146,6 +154,7 @@ export const make = (from: Inputs, to: Inputs): ReloadPlan => {
 /**
  * Whether the plan changes anything at all (a pool step that is not `unchanged`, or a setting).
  *
+ * @category guards
  * @since 0.1.0
  */
 export const isEmpty = (plan: ReloadPlan): boolean =>

@@ -43,6 +43,7 @@ import { type Inputs, make as makePlan, PoolAction, PoolStep, ReloadPlan } from 
  * How one step went: `done`, or `failed` with the reason (the pool is left as the failure left it;
  * a failed model reload has been rolled back when it says so).
  *
+ * @category models
  * @since 0.1.0
  */
 export class StepResult extends Schema.Class<StepResult>("StepResult")({
@@ -57,6 +58,7 @@ export class StepResult extends Schema.Class<StepResult>("StepResult")({
  * What a reload did: the file, the plan, the result of every step that changed something
  * (`result` is `failed` when one of them failed), and the settings that need a restart.
  *
+ * @category models
  * @since 0.1.0
  */
 export class ReloadReport extends Schema.Class<ReloadReport>("ReloadReport")({
@@ -71,6 +73,7 @@ export class ReloadReport extends Schema.Class<ReloadReport>("ReloadReport")({
  * The body both daemons answer an invalid file with (HTTP 422): the file's issues, each with its
  * key path. Nothing was changed.
  *
+ * @category models
  * @since 0.1.0
  */
 export class ReloadRefused extends Schema.Class<ReloadRefused>("ReloadRefused")({
@@ -84,6 +87,7 @@ export class ReloadRefused extends Schema.Class<ReloadRefused>("ReloadRefused")(
 /**
  * The `ReloadRefused` body of a `ConfigError`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const refused = (error: ConfigFile.ConfigError): ReloadRefused =>
@@ -92,6 +96,23 @@ export const refused = (error: ConfigFile.ConfigError): ReloadRefused =>
 /**
  * The reload service of a daemon.
  *
+ * @example
+ * ```ts
+ * import { ConfigFile } from "@llama-orch/daemon-kit"
+ * import { ConfigReload } from "@llama-orch/pool-daemon"
+ * import { Effect, Layer } from "effect"
+ *
+ * // a reloader whose file is invalid: `respond` answers 422 with the file's issues, as the admin routes do
+ * const Invalid = Layer.succeed(ConfigReload.ConfigReloader, {
+ *   reload: Effect.fail(
+ *     new ConfigFile.ConfigError({ source: "pools.yaml", issues: [{ path: "pools.0.port", message: "Expected a number" }] })
+ *   )
+ * })
+ *
+ * Effect.runPromise(ConfigReload.respond.pipe(Effect.provide(Invalid))).then((response) => console.log(response.status))
+ * ```
+ *
+ * @category services
  * @since 0.1.0
  */
 export class ConfigReloader extends Context.Tag("@llama-orch/pool-daemon/ConfigReloader")<ConfigReloader, {
@@ -103,6 +124,7 @@ export class ConfigReloader extends Context.Tag("@llama-orch/pool-daemon/ConfigR
  * The HTTP answer of a reload, as both daemons' admin routes give it: 200 with the `ReloadReport`,
  * or 422 with `ReloadRefused` when the file is invalid.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const respond: Effect.Effect<HttpServerResponse.HttpServerResponse, never, ConfigReloader> = Effect.flatMap(
@@ -120,6 +142,7 @@ export const respond: Effect.Effect<HttpServerResponse.HttpServerResponse, never
  * The reload metrics of a daemon whose metric names start with `prefix`: the counter of reloads by
  * `result` (`applied`, `failed`, `invalid`) and the gauge of the last success (Unix seconds).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const metrics = (prefix: string) => {
@@ -141,6 +164,7 @@ export const metrics = (prefix: string) => {
  * deadline when the file's `reload.deadline_ms` is not set, the metric name prefix, and whether
  * `SIGHUP` reloads.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Options<R> {
@@ -224,6 +248,7 @@ const applyStep = (
  * The reloader over the `PoolManager` in context (and the embedded manager's `PoolConfigurator`,
  * when there is one: without it no engine profile changes).
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = <R>(options: Options<R>): Layer.Layer<ConfigReloader, never, PoolManager | R> =>

@@ -14,6 +14,7 @@ import * as Schema from "effect/Schema"
 /**
  * The body of `GET /health`.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const HealthBody = Schema.Struct({
@@ -37,6 +38,7 @@ export const HealthBody = Schema.Struct({
 /**
  * The `/health` route for the `PoolManager` in context.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer: Layer.Layer<never, never, HttpLayerRouter.HttpRouter | PoolManager> = Layer.unwrapEffect(

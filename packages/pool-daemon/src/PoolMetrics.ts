@@ -64,6 +64,7 @@ interface Seen {
  * Follows pool events: counts restarts when a pool's restart count grows, and records the time from
  * entering `Starting` to `Ready`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const trackEvents: Effect.Effect<void, never, PoolManager> = Effect.gen(function*() {
@@ -110,6 +111,7 @@ export const trackEvents: Effect.Effect<void, never, PoolManager> = Effect.gen(f
 /**
  * Sets the gauges from the current pool list; pools that were removed since the last scrape get 0.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const makeUpdateGauges: Effect.Effect<Effect.Effect<void>, never, PoolManager> = Effect.gen(function*() {
@@ -134,6 +136,7 @@ export const makeUpdateGauges: Effect.Effect<Effect.Effect<void>, never, PoolMan
  * `GET /metrics` with the pool metrics (and every other Effect metric of the process), and the
  * event follower that moves the counters.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer: Layer.Layer<never, never, HttpLayerRouter.HttpRouter | PoolManager> = Layer.unwrapScoped(

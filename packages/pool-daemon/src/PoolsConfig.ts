@@ -58,6 +58,7 @@ const EngineEntryFields = Schema.Struct({
  * `["--tps", "50"]`). The engine reads its API key from `LLAMA_API_KEY`, like llama-server: out of
  * the process list.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const mockProfile = (
@@ -77,6 +78,7 @@ export const mockProfile = (
  * `mockProfile(entry)` (no `command`; `args` are extra mock-engine flags such as
  * `["--load-ms", "200"]`).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const EngineEntry = Schema.transform(EngineEntryFields, Schema.typeSchema(EngineProfile), {
@@ -93,6 +95,7 @@ const spec = PoolSpec.fields
  * One pool in the file: a `PoolSpec` with snake_case keys (`ctx_max`, `device_mask`,
  * `startup_timeout_ms`, `model_id`).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const PoolEntry = Schema.Struct({
@@ -109,6 +112,7 @@ const model = CatalogModel.fields
  * One model of the catalog (`models:`): a `CatalogModel` with snake_case keys (`ctx_max`,
  * `footprint_mb`, `idle_ttl_ms`, `keep_loaded`, `min_residency_ms`).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const ModelEntry = Schema.Struct({
@@ -123,6 +127,7 @@ export const ModelEntry = Schema.Struct({
 /**
  * One device of `devices:` (`id`, `memory_mb`), decoded into a `Devices.Device`.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const DeviceEntry = Schema.Struct({
@@ -135,6 +140,7 @@ const liveness = LivenessOptions.fields
 /**
  * The `liveness` section (`interval_ms`, `failures`), decoded into `LivenessOptions`.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const LivenessSection = Schema.Struct({
@@ -148,6 +154,7 @@ const restart = RestartOptions.fields
  * The `restart` section (`base_ms`, `max_ms`, `jitter`, `reset_after_ms`, `max_failures`,
  * `window_ms`), decoded into `RestartOptions`.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const RestartSection = Schema.Struct({
@@ -165,6 +172,7 @@ export const RestartSection = Schema.Struct({
  * beside it) and how long a changed or removed pool's leases may run before its engine is stopped
  * (`deadline_ms`, default `shutdown_deadline_ms`).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const ReloadSection = Schema.Struct({
@@ -175,6 +183,7 @@ export const ReloadSection = Schema.Struct({
 /**
  * The decoded `reload` section.
  *
+ * @category models
  * @since 0.1.0
  */
 export type ReloadSettings = typeof ReloadSection.Type
@@ -189,6 +198,7 @@ const options = EmbeddedOptions.fields
  * `default_min_residency_ms`, `cancel_abandoned_loads`) and `reload` (how a configuration reload
  * restarts pools). Every other default is `EmbeddedOptions`'.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const fields = {
@@ -216,6 +226,7 @@ export const fields = {
 /**
  * The decoded manager keys.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Section = Schema.Struct.Type<typeof fields>
@@ -223,6 +234,7 @@ export type Section = Schema.Struct.Type<typeof fields>
 /**
  * What `checkReferences` looks at.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface References {
@@ -239,6 +251,7 @@ export interface References {
  * configured device, device ids are unique.
  * Each issue names the file's path (`engines.1.name`, `pools.0.engine`).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const checkReferences = (section: References): ReadonlyArray<Schema.FilterIssue> => {
@@ -302,6 +315,7 @@ export const checkReferences = (section: References): ReadonlyArray<Schema.Filte
  * among others: only these keys are read), the state directory the daemon settled on and the
  * version `health` reports.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const embeddedOptions = (

@@ -4,6 +4,7 @@
  * manager, and the Prometheus pool metrics. pool-managerd and orchestratord (embedded mode) are
  * built from it.
  *
+ * @module @llama-orch/pool-daemon
  * @since 0.1.0
  */
 

@@ -1,3 +1,8 @@
+/**
+ * The handlers of the `admin` group of the HTTP API: reloading the configuration file.
+ *
+ * @internal
+ */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { ConfigReload } from "@llama-orch/pool-daemon"
 import * as Effect from "effect/Effect"

@@ -1,3 +1,9 @@
+/**
+ * Reading a request body as JSON within `max_body_bytes`, decoded with a Schema: an oversized,
+ * malformed or invalid body is a typed `ApiFailure`, never a buffered attack.
+ *
+ * @internal
+ */
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { RpcHttpGuard } from "@llama-orch/pool-core"

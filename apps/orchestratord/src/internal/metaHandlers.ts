@@ -1,3 +1,8 @@
+/**
+ * The handlers of the `meta` group of the HTTP API: `capabilities`, `health` and `ready`.
+ *
+ * @internal
+ */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { PoolManager } from "@llama-orch/pool-core"

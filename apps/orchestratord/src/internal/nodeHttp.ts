@@ -1,6 +1,8 @@
 /**
  * The Node objects behind the platform's request, for the paths that read and write them
  * directly (request bodies, event streams). `undefined` when the server is not Node's.
+ *
+ * @internal
  */
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"

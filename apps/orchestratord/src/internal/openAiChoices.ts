@@ -2,6 +2,8 @@
  * OpenAI choices from task events: the chunks of a stream and the choices of a whole answer,
  * including what engines send beyond text (`Token.c` and `Token.x`: several choices, tool-call
  * deltas, log probabilities, reasoning text), merged the way OpenAI clients merge them.
+ *
+ * @internal
  */
 import type { End, Token } from "@llama-orch/orchestrator-core"
 import type { ChatChoice, TextChoice, Usage } from "../OpenAiSchemas.js"

@@ -1,3 +1,9 @@
+/**
+ * The handlers of the OpenAI-compatible group of the HTTP API (`/v1/...`): requests become tasks,
+ * task events become OpenAI responses and stream chunks.
+ *
+ * @internal
+ */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ShutdownSignal } from "@llama-orch/daemon-kit"

@@ -1,6 +1,8 @@
 /**
  * OpenAI request bodies as task requests: the sampling fields become the task's own, the
  * parameters orchestratord does not act on become `engine_params`, sent to the engine as they are.
+ *
+ * @internal
  */
 import { TaskRequest } from "@llama-orch/orchestrator-core"
 import type { PoolStatus } from "@llama-orch/pool-core"

@@ -4,6 +4,8 @@
  * of every answer (`X-Correlation-Id`; `Retry-After` and `X-Backoff-Ms` on retriable 429 and 503),
  * a description of every error status, and no trace of the framework's own decode error (every
  * route reads its input itself and answers the API's envelope).
+ *
+ * @internal
  */
 import * as Option from "effect/Option"
 import * as AST from "effect/SchemaAST"

@@ -1,3 +1,9 @@
+/**
+ * Routes that serve a static page or file (the API docs, the status page) with their security
+ * headers.
+ *
+ * @internal
+ */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import type * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"

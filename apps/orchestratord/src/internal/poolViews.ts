@@ -1,3 +1,9 @@
+/**
+ * Pool status as the HTTP API shows it: health, summary and capabilities of a pool, with its
+ * queue depth.
+ *
+ * @internal
+ */
 import type { LastError, ModelStatus, PoolStatus } from "@llama-orch/pool-core"
 import * as DateTime from "effect/DateTime"
 import { ModelSummary, PoolCapabilities, PoolCounters, PoolHealth, PoolLastError, PoolSummary } from "../WireSchemas.js"

@@ -1,3 +1,9 @@
+/**
+ * The handlers of the `pools` group of the HTTP API: list, status, register, preload, drain and
+ * reload through the `PoolManager` in context.
+ *
+ * @internal
+ */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Orchestrator } from "@llama-orch/orchestrator-core"

@@ -1,3 +1,8 @@
+/**
+ * Turning typed failures into the API's error responses (the native body or the OpenAI one).
+ *
+ * @internal
+ */
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import type { ApiFailure } from "../ApiFailure.js"

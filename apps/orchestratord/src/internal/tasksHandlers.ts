@@ -1,3 +1,9 @@
+/**
+ * The handlers of the `tasks` group of the HTTP API: submit, events (SSE with `Last-Event-ID`),
+ * get and cancel.
+ *
+ * @internal
+ */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ShutdownSignal } from "@llama-orch/daemon-kit"

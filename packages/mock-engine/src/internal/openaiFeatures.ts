@@ -12,6 +12,8 @@
  * - The log probability of a token is a fixed function of its text.
  *
  * @internal
+ *
+ * @internal
  */
 import * as Schema from "effect/Schema"
 import { reject, type Rejection } from "./http.js"

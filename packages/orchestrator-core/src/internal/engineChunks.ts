@@ -4,6 +4,8 @@
  * Every token of every task goes through here, so the usual shape is checked by hand first; any
  * input that check does not accept goes to the schema, whose verdict stands. The test suite checks
  * that the hand check never accepts what the schema rejects and answers what the schema answers.
+ *
+ * @internal
  */
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"

@@ -1,3 +1,9 @@
+/**
+ * Metric label sets built once and reused (the same array for the same pairs), and recording or
+ * creating a series with one without building its labels again per event.
+ *
+ * @internal
+ */
 import type * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 

@@ -1,7 +1,13 @@
+/**
+ * The per-model queues of the orchestrator and the dispatch loop that hands queued tasks to pools
+ * with free slots (placement).
+ *
+ * @internal
+ */
 import type { PoolId } from "@llama-orch/pool-core"
-import { comingUp } from "../Admission.js"
+import { comingUp } from "../AdmissionCheck.js"
 import type { OrchestratorOptions } from "../OrchestratorOptions.js"
-import * as Placement from "../Placement.js"
+import * as PlacementPolicy from "../PlacementPolicy.js"
 import type { Sessions } from "../Sessions.js"
 import { TaskQueue } from "../TaskQueue.js"
 import type { PoolView } from "./poolView.js"
@@ -110,7 +116,7 @@ export class ModelQueues {
         const pin = record.request.placement?.pinPoolId
         const session = record.request.sessionId
         const last = session === undefined ? undefined : this.sessions.get(session, now)?.lastPoolId
-        const decision = Placement.place(pools, { model, pinPoolId: pin, lastPoolId: last })
+        const decision = PlacementPolicy.place(pools, { model, pinPoolId: pin, lastPoolId: last })
         if (decision._tag === "Placed") {
           launches.push({ record, poolId: decision.poolId, kvWarmth: decision.kvWarmth })
           this.view.adjust(decision.poolId, 1)

@@ -1,3 +1,9 @@
+/**
+ * The implementation of the `Orchestrator` service: admission, queues, dispatch, task logs,
+ * subscriptions and shutdown.
+ *
+ * @internal
+ */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { type Loading as PoolLoading, PoolManager, type PoolStatus } from "@llama-orch/pool-core"
 import * as Clock from "effect/Clock"
@@ -12,13 +18,13 @@ import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as AdmissionCheck from "../Admission.js"
+import * as AdmissionCheck from "../AdmissionCheck.js"
 import * as Embeddings from "../Embeddings.js"
 import * as EngineTransport from "../EngineTransport.js"
 import type { OrchestratorService } from "../Orchestrator.js"
 import * as OrchestratorMetrics from "../OrchestratorMetrics.js"
 import type { OrchestratorOptions } from "../OrchestratorOptions.js"
-import { servedModel } from "../Placement.js"
+import { servedModel } from "../PlacementPolicy.js"
 import * as Predictions from "../Predictions.js"
 import { Sessions } from "../Sessions.js"
 import {

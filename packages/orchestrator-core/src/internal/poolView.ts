@@ -1,8 +1,14 @@
+/**
+ * The orchestrator's view of the pools: their status from the `PoolManager` feed and the slots it
+ * holds itself (in-flight leases), as placement candidates.
+ *
+ * @internal
+ */
 import type { PoolStatus } from "@llama-orch/pool-core"
 import type { PoolEvent } from "@llama-orch/pool-core"
 import type { Mutable } from "effect/Types"
-import { comingUp } from "../Admission.js"
-import * as Placement from "../Placement.js"
+import { comingUp } from "../AdmissionCheck.js"
+import * as PlacementPolicy from "../PlacementPolicy.js"
 import * as Predictions from "../Predictions.js"
 
 /**
@@ -61,7 +67,7 @@ export class PoolView {
   /** Leases this orchestrator holds on the model's pools. */
   inUse(model: string): number {
     let used = 0
-    for (const p of this.pools.values()) if (Placement.servedModel(p) === model) used += this.used(p.poolId)
+    for (const p of this.pools.values()) if (PlacementPolicy.servedModel(p) === model) used += this.used(p.poolId)
     return used
   }
 
@@ -75,7 +81,7 @@ export class PoolView {
     let slots = 0
     let free = 0
     for (const p of this.pools.values()) {
-      if (Placement.servedModel(p) !== model || p.state !== "Ready" || p.nodeState === "unreachable") continue
+      if (PlacementPolicy.servedModel(p) !== model || p.state !== "Ready" || p.nodeState === "unreachable") continue
       slots += p.slotsTotal
       free += Math.max(0, p.slotsTotal - this.used(p.poolId))
     }
@@ -87,17 +93,18 @@ export class PoolView {
     if (!this.seen) return true
     for (const p of this.pools.values()) {
       if (
-        Placement.servedModel(p) === model && (p.state === "Ready" || p.state === "Draining" || comingUp.has(p.state))
+        PlacementPolicy.servedModel(p) === model &&
+        (p.state === "Ready" || p.state === "Draining" || comingUp.has(p.state))
       ) return true
     }
     return false
   }
 
   /** Placement candidates for the model, with this orchestrator's own count of free slots. */
-  candidates(model: string, now: number): Array<Mutable<Placement.Candidate>> {
-    const out: Array<Mutable<Placement.Candidate>> = []
+  candidates(model: string, now: number): Array<Mutable<PlacementPolicy.Candidate>> {
+    const out: Array<Mutable<PlacementPolicy.Candidate>> = []
     for (const p of this.pools.values()) {
-      if (Placement.servedModel(p) !== model) continue
+      if (PlacementPolicy.servedModel(p) !== model) continue
       out.push({
         poolId: p.poolId,
         model,
@@ -144,7 +151,7 @@ export class PoolView {
   ): { readonly poolId: string; readonly remainingMs: number; readonly slots: number } | undefined {
     let best: { poolId: string; remainingMs: number; slots: number } | undefined
     for (const p of this.pools.values()) {
-      if (Placement.servedModel(p) !== model || p.loading === undefined || p.state === "Ready") continue
+      if (PlacementPolicy.servedModel(p) !== model || p.loading === undefined || p.state === "Ready") continue
       const remainingMs = p.loading.remainingMs ?? 0
       if (best === undefined || remainingMs < best.remainingMs) {
         best = { poolId: p.poolId, remainingMs, slots: p.slotsTotal }

@@ -1,3 +1,8 @@
+/**
+ * The prompt of a task: chat messages rendered to text, and the token estimate admission uses.
+ *
+ * @internal
+ */
 import type { ChatMessage, TaskRequest } from "../TaskRequest.js"
 
 /**

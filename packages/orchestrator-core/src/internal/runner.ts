@@ -1,3 +1,8 @@
+/**
+ * Running one task on a pool: take a lease, stream the engine's answer as task events, release.
+ *
+ * @internal
+ */
 import type { PoolId, PoolManagerService } from "@llama-orch/pool-core"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"

@@ -1,3 +1,8 @@
+/**
+ * One run of an effect shared by every concurrent caller (the next call after it ends runs again).
+ *
+ * @internal
+ */
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"

@@ -3,6 +3,8 @@
  * (multi-line data joined with "\n"); comments, `event:`, `id:` and `retry:` fields are ignored.
  * Lines end with "\n", "\r\n" or "\r". Synchronous and stateful: one decoder per response, fed
  * whole chunks, so a token costs no stream stage of its own.
+ *
+ * @internal
  */
 export class SseDecoder {
   private readonly text = new TextDecoder()

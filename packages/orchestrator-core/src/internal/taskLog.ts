@@ -1,3 +1,8 @@
+/**
+ * The record of a task: its state, counters and the numbered events subscribers replay.
+ *
+ * @internal
+ */
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"

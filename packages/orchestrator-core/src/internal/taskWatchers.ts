@@ -1,3 +1,8 @@
+/**
+ * The subscribers of each task's events, called synchronously as the events are emitted.
+ *
+ * @internal
+ */
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import type { TaskActivity } from "../Orchestrator.js"

@@ -1,3 +1,8 @@
+/**
+ * Creating the orchestrator's metric series at zero before their first event (see `ZeroSeries`).
+ *
+ * @internal
+ */
 import type { PoolStatus } from "@llama-orch/pool-core"
 import * as OrchestratorMetrics from "../OrchestratorMetrics.js"
 import { Priority } from "../TaskRequest.js"

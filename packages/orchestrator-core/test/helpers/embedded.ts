@@ -6,7 +6,7 @@ import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { expect } from "@effect/vitest"
-import { SpawnDaemon } from "@llama-orch/daemon-kit"
+import { Processes } from "@llama-orch/daemon-kit"
 import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
 import {
   EmbeddedPoolManager,
@@ -29,7 +29,7 @@ export const mockProfile = (
   new EngineProfile({ name, protocol, command: mock.command, args: [...mock.args, ...mockEngineProfileArgs, ...flags] })
 
 /** True while the pid exists. */
-export const alive = SpawnDaemon.isProcessAlive
+export const alive = Processes.isAlive
 
 /** The services a test body gets. */
 export type Stack = Orchestrator | PoolManager | Scope.Scope

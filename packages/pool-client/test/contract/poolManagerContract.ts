@@ -7,11 +7,11 @@
  * the real mock engine, failing to start for models named `broken*`.
  */
 import { afterAll, describe, expect } from "@effect/vitest"
+import { Processes } from "@llama-orch/daemon-kit"
 import type { ModelLoadFailed, PoolManager } from "@llama-orch/pool-core"
 import { PoolManagerContract } from "@llama-orch/pool-core/testing"
 import { Effect, type Layer } from "effect"
 import { contractEngine } from "../support/engine.js"
-import { awaitGone } from "../support/processes.js"
 
 /** Waits (bounded) until the pool's status satisfies `predicate`, watching `events`. */
 export const awaitStatus = PoolManagerContract.awaitStatus
@@ -60,5 +60,5 @@ export const poolManagerContract = <E>(
       },
       onReloadFailed: (error) => expect(error.cause.stderrTail ?? "").toContain("simulated failure")
     })
-    afterAll(() => Effect.runPromise(awaitGone(enginePids)))
+    afterAll(() => Effect.runPromise(Processes.awaitGone(enginePids)))
   })

@@ -1,11 +1,10 @@
 /** A real pool-managerd process for tests: a config file in a temporary directory, then the daemon. */
 import { FileSystem, Path } from "@effect/platform"
-import { SpawnDaemon } from "@llama-orch/daemon-kit"
+import { Processes, SpawnDaemon } from "@llama-orch/daemon-kit"
 import { Effect, Redacted } from "effect"
 import { fileURLToPath } from "node:url"
 import { catalogOptions } from "../contract/poolManagerContract.js"
 import { contractProfileFields } from "./engine.js"
-import { awaitGone } from "./processes.js"
 
 const entry = fileURLToPath(new URL("../../../../apps/pool-managerd/src/bin.ts", import.meta.url))
 
@@ -54,7 +53,7 @@ export const startDaemon = (home: DaemonHome, port = 0) =>
   Effect.gen(function*() {
     const pids: Array<number> = []
     // registered first, so it runs after the daemon's own stop finalizer
-    yield* Effect.addFinalizer(() => awaitGone(pids))
+    yield* Effect.addFinalizer(() => Effect.orDie(Processes.awaitGone(pids)))
     const daemon = yield* SpawnDaemon.spawnDaemon({
       entry,
       args: ["--config", home.configPath, "--port", String(port), "--state-dir", home.stateDir],

@@ -3,6 +3,8 @@
  * body is read): a 401 becomes the typed `Unauthorized` failure of each call the request carried,
  * as the `RpcMiddleware` would have answered it; any other refusal (413, 400) a defect of each
  * call. Without this the RPC client waits forever for an answer that is not NDJSON.
+ *
+ * @internal
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"

@@ -1,6 +1,8 @@
 /**
  * Reading and discarding a Node request body with bounds, so a refusal (401, 413) reaches the
  * client instead of a reset connection, and an oversized body is never buffered.
+ *
+ * @internal
  */
 import * as Effect from "effect/Effect"
 import { IncomingMessage } from "node:http"

@@ -9,9 +9,9 @@ import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import { expect } from "@effect/vitest"
-import { SpawnDaemon } from "@llama-orch/daemon-kit"
+import { Processes } from "@llama-orch/daemon-kit"
 import { mockEngineCommand, mockEngineProfileArgs } from "@llama-orch/mock-engine"
-import { Context, Deferred, Effect, Layer, Logger, LogLevel, Ref, Schedule, Scope, Stream } from "effect"
+import { Context, Deferred, Effect, Layer, Logger, LogLevel, Ref, Scope, Stream } from "effect"
 import * as NodeProcess from "node:process"
 import {
   EmbeddedPoolManager,
@@ -96,7 +96,7 @@ const TrackingExecutor = Layer.effect(
 )
 
 /** True while the pid exists. */
-export const alive = SpawnDaemon.isProcessAlive
+export const alive = Processes.isAlive
 
 /** Options of a test manager (merged over fast defaults). */
 export type ManagerOverrides = Partial<EmbeddedPoolManager.EmbeddedOptionsInput>
@@ -190,11 +190,11 @@ export const httpStatus = (url: string): Effect.Effect<number> =>
     Effect.orElseSucceed(() => 0)
   )
 
-/** Polls until `pid` is gone (for processes that are not our children). */
+/** Waits until `pid` is gone (for processes that are not our children): whether it went. */
 export const awaitGone = (pid: number): Effect.Effect<boolean> =>
-  Effect.sync(() => alive(pid)).pipe(
-    Effect.repeat({ schedule: Schedule.spaced("25 millis"), while: (isAlive) => isAlive }),
-    Effect.timeoutTo({ duration: "15 seconds", onTimeout: () => false, onSuccess: () => true })
+  Processes.awaitGone(pid, { timeout: "15 seconds", interval: "25 millis" }).pipe(
+    Effect.as(true),
+    Effect.orElseSucceed(() => false)
   )
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Admission: the checks a task passes before it is queued — model known, context fits, pin valid
+ * AdmissionCheck: the checks a task passes before it is queued — model known, context fits, pin valid
  * and allowed, some pool Ready or on its way. Pure over the pools' status; the session budget and
  * the queue policy are checked by the orchestrator with the same errors.
  *
@@ -8,13 +8,14 @@
 import type { PoolStatus } from "@llama-orch/pool-core"
 import * as Either from "effect/Either"
 import { estimateTokens, promptText } from "./internal/prompt.js"
-import { servedModel } from "./Placement.js"
+import { servedModel } from "./PlacementPolicy.js"
 import { InvalidParams, ModelNotFound, NoReadyPool } from "./TaskErrors.js"
 import type { TaskRequest } from "./TaskRequest.js"
 
 /**
  * What admission learned: the estimated prompt tokens and the context limit it checked against.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Admitted {
@@ -27,6 +28,7 @@ export interface Admitted {
  * the pool manager's catalog has the model (then it is loaded on demand: no pool needs to serve it
  * yet, and its context is checked against the pools that do).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface AdmissionSettings {
@@ -38,6 +40,7 @@ export interface AdmissionSettings {
 /**
  * Pool states from which a pool becomes Ready without anyone's help.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const comingUp: ReadonlySet<string> = new Set(["Starting", "Backoff"])
@@ -45,6 +48,7 @@ export const comingUp: ReadonlySet<string> = new Set(["Starting", "Backoff"])
 /**
  * The estimated prompt tokens of a request (chat messages rendered), ≈ ceil(chars / 4).
  *
+ * @category utils
  * @since 0.1.0
  */
 export const promptTokens = (request: TaskRequest): number => estimateTokens(promptText(request))
@@ -53,6 +57,7 @@ export const promptTokens = (request: TaskRequest): number => estimateTokens(pro
  * Checks a request against the pools. The context limit is the pinned pool's, otherwise the
  * smallest of the pools serving the model, so the task fits wherever it is placed.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const check = (

@@ -1,5 +1,5 @@
 /**
- * Placement: which pool a task goes to. A pure function over pool candidates, deterministic for a
+ * PlacementPolicy: which pool a task goes to. A pure function over pool candidates, deterministic for a
  * given input whatever its order.
  *
  * @since 0.1.0
@@ -11,6 +11,7 @@ import type { PoolId, PoolStatus } from "@llama-orch/pool-core"
  * view of free slots (its in-flight leases). `freeVramBytes` is optional: pool status carries no
  * VRAM figure, so pools without one count as equal on that key.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Candidate = Pick<PoolStatus, "poolId" | "state" | "model" | "slotsFree" | "activeLeases"> & {
@@ -20,6 +21,7 @@ export type Candidate = Pick<PoolStatus, "poolId" | "state" | "model" | "slotsFr
 /**
  * What to place: the model, an optional pin and the session's last pool.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface PlacementRequest {
@@ -36,6 +38,7 @@ export interface PlacementRequest {
  * - `PinInvalid`: the pinned pool does not exist or does not serve the model.
  * - `PinUnready`: the pinned pool exists but is not Ready.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Decision =
@@ -50,6 +53,7 @@ const wait: Decision = { _tag: "Wait" }
  * The public model id a pool serves: its `modelId`, else its model file (pools registered without
  * a catalog serve their model under the file's name, as before). Tasks are placed by this id.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const servedModel = (status: Pick<PoolStatus, "model" | "modelId">): string => status.modelId ?? status.model
@@ -57,6 +61,7 @@ export const servedModel = (status: Pick<PoolStatus, "model" | "modelId">): stri
 /**
  * Whether a pool may take this task now: Ready, serving the model, with a free slot.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const eligible = (pool: Candidate, model: string): boolean =>
@@ -65,6 +70,7 @@ export const eligible = (pool: Candidate, model: string): boolean =>
 /**
  * Orders pools by (free VRAM desc, active leases asc, pool id asc). Unknown VRAM counts as equal.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const compare = (a: Candidate, b: Candidate): number => {
@@ -79,6 +85,7 @@ export const compare = (a: Candidate, b: Candidate): number => {
  * Chooses a pool. A pin routes to that pool or fails, never elsewhere; otherwise the session's last
  * pool when it can take the task, otherwise the best pool by `compare`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const place = (pools: Iterable<Candidate>, request: PlacementRequest): Decision => {

@@ -1,3 +1,9 @@
+/**
+ * The handlers of the model routes: `POST /v2/models/{id}/load` and `/unload`, through the pool
+ * manager's catalog.
+ *
+ * @internal
+ */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ModelNotFound, PoolManager } from "@llama-orch/pool-core"

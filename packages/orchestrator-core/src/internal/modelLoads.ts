@@ -1,3 +1,11 @@
+/**
+ * On-demand loads of catalogued models: a task queued for a model with no Ready pool asks the pool
+ * manager to load it (one load per model, keeping the models that still have queued work), waits
+ * for it within its deadline and the queue's `maxLoadWaitMs`, cancels it when its last waiter
+ * leaves, and fails the model's queued tasks when it fails.
+ *
+ * @internal
+ */
 import {
   type InsufficientMemory,
   LoadOptions,

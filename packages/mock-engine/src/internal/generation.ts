@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { countTokens, plan, type StopType } from "./generator.js"
 import { reject, type Rejection } from "./http.js"
-import type { EngineState } from "./state.js"
+import type { EngineStateService } from "./state.js"
 
 /** What a client asked for, protocol-neutral. */
 export interface GenerationRequest {
@@ -75,7 +75,7 @@ export type Generation = (onToken: (event: TokenEvent) => void) => Effect.Effect
 
 /** Checks the request against the context size, then returns its generation. */
 export const generate = (
-  state: EngineState,
+  state: EngineStateService,
   request: GenerationRequest
 ): Either.Either<Generation, Rejection> => {
   const tokensEvaluated = countTokens(request.prompt)

@@ -12,7 +12,7 @@ import * as Schema from "effect/Schema"
 import { collect, defaultSeed, type DoneEvent, generate } from "./generation.js"
 import { decodeBody, llamaError, sse } from "./http.js"
 import { renderMetrics } from "./metrics.js"
-import { EngineState } from "./state.js"
+import { EngineState, type EngineStateService } from "./state.js"
 
 /** Body of `POST /completion`; unknown fields are ignored. */
 const CompletionBody = Schema.Struct({
@@ -29,7 +29,7 @@ const CompletionBody = Schema.Struct({
 /** 503 body llama-server answers while the model loads. */
 export const loadingResponse = llamaError({ status: 503, message: "Loading model", type: "unavailable_error" })
 
-const generationSettings = (state: EngineState, isProcessing: boolean, id = 0) => ({
+const generationSettings = (state: EngineStateService, isProcessing: boolean, id = 0) => ({
   id,
   id_task: -1,
   n_ctx: state.config.ctx,
@@ -39,7 +39,7 @@ const generationSettings = (state: EngineState, isProcessing: boolean, id = 0) =
   params: { n_predict: -1, seed: -1, temperature: 0.8, top_k: 40, top_p: 0.95, stream: false, stop: [] }
 })
 
-const finalFields = (state: EngineState, done: DoneEvent) => ({
+const finalFields = (state: EngineStateService, done: DoneEvent) => ({
   id_slot: done.slot,
   stop: true,
   model: state.config.model,

@@ -88,7 +88,7 @@ export const runEngine = (settings: EngineSettings): Effect.Effect<void, ServeEr
   )
   return Layer.scopedDiscard(serve).pipe(
     Layer.provide(closeConnections),
-    Layer.provide(EngineState.Default),
+    Layer.provide(EngineState.layer),
     Layer.provide(NodeHttpServer.layer(() => server, { port: settings.port, host: settings.host })),
     Layer.provide(Layer.succeed(EngineConfig, settings)),
     Layer.launch,

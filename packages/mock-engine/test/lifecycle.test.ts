@@ -79,7 +79,11 @@ describe("mock-engine process lifecycle and faults", () => {
         const engine = yield* MockEngine.start({ hangHealth: true })
         pid = engine.pid
         const pending = yield* Effect.fork(getJson(`${engine.url}/health`).pipe(Effect.either))
-        yield* Effect.sleep(Duration.millis(300))
+        // the engine says when it holds the request: SIGTERM comes with it open
+        yield* engine.stderrTail.pipe(
+          Effect.filterOrFail((tail) => tail.includes("health: request held open")),
+          Effect.retry(Schedule.spaced(Duration.millis(10)))
+        )
         yield* engine.signal("SIGTERM")
         const code = yield* engine.exitCode
         // The open /health request is cut, not answered.

@@ -12,7 +12,7 @@ import * as Schema from "effect/Schema"
 import { collect, defaultSeed, type DoneEvent, generate } from "./generation.js"
 import { decodeBody, llamaError, sse } from "./http.js"
 import { renderMetrics } from "./metrics.js"
-import { EngineState, type EngineStateService } from "./state.js"
+import { EngineState, type EngineStateService, logLine } from "./state.js"
 
 /** Body of `POST /completion`; unknown fields are ignored. */
 const CompletionBody = Schema.Struct({
@@ -55,7 +55,10 @@ const finalFields = (state: EngineStateService, done: DoneEvent) => ({
 
 const health = Effect.gen(function*() {
   const state = yield* EngineState
-  if (state.config.hangHealth) return yield* Effect.never
+  if (state.config.hangHealth) {
+    yield* logLine("health: request held open (--hang-health)")
+    return yield* Effect.never
+  }
   if (!(yield* state.isLoaded)) return loadingResponse
   return HttpServerResponse.unsafeJson({
     status: "ok",

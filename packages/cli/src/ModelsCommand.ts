@@ -5,6 +5,7 @@
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Connection from "./Connection.js"
@@ -21,20 +22,18 @@ const list = Command.make(
   ({ connection, json }) =>
     Effect.gen(function*() {
       const client = yield* OrchestratorClient
-      const models = yield* client.get("/v1/models", ModelList)
-      if (json) return yield* print(json, models.body, () => "")
+      // --json prints the OpenAI list as it is; the table reads the capabilities, which list every
+      // model with its state and footprint (one request fewer than both)
+      if (json) return yield* print(json, (yield* client.get("/v1/models", ModelList)).body, () => "")
       const pools = (yield* client.get("/v2/pools", PoolList)).value.pools
-      const catalog = new Map(
-        (yield* client.get("/v2/meta/capabilities", CapabilityModels)).value.models.map((m) => [m.id, m])
-      )
-      const rows = models.value.data.map((m) => {
-        const entry = catalog.get(m.id)
-        const footprint = entry?.footprint_mb === undefined
+      const models = (yield* client.get("/v2/meta/capabilities", CapabilityModels)).value.models
+      const rows = models.map((m) => {
+        const footprint = m.footprint_mb === undefined
           ? "-"
-          : `${entry.footprint_mb} MiB${entry.footprint_source === undefined ? "" : ` (${entry.footprint_source})`}`
-        return [...modelRow(m.id, pools), entry?.state ?? "loaded", footprint]
+          : `${m.footprint_mb} MiB${m.footprint_source === undefined ? "" : ` (${m.footprint_source})`}`
+        return [...modelRow(m.id, pools), m.state, footprint]
       })
-      yield* print(json, models.body, () => table(catalogHeader, rows))
+      yield* Console.log(table(catalogHeader, rows))
     }).pipe(Connection.withClient(connection))
 ).pipe(
   Command.withDescription(

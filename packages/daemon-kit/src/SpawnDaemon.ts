@@ -1,6 +1,7 @@
 /**
  * A test helper: start a daemon's entry point as a real process — an installed package's bin
- * (`.js`, run by plain `node`) or a workspace TypeScript source (`.ts`, run through `tsx`) — wait
+ * (`.js`, run by plain `node`) or a workspace TypeScript source (`.ts`: bundled once with esbuild
+ * when it is installed and run by plain `node`, otherwise run through `tsx`) — wait
  * for its `listening on http://HOST:PORT` line, and stop it when the scope closes (SIGTERM, then SIGKILL
  * after a grace period). Its stdout and stderr are captured for assertions.
  *
@@ -12,6 +13,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -19,6 +21,7 @@ import * as Stream from "effect/Stream"
 import { createRequire } from "node:module"
 import { pathToFileURL } from "node:url"
 import { isAlive } from "./Processes.js"
+import { bundledEntry } from "./SourceBundle.js"
 
 /**
  * The daemon exited, or did not print its listening line in time. Carries what it wrote.
@@ -55,7 +58,10 @@ export interface SpawnOptions {
   readonly cwd?: string | undefined
   /**
    * Node options before the entry. Default: none for JavaScript; for a `.ts`/`.mts`/`.cts` entry,
-   * `sourceNodeArgs` (workspace sources, `tsx`, which must then be installed).
+   * none either when esbuild is installed (the entry and its imports, workspace packages by their
+   * sources, are bundled once into the package's `node_modules/.cache` and rebuilt when a source
+   * changes), otherwise `sourceNodeArgs` (`tsx`, which must then be installed). Given, the entry
+   * runs as it is, with these options.
    */
   readonly nodeArgs?: ReadonlyArray<string> | undefined
   /** How long to wait for the listening line (default 60 s). */
@@ -105,6 +111,8 @@ const tsxLoader = (): string => {
   }
 }
 
+const isTypeScript = (entry: string): boolean => /\.[cm]?ts$/.test(entry)
+
 /**
  * Node options that run a workspace TypeScript entry point from source (workspace packages resolve
  * to their sources, `tsx` compiles TypeScript).
@@ -115,13 +123,14 @@ const tsxLoader = (): string => {
 export const sourceNodeArgs: ReadonlyArray<string> = ["--conditions=@llama-orch/source", "--import", tsxLoader()]
 
 /**
- * The Node options an entry runs with when `nodeArgs` is not given: `sourceNodeArgs` for a
- * TypeScript entry, none for JavaScript (plain `node`, no `tsx` needed).
+ * The Node options an entry runs with from its source when `nodeArgs` is not given: `sourceNodeArgs`
+ * for a TypeScript entry, none for JavaScript (plain `node`, no `tsx` needed). A TypeScript entry
+ * runs bundled instead, with no options, when esbuild is installed.
  *
  * @category constants
  * @since 0.1.0
  */
-export const defaultNodeArgs = (entry: string): ReadonlyArray<string> => /\.[cm]?ts$/.test(entry) ? sourceNodeArgs : []
+export const defaultNodeArgs = (entry: string): ReadonlyArray<string> => isTypeScript(entry) ? sourceNodeArgs : []
 
 /**
  * Whether a process with this id exists and has not exited (`Processes.isAlive`). For asserting
@@ -154,12 +163,19 @@ export const runToExit = (
     return { exit, stdout: yield* started.stdout, stderr: yield* started.stderr }
   }))
 
+/** The program and its Node options: a TypeScript entry without `nodeArgs` runs bundled when it can. */
+const program = (options: SpawnOptions): Effect.Effect<ReadonlyArray<string>> => {
+  const source = [...(options.nodeArgs ?? defaultNodeArgs(options.entry)), options.entry]
+  return options.nodeArgs === undefined && isTypeScript(options.entry)
+    ? Effect.map(bundledEntry(options.entry), Option.match({ onNone: () => source, onSome: (bundle) => [bundle] }))
+    : Effect.succeed(source)
+}
+
 const start = (options: SpawnOptions) =>
   Effect.gen(function*() {
     const command = Command.make(
       process.execPath,
-      ...(options.nodeArgs ?? defaultNodeArgs(options.entry)),
-      options.entry,
+      ...(yield* program(options)),
       ...(options.args ?? [])
     ).pipe(
       Command.env(options.env ?? {}),

@@ -51,5 +51,8 @@ export * as Serve from "./Serve.js"
 /** The signal long-lived responses end on when the daemon shuts down. */
 export * as ShutdownSignal from "./ShutdownSignal.js"
 
+/** A TypeScript entry point bundled once with esbuild, to run with plain Node (cached while its sources are unchanged). */
+export * as SourceBundle from "./SourceBundle.js"
+
 /** Test helper: run a daemon entry point as a real process and wait for its listening line. */
 export * as SpawnDaemon from "./SpawnDaemon.js"

@@ -1,9 +1,10 @@
 /**
  * How to run the `mock-engine` executable from Node, and the argument template for engine profiles.
  */
+import * as SourceBundle from "@llama-orch/daemon-kit/SourceBundle"
+import * as Option from "effect/Option"
 import { createRequire } from "node:module"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { cachedBin } from "./internal/sourceCache.js"
 
 /**
  * A command line: the program and its arguments.
@@ -36,16 +37,13 @@ const tsxLoader = (): string => {
 export const mockEngineCommand = (): EngineCommandLine => {
   const here = import.meta.url
   if (here.endsWith(".ts")) {
-    const cached = cachedBin(fileURLToPath(new URL(".", here)), fileURLToPath(new URL("..", here)))
-    if (cached !== undefined) return { command: process.execPath, args: [cached] }
+    const source = fileURLToPath(new URL("./bin.ts", here))
     return {
       command: process.execPath,
-      args: [
-        "--conditions=@llama-orch/source",
-        "--import",
-        tsxLoader(),
-        fileURLToPath(new URL("./bin.ts", here))
-      ]
+      args: Option.match(SourceBundle.bundledEntrySync(source), {
+        onNone: () => ["--conditions=@llama-orch/source", "--import", tsxLoader(), source],
+        onSome: (bundle) => [bundle]
+      })
     }
   }
   return { command: process.execPath, args: [fileURLToPath(new URL("./bin.js", here))] }

@@ -88,7 +88,10 @@ describe("packaging", () => {
     )
     if (stale.some((s) => s)) await run("npx", [...pnpm, "run", "build"], { cwd: repoRoot })
     fs.mkdirSync(tarballs)
-    for (const pkg of published) await run("npx", [...pnpm, "pack", "--pack-destination", tarballs], { cwd: pkg.dir })
+    // each pack writes its own tarball: pack them all at once
+    await Promise.all(
+      published.map((pkg) => run("npx", [...pnpm, "pack", "--pack-destination", tarballs], { cwd: pkg.dir }))
+    )
     const locked = lockedVersions()
     const dependencies: Record<string, string> = Object.fromEntries(
       fs.readdirSync(tarballs).map((file) => {
@@ -246,25 +249,33 @@ describe("packaging", () => {
   })
 
   it("installs the daemons as CLIs", async () => {
-    for (const bin of ["orchestratord", "pool-managerd", "mock-engine"]) {
-      const help = await run(path.join(project, "node_modules/.bin", bin), ["--help"], { cwd: project })
-      expect(help, bin).toContain("--port")
-    }
+    const bins = ["orchestratord", "pool-managerd", "mock-engine"]
+    const helps = await Promise.all(
+      bins.map((bin) => run(path.join(project, "node_modules/.bin", bin), ["--help"], { cwd: project }))
+    )
+    bins.forEach((bin, i) => expect(helps[i], bin).toContain("--port"))
   })
 
   it("installs llama-orch, whose config check runs the installed daemons' own validation", async () => {
     const llamaOrch = path.join(project, "node_modules/.bin/llama-orch")
-    expect(await run(llamaOrch, ["--help"], { cwd: project })).toContain("pools drain")
     fs.writeFileSync(path.join(project, "good.yaml"), "port: 9300\n")
     fs.writeFileSync(path.join(project, "bad.yaml"), "port: 70000\n")
-    for (const daemon of ["orchestratord", "pool-managerd"]) {
-      const good = await run(llamaOrch, ["config", "check", "--daemon", daemon, "good.yaml"], { cwd: project })
-      expect(good, daemon).toBe("good.yaml: valid configuration\n")
-      const bad = await run(llamaOrch, ["config", "check", "--daemon", daemon, "bad.yaml"], { cwd: project }).then(
-        () => "",
-        (error: Error) => error.message
-      )
-      expect(bad, daemon).toContain(`llama-orch: ${daemon}: invalid configuration in bad.yaml: port:`)
-    }
+    const daemons = ["orchestratord", "pool-managerd"]
+    // the runs are independent processes: all at once
+    const [help, ...checks] = await Promise.all([
+      run(llamaOrch, ["--help"], { cwd: project }),
+      ...daemons.flatMap((daemon) => [
+        run(llamaOrch, ["config", "check", "--daemon", daemon, "good.yaml"], { cwd: project }),
+        run(llamaOrch, ["config", "check", "--daemon", daemon, "bad.yaml"], { cwd: project }).then(
+          () => "",
+          (error: Error) => error.message
+        )
+      ])
+    ])
+    expect(help).toContain("pools drain")
+    daemons.forEach((daemon, i) => {
+      expect(checks[2 * i], daemon).toBe("good.yaml: valid configuration\n")
+      expect(checks[2 * i + 1], daemon).toContain(`llama-orch: ${daemon}: invalid configuration in bad.yaml: port:`)
+    })
   })
 })

@@ -114,7 +114,7 @@ describe("command-line conventions of every executable", () => {
     () =>
       Effect.gen(function*() {
         const [binary] = binaries
-        const line = [process.execPath, ...SpawnDaemon.sourceNodeArgs, binary!.entry, "--help"]
+        const line = [...yield* SpawnDaemon.nodeCommand({ entry: binary!.entry }), "--help"]
           .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
           .join(" ")
         const onPty = (noColor: string) =>

@@ -212,7 +212,7 @@ layer(CliBinLive.pipe(Layer.provideMerge(NodeContext.layer)), { timeout: 120_000
         // the daemons as installed executables on PATH
         yield* fs.makeDirectory(`${dir}/bin`)
         for (const app of ["orchestratord", "pool-managerd"]) {
-          const args = [process.execPath, ...SpawnDaemon.sourceNodeArgs, daemonEntry(app)].map((a) => `'${a}'`)
+          const args = (yield* SpawnDaemon.nodeCommand({ entry: daemonEntry(app) })).map((a) => `'${a}'`)
           yield* fs.writeFileString(`${dir}/bin/${app}`, `#!/bin/sh\nexec ${args.join(" ")} "$@"\n`, { mode: 0o755 })
         }
         yield* fs.writeFileString(`${dir}/good.yaml`, "port: 9300\n")

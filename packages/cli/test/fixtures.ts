@@ -1,16 +1,14 @@
 /**
  * The command line as a person runs it: orchestratord as a real process on mock engines (the
- * app's own fixtures), `llama-orch` run as a process (its sources bundled once per test file: one
+ * app's own fixtures), `llama-orch` run as a process (its sources bundled once and cached: one
  * file starts ten times faster than the sources through a TypeScript loader), and a terminal under
  * tmux.
  */
-import { FileSystem } from "@effect/platform"
 import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
-import { SpawnDaemon } from "@llama-orch/daemon-kit"
-import { Context, Effect, Layer, Schedule } from "effect"
+import { SourceBundle, SpawnDaemon } from "@llama-orch/daemon-kit"
+import { Context, Effect, Layer, Option, Schedule } from "effect"
 import type * as Scope from "effect/Scope"
-import * as esbuild from "esbuild"
 import { fileURLToPath } from "node:url"
 import { spawnWithConfig } from "../../../apps/orchestratord/test/fixtures/daemon.js"
 import { waitOk } from "../../../apps/orchestratord/test/fixtures/processes.js"
@@ -24,34 +22,16 @@ export const cliEntry = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
 /** The CLI as one JavaScript file, run with plain Node. */
 export class CliBin extends Context.Tag("test/CliBin")<CliBin, string>() {}
 
-/** Bundles the CLI's sources (and the workspace's) into a temporary directory. */
-export const CliBinLive = Layer.scoped(
+/** The CLI's sources (and the workspace's) bundled once, cached while they are unchanged (`SourceBundle`). */
+export const CliBinLive = Layer.effect(
   CliBin,
-  Effect.gen(function*() {
-    const dir = yield* Effect.flatMap(
-      FileSystem.FileSystem,
-      (fs) => fs.makeTempDirectoryScoped({ prefix: "llama-orch-cli-" })
-    )
-    const outfile = `${dir}/llama-orch.mjs`
-    yield* Effect.promise(() =>
-      esbuild.build({
-        entryPoints: [cliEntry],
-        bundle: true,
-        platform: "node",
-        format: "esm",
-        target: "node20",
-        conditions: ["@llama-orch/source"],
-        outfile,
-        logLevel: "error",
-        // the CommonJS dependencies bundled into an ES module call require()
-        banner: {
-          js:
-            "import { createRequire as bundleRequire } from 'node:module'; const require = bundleRequire(import.meta.url);"
-        }
-      })
-    )
-    return outfile
-  })
+  Effect.flatMap(
+    SourceBundle.bundledEntry(cliEntry),
+    Option.match({
+      onNone: () => Effect.dieMessage(`esbuild could not bundle ${cliEntry}`),
+      onSome: Effect.succeed
+    })
+  )
 )
 
 /** The token the test orchestratord wants. */

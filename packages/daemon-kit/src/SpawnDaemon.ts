@@ -163,21 +163,38 @@ export const runToExit = (
     return { exit, stdout: yield* started.stdout, stderr: yield* started.stderr }
   }))
 
-/** The program and its Node options: a TypeScript entry without `nodeArgs` runs bundled when it can. */
-const program = (options: SpawnOptions): Effect.Effect<ReadonlyArray<string>> => {
-  const source = [...(options.nodeArgs ?? defaultNodeArgs(options.entry)), options.entry]
+/**
+ * The command line `spawnDaemon` runs for an entry, arguments excluded: the Node binary, its options
+ * and the entry — for a TypeScript entry without `nodeArgs`, its bundle when esbuild is installed.
+ * For starting it another way (under `script(1)` for a terminal, from a shell script on `PATH`).
+ *
+ * @example
+ * ```ts
+ * import { SpawnDaemon } from "@llama-orch/daemon-kit"
+ * import { Effect } from "effect"
+ *
+ * const line = Effect.map(SpawnDaemon.nodeCommand({ entry: "apps/pool-managerd/src/bin.ts" }), (argv) => argv.join(" "))
+ * ```
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const nodeCommand = (
+  options: Pick<SpawnOptions, "entry" | "nodeArgs">
+): Effect.Effect<ReadonlyArray<string>> => {
+  const source = [process.execPath, ...(options.nodeArgs ?? defaultNodeArgs(options.entry)), options.entry]
   return options.nodeArgs === undefined && isTypeScript(options.entry)
-    ? Effect.map(bundledEntry(options.entry), Option.match({ onNone: () => source, onSome: (bundle) => [bundle] }))
+    ? Effect.map(
+      bundledEntry(options.entry),
+      Option.match({ onNone: () => source, onSome: (bundle) => [process.execPath, bundle] })
+    )
     : Effect.succeed(source)
 }
 
 const start = (options: SpawnOptions) =>
   Effect.gen(function*() {
-    const command = Command.make(
-      process.execPath,
-      ...(yield* program(options)),
-      ...(options.args ?? [])
-    ).pipe(
+    const [node = process.execPath, ...nodeArgs] = yield* nodeCommand(options)
+    const command = Command.make(node, ...nodeArgs, ...(options.args ?? [])).pipe(
       Command.env(options.env ?? {}),
       options.cwd === undefined ? (c) => c : Command.workingDirectory(options.cwd),
       Command.stdin("pipe")

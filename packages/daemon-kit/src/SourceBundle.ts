@@ -187,6 +187,7 @@ const sourceUrls = {
  *     onSome: (bundle) => [bundle]
  *   })
  * )
+ * Effect.runPromise(command).then((args) => console.log("node", ...args))
  * ```
  *
  * @category constructors

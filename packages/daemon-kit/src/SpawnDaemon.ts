@@ -174,6 +174,7 @@ export const runToExit = (
  * import { Effect } from "effect"
  *
  * const line = Effect.map(SpawnDaemon.nodeCommand({ entry: "apps/pool-managerd/src/bin.ts" }), (argv) => argv.join(" "))
+ * Effect.runPromise(line).then(console.log)
  * ```
  *
  * @category utils

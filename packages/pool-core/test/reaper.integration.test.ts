@@ -28,7 +28,9 @@ const startOrphanManager = (stateDir: string) =>
       Effect.timeout("90 seconds")
     )
     const { pids } = yield* Schema.decodeUnknown(Pids)(Option.getOrThrow(line))
-    return { manager: proc.pid, engines: pids }
+    // ends once the process is reaped: a killed child is a zombie until then, which a state
+    // directory's lock still counts as its owner
+    return { manager: proc.pid, engines: pids, reaped: Effect.either(proc.exitCode) }
   })
 
 describe("embedded pool manager: reaper", () => {
@@ -38,11 +40,12 @@ describe("embedded pool manager: reaper", () => {
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
         const stateDir = yield* fs.makeTempDirectoryScoped({ prefix: "pool-core-reaper-" })
-        const { engines, manager } = yield* startOrphanManager(stateDir)
+        const { engines, manager, reaped } = yield* startOrphanManager(stateDir)
         expect(engines).toHaveLength(2)
         expect((yield* fs.readDirectory(`${stateDir}/run`)).sort()).toEqual(["orphan-a.json", "orphan-b.json"])
 
         NodeProcess.kill(manager, "SIGKILL")
+        yield* reaped
         expect(yield* awaitGone(manager)).toBe(true)
         // the manager's finalizers never ran: its engines are orphans now
         expect(engines.filter(alive)).toEqual(engines)

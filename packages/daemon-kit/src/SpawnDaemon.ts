@@ -73,8 +73,8 @@ export interface SpawnOptions {
    * recorded while it runs (every `interval`, default 250 ms, and once more as it is stopped); once
    * it has stopped they must be gone within `timeout` (default 10 s), else the scope's closing
    * dies with `Processes.ProcessesAlive`, naming each survivor with its command line. Not checked
-   * for a daemon that a signal ended before the scope closed (a test's SIGKILL): its children
-   * outlive it by nature, and its next run reaps them. Default: not checked.
+   * for a daemon the test killed (`signal("SIGKILL")`): its children outlive it by nature, and its
+   * next run reaps them. Default: not checked.
    */
   readonly childrenGone?: WaitOptions | undefined
 }
@@ -105,7 +105,7 @@ export interface RunningDaemon {
   readonly stdout: Effect.Effect<string>
   /** Everything it wrote to stderr so far. */
   readonly stderr: Effect.Effect<string>
-  /** Sends a signal without waiting. */
+  /** Sends a signal without waiting (after SIGKILL, `childrenGone` is not checked). */
   readonly signal: (signal: NodeJS.Signals) => Effect.Effect<void>
   /** Waits until it exits. */
   readonly exit: Effect.Effect<DaemonExit>
@@ -178,20 +178,18 @@ export const runToExit = (
 const running = (proc: CommandExecutor.Process): Effect.Effect<boolean> =>
   Effect.orElseSucceed(proc.isRunning, () => false)
 
-/** Whether the process has already ended by a signal (a test killed it with SIGKILL, say). */
-const endedBySignal = (proc: CommandExecutor.Process): Effect.Effect<boolean> =>
-  Effect.flatMap(
-    running(proc),
-    (running) => running ? Effect.succeed(false) : Effect.map(Effect.either(proc.exitCode), Either.isLeft)
-  )
-
 /**
  * Stops the process when the scope closes, before its output readers end (a daemon that logs its
  * shutdown still has a reader, and its output is complete): SIGTERM, then SIGKILL after the grace
  * period, then a short wait for the rest of its output (`drained`). With `childrenGone`, its
- * children recorded while it ran must then be gone.
+ * children recorded while it ran must then be gone, unless the test killed it (`killed`).
  */
-const stopOnClose = (proc: CommandExecutor.Process, drained: Effect.Effect<unknown>, options: SpawnOptions) =>
+const stopOnClose = (
+  proc: CommandExecutor.Process,
+  drained: Effect.Effect<unknown>,
+  killed: Ref.Ref<boolean>,
+  options: SpawnOptions
+) =>
   Effect.gen(function*() {
     const children = yield* Ref.make<ReadonlySet<number>>(new Set())
     const record = Effect.flatMap(running(proc), (alive) =>
@@ -204,7 +202,6 @@ const stopOnClose = (proc: CommandExecutor.Process, drained: Effect.Effect<unkno
     }
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
-        const killedBefore = yield* endedBySignal(proc)
         yield* record
         yield* proc.kill("SIGTERM").pipe(
           Effect.timeout(options.stopGrace ?? Duration.seconds(30)),
@@ -213,8 +210,8 @@ const stopOnClose = (proc: CommandExecutor.Process, drained: Effect.Effect<unkno
         )
         // bounded: a child that inherited its stdout or stderr keeps the pipe open
         yield* Effect.ignore(Effect.timeout(drained, Duration.seconds(2)))
-        // a process killed before the scope closed leaves its children by nature (its next run reaps them)
-        if (guard === undefined || killedBefore) return
+        // a process the test killed leaves its children by nature (its next run reaps them)
+        if (guard === undefined || (yield* Ref.get(killed))) return
         yield* Effect.orDie(awaitGone(yield* Ref.get(children), { timeout: guard.timeout ?? Duration.seconds(10) }))
       })
     )
@@ -279,7 +276,8 @@ const start = (options: SpawnOptions) =>
       Effect.forkScoped
     )
     // registered last, so it runs first when the scope closes, while the output is still read
-    yield* stopOnClose(proc, Deferred.await(exited), options)
+    const killed = yield* Ref.make(false)
+    yield* stopOnClose(proc, Deferred.await(exited), killed, options)
     return {
       proc,
       url,
@@ -287,7 +285,18 @@ const start = (options: SpawnOptions) =>
       stdout: Ref.get(stdout),
       stderr: Ref.get(stderr),
       // interrupting a reader destroys its end of the pipe
-      closeOutput: Effect.asVoid(Fiber.interruptAll([stdoutReader, stderrReader]))
+      closeOutput: Effect.asVoid(Fiber.interruptAll([stdoutReader, stderrReader])),
+      signal: (signal: NodeJS.Signals) =>
+        Effect.zipRight(
+          Ref.update(killed, (before) => before || signal === "SIGKILL"),
+          Effect.sync(() => {
+            try {
+              process.kill(proc.pid, signal)
+            } catch {
+              // already gone
+            }
+          })
+        )
     }
   })
 
@@ -332,14 +341,7 @@ export const spawnDaemon = (
       pid: proc.pid,
       stdout: started.stdout,
       stderr: started.stderr,
-      signal: (signal) =>
-        Effect.sync(() => {
-          try {
-            process.kill(proc.pid, signal)
-          } catch {
-            // already gone
-          }
-        }),
+      signal: started.signal,
       exit: started.exit,
       closeOutput: started.closeOutput
     } satisfies RunningDaemon

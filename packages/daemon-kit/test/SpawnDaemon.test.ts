@@ -81,7 +81,7 @@ describe("SpawnDaemon", () => {
   )
 
   it.live(
-    "childrenGone: not checked for a daemon a signal killed before the scope closed",
+    "childrenGone: not checked for a daemon the test killed with SIGKILL (its next run reaps its children)",
     () =>
       Effect.gen(function*() {
         const killed = yield* runPlain(

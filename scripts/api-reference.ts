@@ -37,6 +37,8 @@ const options = (entryPoints: ReadonlyArray<string>, tsconfig: string, json: str
   readme: "none",
   out,
   json,
+  // the published repository, so that links to the source do not depend on this clone's remotes
+  sourceLinkTemplate: "https://github.com/llama-orch/llama-orch/blob/{gitRevision}/{path}#L{line}",
   excludeExternals: true,
   excludePrivate: true,
   treatWarningsAsErrors: true,

@@ -16,7 +16,6 @@ import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import {
   defaultKeepaliveMs,
   Keepalive,
-  Lease,
   PoolAuth,
   PoolManager,
   PoolManagerUnavailable,
@@ -25,16 +24,14 @@ import {
   watchEvents
 } from "@llama-orch/pool-core"
 import type { PoolEvent, PoolManagerService } from "@llama-orch/pool-core"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as LeaseSession from "./internal/leaseSession.js"
 import { backoff, isTransient, mapCause, remote } from "./internal/transport.js"
 
 /**
@@ -145,6 +142,9 @@ export const make = (
         Stream.filter(isPoolEvent)
       )
 
+    // every lease of this client shares one LeaseSession stream: a lease is one request
+    const lease = yield* LeaseSession.make({ url, client, keepaliveMs, timeout: callTimeout })
+
     const events = options.reconnect === false ? watchOnce : watchOnce.pipe(
       Stream.retry(Schedule.whileInput(reconnectSchedule, (error: unknown) => isTransient(error)))
     )
@@ -161,32 +161,7 @@ export const make = (
       models: idempotent(call(client.Models())),
       load: (modelId, loadOptions) => lifecycle(client.Load({ modelId, options: loadOptions })),
       unload: (modelId) => lifecycle(client.Unload({ modelId })),
-      lease: (poolId) =>
-        Effect.gen(function*() {
-          // The Lease stream runs in a child of the caller's scope: closing it ends the stream, and
-          // the daemon releases the slot when the stream (or the connection) ends.
-          const held = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
-          const granted = yield* Deferred.make<Lease, Effect.Effect.Error<ReturnType<PoolManagerService["lease"]>>>()
-          yield* client.Lease({ poolId, keepaliveMs }).pipe(
-            Stream.runForEach((frame) => frame instanceof Lease ? Deferred.succeed(granted, frame) : Effect.void),
-            Effect.zipRight(new PoolManagerUnavailable({ url, reason: "the lease stream ended" })),
-            Effect.catchAllCause((cause) => mapCause(url, cause)),
-            Effect.tapError((error) =>
-              Effect.flatMap(Deferred.fail(granted, error), (beforeGrant) =>
-                beforeGrant
-                  ? Effect.void
-                  : Effect.logWarning("lost the connection holding a lease; the pool manager releases its slot").pipe(
-                    Effect.annotateLogs({ pool_id: poolId, reason: error.message })
-                  ))
-            ),
-            Effect.ignore,
-            Effect.forkIn(held)
-          )
-          return yield* Deferred.await(granted).pipe(
-            call,
-            Effect.onError(() => Scope.close(held, Exit.void))
-          )
-        }),
+      lease,
       events,
       watch: watchEvents(events)
     })

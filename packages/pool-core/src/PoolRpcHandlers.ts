@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import * as LeaseSessions from "./internal/leaseSessions.js"
 import * as PoolAuth from "./PoolAuth.js"
 import { PoolManager } from "./PoolManager.js"
 import { defaultKeepaliveMs, Keepalive, type LeaseFrame, PoolRpcs } from "./PoolRpcs.js"
@@ -24,8 +25,9 @@ const keepalives = (keepaliveMs: number | undefined): Stream.Stream<Keepalive> =
 /**
  * The handlers of every `PoolRpcs` call, served by the `PoolManager` in context (embedded, or even a
  * remote one), with `policy` deciding what a remote caller may register (see `RemotePolicy`). A
- * `Lease` call holds its slot in a scope that lives exactly as long as the response stream: when the client ends the stream or its connection drops, the handler is interrupted and
- * the slot is released.
+ * `Lease` call holds its slot in a scope that lives exactly as long as the response stream, and a
+ * slot taken with `AcquireLease` lives at most as long as its `LeaseSession` stream: when the client
+ * ends the stream or its connection drops, the handler is interrupted and the slots are released.
  *
  * @category layers
  * @since 0.1.0
@@ -34,6 +36,7 @@ export const layerWith = (policy: RemotePolicy.RemotePolicy) =>
   PoolRpcs.toLayer(
     Effect.gen(function*() {
       const manager = yield* PoolManager
+      const sessions = yield* LeaseSessions.make
       return PoolRpcs.of({
         Register: (payload) => Effect.flatMap(RemotePolicy.admitRegister(policy, payload), manager.register),
         Remove: ({ poolId }) => Effect.zipRight(RemotePolicy.admitRemove(policy), manager.remove(poolId)),
@@ -53,6 +56,9 @@ export const layerWith = (policy: RemotePolicy.RemotePolicy) =>
               (lease): Stream.Stream<LeaseFrame> => Stream.concat(Stream.succeed(lease), keepalives(keepaliveMs))
             )
           ),
+        LeaseSession: ({ keepaliveMs }) => sessions.open(keepalives(keepaliveMs)),
+        AcquireLease: ({ key, poolId, sessionId }) => sessions.acquire(sessionId, key, manager.lease(poolId)),
+        ReleaseLease: ({ key, sessionId }) => sessions.release(sessionId, key),
         Watch: ({ keepaliveMs }) => Stream.merge(manager.events, keepalives(keepaliveMs), { haltStrategy: "left" })
       })
     })

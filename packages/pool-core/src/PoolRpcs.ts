@@ -76,6 +76,47 @@ export const LeaseFrame = Schema.Union(Lease, Keepalive)
 export type LeaseFrame = typeof LeaseFrame.Type
 
 /**
+ * The first frame of a `LeaseSession` stream: the id that `AcquireLease` and `ReleaseLease` name.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class LeaseSessionOpened extends Schema.TaggedClass<LeaseSessionOpened>()("LeaseSessionOpened", {
+  sessionId: Schema.String
+}) {}
+
+/**
+ * What the `LeaseSession` stream carries: `LeaseSessionOpened` first, then keepalives while it is open.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const LeaseSessionFrame = Schema.Union(LeaseSessionOpened, Keepalive)
+
+/**
+ * A value of the `LeaseSessionFrame` schema.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type LeaseSessionFrame = typeof LeaseSessionFrame.Type
+
+/**
+ * `AcquireLease` named a lease session that is not open on this server: its stream ended (the
+ * connection carrying it dropped) or the server restarted. Open a new session and acquire again.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class LeaseSessionClosed extends Schema.TaggedError<LeaseSessionClosed>()("LeaseSessionClosed", {
+  sessionId: Schema.String
+}) {
+  override get message(): string {
+    return `lease session ${this.sessionId} is not open`
+  }
+}
+
+/**
  * The default keepalive interval of `Watch` and `Lease`.
  *
  * @category constants
@@ -87,13 +128,24 @@ export const defaultKeepaliveMs = 5_000
 const transport = [PoolManagerUnavailable, Unauthorized] as const
 const byId = { poolId: PoolId }
 const keepaliveMs = Schema.optional(Schema.Int.pipe(Schema.between(100, 600_000)))
+const sessionKey = {
+  sessionId: Schema.String.pipe(Schema.maxLength(64)),
+  key: Schema.String.pipe(Schema.length({ min: 1, max: 64 }))
+}
 
 /**
  * The RPC group of the pool manager. `Lease` emits the grant and holds the slot until the client ends
  * the stream (or disconnects); `Watch` emits a `Snapshot`, then `StatusChanged` events. Both streams
- * interleave a `Keepalive` every `keepaliveMs` (default 5 s). `Load` waits until the model's pool is
- * Ready; a caller that goes away (interrupts or disconnects) leaves the load, which is cancelled when
- * it was its last caller. Every call goes through `PoolAuth`.
+ * interleave a `Keepalive` every `keepaliveMs` (default 5 s).
+ *
+ * Leases in a session are the cheap way for a client that takes many: `LeaseSession` opens a stream
+ * (its first frame names the session, then keepalives), `AcquireLease` takes a slot held by that
+ * session under a key the client chose, `ReleaseLease` gives it back (a release that arrives before
+ * its acquire cancels it). Every slot a session holds is released when its stream ends, so a client
+ * that disconnects loses nothing; one acquire is one request/response, where `Lease` costs a stream.
+ *
+ * `Load` waits until the model's pool is Ready; a caller that goes away (interrupts or disconnects)
+ * leaves the load, which is cancelled when it was its last caller. Every call goes through `PoolAuth`.
  *
  * @category models
  * @since 0.1.0
@@ -140,6 +192,18 @@ export class PoolRpcs extends RpcGroup.make(
     error: Schema.Union(PoolNotFound, PoolUnready, PoolDraining, SlotsExhausted, ...transport),
     stream: true
   }),
+  Rpc.make("LeaseSession", {
+    payload: { keepaliveMs },
+    success: LeaseSessionFrame,
+    error: Schema.Union(...transport),
+    stream: true
+  }),
+  Rpc.make("AcquireLease", {
+    payload: { ...sessionKey, poolId: PoolId },
+    success: Lease,
+    error: Schema.Union(LeaseSessionClosed, PoolNotFound, PoolUnready, PoolDraining, SlotsExhausted, ...transport)
+  }),
+  Rpc.make("ReleaseLease", { payload: sessionKey, error: Schema.Union(...transport) }),
   Rpc.make("Watch", {
     payload: { keepaliveMs },
     success: WatchFrame,

@@ -73,8 +73,17 @@ export { DeviceMask, ModelRef, PoolSpec } from "./PoolSpec.js"
 /** Pool status, states, handoff and last error. */
 export { FailureKind, Handoff, LastError, Loading, NodeState, PoolState, PoolStatus } from "./PoolStatus.js"
 
-/** The RPC contract of the pool manager (`PoolRpcs`, served at `/rpc`) and its `Watch` frames. */
-export { defaultKeepaliveMs, Keepalive, LeaseFrame, PoolRpcs, WatchFrame } from "./PoolRpcs.js"
+/** The RPC contract of the pool manager (`PoolRpcs`, served at `/rpc`), its stream frames and lease sessions. */
+export {
+  defaultKeepaliveMs,
+  Keepalive,
+  LeaseFrame,
+  LeaseSessionClosed,
+  LeaseSessionFrame,
+  LeaseSessionOpened,
+  PoolRpcs,
+  WatchFrame
+} from "./PoolRpcs.js"
 
 /** Server side of `PoolRpcs`: `layer` (handlers for the `PoolManager` in context) and `layerRoute` (mounted at `/rpc`). */
 export * as PoolRpcHandlers from "./PoolRpcHandlers.js"

@@ -7,9 +7,11 @@
  *   pool of the same total slots; same clients (`POST /v2/tasks` + the task's SSE stream),
  *   interleaved rounds;
  * - round trips: the `PoolClient` calls `status` and `lease`+release to one node over HTTP+NDJSON and
- *   over WebSocket (and `lease`+release through `PoolCluster`, which keeps done leases), next to a
- *   bare `node:http` JSON round trip (another process, the same fetch client as HTTP+NDJSON) as the
- *   floor.
+ *   over WebSocket (and `lease`+release through `PoolCluster`, a lease per call and done leases
+ *   kept), next to a bare `node:http` JSON round trip (another process, the same fetch client as
+ *   HTTP+NDJSON) as the floor; once before any orchestratord starts (nobody else follows the node),
+ *   and once after the dispatch rounds, while the two cluster orchestratords follow its events (every
+ *   lease and release is an event they receive, on the same two CPUs).
  *
  * `BENCH_CPU_PROF=<dir>` makes every daemon write a V8 CPU profile into `dir` when it stops.
  *
@@ -164,7 +166,7 @@ const dispatchTable = async (paths: ReadonlyArray<Path>): Promise<BenchTable> =>
 /** One turn of the event loop, for I/O waiting behind calls that answer without any. */
 const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
-const roundTripTable = (node: string, floor: string): Promise<BenchTable> =>
+const roundTripTable = (node: string, floor: string, watchers: string): Promise<BenchTable> =>
   Effect.gen(function*() {
     const poolId = Schema.decodeSync(PoolId)("p")
     const clientOf = (layer: Layer.Layer<PoolManager>) => Effect.map(Layer.build(layer), Context.get(PoolManager))
@@ -175,11 +177,6 @@ const roundTripTable = (node: string, floor: string): Promise<BenchTable> =>
       PoolClient.layer({ url: node, token: Redacted.make(token), protocol: "websocket" }).pipe(
         Layer.provide(NodeSocket.layerWebSocketConstructor)
       )
-    )
-    // the cluster's way: the same WebSocket client under PoolCluster, which keeps a done lease
-    const cluster = yield* PoolCluster.make({ nodes: [{ name: "a", url: node, token: Redacted.make(token) }] }).pipe(
-      Effect.map((multi) => multi.manager),
-      Effect.provide(Layer.merge(NodeSocket.layerWebSocketConstructor, NodeHttpClient.layerUndici))
     )
     const bare = Effect.promise(() =>
       fetch(floor, {
@@ -197,20 +194,8 @@ const roundTripTable = (node: string, floor: string): Promise<BenchTable> =>
       Number(floorSample.p99.toFixed(3)),
       "1"
     ]]
-    const targets: ReadonlyArray<readonly [string, PoolManagerService]> = [["HTTP+NDJSON", http], ["WebSocket", ws]]
-    for (
-      const [operation, op, through] of [
-        ["status", (m: PoolManagerService): Effect.Effect<unknown, unknown> => m.status(poolId), targets],
-        [
-          "lease + release",
-          (m: PoolManagerService): Effect.Effect<unknown, unknown> => Effect.scoped(m.lease(poolId)),
-          [...targets, [`WebSocket, PoolCluster (lease kept ${PoolCluster.defaultLeaseHoldMs} ms)`, cluster] as const]
-        ]
-      ] as const
-    ) {
-      for (const [name, manager] of through) {
-        // a kept lease answers without I/O: let the node's keepalives in between, as tasks do
-        const sample = yield* measure(manager === cluster ? Effect.zipRight(op(manager), nextTurn) : op(manager))
+    const row = (operation: string, name: string, op: Effect.Effect<unknown, unknown>) =>
+      Effect.map(measure(op), (sample) =>
         rows.push([
           operation,
           name,
@@ -218,17 +203,47 @@ const roundTripTable = (node: string, floor: string): Promise<BenchTable> =>
           Number(sample.p50.toFixed(3)),
           Number(sample.p99.toFixed(3)),
           Number((sample.p50 / floorSample.p50).toFixed(2))
-        ])
-      }
+        ]))
+    const lease = (m: PoolManagerService) => Effect.scoped(m.lease(poolId))
+    // a PoolClient alone: nothing else in this process follows the node's events
+    for (const [name, manager] of [["HTTP+NDJSON", http], ["WebSocket", ws]] as const) {
+      yield* row("status", name, manager.status(poolId))
+    }
+    for (const [name, manager] of [["HTTP+NDJSON", http], ["WebSocket", ws]] as const) {
+      yield* row("lease + release", name, lease(manager))
+    }
+    // the cluster's way: the same WebSocket client under PoolCluster, which also follows the node's
+    // events (each lease and release is an event it decodes, as an orchestrator does), a lease per
+    // call, then done leases kept
+    const cluster = (holdMs: number) =>
+      PoolCluster.make({
+        nodes: [{ name: "a", url: node, token: Redacted.make(token) }],
+        multi: { leaseHoldMs: holdMs }
+      }).pipe(
+        Effect.map((multi) => multi.manager),
+        Effect.provide(Layer.merge(NodeSocket.layerWebSocketConstructor, NodeHttpClient.layerUndici))
+      )
+    const clusterPoolId = Schema.decodeSync(PoolId)("a/p")
+    for (const holdMs of [0, PoolCluster.defaultLeaseHoldMs]) {
+      yield* Effect.scoped(Effect.flatMap(cluster(holdMs), (multi) =>
+        holdMs === 0
+          ? row("lease + release", "WebSocket, PoolCluster (lease per call)", Effect.scoped(multi.lease(clusterPoolId)))
+          : row(
+            "lease + release",
+            `WebSocket, PoolCluster (lease kept ${holdMs} ms)`,
+            // a kept lease answers without I/O: let the node's keepalives in between, as tasks do
+            Effect.zipRight(Effect.scoped(multi.lease(clusterPoolId)), nextTurn)
+          )))
     }
     return {
-      title: "Cluster node round trips: PoolClient to a pool-managerd vs a bare node:http round trip",
+      title: `Cluster node round trips: PoolClient to a pool-managerd vs a bare node:http round trip (${watchers})`,
       columns: ["operation", "transport", "ops/s", "p50 ms", "p99 ms", "p50 × floor"],
       rows,
       notes: [
         "sequential calls (one in flight) after 50 warm-up calls, to node a (a pool-managerd process) and to a bare node:http process answering JSON",
         "the floor uses the same client stack as HTTP+NDJSON (undici fetch, keep-alive); WebSocket multiplexes every call on one socket",
-        "PoolCluster: each call followed by a turn of the event loop (setImmediate, in the measured time), so the node's keepalives are read",
+        "HTTP+NDJSON and WebSocket rows: a PoolClient alone; a lease is one request in the client's lease session and its release one message",
+        "PoolCluster rows: the cluster also follows the node's events in this process (a lease and its release are two events it receives, as an orchestrator does); lease kept: each call followed by a turn of the event loop (setImmediate, in the measured time), so the node's keepalives are read",
         `load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} on ${os.cpus().length} CPUs`
       ]
     } satisfies BenchTable
@@ -275,6 +290,11 @@ export const run = async (): Promise<ReadonlyArray<BenchTable>> => {
           ...poolManagerds.map((pm, i) => `  - { name: ${nodes[i]}, url: "${pm.url}", token: ${token} }`)
         ])
       ))
+    const alone = await roundTripTable(
+      poolManagerds[0]?.url ?? "",
+      floor.url,
+      "no other client on the node"
+    )
     const perTask = await clusterWith("cluster-per-task", 0)
     const kept = await clusterWith("cluster", PoolCluster.defaultLeaseHoldMs)
     const embedded = await spawn(daemon(
@@ -301,8 +321,12 @@ export const run = async (): Promise<ReadonlyArray<BenchTable>> => {
         pids: [kept.proc.pid, ...nodePids]
       }
     ])
-    const roundTrips = await roundTripTable(poolManagerds[0]?.url ?? "", floor.url)
-    return [dispatch, roundTrips]
+    const watched = await roundTripTable(
+      poolManagerds[0]?.url ?? "",
+      floor.url,
+      "the two cluster orchestratords following the node's events"
+    )
+    return [dispatch, alone, watched]
   } finally {
     await Promise.all(running.map(stop))
     fs.rmSync(dir, { recursive: true, force: true })

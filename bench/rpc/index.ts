@@ -124,7 +124,7 @@ const program = Effect.gen(function*() {
     rows,
     notes: [
       `sequential calls for ${seconds} s each after 50 warm-up calls; server and client in one process on 127.0.0.1`,
-      "RPC lease + release = open the Lease stream, receive the grant, end the stream (the server releases the slot)",
+      "RPC lease + release = AcquireLease in the client's lease session (opened by the first lease), then ReleaseLease (over WebSocket sent without waiting for its answer; over HTTP a POST whose answer is awaited)",
       `load average at the end: ${
         loadavg().map((l) => l.toFixed(1)).join(" ")
       } on ${cpus().length} CPUs (latencies include scheduling delays)`,

@@ -6,11 +6,13 @@ import {
   alive,
   awaitGone,
   awaitReady,
+  childPids,
   entry,
   expectConformant,
   getText,
   rpcClient,
   SpawnDaemon,
+  spawnWithToken,
   writeConfig
 } from "./helpers.js"
 
@@ -133,6 +135,25 @@ describe("pool-managerd as a real process", () => {
         )
       }).pipe(Effect.provide(NodeContext.layer)),
     240_000
+  )
+
+  it.scopedLive(
+    "with its stdout and stderr closed (their reader went away), SIGTERM still stops the engine and exits 0",
+    () =>
+      Effect.gen(function*() {
+        const daemon = yield* spawnWithToken(mockConfig, token)
+        yield* awaitReady(daemon.url, ["mock-a"])
+        const engines = childPids(daemon.pid)
+        expect(engines).toHaveLength(1)
+
+        // every line it logs from here on fails with EPIPE: it used to end the process at once,
+        // before its shutdown stopped the engine
+        yield* daemon.closeOutput
+        yield* daemon.signal("SIGTERM")
+        expect(yield* daemon.exit).toEqual({ _tag: "Exited", code: 0 })
+        yield* Effect.forEach(engines, awaitGone, { discard: true })
+      }).pipe(Effect.provide(NodeContext.layer)),
+    120_000
   )
 
   it.scopedLive("a bad config exits with code 2 and names the file and the bad fields", () =>

@@ -73,6 +73,9 @@ export const awaitReady = (url: string, poolIds: ReadonlyArray<string>) =>
 
 export const alive = Processes.isAlive
 
+/** The child processes of a daemon (its engines). */
+export const childPids = Processes.childPids
+
 /** Waits (real time) until the process is gone. */
 export const awaitGone = (pid: number) => Processes.awaitGone(pid, { interval: "100 millis" })
 

@@ -8,6 +8,9 @@
  * | 1 | an unexpected failure (logged as a JSON line with its cause) |
  * | 2 | a start-up refusal: bad command line (unknown flag, bad value, `--wizard`: `UsageError`), invalid configuration (`ConfigError`), binding beyond loopback without a token (`BindRefused`), `allowed_origins: ["*"]` without a token (`WildcardOriginRefused`), a state directory of another user or locked by another manager (`StateDirRefused`); the reason is written to stderr as one plain line, `NAME: reason`, and nothing else |
  *
+ * A daemon whose stdout or stderr is closed under it (the reader of the pipe went away) keeps
+ * running and shuts down fully: what it writes from then on is dropped.
+ *
  * @since 0.1.0
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
@@ -93,9 +96,24 @@ export const withoutTracing = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Ef
   )
 
 /**
+ * Drops output to a closed stdout or stderr instead of ending the process. Writing to a pipe whose
+ * reader went away (a restarted log collector, `| head`, a test harness that stopped reading) fails
+ * with `EPIPE`, which Node raises as an uncaught error: the process would end at once, without its
+ * finalizers, and a daemon would leave its engines running. Other stream errors still end it.
+ */
+const dropOutputToClosedPipes = (): void => {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") throw error
+    })
+  }
+}
+
+/**
  * Runs a daemon's main program with `NodeRuntime.runMain` (pretty logger and default error
  * reporting disabled), the JSON-lines logger, `NodeContext`, the exit codes above, and tracing
- * off unless `tracing` is set.
+ * off unless `tracing` is set. A closed stdout or stderr does not end it: its output is dropped
+ * and it runs (and shuts down) as usual.
  *
  * @category utils
  * @since 0.1.0
@@ -103,8 +121,9 @@ export const withoutTracing = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Ef
 export const run = <A, E>(
   program: Effect.Effect<A, E, NodeContext.NodeContext>,
   options: RunOptions
-): void =>
-  NodeRuntime.runMain(
+): void => {
+  dropOutputToClosedPipes()
+  return NodeRuntime.runMain(
     (options.tracing === true ? program : withoutTracing(program)).pipe(
       Effect.provide(Layer.merge(NodeContext.layer, Logging.layer({ level: options.logLevel }))),
       // the teardown reports how the program ended; the runtime would add a debug line with a stack
@@ -116,3 +135,4 @@ export const run = <A, E>(
       teardown: ProgramExit.teardown(options.name, unexpected(options.name))
     }
   )
+}

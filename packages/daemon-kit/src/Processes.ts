@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { execFileSync } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 
 /** Whether the process has exited and waits to be reaped (Linux `/proc/PID/stat` state `Z`). */
 const isZombie = (pid: number): boolean => {
@@ -47,38 +47,99 @@ export const isAlive = (pid: number): boolean => {
   }
 }
 
+/** The command line of a process from `/proc` (arguments joined by spaces), if it can be read. */
+const procCommandLine = (pid: number): string | undefined => {
+  try {
+    const line = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((arg) => arg !== "").join(" ")
+    return line === "" ? undefined : line
+  } catch {
+    return undefined
+  }
+}
+
 /**
- * The child processes of `pid` (from `ps`), without the esbuild service that the TypeScript loader
- * (`tsx`) runs beside a daemon started from source. Empty when there are none or `ps` fails.
+ * The command line of a process (its arguments joined by spaces, from `/proc` or `ps`), or
+ * `undefined` when it is gone. For naming the processes a test left behind.
+ *
+ * @example
+ * ```ts
+ * import { Processes } from "@llama-orch/daemon-kit"
+ *
+ * console.log(Processes.commandLine(process.pid)) // e.g. "node main.js"
+ * ```
  *
  * @category getters
  * @since 0.1.0
  */
-export const childPids = (pid: number): ReadonlyArray<number> => {
+export const commandLine = (pid: number): string | undefined => {
+  const fromProc = procCommandLine(pid)
+  if (fromProc !== undefined) return fromProc
+  try {
+    const line = execFileSync("ps", ["-o", "args=", "-p", String(pid)], { encoding: "utf8" }).trim()
+    return line === "" ? undefined : line
+  } catch {
+    return undefined
+  }
+}
+
+// Linux lists a thread's children in /proc/PID/task/TID/children (a read is a fraction of a
+// millisecond; running `ps` takes tens on a busy machine): read there where the kernel has it
+const procListsChildren = existsSync(`/proc/self/task/${process.pid}/children`)
+
+/** The children of `pid` from `/proc` (every thread's list): empty when it is gone. */
+const procChildPids = (pid: number): ReadonlyArray<number> => {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").split(" ").filter((n) => n !== "").map(Number)
+    )
+  } catch {
+    return []
+  }
+}
+
+/** The children of `pid` with their command lines, from `ps`. */
+const psChildren = (pid: number): ReadonlyArray<readonly [number, string]> => {
   try {
     return execFileSync("ps", ["-o", "pid=,args=", "--ppid", String(pid)], { encoding: "utf8" })
       .split("\n")
       .map((line) => line.trim())
-      .filter((line) => line !== "" && !/esbuild/.test(line))
-      .map((line) => Number(line.split(/\s+/)[0]))
-      .filter((n) => Number.isInteger(n) && n > 0)
+      .filter((line) => line !== "")
+      .map((line) => [Number(line.split(/\s+/)[0]), line] as const)
   } catch {
     return []
   }
 }
 
 /**
- * Processes were still alive when `awaitGone` gave up.
+ * The child processes of `pid` (from `/proc` on Linux, else from `ps`), without the esbuild service
+ * that the TypeScript loader (`tsx`) runs beside a daemon started from source. Empty when there are
+ * none.
+ *
+ * @category getters
+ * @since 0.1.0
+ */
+export const childPids = (pid: number): ReadonlyArray<number> =>
+  (procListsChildren
+    ? procChildPids(pid).map((child) => [child, procCommandLine(child) ?? ""] as const)
+    : psChildren(pid))
+    .filter(([child, args]) => Number.isInteger(child) && child > 0 && !/esbuild/.test(args))
+    .map(([child]) => child)
+
+/**
+ * Processes were still alive when `awaitGone` gave up: their ids and, in the same order, their
+ * command lines (empty when it could not be read).
  *
  * @category errors
  * @since 0.1.0
  */
 export class ProcessesAlive extends Schema.TaggedError<ProcessesAlive>()("ProcessesAlive", {
   pids: Schema.Array(Schema.Int),
+  commandLines: Schema.Array(Schema.String),
   waitedMs: Schema.Number
 }) {
   override get message(): string {
-    return `processes still alive after ${this.waitedMs} ms: ${this.pids.join(", ")}`
+    const named = this.pids.map((pid, i) => `${pid} (${this.commandLines[i] ?? ""})`)
+    return `processes still alive after ${this.waitedMs} ms: ${named.join(", ")}`
   }
 }
 
@@ -129,7 +190,7 @@ export const waitFor = <A, E, R>(check: Effect.Effect<A, E, R>, options: WaitOpt
 
 /**
  * Waits until none of the processes is alive; fails with `ProcessesAlive` naming the survivors
- * after `timeout`.
+ * (ids and command lines) after `timeout`.
  *
  * @category waits
  * @since 0.1.0
@@ -143,8 +204,13 @@ export const awaitGone = (
   return waitFor(
     Effect.suspend(() => {
       const alive = all.filter(isAlive)
-      return alive.length === 0 ? Effect.void : Effect.fail(new ProcessesAlive({ pids: alive, waitedMs }))
+      return alive.length === 0 ? Effect.void : Effect.fail(alive)
     }),
     options
+  ).pipe(
+    // the command lines are read once, of the processes left when the wait gives up
+    Effect.mapError((alive) =>
+      new ProcessesAlive({ pids: alive, commandLines: alive.map((pid) => commandLine(pid) ?? ""), waitedMs })
+    )
   )
 }

@@ -13,14 +13,16 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { createRequire } from "node:module"
 import { pathToFileURL } from "node:url"
-import { isAlive } from "./Processes.js"
+import { awaitGone, childPids, isAlive, type WaitOptions } from "./Processes.js"
 import { bundledEntry } from "./SourceBundle.js"
 
 /**
@@ -66,8 +68,21 @@ export interface SpawnOptions {
   readonly nodeArgs?: ReadonlyArray<string> | undefined
   /** How long to wait for the listening line (default 60 s). */
   readonly startTimeout?: Duration.DurationInput | undefined
-  /** How long SIGTERM may take before SIGKILL when the scope closes (default 30 s). */
+  /**
+   * How long SIGTERM may take before SIGKILL when the scope closes (default 30 s). Make it longer
+   * than the daemon's own shutdown deadline: a daemon killed with SIGKILL leaves its children
+   * (engines) running.
+   */
   readonly stopGrace?: Duration.DurationInput | undefined
+  /**
+   * Checks that the daemon leaves no child process (an engine, say) behind. Its children are
+   * recorded while it runs (every `interval`, default 250 ms, and once more as it is stopped); once
+   * it has stopped they must be gone within `timeout` (default 10 s), else the scope's closing
+   * dies with `Processes.ProcessesAlive`, naming each survivor with its command line. Not checked
+   * for a daemon the test killed (`signal("SIGKILL")`): its children outlive it by nature, and its
+   * next run reaps them. Default: not checked.
+   */
+  readonly childrenGone?: WaitOptions | undefined
 }
 
 /**
@@ -96,10 +111,15 @@ export interface RunningDaemon {
   readonly stdout: Effect.Effect<string>
   /** Everything it wrote to stderr so far. */
   readonly stderr: Effect.Effect<string>
-  /** Sends a signal without waiting. */
+  /** Sends a signal without waiting (after SIGKILL, `childrenGone` is not checked). */
   readonly signal: (signal: NodeJS.Signals) => Effect.Effect<void>
   /** Waits until it exits. */
   readonly exit: Effect.Effect<DaemonExit>
+  /**
+   * Stops reading its stdout and stderr and closes them, as a reader that went away would: what
+   * it writes from then on fails (`EPIPE`), and `stdout`/`stderr` keep what came before.
+   */
+  readonly closeOutput: Effect.Effect<void>
 }
 
 // tsx's loader as an absolute URL, so it resolves whatever the working directory is
@@ -192,6 +212,49 @@ export const nodeCommand = (
     : Effect.succeed(source)
 }
 
+/** Whether the process is still running (it is not when that cannot be told). */
+const running = (proc: CommandExecutor.Process): Effect.Effect<boolean> =>
+  Effect.orElseSucceed(proc.isRunning, () => false)
+
+/**
+ * Stops the process when the scope closes, before its output readers end (a daemon that logs its
+ * shutdown still has a reader, and its output is complete): SIGTERM, then SIGKILL after the grace
+ * period, then a short wait for the rest of its output (`drained`). With `childrenGone`, its
+ * children recorded while it ran must then be gone, unless the test killed it (`killed`).
+ */
+const stopOnClose = (
+  proc: CommandExecutor.Process,
+  drained: Effect.Effect<unknown>,
+  killed: Ref.Ref<boolean>,
+  options: SpawnOptions
+) =>
+  Effect.gen(function*() {
+    const children = yield* Ref.make<ReadonlySet<number>>(new Set())
+    const record = Effect.flatMap(running(proc), (alive) =>
+      alive
+        ? Ref.update(children, (seen) => new Set([...seen, ...childPids(proc.pid)]))
+        : Effect.void)
+    const guard = options.childrenGone
+    if (guard !== undefined) {
+      yield* record.pipe(Effect.repeat(Schedule.spaced(guard.interval ?? Duration.millis(250))), Effect.forkScoped)
+    }
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        yield* record
+        yield* proc.kill("SIGTERM").pipe(
+          Effect.timeout(options.stopGrace ?? Duration.seconds(30)),
+          Effect.catchAll(() => proc.kill("SIGKILL")),
+          Effect.ignore
+        )
+        // bounded: a child that inherited its stdout or stderr keeps the pipe open
+        yield* Effect.ignore(Effect.timeout(drained, Duration.seconds(2)))
+        // a process the test killed leaves its children by nature (its next run reaps them)
+        if (guard === undefined || (yield* Ref.get(killed))) return
+        yield* Effect.orDie(awaitGone(yield* Ref.get(children), { timeout: guard.timeout ?? Duration.seconds(10) }))
+      })
+    )
+  })
+
 const start = (options: SpawnOptions) =>
   Effect.gen(function*() {
     const [node = process.execPath, ...nodeArgs] = yield* nodeCommand(options)
@@ -200,25 +263,17 @@ const start = (options: SpawnOptions) =>
       options.cwd === undefined ? (c) => c : Command.workingDirectory(options.cwd),
       Command.stdin("pipe")
     )
-    const proc = yield* Effect.acquireRelease(
-      Command.start(command).pipe(
-        Effect.mapError((error) =>
-          new DaemonStartFailed({ entry: options.entry, reason: error.message, stdout: "", stderr: "" })
-        )
-      ),
-      (p) =>
-        p.kill("SIGTERM").pipe(
-          Effect.timeout(options.stopGrace ?? Duration.seconds(30)),
-          Effect.catchAll(() => p.kill("SIGKILL")),
-          Effect.ignore
-        )
+    const proc = yield* Command.start(command).pipe(
+      Effect.mapError((error) =>
+        new DaemonStartFailed({ entry: options.entry, reason: error.message, stdout: "", stderr: "" })
+      )
     )
     const stdout = yield* Ref.make("")
     const stderr = yield* Ref.make("")
     const url = yield* Deferred.make<string>()
     const stdoutDone = yield* Deferred.make<void>()
     const stderrDone = yield* Deferred.make<void>()
-    yield* proc.stdout.pipe(
+    const stdoutReader = yield* proc.stdout.pipe(
       Stream.decodeText(),
       Stream.splitLines,
       Stream.runForEach((line) =>
@@ -234,7 +289,7 @@ const start = (options: SpawnOptions) =>
       Effect.ensuring(Deferred.succeed(stdoutDone, undefined)),
       Effect.forkScoped
     )
-    yield* proc.stderr.pipe(
+    const stderrReader = yield* proc.stderr.pipe(
       Stream.decodeText(),
       Stream.runForEach((chunk) => Ref.update(stderr, (s) => s + chunk)),
       Effect.ignore,
@@ -254,12 +309,28 @@ const start = (options: SpawnOptions) =>
       Effect.flatMap((exit) => Deferred.succeed(exited, exit)),
       Effect.forkScoped
     )
+    // registered last, so it runs first when the scope closes, while the output is still read
+    const killed = yield* Ref.make(false)
+    yield* stopOnClose(proc, Deferred.await(exited), killed, options)
     return {
       proc,
       url,
       exit: Deferred.await(exited),
       stdout: Ref.get(stdout),
-      stderr: Ref.get(stderr)
+      stderr: Ref.get(stderr),
+      // interrupting a reader destroys its end of the pipe
+      closeOutput: Effect.asVoid(Fiber.interruptAll([stdoutReader, stderrReader])),
+      signal: (signal: NodeJS.Signals) =>
+        Effect.zipRight(
+          Ref.update(killed, (before) => before || signal === "SIGKILL"),
+          Effect.sync(() => {
+            try {
+              process.kill(proc.pid, signal)
+            } catch {
+              // already gone
+            }
+          })
+        )
     }
   })
 
@@ -304,14 +375,8 @@ export const spawnDaemon = (
       pid: proc.pid,
       stdout: started.stdout,
       stderr: started.stderr,
-      signal: (signal) =>
-        Effect.sync(() => {
-          try {
-            process.kill(proc.pid, signal)
-          } catch {
-            // already gone
-          }
-        }),
-      exit: started.exit
+      signal: started.signal,
+      exit: started.exit,
+      closeOutput: started.closeOutput
     } satisfies RunningDaemon
   })

@@ -28,7 +28,17 @@ describe("Processes", () => {
       expect([pid, ...children].every(Processes.isAlive)).toBe(true)
 
       const tooSoon = yield* Effect.exit(Processes.awaitGone([pid, ...children], { timeout: "100 millis" }))
-      expect(tooSoon).toEqual(Exit.fail(new Processes.ProcessesAlive({ pids: [pid, ...children], waitedMs: 100 })))
+      // the survivors are named with their command lines
+      expect(tooSoon).toEqual(
+        Exit.fail(
+          new Processes.ProcessesAlive({
+            pids: [pid, ...children],
+            commandLines: ["sh -c sleep 60 & echo started; wait", "sleep 60"],
+            waitedMs: 100
+          })
+        )
+      )
+      expect(Processes.commandLine(children[0] ?? 0)).toBe("sleep 60")
 
       for (const child of children) process.kill(child, "SIGKILL")
       yield* Processes.awaitGone(children)

@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import * as LeaseChanges from "./internal/leaseChanges.js"
 import * as LeaseSessions from "./internal/leaseSessions.js"
 import * as PoolAuth from "./PoolAuth.js"
 import { PoolManager } from "./PoolManager.js"
@@ -59,7 +60,11 @@ export const layerWith = (policy: RemotePolicy.RemotePolicy) =>
         LeaseSession: ({ keepaliveMs }) => sessions.open(keepalives(keepaliveMs)),
         AcquireLease: ({ key, poolId, sessionId }) => sessions.acquire(sessionId, key, manager.lease(poolId)),
         ReleaseLease: ({ key, sessionId }) => sessions.release(sessionId, key),
-        Watch: ({ keepaliveMs }) => Stream.merge(manager.events, keepalives(keepaliveMs), { haltStrategy: "left" })
+        // a watcher that falls behind gets each pool's latest lease counts, not every step between
+        Watch: ({ keepaliveMs }) =>
+          Stream.merge(Stream.mapChunks(manager.events, LeaseChanges.collapse), keepalives(keepaliveMs), {
+            haltStrategy: "left"
+          })
       })
     })
   )

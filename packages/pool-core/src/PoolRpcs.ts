@@ -135,8 +135,9 @@ const sessionKey = {
 
 /**
  * The RPC group of the pool manager. `Lease` emits the grant and holds the slot until the client ends
- * the stream (or disconnects); `Watch` emits a `Snapshot`, then `StatusChanged` events. Both streams
- * interleave a `Keepalive` every `keepaliveMs` (default 5 s).
+ * the stream (or disconnects); `Watch` emits a `Snapshot`, then `StatusChanged` events (to a watcher
+ * that falls behind, a pool's lease changes still unsent are folded into its latest status; every
+ * other change arrives). Both streams interleave a `Keepalive` every `keepaliveMs` (default 5 s).
  *
  * Leases in a session are the cheap way for a client that takes many: `LeaseSession` opens a stream
  * (its first frame names the session, then keepalives), `AcquireLease` takes a slot held by that

@@ -47,7 +47,8 @@ export const makeHome = (token: Redacted.Redacted<string> | undefined) =>
 
 /**
  * Starts pool-managerd on `home` (port 0 unless given) for the current scope. When the scope closes
- * the daemon is stopped and the test fails if its process is still there.
+ * the daemon is stopped and the test fails if its process, or an engine it ran, is still there
+ * (unless the test killed it: its next run reaps its engines).
  */
 export const startDaemon = (home: DaemonHome, port = 0) =>
   Effect.gen(function*() {
@@ -58,7 +59,10 @@ export const startDaemon = (home: DaemonHome, port = 0) =>
       entry,
       args: ["--config", home.configPath, "--port", String(port), "--state-dir", home.stateDir],
       startTimeout: "90 seconds",
-      stopGrace: "20 seconds"
+      // well past its own shutdown (3 s of drain, then 3 s for an engine to stop)
+      stopGrace: "20 seconds",
+      // its engines must be gone once it has stopped
+      childrenGone: {}
     })
     pids.push(daemon.pid)
     return daemon

@@ -12,6 +12,7 @@ import * as NodeCrypto from "node:crypto"
 import { Lease } from "../Lease.js"
 import { PoolDraining, PoolUnready, SlotsExhausted } from "../PoolErrors.js"
 import { commit, type PoolCell, type Publisher } from "./context.js"
+import { leaseAcquired, leaseReleased } from "./leaseChanges.js"
 import { leaseVerdict } from "./lifecycle.js"
 
 type LeaseRefused = PoolDraining | PoolUnready | SlotsExhausted
@@ -31,7 +32,7 @@ export const takeLease = (
     // `acquireRelease` without its fiber-ref restore around the release (a diff of every fiber
     // ref and a copy of the context per finalizer): the release is a plain state change
     return releasedWithScope(
-      commit<Either.Either<Lease, LeaseRefused>>(ctx, pool, "lease-acquired", (data) => {
+      commit<Either.Either<Lease, LeaseRefused>>(ctx, pool, leaseAcquired, (data) => {
         const verdict = closing ? "draining" : leaseVerdict({
           state: data.state,
           draining: data.draining,
@@ -60,7 +61,7 @@ export const takeLease = (
           }
         }
       }).pipe(Effect.flatMap((result) => result)),
-      commit(ctx, pool, "lease-released", (data) =>
+      commit(ctx, pool, leaseReleased, (data) =>
         HashMap.has(data.leases, leaseId)
           ? [undefined, { ...data, leases: HashMap.remove(data.leases, leaseId) }]
           : [undefined, undefined])

@@ -80,16 +80,10 @@ export const make = (options: {
       return Object.assign(state, { id }) satisfies Session
     })
 
-    /** The open session, or a new one. */
-    const session = SynchronizedRef.modifyEffect(current, (session) =>
-      session?.open === true
-        ? Effect.succeed([session, session] as const)
-        : Effect.map(start, (opened) => [opened, opened] as const))
-
-    /** A new session in place of `stale` (unless another caller replaced it already). */
-    const renew = (stale: Session) =>
+    /** The open session, or a new one (also in place of `stale`, unless another caller replaced it already). */
+    const session = (stale?: Session) =>
       SynchronizedRef.modifyEffect(current, (session) =>
-        session !== undefined && session !== stale && session.open
+        session?.open === true && session !== stale
           ? Effect.succeed([session, session] as const)
           : Effect.map(start, (opened) => [opened, opened] as const))
 
@@ -117,11 +111,11 @@ export const make = (options: {
 
     /** One slot, held until the caller's scope closes; a session found closed is opened again once. */
     return (poolId: Lease["poolId"]): Effect.Effect<Lease, LeaseError, Scope.Scope> =>
-      Effect.flatMap(session, (opened) =>
+      Effect.flatMap(session(), (opened) =>
         acquireIn(opened, poolId).pipe(
           Effect.catchTag(
             "LeaseSessionClosed",
-            () => Effect.flatMap(renew(opened), (fresh) => acquireIn(fresh, poolId))
+            () => Effect.flatMap(session(opened), (fresh) => acquireIn(fresh, poolId))
           ),
           Effect.catchTag(
             "LeaseSessionClosed",

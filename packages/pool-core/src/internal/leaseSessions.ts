@@ -42,8 +42,6 @@ export interface LeaseSessions {
   ) => Effect.Effect<Lease, E | LeaseSessionClosed>
   /** Gives back the slot held under `key`, or cancels its acquire when it is still to come. */
   readonly release: (sessionId: string, key: string) => Effect.Effect<void>
-  /** How many sessions are open and how many slots they hold. */
-  readonly size: Effect.Effect<{ readonly sessions: number; readonly held: number }>
 }
 
 /** A registry of lease sessions, for the handlers of one server. */
@@ -111,11 +109,5 @@ export const make: Effect.Effect<LeaseSessions> = Effect.sync(() => {
       return Scope.close(slot, Exit.void)
     })
 
-  const size = Effect.sync(() => {
-    let held = 0
-    for (const session of sessions.values()) held += session.held.size
-    return { sessions: sessions.size, held }
-  })
-
-  return { open, acquire, release, size }
+  return { open, acquire, release }
 })
